@@ -1,0 +1,13 @@
+//go:build tools
+
+// Package tools pins the Kubernetes and etcd main packages that hack/build-binaries.sh
+// compiles, so that `go mod tidy` keeps their requirements.
+package tools
+
+import (
+	_ "go.etcd.io/etcd/server/v3"
+	_ "k8s.io/kubernetes/cmd/kube-apiserver"
+	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
+	_ "k8s.io/kubernetes/cmd/kube-scheduler"
+	_ "k8s.io/kubernetes/cmd/kubelet"
+)

@@ -1,0 +1,266 @@
+/**
+ * TypeScript shapes of the Haein custom resources (group gpu.haein.dev, version v1alpha1).
+ * The CRD YAML in `crds/` is the schema of record; these types mirror it field by field.
+ */
+
+/** Standard Kubernetes condition (metav1.Condition). */
+export interface Condition {
+  type: string;
+  status: 'True' | 'False' | 'Unknown';
+  /** PascalCase machine-readable reason. */
+  reason: string;
+  message: string;
+  lastTransitionTime: string;
+  observedGeneration?: number;
+}
+
+/** Minimal object metadata used by the operator. */
+export interface ObjectMeta {
+  name?: string;
+  namespace?: string;
+  uid?: string;
+  generation?: number;
+  resourceVersion?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+  finalizers?: string[];
+  deletionTimestamp?: string;
+  creationTimestamp?: string;
+  ownerReferences?: Array<{
+    apiVersion: string;
+    kind: string;
+    name: string;
+    uid: string;
+    controller?: boolean;
+    blockOwnerDeletion?: boolean;
+  }>;
+}
+
+/** Reference from a realised or target slice to the claim that holds it. */
+export interface ClaimRef {
+  kind: 'GpuPartition' | 'TrainingJob';
+  namespace: string;
+  name: string;
+  uid: string;
+  /** Slice index within a partition, or worker rank within a job. */
+  slot: number;
+  /** Priority copied from the claimant so the engine can reason about preemption without lookups. */
+  priority: number;
+  /** Whether higher-priority requests may preempt this claim. */
+  preemptible: boolean;
+}
+
+// ---------------------------------------------------------------- GpuNode (cluster-scoped)
+
+/** A slice in a node's target layout (spec, written by the operator). */
+export interface TargetSlice {
+  profile: string;
+  /** First memory slot, 0–7. */
+  start: number;
+  /** Claim this slice is reserved for; absent for a pre-carved free slice. */
+  claim?: ClaimRef;
+}
+
+/** Target state of one GPU (spec, written by the operator). */
+export interface TargetGpu {
+  index: number;
+  mode: 'mig' | 'whole';
+  /** MIG instances when mode is `mig`. */
+  slices: TargetSlice[];
+  /** Claim holding the whole GPU when mode is `whole`. */
+  claim?: ClaimRef;
+}
+
+/** Spec of a GpuNode: the target layout. Owned by the operator. */
+export interface GpuNodeSpec {
+  /** GPUs whose layout the operator manages; a GPU absent here keeps its realised layout. */
+  gpus?: TargetGpu[];
+}
+
+/** A slice the node agent has actually realised (status). */
+export interface RealisedSlice {
+  profile: string;
+  start: number;
+  /** MIG device UUID, `MIG-xxxxxxxx-…`. */
+  uuid: string;
+  /** Device ID advertised to the kubelet through the device plugin. */
+  deviceId: string;
+  /** True while a container holds the device. */
+  inUse: boolean;
+}
+
+/** A GPU as the node agent sees it (status). */
+export interface RealisedGpu {
+  index: number;
+  /** `GPU-xxxxxxxx-…`. */
+  uuid: string;
+  mode: 'mig' | 'whole';
+  health: 'Healthy' | 'Unhealthy';
+  slices: RealisedSlice[];
+  /** Whole mode: the device ID advertised as `nvidia.com/gpu`. */
+  deviceId?: string;
+  /** Whole mode: true while a container holds the GPU. */
+  inUse?: boolean;
+}
+
+/** Hardware inventory reported by the node agent. */
+export interface GpuInventory {
+  /** `nvidia.com/gpu.product` value, e.g. `NVIDIA-B200`. */
+  product: string;
+  gpuCount: number;
+  /** Memory per GPU in MiB. */
+  memoryMiB: number;
+  migCapable: boolean;
+  /** NVLink domain, `<clusterUUID>.<cliqueID>`. */
+  clique?: string;
+}
+
+/** Status of a GpuNode: what is real. Owned by the node agent. */
+export interface GpuNodeStatus {
+  /** `metadata.generation` of the spec the agent last acted on. */
+  observedGeneration?: number;
+  inventory?: GpuInventory;
+  gpus?: RealisedGpu[];
+  /** Conditions: `LayoutRealised` (reasons Realised, Reconfiguring, IllegalLayout, SliceInUse), `AgentReady`. */
+  conditions?: Condition[];
+  /** The last reconfiguration: when it started and finished, and how long it took. */
+  lastReconfiguration?: {
+    generation: number;
+    startedAt: string;
+    finishedAt: string;
+    durationSeconds: number;
+  };
+}
+
+/** GpuNode: one per GPU node, named after the Kubernetes node. */
+export interface GpuNode {
+  apiVersion: 'gpu.haein.dev/v1alpha1';
+  kind: 'GpuNode';
+  metadata: ObjectMeta;
+  spec?: GpuNodeSpec;
+  status?: GpuNodeStatus;
+}
+
+// ---------------------------------------------------------------- GpuPartition (namespaced)
+
+/** Spec of a GpuPartition: a tenant's reservation of `count` slices of one profile. */
+export interface GpuPartitionSpec {
+  /** Exact MIG profile, e.g. `3g.90gb`. Mutually exclusive with `memory`/`computeSlices`. */
+  profile?: string;
+  /** Minimum memory per slice as a Kubernetes quantity (e.g. `40Gi`). */
+  memory?: string;
+  /** Minimum compute slices per slice (1–7). */
+  computeSlices?: number;
+  /** Number of slices; default 1. */
+  count?: number;
+  /** Allowed `nvidia.com/gpu.product` values. */
+  gpuProducts?: string[];
+  /** Node labels that must all match. */
+  nodeSelector?: Record<string, string>;
+  /** Priority; higher wins. Default 0. */
+  priority?: number;
+  /** `Never` (default) or `PreemptLowerPriority`. */
+  preemptionPolicy?: 'Never' | 'PreemptLowerPriority';
+  /** Whether higher-priority requests may preempt this partition. Default false. */
+  preemptible?: boolean;
+}
+
+/** One slice held by a partition. */
+export interface PartitionAllocation {
+  slot: number;
+  node: string;
+  gpuIndex: number;
+  gpuUuid?: string;
+  profile: string;
+  start: number;
+  /** MIG device UUID once the node reports the slice realised. */
+  uuid?: string;
+  deviceId?: string;
+  realised: boolean;
+  inUse: boolean;
+}
+
+/** Lifecycle phase of a GpuPartition. */
+export type GpuPartitionPhase = 'Pending' | 'Allocating' | 'Ready' | 'Failed' | 'Terminating';
+
+/** Status of a GpuPartition. Owned by the operator. */
+export interface GpuPartitionStatus {
+  observedGeneration?: number;
+  phase?: GpuPartitionPhase;
+  /** Profile chosen (equal to spec.profile, or resolved from memory/computeSlices). */
+  profile?: string;
+  /** Extended resource pods request, e.g. `nvidia.com/mig-3g.90gb`. */
+  resourceName?: string;
+  allocations?: PartitionAllocation[];
+  /** Conditions `Allocated` and `Ready`. */
+  conditions?: Condition[];
+}
+
+/** GpuPartition resource. */
+export interface GpuPartition {
+  apiVersion: 'gpu.haein.dev/v1alpha1';
+  kind: 'GpuPartition';
+  metadata: ObjectMeta;
+  spec: GpuPartitionSpec;
+  status?: GpuPartitionStatus;
+}
+
+// ---------------------------------------------------------------- TrainingJob (namespaced)
+
+/** Spec of a TrainingJob: a gang of workers placed all-or-nothing. */
+export interface TrainingJobSpec {
+  replicas: number;
+  /** Whole GPUs per worker (MIG disabled). Exactly one of gpusPerWorker/profile. */
+  gpusPerWorker?: number;
+  /** One MIG slice of this profile per worker. */
+  profile?: string;
+  /** Pod template of every worker (`core/v1 PodTemplateSpec`). */
+  template: { metadata?: ObjectMeta; spec: Record<string, unknown> };
+  /** `sameNode`, `sameClique` or `any` (default). */
+  topology?: 'sameNode' | 'sameClique' | 'any';
+  priority?: number;
+  /** Gang restarts allowed before the job fails; default 3. */
+  backoffLimit?: number;
+  /** `RestartGang` (default): a failed worker restarts every worker; `Never`: the job fails. */
+  restartPolicy?: 'RestartGang' | 'Never';
+  suspend?: boolean;
+  /** Rendezvous port; default 29500. */
+  masterPort?: number;
+  gpuProducts?: string[];
+  nodeSelector?: Record<string, string>;
+}
+
+/** Lifecycle phase of a TrainingJob. */
+export type TrainingJobPhase = 'Pending' | 'Placing' | 'Running' | 'Succeeded' | 'Failed' | 'Suspended';
+
+/** Per-worker status. */
+export interface WorkerStatus {
+  rank: number;
+  node?: string;
+  gpuIndices?: number[];
+  /** Device UUIDs (GPU or MIG) the worker received. */
+  devices?: string[];
+  pod?: string;
+  phase?: string;
+}
+
+/** Status of a TrainingJob. Owned by the operator. */
+export interface TrainingJobStatus {
+  observedGeneration?: number;
+  phase?: TrainingJobPhase;
+  workers?: WorkerStatus[];
+  restarts?: number;
+  startTime?: string;
+  completionTime?: string;
+  /** Conditions `Placed`, `Running`, `Succeeded`, `Failed`, `Suspended`. */
+  conditions?: Condition[];
+}
+
+/** TrainingJob resource. */
+export interface TrainingJob {
+  apiVersion: 'gpu.haein.dev/v1alpha1';
+  kind: 'TrainingJob';
+  metadata: ObjectMeta;
+  spec: TrainingJobSpec;
+  status?: TrainingJobStatus;
+}
