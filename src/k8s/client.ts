@@ -1,0 +1,370 @@
+/**
+ * A small typed REST client for the Kubernetes API, built on `@kubernetes/client-node`'s KubeConfig for
+ * authentication (client certificates, bearer/exec tokens, in-cluster service account) and Node's own
+ * http/https for transport. Owning the transport keeps content types (merge patch), timeouts and the
+ * watch stream under our control instead of depending on the generated clients' defaults.
+ */
+import fs from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import os from 'node:os';
+import nodePath from 'node:path';
+import { KubeConfig } from '@kubernetes/client-node';
+import { ApiError, isNotFound } from './errors.js';
+import { apiVersionOf, resourcePath, type ResourceRef } from './resources.js';
+
+export type { ResourceRef } from './resources.js';
+export { RESOURCES } from './resources.js';
+export { ApiError, isAlreadyExists, isConflict, isGone, isNotFound } from './errors.js';
+
+/** Watch event types delivered by the API server. */
+export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
+
+/** Options of a watch request. */
+export interface WatchOptions {
+  namespace?: string;
+  labelSelector?: string;
+  fieldSelector?: string;
+  /** Start after this resourceVersion (normally the one a list returned). */
+  resourceVersion?: string;
+  /** Ask the server to end the watch after this many seconds (a clean end, not an error). */
+  timeoutSeconds?: number;
+}
+
+/** Handle of a running watch. */
+export interface WatchHandle {
+  /** Ends the watch; `onDone` is then called without an error (once, like every watch). */
+  abort(): void;
+}
+
+/** Options of a list request. */
+export interface ListOptions {
+  namespace?: string;
+  labelSelector?: string;
+  fieldSelector?: string;
+}
+
+/** The part of the client an informer needs; lets tests supply a fake. */
+export type ListWatchClient = Pick<KubeClient, 'list' | 'watch'>;
+
+interface ObjectWithMeta {
+  apiVersion?: string;
+  kind?: string;
+  metadata?: { name?: string; namespace?: string; resourceVersion?: string };
+}
+
+const DEFAULT_TIMEOUT_MS = 30_000;
+const MERGE_PATCH = 'application/merge-patch+json';
+
+/**
+ * Loads a KubeConfig from `path`, else `$KUBECONFIG`, else `~/.kube/config`, else the in-cluster service
+ * account. Throws when none of them is available.
+ */
+export function loadKubeConfig(path?: string): KubeConfig {
+  const kc = new KubeConfig();
+  try {
+    if (path) {
+      kc.loadFromFile(path);
+    } else if (process.env.KUBECONFIG) {
+      kc.loadFromDefault();
+    } else if (fs.existsSync(nodePath.join(os.homedir(), '.kube', 'config'))) {
+      kc.loadFromFile(nodePath.join(os.homedir(), '.kube', 'config'));
+    } else if (process.env.KUBERNETES_SERVICE_HOST) {
+      kc.loadFromCluster();
+    } else {
+      throw new Error('no kubeconfig path given, $KUBECONFIG unset, no ~/.kube/config and not running in a cluster');
+    }
+  } catch (cause) {
+    throw new Error(`loading kubeconfig${path ? ` from ${path}` : ''}`, { cause });
+  }
+  if (!kc.getCurrentCluster()) {
+    throw new Error(`kubeconfig${path ? ` ${path}` : ''} has no current cluster`);
+  }
+  return kc;
+}
+
+/** Typed CRUD, status and watch calls for any resource described by a {@link ResourceRef}. */
+export class KubeClient {
+  private readonly fieldManager: string;
+  private readonly userAgent: string;
+  private readonly timeoutMs: number;
+
+  constructor(
+    private readonly kc: KubeConfig,
+    opts: { fieldManager?: string; userAgent?: string; timeoutMs?: number } = {},
+  ) {
+    this.fieldManager = opts.fieldManager ?? 'haein';
+    this.userAgent = opts.userAgent ?? 'haein';
+    this.timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  }
+
+  /** Reads one object; `undefined` when it does not exist. */
+  async get<T>(ref: ResourceRef, name: string, namespace?: string): Promise<T | undefined> {
+    try {
+      return this.withKind(ref, (await this.send('GET', resourcePath(ref, { name, namespace }))) as T);
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
+  /** Lists objects (all namespaces for a namespaced type without `namespace`), with the list's resourceVersion. */
+  async list<T>(ref: ResourceRef, opts: ListOptions = {}): Promise<{ items: T[]; resourceVersion: string }> {
+    const body = (await this.send('GET', resourcePath(ref, { namespace: opts.namespace }), {
+      query: { labelSelector: opts.labelSelector, fieldSelector: opts.fieldSelector },
+    })) as { items?: T[]; metadata?: { resourceVersion?: string } };
+    // List items come without kind/apiVersion; fill them so callers can build references from them.
+    const items = (body.items ?? []).map((item) => this.withKind(ref, item));
+    return { items, resourceVersion: body.metadata?.resourceVersion ?? '' };
+  }
+
+  /** Creates an object; 409 AlreadyExists is raised as an {@link ApiError}. */
+  async create<T>(ref: ResourceRef, obj: T): Promise<T> {
+    const meta = (obj as ObjectWithMeta).metadata ?? {};
+    const body = this.withKind(ref, { ...(obj as object) } as T);
+    return (await this.send('POST', resourcePath(ref, { namespace: meta.namespace }), {
+      body,
+      query: { fieldManager: this.fieldManager },
+    })) as T;
+  }
+
+  /** Replaces an object (PUT); `metadata.resourceVersion`, when set, makes the write conditional (409 if stale). */
+  async replace<T>(ref: ResourceRef, obj: T): Promise<T> {
+    return this.put(ref, obj, undefined);
+  }
+
+  /** Applies a JSON merge patch (RFC 7386) to an object. */
+  async mergePatch<T>(ref: ResourceRef, name: string, patch: object, namespace?: string): Promise<T> {
+    return (await this.send('PATCH', resourcePath(ref, { name, namespace }), {
+      body: patch,
+      contentType: MERGE_PATCH,
+      query: { fieldManager: this.fieldManager },
+    })) as T;
+  }
+
+  /** Replaces the status subresource; conditional on `metadata.resourceVersion` when set. */
+  async replaceStatus<T>(ref: ResourceRef, obj: T): Promise<T> {
+    return this.put(ref, obj, 'status');
+  }
+
+  /** Applies a JSON merge patch to the status subresource. */
+  async mergePatchStatus<T>(ref: ResourceRef, name: string, patch: object, namespace?: string): Promise<T> {
+    return (await this.send('PATCH', resourcePath(ref, { name, namespace, subresource: 'status' }), {
+      body: patch,
+      contentType: MERGE_PATCH,
+      query: { fieldManager: this.fieldManager },
+    })) as T;
+  }
+
+  /** Deletes an object; `false` when it was already gone (404 is not a failure). */
+  async delete(
+    ref: ResourceRef,
+    name: string,
+    namespace?: string,
+    opts: { propagationPolicy?: 'Foreground' | 'Background' | 'Orphan' } = {},
+  ): Promise<boolean> {
+    const body = opts.propagationPolicy
+      ? { apiVersion: 'v1', kind: 'DeleteOptions', propagationPolicy: opts.propagationPolicy }
+      : undefined;
+    try {
+      await this.send('DELETE', resourcePath(ref, { name, namespace }), { body });
+      return true;
+    } catch (err) {
+      if (isNotFound(err)) return false;
+      throw err;
+    }
+  }
+
+  /**
+   * Opens a watch. Events are delivered in order through `onEvent` (an `ERROR` event carries the Status
+   * object, e.g. code 410 when the resourceVersion is too old). `onDone` is called exactly once: without
+   * an error when the server ends the stream or `abort()` is called, with an {@link ApiError} otherwise
+   * (including a non-200 response and a throw from `onEvent`). The returned promise never rejects;
+   * failures to start are reported through `onDone` too.
+   */
+  async watch(
+    ref: ResourceRef,
+    opts: WatchOptions,
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- watch payloads are untyped JSON
+    onEvent: (type: WatchEventType, obj: any) => void,
+    onDone: (err?: unknown) => void,
+  ): Promise<WatchHandle> {
+    const path = resourcePath(ref, { namespace: opts.namespace });
+    let finished = false;
+    const conn: { req?: http.ClientRequest } = {};
+    const finish = (err?: unknown): void => {
+      if (finished) return;
+      finished = true;
+      conn.req?.destroy();
+      onDone(err);
+    };
+    const handle: WatchHandle = { abort: () => finish() };
+    let target: Awaited<ReturnType<KubeClient['prepare']>>;
+    try {
+      target = await this.prepare('GET', path, {
+        watch: '1',
+        allowWatchBookmarks: 'true',
+        resourceVersion: opts.resourceVersion,
+        labelSelector: opts.labelSelector,
+        fieldSelector: opts.fieldSelector,
+        timeoutSeconds: opts.timeoutSeconds?.toString(),
+      });
+    } catch (cause) {
+      finish(new ApiError(`watch ${path}: preparing request`, 0, { cause }));
+      return handle;
+    }
+    if (finished) return handle;
+    const req = target.mod.request(target.options, (res) => {
+      if (res.statusCode !== 200) {
+        void readBody(res).then(
+          (body) => finish(errorFromResponse('GET', `${path}?watch`, res.statusCode ?? 0, res.statusMessage, body)),
+          (cause) => finish(new ApiError(`watch ${path}: reading error response`, res.statusCode ?? 0, { cause })),
+        );
+        return;
+      }
+      res.setEncoding('utf8');
+      let buffered = '';
+      let ended = false;
+      res.on('data', (chunk: string) => {
+        buffered += chunk;
+        let nl: number;
+        while (!finished && (nl = buffered.indexOf('\n')) >= 0) {
+          const line = buffered.slice(0, nl).trim();
+          buffered = buffered.slice(nl + 1);
+          if (!line) continue;
+          let event: { type: WatchEventType; object: unknown };
+          try {
+            event = JSON.parse(line);
+          } catch (cause) {
+            finish(new ApiError(`watch ${path}: malformed event line`, 0, { cause }));
+            return;
+          }
+          try {
+            onEvent(event.type, event.object);
+          } catch (cause) {
+            finish(new ApiError(`watch ${path}: event handler failed`, 0, { cause }));
+            return;
+          }
+        }
+      });
+      res.on('end', () => {
+        ended = true;
+        finish();
+      });
+      res.on('error', (cause) => finish(new ApiError(`watch ${path}: stream failed`, 0, { cause })));
+      res.on('close', () => {
+        if (!ended) finish(new ApiError(`watch ${path}: stream closed before it ended`, 0));
+      });
+    });
+    conn.req = req;
+    // A watch may be idle for minutes; TCP keepalive detects a dead peer that would otherwise hang it.
+    req.on('socket', (socket) => socket.setKeepAlive(true, 30_000));
+    req.on('error', (cause) => finish(new ApiError(`watch ${path}: request failed`, 0, { cause })));
+    req.end();
+    return handle;
+  }
+
+  private async put<T>(ref: ResourceRef, obj: T, subresource: string | undefined): Promise<T> {
+    const meta = (obj as ObjectWithMeta).metadata;
+    if (!meta?.name) throw new Error(`replacing ${ref.kind}: metadata.name is required`);
+    return (await this.send('PUT', resourcePath(ref, { name: meta.name, namespace: meta.namespace, subresource }), {
+      body: this.withKind(ref, { ...(obj as object) } as T),
+      query: { fieldManager: this.fieldManager },
+    })) as T;
+  }
+
+  private withKind<T>(ref: ResourceRef, obj: T): T {
+    const o = obj as ObjectWithMeta;
+    if (o && typeof o === 'object') {
+      o.apiVersion ??= apiVersionOf(ref);
+      o.kind ??= ref.kind;
+    }
+    return obj;
+  }
+
+  /** Builds request options: URL from the current cluster, TLS agent and auth headers from the KubeConfig. */
+  private async prepare(
+    method: string,
+    path: string,
+    query: Record<string, string | undefined>,
+    headers: Record<string, string> = {},
+  ): Promise<{ mod: typeof https | typeof http; options: https.RequestOptions }> {
+    const cluster = this.kc.getCurrentCluster();
+    if (!cluster) throw new Error('kubeconfig has no current cluster');
+    const url = new URL(cluster.server);
+    url.pathname = url.pathname.replace(/\/$/, '') + path;
+    for (const [k, v] of Object.entries(query)) if (v !== undefined && v !== '') url.searchParams.set(k, v);
+    const options: https.RequestOptions = {
+      method,
+      protocol: url.protocol,
+      // URL keeps IPv6 literals bracketed; the request API wants the bare address.
+      hostname: url.hostname.replace(/^\[(.*)\]$/, '$1'),
+      port: url.port || (url.protocol === 'https:' ? 443 : 80),
+      path: url.pathname + url.search,
+      headers: { Accept: 'application/json', 'User-Agent': this.userAgent, ...headers },
+    };
+    // Sets the cached TLS agent (CA, client cert/key) and the Authorization header (token, exec, tokenFile).
+    await this.kc.applyToHTTPSOptions(options);
+    return { mod: url.protocol === 'http:' ? http : https, options };
+  }
+
+  /** Sends one request and returns the parsed JSON body; any status ≥ 400 or transport failure is an ApiError. */
+  private async send(
+    method: string,
+    path: string,
+    opts: { query?: Record<string, string | undefined>; body?: unknown; contentType?: string } = {},
+  ): Promise<unknown> {
+    const payload = opts.body === undefined ? undefined : Buffer.from(JSON.stringify(opts.body));
+    const headers: Record<string, string> = {};
+    if (payload) {
+      headers['Content-Type'] = opts.contentType ?? 'application/json';
+      headers['Content-Length'] = String(payload.length);
+    }
+    let target: Awaited<ReturnType<KubeClient['prepare']>>;
+    try {
+      target = await this.prepare(method, path, opts.query ?? {}, headers);
+    } catch (cause) {
+      throw new ApiError(`${method} ${path}: preparing request`, 0, { cause });
+    }
+    return new Promise((resolve, reject) => {
+      const req = target.mod.request(target.options, (res) => {
+        readBody(res).then((body) => {
+          const status = res.statusCode ?? 0;
+          if (status >= 200 && status < 300) resolve(body);
+          else reject(errorFromResponse(method, path, status, res.statusMessage, body));
+        }, (cause) => reject(new ApiError(`${method} ${path}: reading response`, res.statusCode ?? 0, { cause })));
+      });
+      req.setTimeout(this.timeoutMs, () => req.destroy(new Error(`no response within ${this.timeoutMs} ms`)));
+      req.on('error', (cause) => reject(new ApiError(`${method} ${path}: request failed`, 0, { cause })));
+      req.end(payload);
+    });
+  }
+}
+
+/** Reads a response body, parsing JSON when possible. */
+function readBody(res: http.IncomingMessage): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    res.on('data', (c: Buffer) => chunks.push(c));
+    res.on('error', reject);
+    res.on('end', () => {
+      const text = Buffer.concat(chunks).toString('utf8');
+      if (!text) return resolve(undefined);
+      try {
+        resolve(JSON.parse(text));
+      } catch {
+        resolve(text);
+      }
+    });
+  });
+}
+
+/** Turns a non-2xx response (normally a `Status` object) into an ApiError naming the call. */
+function errorFromResponse(method: string, path: string, code: number, statusText: string | undefined, body: unknown): ApiError {
+  const status = body && typeof body === 'object' ? (body as { message?: string; reason?: string }) : undefined;
+  const detail = status?.message ?? (typeof body === 'string' ? body.slice(0, 300) : statusText ?? '');
+  return new ApiError(`${method} ${path}: ${code} ${detail}`.trim(), code, {
+    ...(status?.reason ? { reason: status.reason } : {}),
+    ...(body !== undefined ? { body } : {}),
+  });
+}
