@@ -132,3 +132,32 @@ export function validateLayout(model: GpuModel, slices: Array<{ profile: string;
   if (compute > COMPUTE_SLICES) problems.push(`layout uses ${compute} compute slices; a GPU has ${COMPUTE_SLICES}`);
   return problems;
 }
+
+/** What a slice needs when it names no profile. */
+export interface SliceNeeds {
+  /** Minimum memory in MiB. */
+  memoryMiB?: number;
+  /** Minimum compute slices. */
+  computeSlices?: number;
+}
+
+/**
+ * The smallest profile of `model` that satisfies `needs`: fewest memory slots, then fewest compute slices,
+ * then a profile without media extensions. `undefined` when nothing fits or the model has no MIG.
+ */
+export function resolveProfile(model: GpuModel, needs: SliceNeeds): MigProfile | undefined {
+  const memory = needs.memoryMiB ?? 0;
+  const compute = needs.computeSlices ?? 1;
+  let best: MigProfile | undefined;
+  for (const p of model.profiles) {
+    if (p.memoryMiB < memory || p.computeSlices < compute) continue;
+    if (!best || smaller(p, best)) best = p;
+  }
+  return best;
+}
+
+function smaller(a: MigProfile, b: MigProfile): boolean {
+  if (a.memorySlots !== b.memorySlots) return a.memorySlots < b.memorySlots;
+  if (a.computeSlices !== b.computeSlices) return a.computeSlices < b.computeSlices;
+  return !a.mediaExtensions && b.mediaExtensions;
+}

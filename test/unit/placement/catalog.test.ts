@@ -1,4 +1,4 @@
-import { findProfile, listModels, modelForProduct, validateLayout, type GpuModel } from '../../../src/placement/catalog.js';
+import { findProfile, listModels, modelForProduct, resolveProfile, validateLayout, type GpuModel } from '../../../src/placement/catalog.js';
 
 function b200(): GpuModel {
   const m = modelForProduct('NVIDIA-B200');
@@ -60,5 +60,27 @@ describe('catalog', () => {
     expect(crowded.join('\n')).toMatch(/compute slices/);
     const l40s = modelForProduct('NVIDIA-L40S');
     expect(l40s && validateLayout(l40s, [{ profile: '1g.23gb', start: 0 }])[0]).toMatch(/not MIG-capable/);
+  });
+});
+
+describe('resolveProfile', () => {
+  const m = b200();
+  it.each([
+    [{ memoryMiB: 1 }, '1g.23gb'],
+    [{ memoryMiB: 23040 }, '1g.23gb'],
+    [{ memoryMiB: 23041 }, '1g.45gb'],
+    [{ memoryMiB: 30000, computeSlices: 2 }, '2g.45gb'],
+    [{ computeSlices: 3 }, '3g.90gb'],
+    [{ computeSlices: 4 }, '4g.90gb'],
+    [{ memoryMiB: 100000 }, '7g.180gb'],
+    [{ computeSlices: 5 }, '7g.180gb'],
+    [{}, '1g.23gb'],
+  ])('resolves %j to %s', (needs, expected) => {
+    expect(resolveProfile(m, needs)?.name).toBe(expected);
+  });
+  it('returns undefined when nothing fits or the model has no MIG', () => {
+    expect(resolveProfile(m, { memoryMiB: 200000 })).toBeUndefined();
+    const l40s = modelForProduct('NVIDIA-L40S');
+    expect(l40s && resolveProfile(l40s, { memoryMiB: 1 })).toBeUndefined();
   });
 });
