@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Runs the test suites with the cluster they need and prints one closing line "N passed, N failed".
+#   hack/run-tests.sh all          lint, unit, integration (control plane), e2e (node mode, root)
+#   hack/run-tests.sh integration  integration only;  hack/run-tests.sh e2e  e2e only
+# A cluster this script started is stopped at the end; one that was already running is left running.
+# On failure the cluster's logs and `kubectl describe` of the test namespaces are dumped.
+set -uo pipefail
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/proc.sh"
+cd "$REPO_ROOT"
+
+what="${1:-all}"
+results="$(mktemp -d)"
+started_cluster=0
+failed=0
+declare -a timings=()
+
+stage() { # stage NAME CMD...: runs CMD, records its duration and failure.
+  local name="$1"; shift
+  local t0; t0=$(date +%s)
+  log "=== $name"
+  if "$@"; then timings+=("$name: $(( $(date +%s) - t0 ))s ok"); return 0; fi
+  timings+=("$name: $(( $(date +%s) - t0 ))s FAILED"); failed=1; return 1
+}
+
+jest() { # jest PROJECT [args]: an npm test script with a JSON report for the closing line.
+  local project="$1"; shift
+  npm run --silent "test:$project" -- --json --outputFile="$results/$project.json" "$@"
+}
+
+dump_cluster() {
+  local k; k="$(hack/tools.sh)/kubectl --kubeconfig $HAEIN_STATE/admin.kubeconfig"
+  warn "dumping cluster state for diagnosis"
+  $k get nodes,gpunodes -o wide 2>&1 | head -50
+  for ns in $($k get ns -l haein.dev/test=true -o name 2>/dev/null | cut -d/ -f2); do
+    echo "----- namespace $ns"; $k describe gpupartitions,trainingjobs,pods -n "$ns" 2>&1 | tail -200
+    $k get events -n "$ns" --sort-by=.lastTimestamp 2>&1 | tail -40
+  done
+  for f in "$HAEIN_STATE"/logs/*.log; do echo "----- $f (last 40 lines)"; tail -n 40 "$f"; done
+}
+
+ensure_cluster() {
+  if ! proc_running kube-apiserver; then started_cluster=1; fi
+  hack/cluster-up.sh
+}
+
+cleanup() {
+  if [ "$started_cluster" = 1 ] && [ -z "${HAEIN_KEEP_CLUSTER:-}" ]; then hack/cluster-down.sh >/dev/null 2>&1 || true; fi
+  rm -rf "$results"
+}
+trap cleanup EXIT
+
+run_integration() {
+  stage "control plane up" ensure_cluster || return 1
+  stage "integration tests" jest integration || { dump_cluster; return 1; }
+}
+
+run_e2e() {
+  if [ "$(id -u)" != 0 ]; then
+    die "the e2e tests need root (real kubelet and containerd); run them as root or skip with 'make test-integration'"
+  fi
+  stage "control plane up" ensure_cluster || return 1
+  stage "node mode up" hack/node/node-up.sh || { dump_cluster; return 1; }
+  stage "e2e tests" jest e2e || { dump_cluster; return 1; }
+}
+
+case "$what" in
+  all)
+    stage "lint" npm run --silent lint
+    stage "unit tests" jest unit
+    stage "build" npm run --silent build
+    run_integration
+    run_e2e ;;
+  integration) run_integration ;;
+  e2e) stage "build" npm run --silent build; run_e2e ;;
+  *) die "unknown suite '$what' (all, integration, e2e)" ;;
+esac
+
+log "timings:"; printf '  %s\n' "${timings[@]}" >&2
+summary=$(node -e '
+  const fs = require("fs"); let p = 0, f = 0, s = 0;
+  for (const file of fs.readdirSync(process.argv[1])) {
+    const r = JSON.parse(fs.readFileSync(process.argv[1] + "/" + file, "utf8"));
+    p += r.numPassedTests; f += r.numFailedTests + (r.numRuntimeErrorTestSuites || 0); s += r.numPendingTests;
+  }
+  console.log(`${p} passed, ${f} failed` + (s ? `, ${s} skipped` : ""));' "$results")
+[ "$failed" = 0 ] || case "$summary" in *" 0 failed"*) summary="${summary/ 0 failed/ 1 failed}";; esac
+echo "$summary"
+exit "$failed"
