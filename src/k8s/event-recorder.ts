@@ -1,0 +1,141 @@
+/**
+ * Records core/v1 Events about objects, the way `kubectl describe` shows them. Repeats of the same event
+ * (same object, type, reason and message) bump `count` and `lastTimestamp` on the existing Event instead
+ * of creating a new one. Recording is best effort: it never throws, failures are logged.
+ */
+import { randomBytes } from 'node:crypto';
+import type winston from 'winston';
+import type { KubeClient } from './client.js';
+import { isNotFound } from './errors.js';
+import { RESOURCES } from './resources.js';
+
+/** Event type as shown by kubectl. */
+export type EventType = 'Normal' | 'Warning';
+
+/** The object an event is about. */
+export interface EventSubject {
+  apiVersion?: string;
+  kind?: string;
+  metadata?: { name?: string; namespace?: string; uid?: string; resourceVersion?: string };
+}
+
+/** Options of an {@link EventRecorder}. */
+export interface EventRecorderOptions {
+  /** `source.component` and `reportingComponent`; default `haein-operator`. */
+  component?: string;
+  /** `reportingInstance` / `source.host` (e.g. the pod name). */
+  instance?: string;
+  logger?: winston.Logger;
+  /** Repeats older than this create a new Event rather than bumping the old one; default 10 minutes. */
+  dedupWindowMs?: number;
+  /** Remembered distinct events (oldest forgotten first); default 4096. */
+  maxCached?: number;
+  /** Clock, injectable for tests. */
+  now?: () => Date;
+}
+
+interface Recorded {
+  name: string;
+  namespace: string;
+  count: number;
+  lastSeen: number;
+}
+
+const MAX_MESSAGE = 1024;
+
+/** Creates and de-duplicates Kubernetes Events. */
+export class EventRecorder {
+  private readonly component: string;
+  private readonly dedupWindowMs: number;
+  private readonly maxCached: number;
+  private readonly now: () => Date;
+  /** Insertion-ordered, so the first entry is the least recently used. */
+  private readonly recorded = new Map<string, Recorded>();
+  /** Serialises writes per event key so concurrent repeats do not create duplicates. */
+  private readonly pending = new Map<string, Promise<void>>();
+
+  constructor(
+    private readonly client: Pick<KubeClient, 'create' | 'mergePatch'>,
+    private readonly opts: EventRecorderOptions = {},
+  ) {
+    this.component = opts.component ?? 'haein-operator';
+    this.dedupWindowMs = opts.dedupWindowMs ?? 10 * 60_000;
+    this.maxCached = opts.maxCached ?? 4096;
+    this.now = opts.now ?? (() => new Date());
+  }
+
+  /** Records an event about `obj`; resolves when written (or when writing failed and was logged). */
+  event(obj: EventSubject, type: EventType, reason: string, message: string): Promise<void> {
+    const meta = obj.metadata ?? {};
+    const key = [obj.kind, meta.namespace ?? '', meta.name, meta.uid ?? '', type, reason, message].join('\u0000');
+    const prior = this.pending.get(key) ?? Promise.resolve();
+    const next = prior.then(() => this.write(key, obj, type, reason, message));
+    this.pending.set(key, next);
+    void next.finally(() => {
+      if (this.pending.get(key) === next) this.pending.delete(key);
+    });
+    return next;
+  }
+
+  private async write(key: string, obj: EventSubject, type: EventType, reason: string, message: string): Promise<void> {
+    const meta = obj.metadata ?? {};
+    const now = this.now();
+    const stamp = now.toISOString();
+    const seen = this.recorded.get(key);
+    try {
+      if (seen && now.getTime() - seen.lastSeen < this.dedupWindowMs) {
+        try {
+          await this.client.mergePatch(RESOURCES.event, seen.name, { count: seen.count + 1, lastTimestamp: stamp }, seen.namespace);
+          this.remember(key, { ...seen, count: seen.count + 1, lastSeen: now.getTime() });
+          return;
+        } catch (err) {
+          // The Event expired (the API server drops them after its TTL): fall through and create a new one.
+          if (!isNotFound(err)) throw err;
+        }
+      }
+      // Cluster-scoped objects get their events in `default`, as kubectl expects.
+      const namespace = meta.namespace || 'default';
+      const name = `${(meta.name ?? 'unknown').slice(0, 200)}.${now.getTime().toString(16)}${randomBytes(3).toString('hex')}`;
+      await this.client.create(RESOURCES.event, {
+        apiVersion: 'v1',
+        kind: 'Event',
+        metadata: { name, namespace },
+        involvedObject: {
+          apiVersion: obj.apiVersion,
+          kind: obj.kind,
+          name: meta.name,
+          ...(meta.namespace ? { namespace: meta.namespace } : {}),
+          ...(meta.uid ? { uid: meta.uid } : {}),
+          ...(meta.resourceVersion ? { resourceVersion: meta.resourceVersion } : {}),
+        },
+        type,
+        reason,
+        message: message.length > MAX_MESSAGE ? `${message.slice(0, MAX_MESSAGE - 3)}...` : message,
+        count: 1,
+        firstTimestamp: stamp,
+        lastTimestamp: stamp,
+        source: { component: this.component, ...(this.opts.instance ? { host: this.opts.instance } : {}) },
+        reportingComponent: this.component,
+        reportingInstance: this.opts.instance ?? this.component,
+      });
+      this.remember(key, { name, namespace, count: 1, lastSeen: now.getTime() });
+    } catch (err) {
+      this.opts.logger?.warn('Failed to record event', {
+        kind: obj.kind,
+        namespace: meta.namespace,
+        name: meta.name,
+        reason,
+        err,
+      });
+    }
+  }
+
+  private remember(key: string, rec: Recorded): void {
+    this.recorded.delete(key);
+    this.recorded.set(key, rec);
+    while (this.recorded.size > this.maxCached) {
+      const oldest = this.recorded.keys().next().value as string;
+      this.recorded.delete(oldest);
+    }
+  }
+}
