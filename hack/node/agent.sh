@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Starts or stops the Haein node agent as a host process for the node-mode kubelet: it serves the simulated
+# B200 MIG devices through the kubelet's device-plugin dir and reads allocations from its PodResources socket.
+# Usage: hack/node/agent.sh start|stop|restart   (node-up.sh starts it unless HAEIN_NODE_AGENT=none)
+set -euo pipefail
+HACK="$(cd "$(dirname "$0")/.." && pwd)"
+source "$HACK/lib.sh"
+source "$HACK/proc.sh"
+source "$HACK/node/node-lib.sh"
+
+start() {
+  if proc_running haein-node-agent; then log "node agent already running"; return; fi
+  local entry="$REPO_ROOT/dist/src/cmd/node-agent.js" node="$REPO_ROOT/node_modules/.bin/node"
+  [ -f "$entry" ] || die "$entry missing: run 'npm run build' first"
+  [ -x "$node" ] || die "Node 24 ($node) missing: run 'npm ci'"
+  [ -d "$DEVICE_PLUGIN_DIR" ] || die "kubelet device-plugin dir $DEVICE_PLUGIN_DIR missing: is node mode up? (hack/node/node-up.sh)"
+  log "starting node agent for $NODE_NAME ($NODE_GPUS × $NODE_MODEL) on $DEVICE_PLUGIN_DIR"
+  proc_start haein-node-agent "$node" "$entry" --node-name "$NODE_NAME" \
+    --kubeconfig "$HAEIN_STATE/admin.kubeconfig" --model "$NODE_MODEL" --gpus "$NODE_GPUS" \
+    --device-plugin-dir "$DEVICE_PLUGIN_DIR" --state-file "$NODE_STATE/agent-state.json" \
+    --pod-resources-socket "$POD_RESOURCES_SOCKET"
+  # The agent registers one plugin per resource; the kubelet then publishes them in allocatable.
+  local kubectl; kubectl="$("$HACK/tools.sh")/kubectl"
+  has_gpu_resources() {
+    "$kubectl" --kubeconfig "$HAEIN_STATE/admin.kubeconfig" get node "$NODE_NAME" -o jsonpath='{.status.allocatable}' |
+      grep -q '"nvidia.com/'
+  }
+  if wait_until 60 "nvidia.com/* resources in the allocatable of $NODE_NAME" has_gpu_resources; then
+    log "node agent registered its device plugins: $("$kubectl" --kubeconfig "$HAEIN_STATE/admin.kubeconfig" get node "$NODE_NAME" -o jsonpath='{.status.allocatable}' | tr ',' '\n' | grep -c nvidia.com/) GPU resources allocatable"
+  else
+    proc_running haein-node-agent || proc_fail haein-node-agent
+    warn "the node agent runs but no nvidia.com/* resource is allocatable yet; see $HAEIN_STATE/logs/haein-node-agent.log"
+  fi
+}
+
+case "${1:-}" in
+  start) start ;;
+  stop) proc_stop haein-node-agent; log "node agent stopped" ;;
+  restart) proc_stop haein-node-agent; start ;;
+  *) die "usage: $0 start|stop|restart" ;;
+esac
