@@ -1,0 +1,307 @@
+/**
+ * GpuPartition reconciler: places `count` slices through the placement engine, records them as claims in the
+ * GpuNode ledger, reports allocations and readiness, and releases the slices once no pod uses the partition.
+ */
+import { PARTITION_FINALIZER, migResourceName } from '../api/constants.js';
+import type { ClaimRef, GpuNode, GpuPartition, GpuPartitionPhase, GpuPartitionStatus } from '../api/types.js';
+import { RESOURCES } from '../k8s/resources.js';
+import { findProfile, listModels, modelForProduct } from '../placement/catalog.js';
+import type { PlacementRequest, SliceMember } from '../placement/types.js';
+import { claimKey, claimNames, claimsOf, holderKey, ledgerEntries, type ClaimantId } from './claims.js';
+import { claimantObject } from './claimant-ref.js';
+import { deepEqual, setCondition, type DesiredCondition } from './conditions.js';
+import { LedgerDraft, commitLedger, overlay } from './ledger.js';
+import { describeAllocations, partitionAllocations } from './partition-status.js';
+import { partitionPods, type PodObject } from './pods.js';
+import { NO_METRICS, type CachePort, type ClientPort, type Clock, type ControllerMetricsPort, type KubeObject, type LogPort, type PlaceFn, type ReconcileRequest, type ReconcileResult, type RecorderPort } from './ports.js';
+import { quantityToMiB } from './quantity.js';
+import type { ReconfigTracker } from './reconfig-tracker.js';
+import { buildSnapshot, type NodeObject } from './snapshot.js';
+
+/** Condition types of a GpuPartition. */
+export const PARTITION_CONDITIONS = { allocated: 'Allocated', ready: 'Ready' } as const;
+
+/** How long a partition waiting for capacity waits before a safety re-check (GpuNode changes requeue it sooner). */
+export const CAPACITY_RECHECK_MS = 60_000;
+
+/** What the GpuPartition reconciler reads and writes. */
+export interface PartitionReconcilerDeps {
+  client: ClientPort;
+  partitions: CachePort<GpuPartition>;
+  gpuNodes: CachePort<GpuNode>;
+  nodes: CachePort<NodeObject>;
+  pods: CachePort<PodObject>;
+  recorder: RecorderPort;
+  place: PlaceFn;
+  metrics?: ControllerMetricsPort;
+  clock?: Clock;
+  reconfig?: ReconfigTracker;
+}
+
+interface PendingEvent {
+  obj: KubeObject;
+  type: 'Normal' | 'Warning';
+  reason: string;
+  message: string;
+}
+
+/** Reconciles GpuPartition objects against the GpuNode ledger. */
+export class GpuPartitionReconciler {
+  /** Controller name used in metrics and logs. */
+  readonly name = 'gpupartition';
+  readonly #d: PartitionReconcilerDeps;
+  readonly #metrics: ControllerMetricsPort;
+  readonly #now: Clock;
+
+  /** Creates the reconciler over its caches and client. */
+  constructor(deps: PartitionReconcilerDeps) {
+    this.#d = deps;
+    this.#metrics = deps.metrics ?? NO_METRICS;
+    this.#now = deps.clock ?? (() => new Date());
+  }
+
+  /** One level-triggered pass for the partition `req`. */
+  async reconcile(req: ReconcileRequest, log: LogPort): Promise<ReconcileResult | void> {
+    if (!req.namespace) return;
+    let p = this.#d.partitions.get(req.name, req.namespace);
+    if (!p) return;
+    const who: ClaimantId = { kind: 'GpuPartition', namespace: req.namespace, name: req.name };
+    const events: PendingEvent[] = [];
+
+    if (p.metadata.deletionTimestamp) return this.#finalize(p, who, log);
+
+    if (!(p.metadata.finalizers ?? []).includes(PARTITION_FINALIZER)) {
+      p = await this.#d.client.mergePatch<GpuPartition>(
+        RESOURCES.gpuPartition,
+        req.name,
+        { metadata: { finalizers: [...(p.metadata.finalizers ?? []), PARTITION_FINALIZER], resourceVersion: p.metadata.resourceVersion } },
+        req.namespace,
+      );
+      log.debug('Added finalizer to GpuPartition');
+    }
+
+    const now = this.#now();
+    const count = p.spec.count ?? 1;
+    const invalid = this.#validate(p);
+    let allocated: DesiredCondition | undefined;
+    let failed = false;
+    let result: ReconcileResult | void = undefined;
+    let written: GpuNode[] = [];
+
+    if (invalid) {
+      allocated = { type: PARTITION_CONDITIONS.allocated, status: 'False', reason: invalid.reason, message: invalid.message };
+      failed = true;
+    } else {
+      const gpuNodes = this.#d.gpuNodes.list();
+      const { current } = claimsOf(gpuNodes, who, p.metadata.uid);
+      // Claims for slots beyond `count`, or of another profile than the spec names, are given back.
+      const keep = current.filter((e) => e.claim.slot < count && (!p.spec.profile || e.profile === p.spec.profile));
+      const keepKeys = new Set(keep.map((e) => claimKey(e.claim)));
+      const uniqueSlots = new Set(keep.map((e) => e.claim.slot));
+      const missing = [...Array(count).keys()].filter((s) => !uniqueSlots.has(s));
+      const draft = new LedgerDraft(gpuNodes);
+      // Stale claims (an older object of the same name) and surplus ones go back in the same write.
+      draft.release((c) => claimNames(c, who) && (c.uid !== p.metadata.uid || !keepKeys.has(claimKey(c))));
+
+      if (missing.length > 0) {
+        const placed = this.#placeMissing(p, missing, draft, events);
+        if (!placed.ok) {
+          const adm = partitionPods(this.#d.pods.list(req.namespace), req.name).admitted;
+          // All-or-nothing: without pods on it, a partial allocation is given back rather than held.
+          if (keep.length > 0 && adm.length === 0) draft.release((c) => claimNames(c, who));
+          allocated = { type: PARTITION_CONDITIONS.allocated, status: 'False', reason: placed.code, message: placed.message };
+          failed = placed.code === 'UnknownProfile' || placed.code === 'InvalidRequest';
+          if (!failed) result = { requeueAfterMs: CAPACITY_RECHECK_MS };
+        }
+      }
+      if (draft.changed().length > 0) {
+        written = await commitLedger(this.#d.client, draft, (n) => this.#d.reconfig?.noteWrite(n, now));
+        log.info('Wrote GpuNode target layouts', { nodes: written.map((n) => n.metadata.name) });
+      }
+    }
+
+    const status = this.#status(p, who, overlay(this.#d.gpuNodes.list(), written), allocated, failed, now);
+    const eventsForStatus = this.#statusEvents(p, status);
+    if (!deepEqual(status, p.status ?? {})) {
+      await this.#d.client.replaceStatus<GpuPartition>(RESOURCES.gpuPartition, { ...p, status });
+    }
+    for (const e of [...events, ...eventsForStatus]) await this.#d.recorder.event(e.obj, e.type, e.reason, e.message);
+    return result;
+  }
+
+  /** Validation the CRD schema cannot do: a profile that no candidate model knows, an unparsable memory size. */
+  #validate(p: GpuPartition): { reason: string; message: string } | undefined {
+    if (p.spec.memory !== undefined && quantityToMiB(p.spec.memory) === undefined) {
+      return { reason: 'InvalidRequest', message: `memory ${JSON.stringify(p.spec.memory)} is not a quantity` };
+    }
+    if (!p.spec.profile) return undefined;
+    const models = this.#candidateModels(p);
+    if (models.length === 0) return undefined;
+    if (models.some((m) => findProfile(m, p.spec.profile as string))) return undefined;
+    return {
+      reason: 'UnknownProfile',
+      message: `profile ${p.spec.profile} does not exist on ${models.map((m) => m.product).join(', ')}; valid profiles: ${[
+        ...new Set(models.flatMap((m) => m.profiles.map((x) => x.name))),
+      ].join(', ')}`,
+    };
+  }
+
+  /** Models the partition may land on: its gpuProducts, else the MIG-capable models present (else all known). */
+  #candidateModels(p: GpuPartition) {
+    if (p.spec.gpuProducts && p.spec.gpuProducts.length > 0) {
+      return p.spec.gpuProducts.map((x) => modelForProduct(x)).filter((m) => m !== undefined);
+    }
+    const present = new Map<string, ReturnType<typeof modelForProduct>>();
+    for (const gn of this.#d.gpuNodes.list()) {
+      const product = gn.status?.inventory?.product;
+      const m = product ? modelForProduct(product) : undefined;
+      if (m?.migCapable) present.set(m.product, m);
+    }
+    const models = [...present.values()].filter((m) => m !== undefined);
+    return models.length > 0 ? models : listModels().filter((m) => m.migCapable);
+  }
+
+  /** Asks the engine for the missing slots and applies the result (and any preemption) to the draft. */
+  #placeMissing(
+    p: GpuPartition,
+    missing: number[],
+    draft: LedgerDraft,
+    events: PendingEvent[],
+  ): { ok: true } | { ok: false; code: string; message: string } {
+    const ns = p.metadata.namespace as string;
+    const name = p.metadata.name as string;
+    const priority = p.spec.priority ?? 0;
+    const preemptible = p.spec.preemptible ?? false;
+    const memoryMiB = p.spec.memory !== undefined ? quantityToMiB(p.spec.memory) : undefined;
+    const members: SliceMember[] = missing.map((slot) => ({
+      kind: 'slice',
+      key: holderKey('GpuPartition', ns, name, slot),
+      ...(p.spec.profile ? { profile: p.spec.profile } : {}),
+      ...(memoryMiB !== undefined ? { memoryMiB } : {}),
+      ...(p.spec.computeSlices !== undefined ? { computeSlices: p.spec.computeSlices } : {}),
+    }));
+    const request: PlacementRequest = {
+      id: `GpuPartition/${ns}/${name}`,
+      members,
+      topology: 'any',
+      priority,
+      preemptible,
+      mayPreempt: p.spec.preemptionPolicy === 'PreemptLowerPriority',
+      constraints: {
+        ...(p.spec.gpuProducts?.length ? { products: p.spec.gpuProducts } : {}),
+        ...(p.spec.nodeSelector ? { nodeSelector: p.spec.nodeSelector } : {}),
+      },
+    };
+    const snapshot = buildSnapshot(draft.nodes(), (n) => this.#d.nodes.get(n));
+    const t0 = performance.now();
+    const res = this.#d.place(snapshot, request);
+    this.#metrics.observePlacementSeconds((performance.now() - t0) / 1000, 'GpuPartition');
+    if (!res.ok) return { ok: false, code: res.code, message: res.message };
+
+    const mine = new Map<string, ClaimRef>(
+      missing.map((slot) => [
+        holderKey('GpuPartition', ns, name, slot),
+        { kind: 'GpuPartition', namespace: ns, name, uid: p.metadata.uid ?? '', slot, priority, preemptible },
+      ]),
+    );
+    const existing = new Map(ledgerEntries(draft.nodes()).map((e) => [claimKey(e.claim), e.claim]));
+    const victimClaims = res.victims.map((v) => existing.get(v.holderKey)).filter((c) => c !== undefined);
+    draft.releaseVictims(res.victims);
+    draft.applyLayouts(res.layouts, (key) => mine.get(key) ?? existing.get(key));
+    const where = describeAllocations(res.assignments.map((a) => ({ node: a.node, gpuIndex: a.gpuIndex, ...(a.start !== undefined ? { start: a.start } : {}) })));
+    const profile = res.assignments[0]?.profile ?? p.spec.profile ?? '';
+    events.push({ obj: p, type: 'Normal', reason: 'Placed', message: `Placed ${missing.length} × ${profile} on ${where}` });
+    for (const v of victimClaims) {
+      events.push({ obj: p, type: 'Normal', reason: 'Preempted', message: `Preempted ${v.kind} ${v.namespace}/${v.name} slot ${v.slot} (priority ${v.priority})` });
+      events.push({ obj: claimantObject(v), type: 'Warning', reason: 'Preempted', message: `Slot ${v.slot} preempted by GpuPartition ${ns}/${name} (priority ${priority})` });
+    }
+    return { ok: true };
+  }
+
+  /** The status this pass wants, from the ledger as it is now (including this pass's writes). */
+  #status(p: GpuPartition, who: ClaimantId, gpuNodes: GpuNode[], allocated: DesiredCondition | undefined, failed: boolean, now: Date): GpuPartitionStatus {
+    const count = p.spec.count ?? 1;
+    const gen = p.metadata.generation;
+    const { current } = claimsOf(gpuNodes, who, p.metadata.uid);
+    const byName = new Map(gpuNodes.map((n) => [n.metadata.name, n]));
+    const allocs = partitionAllocations(current, (n) => byName.get(n));
+    const profile = p.spec.profile ?? allocs[0]?.profile ?? p.status?.profile;
+    const complete = allocs.length >= count;
+    const realised = complete && allocs.every((a) => a.realised);
+    let conditions = p.status?.conditions;
+    const alloc: DesiredCondition =
+      allocated ??
+      (complete
+        ? { type: PARTITION_CONDITIONS.allocated, status: 'True', reason: 'Placed', message: `${count} × ${profile} on ${describeAllocations(allocs)}` }
+        : { type: PARTITION_CONDITIONS.allocated, status: 'False', reason: 'Placing', message: `${allocs.length} of ${count} slices placed` });
+    conditions = setCondition(conditions, alloc, gen, now);
+    let ready: DesiredCondition;
+    if (realised) {
+      ready = { type: PARTITION_CONDITIONS.ready, status: 'True', reason: 'Realised', message: `all ${count} slices realised by their nodes` };
+    } else if (complete) {
+      const waiting = [...new Set(allocs.filter((a) => !a.realised).map((a) => a.node))];
+      ready = { type: PARTITION_CONDITIONS.ready, status: 'False', reason: 'WaitingForNode', message: `waiting for ${waiting.join(', ')} to realise the layout` };
+    } else {
+      ready = { type: PARTITION_CONDITIONS.ready, status: 'False', reason: alloc.status === 'False' ? alloc.reason : 'NotAllocated', message: alloc.message };
+    }
+    conditions = setCondition(conditions, ready, gen, now);
+    const phase: GpuPartitionPhase = failed ? 'Failed' : realised ? 'Ready' : complete ? 'Allocating' : 'Pending';
+    return {
+      ...(gen !== undefined ? { observedGeneration: gen } : {}),
+      phase,
+      ...(profile ? { profile, resourceName: migResourceName(profile) } : {}),
+      allocations: allocs,
+      conditions,
+    };
+  }
+
+  /** Events for user-visible transitions: unsatisfiable, ready. */
+  #statusEvents(p: GpuPartition, next: GpuPartitionStatus): PendingEvent[] {
+    const out: PendingEvent[] = [];
+    const before = new Map((p.status?.conditions ?? []).map((c) => [c.type, c]));
+    for (const c of next.conditions ?? []) {
+      const prev = before.get(c.type);
+      if (prev && prev.status === c.status && prev.reason === c.reason) continue;
+      if (c.type === PARTITION_CONDITIONS.allocated && c.status === 'False' && c.reason !== 'Placing') {
+        out.push({ obj: p, type: 'Warning', reason: c.reason === 'UnknownProfile' ? 'UnknownProfile' : 'Unsatisfiable', message: c.message });
+      }
+      if (c.type === PARTITION_CONDITIONS.ready && c.status === 'True') out.push({ obj: p, type: 'Normal', reason: 'Ready', message: c.message });
+    }
+    return out;
+  }
+
+  /** Deletion: wait while admitted pods use the partition, then release every claim and drop the finalizer. */
+  async #finalize(p: GpuPartition, who: ClaimantId, log: LogPort): Promise<ReconcileResult | void> {
+    if (!(p.metadata.finalizers ?? []).includes(PARTITION_FINALIZER)) return;
+    const ns = p.metadata.namespace as string;
+    const name = p.metadata.name as string;
+    const now = this.#now();
+    const { admitted } = partitionPods(this.#d.pods.list(ns), name);
+    if (admitted.length > 0) {
+      const names = admitted.map((x) => x.metadata.name).sort();
+      const message = `deletion waits for ${names.length} pod(s) using the partition: ${names.join(', ')}`;
+      const conditions = setCondition(p.status?.conditions, { type: PARTITION_CONDITIONS.ready, status: 'False', reason: 'DeletionBlocked', message }, p.metadata.generation, now);
+      const status: GpuPartitionStatus = { ...(p.status ?? {}), phase: 'Terminating', conditions };
+      if (!deepEqual(status, p.status ?? {})) {
+        await this.#d.client.replaceStatus<GpuPartition>(RESOURCES.gpuPartition, { ...p, status });
+        await this.#d.recorder.event(p, 'Warning', 'DeletionBlocked', message);
+      }
+      // Pod changes map back to this partition, so no timed requeue is needed.
+      return;
+    }
+    const draft = new LedgerDraft(this.#d.gpuNodes.list());
+    const released = draft.release((c) => claimNames(c, who));
+    if (released > 0) {
+      await commitLedger(this.#d.client, draft, (n) => this.#d.reconfig?.noteWrite(n, now));
+      await this.#d.recorder.event(p, 'Normal', 'Released', `Released ${released} slice(s)`);
+      log.info('Released GpuPartition slices', { released });
+    }
+    await this.#d.client.mergePatch<GpuPartition>(
+      RESOURCES.gpuPartition,
+      name,
+      { metadata: { finalizers: (p.metadata.finalizers ?? []).filter((f) => f !== PARTITION_FINALIZER), resourceVersion: p.metadata.resourceVersion } },
+      ns,
+    );
+    log.info('Removed finalizer from GpuPartition');
+  }
+}

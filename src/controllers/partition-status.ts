@@ -1,0 +1,30 @@
+/** Derives a GpuPartition's allocations and readiness from its ledger entries and the nodes' realised state. Pure. */
+import type { GpuNode, PartitionAllocation } from '../api/types.js';
+import type { LedgerEntry } from './claims.js';
+
+/** One allocation per slice entry, in slot order, with device identity once the node has realised the slice. */
+export function partitionAllocations(entries: LedgerEntry[], gpuNode: (name: string) => GpuNode | undefined): PartitionAllocation[] {
+  return entries
+    .filter((e) => e.profile !== undefined && e.start !== undefined)
+    .sort((a, b) => a.claim.slot - b.claim.slot)
+    .map((e) => {
+      const gpu = gpuNode(e.node)?.status?.gpus?.find((g) => g.index === e.gpuIndex);
+      const slice = gpu?.mode === 'mig' ? gpu.slices.find((s) => s.profile === e.profile && s.start === e.start) : undefined;
+      return {
+        slot: e.claim.slot,
+        node: e.node,
+        gpuIndex: e.gpuIndex,
+        ...(gpu?.uuid ? { gpuUuid: gpu.uuid } : {}),
+        profile: e.profile as string,
+        start: e.start as number,
+        ...(slice ? { uuid: slice.uuid, deviceId: slice.deviceId } : {}),
+        realised: slice !== undefined,
+        inUse: slice?.inUse ?? false,
+      };
+    });
+}
+
+/** Human summary of allocations, e.g. `node-a/gpu0@0, node-a/gpu0@4`. */
+export function describeAllocations(allocs: Array<{ node: string; gpuIndex: number; start?: number }>): string {
+  return allocs.map((a) => `${a.node}/gpu${a.gpuIndex}${a.start !== undefined ? `@${a.start}` : ''}`).join(', ');
+}
