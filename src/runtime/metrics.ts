@@ -3,7 +3,8 @@
  * several instances do not collide. Every name has the `haein_` prefix; {@link METRIC_NAMES} documents them.
  *
  * Runtime metrics are maintained by the runtime layer (controller, work queue, informer, leader election);
- * domain metrics are set by the reconcilers.
+ * domain metrics are set by the reconcilers through the `observe…`/`set…` methods, which match the
+ * controllers' `ControllerMetricsPort`, so an `OperatorMetrics` can be passed to them directly.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
@@ -100,6 +101,31 @@ export class OperatorMetrics {
       registers,
     });
     if (opts.collectDefault) collectDefaultMetrics({ register: this.registry, prefix: 'haein_process_' });
+  }
+
+  /** Records how long one placement decision took. */
+  observePlacementSeconds(seconds: number, kind: 'GpuPartition' | 'TrainingJob'): void {
+    this.placementDecision.observe({ kind }, seconds);
+  }
+
+  /** Records the time from a target-layout write to the node reporting it realised. */
+  observeReconfigurationSeconds(seconds: number, model: string): void {
+    this.reconfigurationLatency.observe({ model }, seconds);
+  }
+
+  /** Sets the number of allocated or free slices of one model and profile. */
+  setSlices(model: string, profile: string, state: 'allocated' | 'free', count: number): void {
+    (state === 'allocated' ? this.slicesAllocated : this.slicesFree).set({ model, profile }, count);
+  }
+
+  /** Sets the fragmentation ratio (0–1) of one model. */
+  setFragmentation(model: string, ratio: number): void {
+    this.fragmentation.set({ model }, ratio);
+  }
+
+  /** Sets the number of requests of one kind waiting for capacity. */
+  setPendingRequests(kind: 'GpuPartition' | 'TrainingJob', count: number): void {
+    this.pendingRequests.set({ kind }, count);
   }
 
   /** Prometheus text exposition of every metric. */
