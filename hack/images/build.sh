@@ -15,7 +15,7 @@ need python3 "Install it: apt-get install -y python3"
 mkdir -p "$IMAGE_CACHE"
 
 # hash_files FILE...: one digest over the names and contents of the given files.
-hash_files() { sha256sum "$@" | sha256sum | cut -c1-16; }
+hash_files() { cat "$@" | sha256sum | cut -c1-16; }
 # hash_tree DIR: one digest over every file below DIR (path + content).
 hash_tree() { (cd "$1" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum) | sha256sum | cut -c1-16; }
 

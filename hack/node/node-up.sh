@@ -80,6 +80,15 @@ for d in /run/containerd /run/containerd/s /var/lib/cni /var/log/containers /var
 done
 
 # ---- containerd ---------------------------------------------------------------------------------------
+# Without CAP_SYS_RESOURCE (some VMs and sandboxes drop it even for root) no process may lower its
+# oom_score_adj, and runc fails every pod with "failed to update /proc/self/oom_score_adj: Permission denied".
+# containerd can clamp pod scores to its own instead.
+restrict_oom=false
+cap_eff=$((16#$(awk '/^CapEff/ {print $2}' /proc/self/status)))
+if (( (cap_eff >> 24 & 1) == 0 )); then
+  restrict_oom=true
+  warn "no CAP_SYS_RESOURCE: pod oom_score_adj values below containerd's own are clamped (restrict_oom_score_adj)"
+fi
 cat >"$CTR_DIR/config.toml" <<TOML
 version = 2
 root = "$CTR_DIR/root"
@@ -99,6 +108,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
   # Imported locally (no registry); CRI pulls only when the image is missing.
   sandbox_image = "$PAUSE_IMAGE"
   netns_mounts_under_state_dir = true
+  restrict_oom_score_adj = $restrict_oom
   [plugins."io.containerd.grpc.v1.cri".containerd]
     snapshotter = "overlayfs"
     default_runtime_name = "runc"
