@@ -84,15 +84,17 @@ if command -v iptables >/dev/null 2>&1; then
       iptables -t "$table" -F "$chain" 2>/dev/null && iptables -t "$table" -X "$chain" 2>/dev/null
     done
   done
-  # portmap's shared chains, only when nothing else uses them any more.
-  for chain in CNI-HOSTPORT-DNAT CNI-HOSTPORT-SNAT CNI-HOSTPORT-MASQ CNI-HOSTPORT-SETMARK; do
-    iptables -t nat -S "$chain" >/dev/null 2>&1 || continue
-    [ "$(iptables -t nat -S "$chain" | grep -c '^-A')" -eq 0 ] || continue
-    iptables -t nat -S | grep -- "-j $chain" | grep '^-A' | while read -r rule; do
-      eval "iptables -t nat ${rule/-A /-D }" 2>/dev/null
+  # portmap's shared chains hold static rules; they go once no host port of any network uses them.
+  if iptables -t nat -S CNI-HOSTPORT-DNAT >/dev/null 2>&1 && ! iptables -t nat -S CNI-HOSTPORT-DNAT | grep -q '^-A'; then
+    for chain in CNI-HOSTPORT-DNAT CNI-HOSTPORT-MASQ CNI-HOSTPORT-SNAT CNI-HOSTPORT-SETMARK; do
+      iptables -t nat -S 2>/dev/null | grep '^-A' | grep -- "-j $chain\( \|$\)" | while read -r rule; do
+        eval "iptables -t nat ${rule/-A /-D }" 2>/dev/null
+      done
     done
-    iptables -t nat -X "$chain" 2>/dev/null
-  done
+    for chain in CNI-HOSTPORT-DNAT CNI-HOSTPORT-MASQ CNI-HOSTPORT-SNAT CNI-HOSTPORT-SETMARK; do
+      iptables -t nat -F "$chain" 2>/dev/null && iptables -t nat -X "$chain" 2>/dev/null
+    done
+  fi
 fi
 
 # Host places recorded by node-up: restore ip_forward, remove what did not exist before.
@@ -101,6 +103,10 @@ if [ -f "$HOST_MARKS" ]; then
   [ -n "$fwd" ] && echo "$fwd" >/proc/sys/net/ipv4/ip_forward
   # Entries the runtime made for our pods, wherever the parent dir came from.
   find /var/log/containers -maxdepth 1 -type l -lname "$POD_LOG_DIR/*" -delete 2>/dev/null
+  # libcni caches results per network and sandbox id (containerd also runs a "cni-loopback" network).
+  for sandbox in $(find "$CTR_DIR"/{root,state}/io.containerd.grpc.v1.cri/sandboxes -mindepth 1 -maxdepth 1 -printf "%f\n" 2>/dev/null | sort -u); do
+    rm -f /var/lib/cni/results/*-"$sandbox"-* 2>/dev/null
+  done
   find /var/lib/cni/results -maxdepth 1 -name "$CNI_NETWORK-*" -delete 2>/dev/null
   for sock in /run/containerd/s/*; do
     [ -S "$sock" ] || continue

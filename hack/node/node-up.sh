@@ -68,8 +68,8 @@ if [ -f "$REPO_ROOT/dist/src/cmd/node-agent.js" ]; then
 else
   warn "dist/ not built: the Haein image and the host node agent are skipped (run 'npm run build' first)"
 fi
-image_tars=()
-while read -r tar; do image_tars+=("$tar"); done < <("$HACK/images/build.sh" "${images[@]}")
+# Build before starting anything, so a build failure leaves no half-started node behind.
+"$HACK/images/build.sh" "${images[@]}" >/dev/null
 
 mkdir -p "$NODE_STATE"/{pki,cni/net.d,cni/ipam,runc,pod-logs} "$CTR_DIR" "$KUBELET_ROOT"
 : >"$HOST_MARKS"
@@ -152,12 +152,9 @@ log "starting containerd $(containerd --version | awk '{print $3}') on $CTR_SOCK
 proc_start containerd containerd --config "$CTR_DIR/config.toml" --log-level info
 wait_until 30 "containerd socket" ctr --address "$CTR_SOCK" version || proc_fail containerd
 
-t_img=$(date +%s)
-for tar in "${image_tars[@]}"; do
-  node_ctr images import "$tar" >/dev/null || die "importing $tar into containerd failed (see $HAEIN_STATE/logs/containerd.log)"
-done
+# Re-imported on every start: the pause image cannot be pulled if anything ever removed it.
+"$HACK/images/import.sh" "${images[@]}"
 node_ctr images ls -q | grep -qx "$PAUSE_IMAGE" || die "pause image $PAUSE_IMAGE not found in containerd after import; images: $(node_ctr images ls -q | tr '\n' ' ')"
-log "imported ${#image_tars[@]} images in $(( $(date +%s) - t_img ))s: $(node_ctr images ls -q | grep '^localhost/haein/' | tr '\n' ' ')"
 
 # ---- kubelet --------------------------------------------------------------------------------------------
 pki="$HAEIN_STATE/pki"
@@ -223,7 +220,7 @@ authorization:
 YAML
 
 labels="nvidia.com/gpu.product=$NODE_PRODUCT,nvidia.com/gpu.count=$NODE_GPUS,nvidia.com/mig.capable=true"
-labels+=",nvidia.com/mig.strategy=mixed,nvidia.com/gpu.clique=$NODE_CLIQUE,haein.dev/node-mode=real"
+labels+=",nvidia.com/gpu.present=true,nvidia.com/mig.strategy=mixed,nvidia.com/gpu.clique=$NODE_CLIQUE,haein.dev/node-mode=real"
 log "starting kubelet $K8S_VERSION as node $NODE_NAME ($node_ip), root $KUBELET_ROOT"
 t_kubelet=$(date +%s)
 proc_start kubelet "$BIN_DIR/kubelet" \
