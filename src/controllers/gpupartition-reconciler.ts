@@ -10,7 +10,7 @@ import type { PlacementRequest, SliceMember } from '../placement/types.js';
 import { claimKey, claimNames, claimsOf, holderKey, ledgerEntries, type ClaimantId } from './claims.js';
 import { claimantObject } from './claimant-ref.js';
 import { deepEqual, setCondition, type DesiredCondition } from './conditions.js';
-import { LedgerDraft, commitLedger, overlay } from './ledger.js';
+import { CACHE_WAIT_MS, LedgerDraft, commitLedger, overlay, type LedgerExpectations } from './ledger.js';
 import { describeAllocations, partitionAllocations } from './partition-status.js';
 import { partitionPods, type PodObject } from './pods.js';
 import { NO_METRICS, type CachePort, type ClientPort, type Clock, type ControllerMetricsPort, type KubeObject, type LogPort, type PlaceFn, type ReconcileRequest, type ReconcileResult, type RecorderPort } from './ports.js';
@@ -36,6 +36,8 @@ export interface PartitionReconcilerDeps {
   metrics?: ControllerMetricsPort;
   clock?: Clock;
   reconfig?: ReconfigTracker;
+  /** Shared record of ledger writes the caches have not shown yet. */
+  expectations?: LedgerExpectations;
 }
 
 interface PendingEvent {
@@ -68,6 +70,7 @@ export class GpuPartitionReconciler {
     const who: ClaimantId = { kind: 'GpuPartition', namespace: req.namespace, name: req.name };
     const events: PendingEvent[] = [];
 
+    if (!this.#cacheCurrent()) return { requeueAfterMs: CACHE_WAIT_MS };
     if (p.metadata.deletionTimestamp) return this.#finalize(p, who, log);
 
     if (!(p.metadata.finalizers ?? []).includes(PARTITION_FINALIZER)) {
@@ -95,13 +98,15 @@ export class GpuPartitionReconciler {
       const gpuNodes = this.#d.gpuNodes.list();
       const { current } = claimsOf(gpuNodes, who, p.metadata.uid);
       // Claims for slots beyond `count`, or of another profile than the spec names, are given back.
-      const keep = current.filter((e) => e.claim.slot < count && (!p.spec.profile || e.profile === p.spec.profile));
-      const keepKeys = new Set(keep.map((e) => claimKey(e.claim)));
-      const uniqueSlots = new Set(keep.map((e) => e.claim.slot));
-      const missing = [...Array(count).keys()].filter((s) => !uniqueSlots.has(s));
+      // A slot held twice (never expected, but cheap to heal) keeps its first entry.
+      const keep = current
+        .filter((e) => e.claim.slot < count && (!p.spec.profile || e.profile === p.spec.profile))
+        .filter((e, i, all) => all.findIndex((x) => x.claim.slot === e.claim.slot) === i);
+      const kept = new Set(keep.map((e) => `${e.node}/${e.gpuIndex}/${e.start}`));
+      const missing = [...Array(count).keys()].filter((s) => !keep.some((e) => e.claim.slot === s));
       const draft = new LedgerDraft(gpuNodes);
       // Stale claims (an older object of the same name) and surplus ones go back in the same write.
-      draft.release((c) => claimNames(c, who) && (c.uid !== p.metadata.uid || !keepKeys.has(claimKey(c))));
+      draft.release((c, node, gpu, start) => claimNames(c, who) && (c.uid !== p.metadata.uid || !kept.has(`${node}/${gpu}/${start}`)));
 
       if (missing.length > 0) {
         const placed = this.#placeMissing(p, missing, draft, events);
@@ -115,7 +120,7 @@ export class GpuPartitionReconciler {
         }
       }
       if (draft.changed().length > 0) {
-        written = await commitLedger(this.#d.client, draft, (n) => this.#d.reconfig?.noteWrite(n, now));
+        written = await commitLedger(this.#d.client, draft, (n) => this.#noteWrite(n, now));
         log.info('Wrote GpuNode target layouts', { nodes: written.map((n) => n.metadata.name) });
       }
     }
@@ -270,6 +275,16 @@ export class GpuPartitionReconciler {
     return out;
   }
 
+  #noteWrite(node: GpuNode, now: Date): void {
+    this.#d.reconfig?.noteWrite(node, now);
+    this.#d.expectations?.noteWritten(node);
+  }
+
+  /** Whether the GpuNode cache shows every ledger write this process made (else plan later, not from stale data). */
+  #cacheCurrent(): boolean {
+    return this.#d.expectations?.satisfied((n) => this.#d.gpuNodes.get(n)) ?? true;
+  }
+
   /** Deletion: wait while admitted pods use the partition, then release every claim and drop the finalizer. */
   async #finalize(p: GpuPartition, who: ClaimantId, log: LogPort): Promise<ReconcileResult | void> {
     if (!(p.metadata.finalizers ?? []).includes(PARTITION_FINALIZER)) return;
@@ -292,7 +307,7 @@ export class GpuPartitionReconciler {
     const draft = new LedgerDraft(this.#d.gpuNodes.list());
     const released = draft.release((c) => claimNames(c, who));
     if (released > 0) {
-      await commitLedger(this.#d.client, draft, (n) => this.#d.reconfig?.noteWrite(n, now));
+      await commitLedger(this.#d.client, draft, (n) => this.#noteWrite(n, now));
       await this.#d.recorder.event(p, 'Normal', 'Released', `Released ${released} slice(s)`);
       log.info('Released GpuPartition slices', { released });
     }

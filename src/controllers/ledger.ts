@@ -53,7 +53,7 @@ export class LedgerDraft {
   }
 
   /** Removes every claim matching `pred`; a released slice stays carved and free for reuse. Returns how many. */
-  release(pred: (claim: ClaimRef, node: string, gpuIndex: number) => boolean): number {
+  release(pred: (claim: ClaimRef, node: string, gpuIndex: number, start?: number) => boolean): number {
     let released = 0;
     for (const [name, node] of this.#nodes) {
       let touched = false;
@@ -64,7 +64,7 @@ export class LedgerDraft {
           released++;
         }
         for (const s of gpu.slices) {
-          if (s.claim && pred(s.claim, name, gpu.index)) {
+          if (s.claim && pred(s.claim, name, gpu.index, s.start)) {
             delete s.claim;
             touched = true;
             released++;
@@ -94,6 +94,33 @@ export class LedgerDraft {
     else gpus.push(gpu);
     gpus.sort((a, b) => a.index - b.index);
     this.#changed.add(node.metadata.name as string);
+  }
+}
+
+/** Wait before re-planning while the GpuNode cache lags this process's own ledger writes. */
+export const CACHE_WAIT_MS = 200;
+
+/**
+ * Generations of GpuNodes this process wrote, until the informer cache shows them: a pass that planned from an
+ * older cached ledger could otherwise place a claim a second time (controller-runtime calls these expectations).
+ */
+export class LedgerExpectations {
+  readonly #expected = new Map<string, number>();
+
+  /** Records a written node. */
+  noteWritten(node: GpuNode): void {
+    const name = node.metadata.name;
+    const gen = node.metadata.generation;
+    if (name && gen !== undefined) this.#expected.set(name, Math.max(gen, this.#expected.get(name) ?? 0));
+  }
+
+  /** True once every written node appears in `cached` at its written generation or later (deleted nodes count as seen). */
+  satisfied(cached: (name: string) => GpuNode | undefined): boolean {
+    for (const [name, gen] of this.#expected) {
+      const node = cached(name);
+      if (!node || (node.metadata.generation ?? 0) >= gen) this.#expected.delete(name);
+    }
+    return this.#expected.size === 0;
   }
 }
 
