@@ -1,0 +1,76 @@
+/**
+ * Maps informer changes to reconcile requests: a GpuNode or Node change wakes the claimants that hold
+ * slices on it and the ones still waiting for capacity; a pod change wakes its partition or job. Pure.
+ */
+import { JOB_LABEL, PARTITION_LABEL } from '../api/constants.js';
+import type { GpuNode, GpuPartition, TrainingJob } from '../api/types.js';
+import { ledgerEntries, type ClaimantKind } from './claims.js';
+import type { PodObject } from './pods.js';
+import type { CachePort, ReconcileRequest } from './ports.js';
+
+/** Claimants of `kind` holding claims on any of the given GpuNode versions. */
+export function claimantsOn(kind: ClaimantKind, ...nodes: Array<GpuNode | undefined>): ReconcileRequest[] {
+  const out = new Map<string, ReconcileRequest>();
+  for (const e of ledgerEntries(nodes.filter((n) => n !== undefined))) {
+    if (e.claim.kind === kind) out.set(`${e.claim.namespace}/${e.claim.name}`, { namespace: e.claim.namespace, name: e.claim.name });
+  }
+  return [...out.values()];
+}
+
+/** Merges request lists without duplicates. */
+export function uniqueRequests(...lists: ReconcileRequest[][]): ReconcileRequest[] {
+  const out = new Map<string, ReconcileRequest>();
+  for (const r of lists.flat()) out.set(`${r.namespace ?? ''}/${r.name}`, r);
+  return [...out.values()];
+}
+
+/** Partitions that may be waiting for capacity or for a node to realise their slices (not Ready, not deleting). */
+export function waitingPartitions(partitions: CachePort<GpuPartition>): ReconcileRequest[] {
+  return partitions
+    .list()
+    .filter((p) => p.status?.phase !== 'Ready' && !p.metadata.deletionTimestamp)
+    .map((p) => ({ namespace: p.metadata.namespace as string, name: p.metadata.name as string }));
+}
+
+/** Jobs waiting for placement or realisation. */
+export function waitingJobs(jobs: CachePort<TrainingJob>): ReconcileRequest[] {
+  return jobs
+    .list()
+    .filter((j) => !j.spec.suspend && (j.status?.phase === undefined || j.status.phase === 'Pending' || j.status.phase === 'Placing'))
+    .map((j) => ({ namespace: j.metadata.namespace as string, name: j.metadata.name as string }));
+}
+
+/** GpuNode change → the partitions on it (before and after) plus every waiting partition. */
+export function gpuNodeToPartitions(partitions: CachePort<GpuPartition>) {
+  return (gn: GpuNode, prev: GpuNode | undefined): ReconcileRequest[] => uniqueRequests(claimantsOn('GpuPartition', gn, prev), waitingPartitions(partitions));
+}
+
+/** GpuNode change → the jobs on it (before and after) plus every waiting job. */
+export function gpuNodeToJobs(jobs: CachePort<TrainingJob>) {
+  return (gn: GpuNode, prev: GpuNode | undefined): ReconcileRequest[] => uniqueRequests(claimantsOn('TrainingJob', gn, prev), waitingJobs(jobs));
+}
+
+/** Core Node change → the claimants on the GpuNode of the same name plus the waiting ones of `kind`. */
+export function nodeToClaimants(kind: ClaimantKind, gpuNodes: CachePort<GpuNode>, waiting: () => ReconcileRequest[]) {
+  return (node: { metadata?: { name?: string } }): ReconcileRequest[] =>
+    uniqueRequests(claimantsOn(kind, gpuNodes.get(node.metadata?.name ?? '')), waiting());
+}
+
+/** Pod change → the partition it names (same namespace). */
+export function podToPartition(pod: PodObject): ReconcileRequest[] {
+  const name = pod.metadata.labels?.[PARTITION_LABEL];
+  return name && pod.metadata.namespace ? [{ namespace: pod.metadata.namespace, name }] : [];
+}
+
+/** Pod change → the job that owns it. */
+export function podToJob(pod: PodObject): ReconcileRequest[] {
+  const name = pod.metadata.labels?.[JOB_LABEL];
+  return name && pod.metadata.namespace ? [{ namespace: pod.metadata.namespace, name }] : [];
+}
+
+/** Object → itself. */
+export function self(obj: { metadata?: { name?: string; namespace?: string } }): ReconcileRequest[] {
+  const name = obj.metadata?.name;
+  if (!name) return [];
+  return [{ ...(obj.metadata?.namespace ? { namespace: obj.metadata.namespace } : {}), name }];
+}

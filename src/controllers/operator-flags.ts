@@ -1,0 +1,86 @@
+/** Command-line flags and environment of the `haein-operator` binary. Pure. */
+
+/** Resolved operator configuration. */
+export interface OperatorConfig {
+  /** Kubeconfig path; absent → $KUBECONFIG, ~/.kube/config, then in-cluster. */
+  kubeconfig?: string;
+  /** Port serving `/metrics`. */
+  metricsPort: number;
+  /** Port serving `/healthz` and `/readyz` (also `/metrics`). */
+  healthPort: number;
+  /** Campaign for the Lease before running controllers. */
+  leaderElect: boolean;
+  /** Namespace of the Lease. */
+  leaseNamespace: string;
+  /** Name of the Lease. */
+  leaseName: string;
+  /** Leader identity (the pod name). */
+  identity: string;
+  /** Watch only this namespace's partitions, jobs and pods. */
+  namespace?: string;
+  /** Reconcile workers per controller. */
+  workers: number;
+  /** winston level. */
+  logLevel: string;
+}
+
+/** Usage text. */
+export const USAGE = `haein-operator [flags]
+  --kubeconfig=PATH        kubeconfig (default: $KUBECONFIG, ~/.kube/config, then in-cluster)
+  --metrics-port=N         port serving /metrics (default 8080)
+  --health-port=N          port serving /healthz and /readyz (default 8081)
+  --leader-elect[=BOOL]    elect a leader through a Lease (default true)
+  --lease-namespace=NS     namespace of the Lease (default $POD_NAMESPACE or haein-system)
+  --lease-name=NAME        name of the Lease (default haein-operator)
+  --namespace=NS           watch only this namespace (default: all)
+  --workers=N              reconcile workers per controller (default 2)
+env: LOG_LEVEL (default info), POD_NAME (leader identity), POD_NAMESPACE`;
+
+/** Parses `argv` (without node and script) and `env`; throws with a message naming the bad flag. */
+export function parseOperatorArgs(argv: string[], env: Record<string, string | undefined>): OperatorConfig {
+  const flags = new Map<string, string>();
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    if (!arg.startsWith('--')) throw new Error(`unexpected argument ${JSON.stringify(arg)}\n${USAGE}`);
+    const eq = arg.indexOf('=');
+    if (eq >= 0) {
+      flags.set(arg.slice(2, eq), arg.slice(eq + 1));
+    } else if (arg === '--leader-elect' || arg === '--help') {
+      flags.set(arg.slice(2), 'true');
+    } else {
+      const value = argv[++i];
+      if (value === undefined) throw new Error(`flag ${arg} needs a value\n${USAGE}`);
+      flags.set(arg.slice(2), value);
+    }
+  }
+  const known = new Set(['kubeconfig', 'metrics-port', 'health-port', 'leader-elect', 'lease-namespace', 'lease-name', 'namespace', 'workers', 'help']);
+  for (const k of flags.keys()) if (!known.has(k)) throw new Error(`unknown flag --${k}\n${USAGE}`);
+  const int = (name: string, dflt: number, min: number): number => {
+    const raw = flags.get(name);
+    if (raw === undefined) return dflt;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < min || n > 65535) throw new Error(`--${name}=${raw}: expected an integer between ${min} and 65535`);
+    return n;
+  };
+  const bool = (name: string, dflt: boolean): boolean => {
+    const raw = flags.get(name);
+    if (raw === undefined) return dflt;
+    if (raw === 'true' || raw === '1') return true;
+    if (raw === 'false' || raw === '0') return false;
+    throw new Error(`--${name}=${raw}: expected true or false`);
+  };
+  const kubeconfig = flags.get('kubeconfig');
+  const namespace = flags.get('namespace');
+  return {
+    ...(kubeconfig ? { kubeconfig } : {}),
+    metricsPort: int('metrics-port', 8080, 0),
+    healthPort: int('health-port', 8081, 0),
+    leaderElect: bool('leader-elect', true),
+    leaseNamespace: flags.get('lease-namespace') ?? env.POD_NAMESPACE ?? 'haein-system',
+    leaseName: flags.get('lease-name') ?? 'haein-operator',
+    identity: env.POD_NAME ?? `haein-operator-${process.pid}`,
+    ...(namespace ? { namespace } : {}),
+    workers: int('workers', 2, 1),
+    logLevel: env.LOG_LEVEL ?? 'info',
+  };
+}

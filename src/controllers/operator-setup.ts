@@ -1,0 +1,90 @@
+/**
+ * Wires the Haein controllers into a runtime `Manager`: the shared informers (GpuNodes, Nodes, GpuPartitions,
+ * TrainingJobs, and Pods filtered by the partition and job labels), the four reconcilers, and the mappers that
+ * turn each change into the requests it affects.
+ */
+import type winston from 'winston';
+import { JOB_LABEL, PARTITION_LABEL } from '../api/constants.js';
+import type { GpuNode, GpuPartition, TrainingJob } from '../api/types.js';
+import type { KubeClient } from '../k8s/client.js';
+import { RESOURCES } from '../k8s/resources.js';
+import { place as enginePlace } from '../placement/engine.js';
+import { Controller } from '../runtime/controller.js';
+import type { Manager } from '../runtime/manager.js';
+import { GpuNodeReconciler } from './gpunode-reconciler.js';
+import { GpuPartitionReconciler } from './gpupartition-reconciler.js';
+import { LedgerExpectations } from './ledger.js';
+import { gpuNodeToJobs, gpuNodeToPartitions, nodeToClaimants, podToJob, podToPartition, self, uniqueRequests, waitingJobs, waitingPartitions } from './mappers.js';
+import { PodGateReconciler } from './pod-gate-reconciler.js';
+import type { PodObject } from './pods.js';
+import type { PlaceFn } from './ports.js';
+import { ReconfigTracker } from './reconfig-tracker.js';
+import type { NodeObject } from './snapshot.js';
+import { TrainingJobReconciler } from './trainingjob-reconciler.js';
+
+/** Options of {@link registerControllers}. */
+export interface OperatorSetupOptions {
+  /** Watch only this namespace's partitions, jobs and pods (GpuNodes and Nodes are cluster-scoped). */
+  namespace?: string;
+  /** Workers per controller; default 2. */
+  workers?: number;
+  /** Placement engine; the real one by default. */
+  place?: PlaceFn;
+  logger?: winston.Logger;
+}
+
+/** The registered controllers, for tests and diagnostics. */
+export interface OperatorControllers {
+  partitions: Controller;
+  jobs: Controller;
+  podGate: Controller;
+  gpuNodes: Controller;
+}
+
+/** Registers the informers and controllers of the operator on `manager`. */
+export function registerControllers(manager: Manager, client: KubeClient, opts: OperatorSetupOptions = {}): OperatorControllers {
+  const ns = opts.namespace ? { namespace: opts.namespace } : {};
+  const gpuNodes = manager.informer<GpuNode>(RESOURCES.gpuNode);
+  const nodes = manager.informer<NodeObject & { metadata: { name?: string } }>(RESOURCES.node);
+  const partitions = manager.informer<GpuPartition>(RESOURCES.gpuPartition, ns);
+  const jobs = manager.informer<TrainingJob>(RESOURCES.trainingJob, ns);
+  // Only labelled pods are cached: watching every pod of a cluster would be costly for nothing.
+  const partitionPods = manager.informer<PodObject>(RESOURCES.pod, { ...ns, labelSelector: PARTITION_LABEL });
+  const jobPods = manager.informer<PodObject>(RESOURCES.pod, { ...ns, labelSelector: JOB_LABEL });
+
+  const common = {
+    client,
+    recorder: manager.recorder,
+    metrics: manager.metrics,
+    reconfig: new ReconfigTracker(),
+    expectations: new LedgerExpectations(),
+  };
+  const place = opts.place ?? enginePlace;
+  const copts = { workers: opts.workers ?? 2, metrics: manager.metrics, ...(opts.logger ? { logger: opts.logger } : {}) };
+
+  const partitionR = new GpuPartitionReconciler({ ...common, partitions, gpuNodes, nodes, pods: partitionPods, place });
+  const partitionC = new Controller(partitionR, { ...copts, kind: 'GpuPartition' })
+    .watch(partitions, self)
+    .watch(gpuNodes, gpuNodeToPartitions(partitions))
+    .watch(nodes, nodeToClaimants('GpuPartition', gpuNodes, () => waitingPartitions(partitions)))
+    .watch(partitionPods, podToPartition);
+
+  const jobR = new TrainingJobReconciler({ ...common, jobs, gpuNodes, nodes, pods: jobPods, place });
+  const jobC = new Controller(jobR, { ...copts, kind: 'TrainingJob' })
+    .watch(jobs, self)
+    .watch(gpuNodes, gpuNodeToJobs(jobs))
+    .watch(nodes, nodeToClaimants('TrainingJob', gpuNodes, () => waitingJobs(jobs)))
+    .watch(jobPods, podToJob);
+
+  // Requests of the gate controller are partition keys: one partition's pods are decided by one worker at a time.
+  const gateR = new PodGateReconciler({ client, pods: partitionPods, partitions, recorder: manager.recorder });
+  const gateC = new Controller(gateR, { ...copts, kind: 'Pod' })
+    .watch(partitionPods, podToPartition)
+    .watch(partitions, (p, prev) => uniqueRequests(self(p), prev ? self(prev) : []));
+
+  const gpuNodeR = new GpuNodeReconciler({ ...common, gpuNodes, nodes, partitions, jobs, ...(opts.namespace ? { watchNamespace: opts.namespace } : {}) });
+  const gpuNodeC = new Controller(gpuNodeR, { ...copts, kind: 'GpuNode' }).watch(gpuNodes, self).watch(nodes, self);
+
+  for (const c of [partitionC, jobC, gateC, gpuNodeC]) manager.addController(c);
+  return { partitions: partitionC, jobs: jobC, podGate: gateC, gpuNodes: gpuNodeC };
+}
