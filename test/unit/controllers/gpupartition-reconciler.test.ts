@@ -8,7 +8,14 @@ import type { NodeObject } from '../../../src/controllers/snapshot.js';
 import { isConflict } from '../../../src/k8s/errors.js';
 import { RESOURCES } from '../../../src/k8s/resources.js';
 import { makeGpuNode, makeNode, makePartition, makePartitionPod, realise } from './builders.js';
+import { place } from '../../../src/placement/engine.js';
+import type { PlaceFn } from '../../../src/controllers/ports.js';
 import { FakeClient, FakeRecorder, cacheOf, firstFitPlace, quietLog } from './fakes.js';
+
+// Every case runs against the real engine and against the first-fit fake (which pins down the reconciler's
+// behaviour independently of the engine's scoring).
+const ENGINES: Array<[string, PlaceFn]> = [['engine', place], ['first-fit', firstFitPlace]];
+let currentPlace: PlaceFn = place;
 
 const NS = 'team-a';
 
@@ -27,7 +34,7 @@ function setup(nodes: GpuNode[] = [makeGpuNode('n1')]) {
     nodes: cacheOf<NodeObject>(client, RESOURCES.node),
     pods: cacheOf<PodObject>(client, RESOURCES.pod),
     recorder,
-    place: firstFitPlace,
+    place: (snap, req) => currentPlace(snap, req),
     clock: () => new Date('2026-01-01T00:00:05Z'),
     reconfig,
   });
@@ -39,7 +46,11 @@ function setup(nodes: GpuNode[] = [makeGpuNode('n1')]) {
 
 const cond = (p: GpuPartition | undefined, type: string) => p?.status?.conditions?.find((c) => c.type === type);
 
-describe('GpuPartitionReconciler', () => {
+describe.each(ENGINES)('GpuPartitionReconciler (%s)', (_label, engine) => {
+  beforeEach(() => {
+    currentPlace = engine;
+  });
+
   test('places count slices, writes the ledger, then reports Ready with device identities once realised', async () => {
     const t = setup();
     t.client.seed(RESOURCES.gpuPartition, makePartition('nb', NS, { profile: '3g.90gb', count: 2 }));

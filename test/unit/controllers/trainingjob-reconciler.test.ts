@@ -7,7 +7,14 @@ import type { NodeObject } from '../../../src/controllers/snapshot.js';
 import { TrainingJobReconciler } from '../../../src/controllers/trainingjob-reconciler.js';
 import { RESOURCES } from '../../../src/k8s/resources.js';
 import { makeGpuNode, makeJob, makeNode, realise } from './builders.js';
+import { place } from '../../../src/placement/engine.js';
+import type { PlaceFn } from '../../../src/controllers/ports.js';
 import { FakeClient, FakeRecorder, cacheOf, firstFitPlace, quietLog } from './fakes.js';
+
+// Every case runs against the real engine and against the first-fit fake (which pins down the reconciler's
+// behaviour independently of the engine's scoring).
+const ENGINES: Array<[string, PlaceFn]> = [['engine', place], ['first-fit', firstFitPlace]];
+let currentPlace: PlaceFn = place;
 
 const NS = 'ml';
 
@@ -25,7 +32,7 @@ function setup(nodes: GpuNode[] = [makeGpuNode('n1'), makeGpuNode('n2')]) {
     nodes: cacheOf<NodeObject>(client, RESOURCES.node),
     pods: cacheOf<PodObject>(client, RESOURCES.pod),
     recorder,
-    place: firstFitPlace,
+    place: (snap, req) => currentPlace(snap, req),
     clock: () => new Date('2026-01-01T00:01:00Z'),
   });
   const pass = (name = 'train') => r.reconcile({ namespace: NS, name }, quietLog);
@@ -53,7 +60,11 @@ async function launch(t: ReturnType<typeof setup>) {
   await t.pass();
 }
 
-describe('TrainingJobReconciler', () => {
+describe.each(ENGINES)('TrainingJobReconciler (%s)', (_label, engine) => {
+  beforeEach(() => {
+    currentPlace = engine;
+  });
+
   test('places the gang, waits for realisation, then starts one pinned pod per rank with the torchrun environment', async () => {
     const t = setup();
     t.client.seed(RESOURCES.trainingJob, makeJob('train', NS, { replicas: 2, gpusPerWorker: 8, masterPort: 23456 }));
@@ -110,9 +121,12 @@ describe('TrainingJobReconciler', () => {
 
   test('a gang that does not fit holds nothing and says why', async () => {
     const t = setup();
-    t.client.seed(RESOURCES.trainingJob, makeJob('train', NS, { replicas: 3, gpusPerWorker: 8 }));
+    t.client.seed(RESOURCES.trainingJob, makeJob('first', NS, { replicas: 2, gpusPerWorker: 8 }));
+    await t.pass('first');
+    t.client.seed(RESOURCES.trainingJob, makeJob('train', NS, { replicas: 1, gpusPerWorker: 8 }));
     const res = await t.pass();
-    expect(t.claims()).toHaveLength(0);
+    expect(t.claims().filter((c) => c.claim.name === 'train')).toHaveLength(0);
+    expect(t.claims()).toHaveLength(16);
     expect(t.job()?.status?.phase).toBe('Pending');
     expect(t.job()?.status?.conditions?.find((c) => c.type === 'Placed')).toMatchObject({ status: 'False', reason: 'InsufficientCapacity' });
     expect(res?.requeueAfterMs).toBeGreaterThan(0);

@@ -1,0 +1,29 @@
+import type { GpuNode, GpuPartition } from '../../../src/api/types.js';
+import { gpuNodeToPartitions, podToJob, podToPartition } from '../../../src/controllers/mappers.js';
+import type { CachePort } from '../../../src/controllers/ports.js';
+import { makeGpuNode, makePartition, makePartitionPod } from './builders.js';
+
+const claim = (name: string, kind: 'GpuPartition' | 'TrainingJob' = 'GpuPartition') => ({ kind, namespace: 'a', name, uid: name, slot: 0, priority: 0, preemptible: false });
+
+describe('mappers', () => {
+  test('a GpuNode change wakes partitions holding slices on it before or after, and waiting ones, once each', () => {
+    const before = makeGpuNode('n1');
+    before.spec = { gpus: [{ index: 0, mode: 'mig', slices: [{ profile: '1g.23gb', start: 0, claim: claim('old') }] }] };
+    const after: GpuNode = structuredClone(before);
+    after.spec!.gpus![0]!.slices = [{ profile: '1g.23gb', start: 0, claim: claim('new') }, { profile: '1g.23gb', start: 1, claim: claim('job', 'TrainingJob') }];
+    const ready = makePartition('ready', 'a', { profile: '1g.23gb' });
+    ready.status = { phase: 'Ready' };
+    const waiting = makePartition('new', 'a', { profile: '1g.23gb' });
+    const cache: CachePort<GpuPartition> = { get: () => undefined, list: () => [ready, waiting] };
+    const reqs = gpuNodeToPartitions(cache)(after, before);
+    expect(reqs.map((r) => r.name).sort()).toEqual(['new', 'old']);
+  });
+
+  test('pods map to the partition or job they name', () => {
+    const pod = makePartitionPod('p', 'a', 'nb', 'nvidia.com/mig-1g.23gb');
+    expect(podToPartition(pod)).toEqual([{ namespace: 'a', name: 'nb' }]);
+    expect(podToJob(pod)).toEqual([]);
+    pod.metadata.labels = { 'gpu.haein.dev/training-job': 'train' };
+    expect(podToJob(pod)).toEqual([{ namespace: 'a', name: 'train' }]);
+  });
+});
