@@ -1,0 +1,385 @@
+import { API_VERSION } from '../api/constants.js';
+import type { Condition, GpuNode, GpuNodeStatus } from '../api/types.js';
+import { type Log, silentLog } from '../device-plugin/log.js';
+import type { HeldDevices } from '../device-plugin/pod-resources-client.js';
+import type { DevicePluginManager } from '../device-plugin/plugin-manager.js';
+import type { PluginDevice } from '../device-plugin/plugin-server.js';
+import type { KubeClient, WatchHandle } from '../k8s/client.js';
+import { RESOURCES, isAlreadyExists, isNotFound } from '../k8s/client.js';
+import { healthyCounts, pluginDevices } from './device-inventory.js';
+import { CONDITIONS, gpuInventory, realisedGpus, setCondition } from './gpu-node-status.js';
+import { InUseTracker } from './in-use-tracker.js';
+import { planRealisation, realiseLayout } from './layout-realiser.js';
+import { nodeLabels } from './node-labels.js';
+import type { SimulatedNode } from './simulated-gpu.js';
+
+/** The Kubernetes calls the agent makes; a `KubeClient` provides them, tests pass a fake. */
+export type AgentClient = Pick<KubeClient, 'get' | 'create' | 'mergePatch' | 'mergePatchStatus' | 'watch'>;
+
+/** Settings of one node's agent. */
+export interface NodeAgentOptions {
+  sim: SimulatedNode;
+  client: AgentClient;
+  /** NVLink domain label value `<clusterUUID>.<cliqueID>`. */
+  clique?: string;
+  /** GPUs per NVLink group on the node (default: all). */
+  nvlinkGroupSize?: number;
+  /** Kubelet device plugins; absent for a simulated (KWOK) node with no kubelet. */
+  devicePlugins?: DevicePluginManager;
+  /** Write the extended resources into the Node's status capacity/allocatable (no kubelet does it). */
+  patchNodeCapacity?: boolean;
+  /** Source of held devices (the kubelet's PodResources API). */
+  podResources?: { list(): Promise<HeldDevices> };
+  podResourcesIntervalMs?: number;
+  /** Full re-check of the GpuNode even without events; default 30 s. */
+  resyncIntervalMs?: number;
+  /** How long an Allocate counts as "in use" before PodResources confirms it; default 30 s. */
+  allocateGraceMs?: number;
+  log?: Log;
+}
+
+const RETRY_MS = 2000;
+
+/**
+ * The node agent for one node: publishes the GPU inventory (GpuNode status and GFD-style Node labels),
+ * realises the GpuNode's target layout on the simulated GPUs, advertises the devices through the device
+ * plugins (or the Node's capacity when there is no kubelet), keeps in-use flags current from the kubelet's
+ * PodResources API and reports everything in the GpuNode status.
+ */
+export class NodeAgent {
+  readonly node: string;
+  private readonly o: NodeAgentOptions;
+  private readonly log: Log;
+  private readonly tracker: InUseTracker;
+  private gpuNode: GpuNode | undefined;
+  private conditions: Condition[] = [];
+  private lastReconfiguration: GpuNodeStatus['lastReconfiguration'];
+  private observedGeneration: number | undefined;
+  private lastStatus = '';
+  private lastCapacity = '';
+  private publishedResources = new Set<string>();
+  private labelled = false;
+  private running: Promise<void> | undefined;
+  private dirty = false;
+  private stopped = false;
+  private ready = false;
+  private watch: WatchHandle | undefined;
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private devicesChain: Promise<void> = Promise.resolve();
+  private podResourcesFailing = false;
+
+  constructor(opts: NodeAgentOptions) {
+    this.o = opts;
+    this.node = opts.sim.node;
+    this.log = opts.log ?? silentLog;
+    this.tracker = new InUseTracker(opts.allocateGraceMs ?? 30_000);
+  }
+
+  /** Whether the first reconcile has completed. */
+  isReady(): boolean {
+    return this.ready;
+  }
+
+  /** Publishes inventory and devices, starts watching the GpuNode and realises its current target. */
+  async start(): Promise<void> {
+    this.o.sim.onChange(() => this.onHardwareChange());
+    await this.publishDevices();
+    await this.startWatch();
+    if (this.o.podResources) this.every(this.o.podResourcesIntervalMs ?? 1000, () => this.pollPodResources());
+    this.every(this.o.resyncIntervalMs ?? 30_000, () => this.trigger());
+    await this.trigger();
+    this.ready = true;
+  }
+
+  /** Stops watching, lets an in-flight reconfiguration finish and reports `AgentReady=False`. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.watch?.abort();
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    await this.running;
+    await this.devicesChain;
+    try {
+      this.conditions = setCondition(
+        this.conditions,
+        { type: CONDITIONS.agentReady, status: 'False', reason: 'Stopped', message: 'node agent shut down' },
+        new Date(),
+      );
+      await this.writeStatus();
+    } catch (err) {
+      this.log.warn('Could not report shutdown in status', { node: this.node, err: String(err) });
+    }
+  }
+
+  /** Devices handed out by the device plugins' Allocate: in use until PodResources says otherwise. */
+  noteAllocated(deviceIds: string[]): void {
+    this.tracker.allocated(deviceIds);
+    void this.o.sim.setHeld(this.tracker.held()).catch((err: unknown) => this.log.error('Recording allocation failed', { err: String(err) }));
+  }
+
+  /** Requests a reconcile; concurrent requests coalesce into one more pass. Resolves when the loop is idle. */
+  trigger(): Promise<void> {
+    this.dirty = true;
+    if (!this.running) {
+      // Claim the loop before starting it: a watch event delivered synchronously must not start a second one.
+      let release!: () => void;
+      this.running = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      void this.loop().finally(() => {
+        this.running = undefined;
+        release();
+      });
+    }
+    return this.running;
+  }
+
+  private async loop(): Promise<void> {
+    while (this.dirty && !this.stopped) {
+      this.dirty = false;
+      try {
+        await this.reconcile();
+      } catch (err) {
+        this.log.error('Node agent reconcile failed; retrying', { node: this.node, err: String(err), cause: String((err as Error).cause ?? '') });
+        this.after(RETRY_MS, () => this.trigger());
+      }
+    }
+  }
+
+  private async reconcile(): Promise<void> {
+    if (!this.gpuNode) await this.ensureGpuNode();
+    if (!this.labelled) await this.labelNode();
+    const obj = this.gpuNode!;
+    const generation = obj.metadata.generation ?? 0;
+    const target = obj.spec?.gpus;
+    const { sim } = this.o;
+    const plan = planRealisation(sim.model, sim.currentLayout(), target);
+
+    if (plan.ok && plan.steps.length > 0) {
+      this.conditions = setCondition(
+        this.conditions,
+        {
+          type: CONDITIONS.layoutRealised,
+          status: 'False',
+          reason: 'Reconfiguring',
+          message: `applying ${plan.steps.length} change(s) for generation ${generation}`,
+          observedGeneration: generation,
+        },
+        new Date(),
+      );
+      await this.writeStatus();
+      const startedAt = new Date();
+      const result = await realiseLayout(sim.model, sim.currentLayout(), target, (step) => sim.apply(step));
+      const finishedAt = new Date();
+      if (result.applied > 0) {
+        this.lastReconfiguration = {
+          generation,
+          startedAt: startedAt.toISOString(),
+          finishedAt: finishedAt.toISOString(),
+          durationSeconds: result.durationMs / 1000,
+        };
+      }
+      this.log.info('Reconfiguration finished', {
+        node: this.node,
+        generation,
+        outcome: result.outcome,
+        steps: result.applied,
+        durationMs: result.durationMs,
+      });
+      const reason = result.outcome === 'Failed' ? 'ReconfigurationFailed' : result.outcome;
+      this.setLayoutCondition(result.outcome === 'Realised', reason, result.message, generation);
+      // A failed step (the simulated hardware refused) is retried; refusals wait for the spec or in-use to change.
+      if (result.outcome === 'Failed') this.after(RETRY_MS, () => this.trigger());
+    } else if (!plan.ok) {
+      this.setLayoutCondition(false, plan.reason, plan.message, generation);
+    } else {
+      this.setLayoutCondition(true, 'Realised', `layout of generation ${generation} is realised`, generation);
+    }
+    this.observedGeneration = generation;
+    const served = this.o.devicePlugins ? `device plugins for ${this.o.devicePlugins.resources().length} resource(s)` : 'node capacity patched directly';
+    this.conditions = setCondition(
+      this.conditions,
+      {
+        type: CONDITIONS.agentReady,
+        status: 'True',
+        reason: 'Ready',
+        message: `${sim.gpus().length} × ${sim.model.product}; ${served}`,
+      },
+      new Date(),
+    );
+    await this.writeStatus();
+  }
+
+  private setLayoutCondition(ok: boolean, reason: string, message: string, generation: number): void {
+    const condition = { type: CONDITIONS.layoutRealised, status: ok ? 'True' : 'False', reason, message, observedGeneration: generation } as const;
+    this.conditions = setCondition(this.conditions, condition, new Date());
+    if (!ok) this.log.warn('Target layout not realised', { node: this.node, reason, message });
+  }
+
+  private async ensureGpuNode(): Promise<void> {
+    let obj = await this.o.client.get<GpuNode>(RESOURCES.gpuNode, this.node);
+    if (!obj) {
+      try {
+        obj = await this.o.client.create<GpuNode>(RESOURCES.gpuNode, {
+          apiVersion: API_VERSION,
+          kind: 'GpuNode',
+          metadata: { name: this.node },
+          spec: {},
+        });
+        this.log.info('Created GpuNode', { node: this.node });
+      } catch (err) {
+        if (!isAlreadyExists(err)) throw new Error(`creating GpuNode ${this.node}`, { cause: err });
+        obj = await this.o.client.get<GpuNode>(RESOURCES.gpuNode, this.node);
+      }
+    }
+    if (!obj) throw new Error(`GpuNode ${this.node} vanished while being created`);
+    this.gpuNode = obj;
+    // A new object has an empty status: publish everything again.
+    this.lastStatus = '';
+  }
+
+  private async labelNode(): Promise<void> {
+    const { sim } = this.o;
+    const labels = nodeLabels(gpuInventory(sim.model, sim.gpus().length, this.o.clique));
+    try {
+      await this.o.client.mergePatch(RESOURCES.node, this.node, { metadata: { labels } });
+      this.labelled = true;
+    } catch (err) {
+      if (!isNotFound(err)) throw new Error(`labelling Node ${this.node}`, { cause: err });
+      this.log.warn('Node object not found yet; labels will be retried', { node: this.node });
+    }
+  }
+
+  private async writeStatus(): Promise<void> {
+    const { sim } = this.o;
+    const status: GpuNodeStatus = {
+      ...(this.observedGeneration === undefined ? {} : { observedGeneration: this.observedGeneration }),
+      inventory: gpuInventory(sim.model, sim.gpus().length, this.o.clique),
+      gpus: realisedGpus(sim.gpus(), sim.heldDeviceIds()),
+      conditions: this.conditions,
+      ...(this.lastReconfiguration ? { lastReconfiguration: this.lastReconfiguration } : {}),
+    };
+    const json = JSON.stringify(status);
+    if (json === this.lastStatus) return;
+    try {
+      await this.o.client.mergePatchStatus(RESOURCES.gpuNode, this.node, { status });
+      this.lastStatus = json;
+    } catch (err) {
+      if (isNotFound(err)) {
+        // Someone deleted the GpuNode: re-create it on the next pass.
+        this.gpuNode = undefined;
+        this.dirty = true;
+        return;
+      }
+      throw new Error(`writing GpuNode ${this.node} status`, { cause: err });
+    }
+  }
+
+  private onHardwareChange(): void {
+    void this.publishDevices();
+    void this.trigger();
+  }
+
+  /** Sends the current devices to the device plugins (or the Node's capacity); serialised, never throws. */
+  private publishDevices(): Promise<void> {
+    const devices = pluginDevices(this.o.sim.gpus(), { gpuCount: this.o.sim.gpus().length, nvlinkGroupSize: this.o.nvlinkGroupSize });
+    this.devicesChain = this.devicesChain
+      .then(async () => {
+        if (this.o.devicePlugins) await this.o.devicePlugins.update(devices);
+        if (this.o.patchNodeCapacity) await this.patchCapacity(devices);
+      })
+      .catch((err: unknown) => {
+        this.log.error('Publishing devices failed; will retry', { node: this.node, err: String(err) });
+        this.after(RETRY_MS, () => {
+          this.lastCapacity = '';
+          void this.publishDevices();
+        });
+      });
+    return this.devicesChain;
+  }
+
+  private async patchCapacity(devices: ReadonlyMap<string, readonly PluginDevice[]>): Promise<void> {
+    const counts = healthyCounts(devices);
+    const json = JSON.stringify(counts);
+    if (json === this.lastCapacity) return;
+    const values: Record<string, string | null> = {};
+    // Resources that vanished are removed with merge-patch nulls.
+    for (const r of this.publishedResources) values[r] = null;
+    for (const [r, n] of Object.entries(counts)) values[r] = String(n);
+    try {
+      await this.o.client.mergePatchStatus(RESOURCES.node, this.node, { status: { capacity: values, allocatable: values } });
+    } catch (err) {
+      throw new Error(`patching Node ${this.node} capacity`, { cause: err });
+    }
+    this.publishedResources = new Set(Object.keys(counts));
+    this.lastCapacity = json;
+  }
+
+  private async pollPodResources(): Promise<void> {
+    try {
+      const held = await this.o.podResources!.list();
+      const ids = new Set<string>();
+      for (const set of held.values()) for (const id of set) ids.add(id);
+      this.tracker.observe(ids);
+      if (this.podResourcesFailing) this.log.info('PodResources API reachable again', { node: this.node });
+      this.podResourcesFailing = false;
+    } catch (err) {
+      if (!this.podResourcesFailing) this.log.warn('PodResources API unavailable; in-use relies on Allocate', { err: String(err) });
+      this.podResourcesFailing = true;
+    }
+    await this.o.sim.setHeld(this.tracker.held());
+  }
+
+  private async startWatch(): Promise<void> {
+    if (this.stopped) return;
+    let resourceVersion: string | undefined;
+    try {
+      await this.ensureGpuNode();
+      resourceVersion = this.gpuNode?.metadata.resourceVersion;
+      void this.trigger();
+    } catch (err) {
+      this.log.warn('Reading GpuNode failed; retrying', { node: this.node, err: String(err) });
+      this.after(RETRY_MS, () => this.startWatch());
+      return;
+    }
+    this.watch = await this.o.client.watch(
+      RESOURCES.gpuNode,
+      { fieldSelector: `metadata.name=${this.node}`, resourceVersion, timeoutSeconds: 300 },
+      (type, obj: GpuNode) => {
+        if (type === 'ADDED' || type === 'MODIFIED') {
+          this.gpuNode = obj;
+          void this.trigger();
+        } else if (type === 'DELETED') {
+          this.gpuNode = undefined;
+          void this.trigger();
+        } else if (type === 'ERROR') {
+          // E.g. 410 Gone: start over from a fresh read.
+          this.watch?.abort();
+        }
+      },
+      (err) => {
+        if (this.stopped) return;
+        if (err) this.log.warn('GpuNode watch ended with an error; restarting', { node: this.node, err: String(err) });
+        this.after(err ? RETRY_MS : 0, () => this.startWatch());
+      },
+    );
+  }
+
+  private every(ms: number, fn: () => Promise<void>): void {
+    const tick = (): void => {
+      void fn().finally(() => {
+        if (!this.stopped) this.after(ms, tick);
+      });
+    };
+    this.after(ms, tick);
+  }
+
+  private after(ms: number, fn: () => unknown): void {
+    if (this.stopped) return;
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      void fn();
+    }, ms);
+    this.timers.add(t);
+  }
+}

@@ -1,0 +1,89 @@
+import type { ResourceRef } from '../../../src/k8s/client.js';
+import { ApiError } from '../../../src/k8s/errors.js';
+
+type Obj = { metadata: { name: string; generation?: number; resourceVersion?: string; [k: string]: unknown }; [k: string]: unknown };
+type Listener = { plural: string; onEvent: (type: 'ADDED' | 'MODIFIED' | 'DELETED', obj: unknown) => void; onDone: (err?: unknown) => void };
+
+/** RFC 7386 merge patch. */
+function merge(target: unknown, patch: unknown): unknown {
+  if (typeof patch !== 'object' || patch === null || Array.isArray(patch)) return structuredClone(patch);
+  const out: Record<string, unknown> = typeof target === 'object' && target !== null && !Array.isArray(target) ? { ...(target as object) } : {};
+  for (const [k, v] of Object.entries(patch)) {
+    if (v === null) delete out[k];
+    else out[k] = merge(out[k], v);
+  }
+  return out;
+}
+
+/** In-memory API server for the calls the node agent makes, with watch events and generation bumps. */
+export class FakeClient {
+  readonly objects = new Map<string, Obj>();
+  readonly calls: string[] = [];
+  private listeners: Listener[] = [];
+  private rv = 1;
+
+  private key(ref: ResourceRef, name: string): string {
+    return `${ref.plural}/${name}`;
+  }
+
+  private notFound(ref: ResourceRef, name: string): ApiError {
+    return new ApiError(`${ref.plural} ${name} not found`, 404);
+  }
+
+  private store(ref: ResourceRef, obj: Obj, type: 'ADDED' | 'MODIFIED'): Obj {
+    obj.metadata.resourceVersion = String(++this.rv);
+    this.objects.set(this.key(ref, obj.metadata.name), obj);
+    for (const l of this.listeners.filter((x) => x.plural === ref.plural)) l.onEvent(type, structuredClone(obj));
+    return structuredClone(obj);
+  }
+
+  async get<T>(ref: ResourceRef, name: string): Promise<T | undefined> {
+    const o = this.objects.get(this.key(ref, name));
+    return o ? (structuredClone(o) as T) : undefined;
+  }
+
+  async create<T>(ref: ResourceRef, obj: T): Promise<T> {
+    const o = structuredClone(obj) as unknown as Obj;
+    if (this.objects.has(this.key(ref, o.metadata.name))) throw new ApiError('exists', 409);
+    o.metadata.generation = 1;
+    this.calls.push(`create ${ref.plural}/${o.metadata.name}`);
+    return this.store(ref, o, 'ADDED') as T;
+  }
+
+  async mergePatch<T>(ref: ResourceRef, name: string, patch: object): Promise<T> {
+    const o = this.objects.get(this.key(ref, name));
+    if (!o) throw this.notFound(ref, name);
+    const next = merge(o, patch) as Obj;
+    if (JSON.stringify(next.spec) !== JSON.stringify(o.spec)) next.metadata.generation = (o.metadata.generation ?? 0) + 1;
+    this.calls.push(`patch ${ref.plural}/${name}`);
+    return this.store(ref, next, 'MODIFIED') as T;
+  }
+
+  async mergePatchStatus<T>(ref: ResourceRef, name: string, patch: { status?: unknown }): Promise<T> {
+    const o = this.objects.get(this.key(ref, name));
+    if (!o) throw this.notFound(ref, name);
+    this.calls.push(`status ${ref.plural}/${name}`);
+    return this.store(ref, { ...o, status: merge(o.status, patch.status) } as Obj, 'MODIFIED') as T;
+  }
+
+  async watch(
+    ref: ResourceRef,
+    _opts: unknown,
+    onEvent: Listener['onEvent'],
+    onDone: Listener['onDone'],
+  ): Promise<{ abort(): void }> {
+    const l: Listener = { plural: ref.plural, onEvent, onDone };
+    this.listeners.push(l);
+    return {
+      abort: () => {
+        this.listeners = this.listeners.filter((x) => x !== l);
+        onDone();
+      },
+    };
+  }
+
+  /** Number of open watches. */
+  get watchers(): number {
+    return this.listeners.length;
+  }
+}
