@@ -5,6 +5,7 @@
 import { PARTITION_FINALIZER, migResourceName } from '../api/constants.js';
 import type { ClaimRef, GpuNode, GpuPartition, GpuPartitionPhase, GpuPartitionStatus } from '../api/types.js';
 import { RESOURCES } from '../k8s/resources.js';
+import { ignoreNotFound } from './ignore-not-found.js';
 import { findProfile, listModels, modelForProduct } from '../placement/catalog.js';
 import type { PlacementRequest, SliceMember } from '../placement/types.js';
 import { claimKey, claimNames, claimsOf, holderKey, ledgerEntries, type ClaimantId } from './claims.js';
@@ -128,7 +129,8 @@ export class GpuPartitionReconciler {
     const status = this.#status(p, who, overlay(this.#d.gpuNodes.list(), written), allocated, failed, now);
     const eventsForStatus = this.#statusEvents(p, status);
     if (!deepEqual(status, p.status ?? {})) {
-      await this.#d.client.replaceStatus<GpuPartition>(RESOURCES.gpuPartition, { ...p, status });
+      // Deleted meanwhile: nothing left to report on.
+      if ((await ignoreNotFound(this.#d.client.replaceStatus<GpuPartition>(RESOURCES.gpuPartition, { ...p, status }))) === undefined) return;
     }
     for (const e of [...events, ...eventsForStatus]) await this.#d.recorder.event(e.obj, e.type, e.reason, e.message);
     return result;
@@ -311,11 +313,13 @@ export class GpuPartitionReconciler {
       await this.#d.recorder.event(p, 'Normal', 'Released', `Released ${released} slice(s)`);
       log.info('Released GpuPartition slices', { released });
     }
-    await this.#d.client.mergePatch<GpuPartition>(
-      RESOURCES.gpuPartition,
-      name,
-      { metadata: { finalizers: (p.metadata.finalizers ?? []).filter((f) => f !== PARTITION_FINALIZER), resourceVersion: p.metadata.resourceVersion } },
-      ns,
+    await ignoreNotFound(
+      this.#d.client.mergePatch<GpuPartition>(
+        RESOURCES.gpuPartition,
+        name,
+        { metadata: { finalizers: (p.metadata.finalizers ?? []).filter((f) => f !== PARTITION_FINALIZER), resourceVersion: p.metadata.resourceVersion } },
+        ns,
+      ),
     );
     log.info('Removed finalizer from GpuPartition');
   }

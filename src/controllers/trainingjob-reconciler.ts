@@ -8,6 +8,7 @@ import { JOB_FINALIZER, JOB_LABEL } from '../api/constants.js';
 import type { GpuNode, TrainingJob, TrainingJobPhase, TrainingJobStatus } from '../api/types.js';
 import { isAlreadyExists } from '../k8s/errors.js';
 import { RESOURCES } from '../k8s/resources.js';
+import { ignoreNotFound } from './ignore-not-found.js';
 import { claimNames, claimKey, claimsOf, type ClaimantId } from './claims.js';
 import { deepEqual, setCondition, type DesiredCondition } from './conditions.js';
 import { buildHeadlessService, type ServiceObject } from './headless-service.js';
@@ -220,7 +221,8 @@ export class TrainingJobReconciler {
       conditions: pass.conditions ?? [],
     };
     if (!deepEqual(status, prev)) {
-      await this.#d.client.replaceStatus<TrainingJob>(RESOURCES.trainingJob, { ...job, status });
+      // Deleted meanwhile: nothing left to report on.
+      if ((await ignoreNotFound(this.#d.client.replaceStatus<TrainingJob>(RESOURCES.trainingJob, { ...job, status }))) === undefined) return;
       // Unsatisfiable placement is announced when it first happens, not on every retry.
       const before = prev.conditions?.find((c) => c.type === JOB_CONDITIONS.placed);
       const after = status.conditions?.find((c) => c.type === JOB_CONDITIONS.placed);
@@ -327,11 +329,13 @@ export class TrainingJobReconciler {
       await this.#d.recorder.event(job, 'Normal', 'Released', `Released ${released} GPU allocation(s)`);
       log.info('Released TrainingJob GPUs', { released });
     }
-    await this.#d.client.mergePatch<TrainingJob>(
-      RESOURCES.trainingJob,
-      job.metadata.name as string,
-      { metadata: { finalizers: (job.metadata.finalizers ?? []).filter((f) => f !== JOB_FINALIZER), resourceVersion: job.metadata.resourceVersion } },
-      job.metadata.namespace,
+    await ignoreNotFound(
+      this.#d.client.mergePatch<TrainingJob>(
+        RESOURCES.trainingJob,
+        job.metadata.name as string,
+        { metadata: { finalizers: (job.metadata.finalizers ?? []).filter((f) => f !== JOB_FINALIZER), resourceVersion: job.metadata.resourceVersion } },
+        job.metadata.namespace,
+      ),
     );
   }
 }

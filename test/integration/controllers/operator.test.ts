@@ -1,0 +1,185 @@
+/**
+ * The operator in-process against the real API server of the local control plane: partitions become Ready
+ * with exact placements, gated pods are admitted or told why not, a TrainingJob gets its Service and pods
+ * with the torchrun environment, and deletion releases every slice. The node agent is simulated by
+ * FakeAgent (spec → status).
+ */
+import winston from 'winston';
+import { JOB_LABEL, PARTITION_GATE, PARTITION_LABEL, RANK_LABEL } from '../../../src/api/constants.js';
+import type { GpuNode, GpuPartition, TrainingJob } from '../../../src/api/types.js';
+import { ledgerEntries } from '../../../src/controllers/claims.js';
+import { registerControllers } from '../../../src/controllers/operator-setup.js';
+import { ADMISSION_ANNOTATION } from '../../../src/controllers/pod-admission.js';
+import { podTargetNode, type PodObject } from '../../../src/controllers/pods.js';
+import { KubeClient } from '../../../src/k8s/client.js';
+import { RESOURCES } from '../../../src/k8s/resources.js';
+import { Manager } from '../../../src/runtime/manager.js';
+import { createTestNamespace, eventually, getKubeConfig, installCrds, type TestNamespace } from '../../support/cluster.js';
+import { FakeAgent, createGpuNode } from './fake-agent.js';
+
+// Timeouts: the integration script runs jest with --testTimeout=120000.
+
+let client: KubeClient;
+let ns: TestNamespace;
+let manager: Manager;
+let agent: FakeAgent;
+let nodeNames: string[];
+let selector: Record<string, string>;
+
+const gpuNodes = async () => (await client.list<GpuNode>(RESOURCES.gpuNode)).items.filter((n) => nodeNames.includes(n.metadata.name ?? ''));
+const claimsOf = async (name: string) => ledgerEntries(await gpuNodes()).filter((e) => e.claim.namespace === ns.name && e.claim.name === name);
+const events = async (name: string) =>
+  (await client.list<{ reason: string; message: string; involvedObject: { name: string } }>(RESOURCES.event, { namespace: ns.name })).items.filter((e) => e.involvedObject.name === name);
+
+beforeAll(async () => {
+  client = new KubeClient(getKubeConfig());
+  await installCrds();
+  ns = await createTestNamespace('ctl');
+  // GpuNodes are cluster-scoped and shared with other suites: this suite's nodes carry its own label.
+  selector = { 'haein.dev/suite': ns.name };
+  nodeNames = [`${ns.name}-n0`, `${ns.name}-n1`];
+  for (const n of nodeNames) await createGpuNode(client, n, 8, selector);
+  agent = new FakeAgent(client, nodeNames);
+  agent.start();
+  const logger = winston.createLogger({ silent: !process.env.HAEIN_TEST_LOGS, transports: [new winston.transports.Console()] });
+  manager = new Manager({ client, health: false, leaderElection: false, handleSignals: false, logger });
+  registerControllers(manager, client, { namespace: ns.name, logger });
+  await manager.start();
+});
+
+afterAll(async () => {
+  await manager?.stop();
+  agent?.stop();
+  for (const n of nodeNames ?? []) {
+    await client.delete(RESOURCES.gpuNode, n).catch(() => undefined);
+    await client.delete(RESOURCES.node, n).catch(() => undefined);
+  }
+  await ns?.cleanup();
+});
+
+function partition(name: string, spec: GpuPartition['spec']): GpuPartition {
+  return { apiVersion: 'gpu.haein.dev/v1alpha1', kind: 'GpuPartition', metadata: { name, namespace: ns.name }, spec: { nodeSelector: selector, ...spec } };
+}
+
+function gatedPod(name: string, part: string, resource: string): PodObject {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, namespace: ns.name, labels: { [PARTITION_LABEL]: part } },
+    spec: {
+      schedulingGates: [{ name: PARTITION_GATE }],
+      containers: [{ name: 'main', image: 'busybox', resources: { requests: { [resource]: '1' }, limits: { [resource]: '1' } } }],
+    },
+  };
+}
+
+test('a partition becomes Ready with exact placements realised by the node', async () => {
+  await client.create(RESOURCES.gpuPartition, partition('notebook', { profile: '3g.90gb', count: 2 }));
+  const p = await eventually(
+    async () => {
+      const x = await client.get<GpuPartition>(RESOURCES.gpuPartition, 'notebook', ns.name);
+      return x?.status?.phase === 'Ready' ? x : undefined;
+    },
+    { timeoutMs: 30_000, what: 'GpuPartition notebook Ready' },
+  );
+  expect(p.status?.resourceName).toBe('nvidia.com/mig-3g.90gb');
+  expect(p.status?.allocations).toHaveLength(2);
+  const claims = await claimsOf('notebook');
+  for (const a of p.status?.allocations ?? []) {
+    expect(nodeNames).toContain(a.node);
+    expect(a.uuid).toBe(`MIG-${a.node}-${a.gpuIndex}-${a.start}`);
+    expect(claims.some((c) => c.node === a.node && c.gpuIndex === a.gpuIndex && c.start === a.start && c.claim.slot === a.slot)).toBe(true);
+  }
+  expect(p.status?.conditions?.find((c) => c.type === 'Allocated')?.reason).toBe('Placed');
+});
+
+test('gated pods: one admitted per slice and pinned to the partition node, the rest told why', async () => {
+  await client.create(RESOURCES.gpuPartition, partition('infer', { profile: '1g.23gb', count: 1 }));
+  await eventually(async () => (await client.get<GpuPartition>(RESOURCES.gpuPartition, 'infer', ns.name))?.status?.phase === 'Ready', { what: 'infer Ready' });
+  await client.create(RESOURCES.pod, gatedPod('infer-a', 'infer', 'nvidia.com/mig-1g.23gb'));
+  await client.create(RESOURCES.pod, gatedPod('infer-b', 'infer', 'nvidia.com/mig-1g.23gb'));
+  const [admitted, waiting] = await eventually(
+    async () => {
+      const pods = await Promise.all(['infer-a', 'infer-b'].map((n) => client.get<PodObject>(RESOURCES.pod, n, ns.name)));
+      const open = pods.filter((p) => !(p?.spec.schedulingGates ?? []).some((g) => g.name === PARTITION_GATE));
+      const told = pods.filter((p) => p?.metadata.annotations?.[ADMISSION_ANNOTATION]);
+      return open.length === 1 && told.length === 1 ? [open[0]!, told[0]!] : undefined;
+    },
+    { what: 'one pod admitted, one waiting' },
+  );
+  const p = await client.get<GpuPartition>(RESOURCES.gpuPartition, 'infer', ns.name);
+  expect(podTargetNode(admitted)).toBe(p?.status?.allocations?.[0]?.node);
+  expect(waiting.metadata.annotations?.[ADMISSION_ANNOTATION]).toMatch(/in use/);
+  // The admitted pod is scheduled onto the node and run by KWOK.
+  await eventually(async () => (await client.get<PodObject>(RESOURCES.pod, admitted.metadata.name as string, ns.name))?.spec.nodeName === podTargetNode(admitted), { what: 'admitted pod bound' });
+});
+
+test('a pod naming a partition that does not exist keeps its gate and gets a PartitionNotFound event', async () => {
+  await client.create(RESOURCES.pod, gatedPod('lost', 'nope', 'nvidia.com/mig-1g.23gb'));
+  await eventually(async () => (await events('lost')).some((e) => e.reason === 'PartitionNotFound'), { what: 'PartitionNotFound event' });
+  const pod = await client.get<PodObject>(RESOURCES.pod, 'lost', ns.name);
+  expect(pod?.spec.schedulingGates?.map((g) => g.name)).toContain(PARTITION_GATE);
+});
+
+test('an unknown profile fails with a reason and an event', async () => {
+  await client.create(RESOURCES.gpuPartition, partition('bad', { profile: '5g.100gb' }));
+  const p = await eventually(async () => {
+    const x = await client.get<GpuPartition>(RESOURCES.gpuPartition, 'bad', ns.name);
+    return x?.status?.phase === 'Failed' ? x : undefined;
+  }, { what: 'bad Failed' });
+  expect(p.status?.conditions?.find((c) => c.type === 'Allocated')?.reason).toBe('UnknownProfile');
+  await eventually(async () => (await events('bad')).some((e) => e.reason === 'UnknownProfile'), { what: 'UnknownProfile event' });
+});
+
+test('deleting a partition used by a pod waits, then releases its slices once the pod is gone', async () => {
+  await client.delete(RESOURCES.gpuPartition, 'infer', ns.name);
+  const blocked = await eventually(async () => {
+    const x = await client.get<GpuPartition>(RESOURCES.gpuPartition, 'infer', ns.name);
+    return x?.status?.conditions?.find((c) => c.reason === 'DeletionBlocked') ? x : undefined;
+  }, { what: 'deletion blocked' });
+  expect(blocked.status?.phase).toBe('Terminating');
+  for (const n of ['infer-a', 'infer-b']) await client.delete(RESOURCES.pod, n, ns.name);
+  await eventually(async () => (await client.get(RESOURCES.gpuPartition, 'infer', ns.name)) === undefined, { timeoutMs: 60_000, what: 'infer deleted' });
+  expect(await claimsOf('infer')).toHaveLength(0);
+});
+
+test('a 2-node × 8-GPU TrainingJob gets its Service and pinned pods with the torchrun environment, and releases on delete', async () => {
+  // The notebook partition holds MIG slices on these nodes; free them so 8 whole GPUs fit per node.
+  await client.delete(RESOURCES.gpuPartition, 'notebook', ns.name);
+  await eventually(async () => (await claimsOf('notebook')).length === 0, { what: 'notebook released' });
+  const job: TrainingJob = {
+    apiVersion: 'gpu.haein.dev/v1alpha1',
+    kind: 'TrainingJob',
+    metadata: { name: 'llm', namespace: ns.name },
+    spec: {
+      replicas: 2,
+      gpusPerWorker: 8,
+      nodeSelector: selector,
+      template: { spec: { containers: [{ name: 'trainer', image: 'pytorch' }] } },
+    },
+  };
+  await client.create(RESOURCES.trainingJob, job);
+  const pods = await eventually(async () => {
+    const list = (await client.list<PodObject>(RESOURCES.pod, { namespace: ns.name, labelSelector: `${JOB_LABEL}=llm` })).items;
+    return list.length === 2 ? list : undefined;
+  }, { timeoutMs: 60_000, what: 'two worker pods' });
+  const svc = await client.get<{ spec: { clusterIP: string } }>(RESOURCES.service, 'llm', ns.name);
+  expect(svc?.spec.clusterIP).toBe('None');
+  const nodesUsed = new Set<string>();
+  for (const pod of pods) {
+    const env = Object.fromEntries((pod.spec.containers[0]?.env ?? []).map((e) => [e.name, e.value]));
+    expect(env).toMatchObject({ WORLD_SIZE: '2', RANK: pod.metadata.labels?.[RANK_LABEL], MASTER_ADDR: `llm-0.llm.${ns.name}.svc`, MASTER_PORT: '29500' });
+    expect(pod.spec.containers[0]?.resources?.limits?.['nvidia.com/gpu']).toBe('8');
+    nodesUsed.add(podTargetNode(pod) as string);
+  }
+  expect([...nodesUsed].sort()).toEqual([...nodeNames].sort());
+  const running = await eventually(async () => {
+    const j = await client.get<TrainingJob>(RESOURCES.trainingJob, 'llm', ns.name);
+    return j?.status?.phase === 'Running' ? j : undefined;
+  }, { timeoutMs: 60_000, what: 'job Running' });
+  expect(running.status?.workers?.every((w) => w.devices?.length === 8)).toBe(true);
+
+  await client.delete(RESOURCES.trainingJob, 'llm', ns.name);
+  await eventually(async () => (await client.get(RESOURCES.trainingJob, 'llm', ns.name)) === undefined, { timeoutMs: 60_000, what: 'job deleted' });
+  expect(await claimsOf('llm')).toHaveLength(0);
+});
