@@ -1,0 +1,99 @@
+/**
+ * Makes sure node mode (a real kubelet on containerd, `hack/node/node-up.sh`) is running for an e2e suite, or
+ * fails with a message that says exactly how to get it — e2e tests never silently skip.
+ */
+import { execFile, spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { REPO_ROOT, eventually, kubectl, stateDir } from '../../support/cluster.js';
+import { type NodeModeEnv, parseEnvFile, toNodeModeEnv } from './env-file.js';
+
+const run = promisify(execFile);
+
+/** Path of the facts file node-up.sh writes. */
+export function nodeEnvPath(): string {
+  return join(stateDir(), 'node', 'env');
+}
+
+/** Facts about the running node, or undefined when node mode is not up. */
+export function readNodeModeEnv(): NodeModeEnv | undefined {
+  const path = nodeEnvPath();
+  if (!existsSync(path)) return undefined;
+  return toNodeModeEnv(parseEnvFile(readFileSync(path, 'utf8')));
+}
+
+/** Whether the Node object reports Ready=True. */
+export async function nodeReady(name: string): Promise<boolean> {
+  const out = await kubectl(['get', 'node', name, '-o', 'jsonpath={.status.conditions[?(@.type=="Ready")].status}'], {
+    allowFailure: true,
+  });
+  return out.trim() === 'True';
+}
+
+/** Runs a hack/ script with inherited output (progress stays visible) and a time limit. */
+export function runScript(script: string, args: string[] = [], timeoutMs = 20 * 60_000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(join(REPO_ROOT, script), args, { cwd: REPO_ROOT, stdio: 'inherit' });
+    const timer = setTimeout(() => child.kill('SIGTERM'), timeoutMs);
+    child.on('error', (err) => {
+      clearTimeout(timer);
+      reject(new Error(`${script} could not be started`, { cause: err }));
+    });
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      if (code === 0) resolve();
+      else reject(new Error(`${script} ${args.join(' ')} failed (${signal ? `killed by ${signal}` : `exit ${code}`})`));
+    });
+  });
+}
+
+/**
+ * Returns the running node's facts. When node mode is down it is started with node-up.sh (idempotent; also
+ * starts the control plane), unless HAEIN_E2E_NO_NODE_UP is set. Fails with the fix when that is impossible
+ * (not root) or when the node does not become Ready.
+ */
+export async function ensureNodeMode(): Promise<NodeModeEnv> {
+  let env = readNodeModeEnv();
+  if (!env || !(await nodeReady(env.nodeName))) {
+    if (process.env.HAEIN_E2E_NO_NODE_UP) {
+      throw new Error(`node mode is not up (${nodeEnvPath()} missing or node not Ready) and HAEIN_E2E_NO_NODE_UP is set: run 'sudo hack/node/node-up.sh' first`);
+    }
+    if (process.getuid?.() !== 0) {
+      throw new Error(
+        "the e2e suite needs node mode (a real kubelet + containerd), which needs root. Run 'sudo make node-up' and then the tests as root, or run them with sudo.",
+      );
+    }
+    await runScript('hack/node/node-up.sh');
+    env = readNodeModeEnv();
+    if (!env) throw new Error(`node-up.sh succeeded but ${nodeEnvPath()} is missing`);
+  }
+  const name = env.nodeName;
+  await eventually(() => nodeReady(name), { timeoutMs: 60_000, what: `node ${name} Ready` });
+  return env;
+}
+
+/** Images present in the node's containerd (k8s.io namespace), e.g. to check an import. */
+export async function nodeImages(env: NodeModeEnv): Promise<string[]> {
+  const { stdout } = await run('ctr', ['--address', env.containerdSocket, '--namespace', 'k8s.io', 'images', 'ls', '-q']);
+  return stdout.split('\n').filter((l) => l !== '');
+}
+
+/** Builds the Haein image from dist/ if its inputs changed and imports it into the node's containerd. */
+export async function ensureHaeinImage(env: NodeModeEnv): Promise<void> {
+  if (!existsSync(join(REPO_ROOT, 'dist', 'src', 'cmd', 'operator.js'))) {
+    throw new Error("dist/src/cmd/operator.js is missing: run 'npm run build' before the e2e suite (the Haein image is built from dist/)");
+  }
+  await runScript('hack/images/import.sh', ['haein'], 10 * 60_000);
+  const images = await nodeImages(env);
+  if (!images.includes(env.haeinImage)) {
+    throw new Error(`image ${env.haeinImage} not in containerd after import; found: ${images.join(', ')}`);
+  }
+}
+
+/** Value of one allocatable resource of the node (0 when absent). */
+export async function allocatable(node: string, resource: string): Promise<number> {
+  const out = await kubectl(['get', 'node', node, '-o', 'jsonpath={.status.allocatable}']);
+  const parsed = JSON.parse(out || '{}') as Record<string, string>;
+  return Number(parsed[resource] ?? 0);
+}
