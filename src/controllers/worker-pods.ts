@@ -14,9 +14,9 @@ export const DEVICES_ANNOTATION = `${GROUP}/devices`;
 /** Default rendezvous port (torchrun's). */
 export const DEFAULT_MASTER_PORT = 29500;
 
-/** Name of the pod of `rank` in gang attempt `attempt`. */
+/** Name of the pod of `rank` in gang attempt `attempt`: `<job>-<rank>`, then `<job>-<rank>-r<attempt>` after restarts. */
 export function workerPodName(job: string, rank: number, attempt: number): string {
-  return `${job}-${attempt}-${rank}`;
+  return attempt === 0 ? `${job}-${rank}` : `${job}-${rank}-r${attempt}`;
 }
 
 /** DNS name of rank 0 through the headless Service: `<job>-0.<job>.<ns>.svc`. */

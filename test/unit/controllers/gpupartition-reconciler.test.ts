@@ -206,3 +206,29 @@ describe.each(ENGINES)('GpuPartitionReconciler (%s)', (_label, engine) => {
     expect(entries[0]?.claim.uid).toBe(t.part('nb')?.metadata.uid);
   });
 });
+
+describe('GpuPartitionReconciler with the real engine', () => {
+  test('a partition sized by memory and compute gets the smallest fitting profile, reported in status', async () => {
+    const t = setup();
+    currentPlace = place;
+    t.client.seed(RESOURCES.gpuPartition, makePartition('inference', NS, { memory: '80Gi', computeSlices: 3, count: 2 }));
+    await t.pass('inference');
+    const p = t.part('inference');
+    expect(p?.status?.profile).toBe('3g.90gb');
+    expect(p?.status?.resourceName).toBe('nvidia.com/mig-3g.90gb');
+    expect(p?.status?.allocations?.map((a) => a.profile)).toEqual(['3g.90gb', '3g.90gb']);
+  });
+
+  test('an unparsable memory size is refused without asking the engine', async () => {
+    const t = setup();
+    let asked = 0;
+    currentPlace = (s, r) => {
+      asked++;
+      return place(s, r);
+    };
+    t.client.seed(RESOURCES.gpuPartition, makePartition('odd', NS, { memory: 'lots' }));
+    await t.pass('odd');
+    expect(asked).toBe(0);
+    expect(cond(t.part('odd'), 'Allocated')).toMatchObject({ status: 'False', reason: 'InvalidRequest' });
+  });
+});

@@ -79,6 +79,7 @@ describe.each(ENGINES)('TrainingJobReconciler (%s)', (_label, engine) => {
     t.agentAll();
     await t.pass();
     const pods = t.pods();
+    expect(pods.map((p) => p.metadata.name)).toEqual(['train-0', 'train-1']);
     expect(pods.map((p) => p.metadata.labels?.[RANK_LABEL])).toEqual(['0', '1']);
     const svc = t.client.all<ServiceObject>(RESOURCES.service, NS)[0];
     expect(svc?.spec.clusterIP).toBe('None');
@@ -154,7 +155,7 @@ describe.each(ENGINES)('TrainingJobReconciler (%s)', (_label, engine) => {
     await t.pass(); // deletes attempt 0
     expect(t.pods()).toHaveLength(0);
     await t.pass(); // starts attempt 1
-    expect(t.pods().map((p) => p.metadata.name)).toEqual(['train-1-0', 'train-1-1']);
+    expect(t.pods().map((p) => p.metadata.name)).toEqual(['train-0-r1', 'train-1-r1']);
     expect(t.claims().map((c) => `${c.node}/${c.gpuIndex}`)).toEqual(before);
 
     t.setPhase('Failed', (p) => p.metadata.labels?.[RANK_LABEL] === '0');
@@ -165,7 +166,7 @@ describe.each(ENGINES)('TrainingJobReconciler (%s)', (_label, engine) => {
     expect(job?.status?.completionTime).toBeDefined();
     expect(t.claims()).toHaveLength(0);
     // The still-running rank 1 was stopped.
-    expect(t.pods().map((p) => p.metadata.name)).toEqual(['train-1-0']);
+    expect(t.pods().map((p) => p.metadata.name)).toEqual(['train-0-r1']);
   });
 
   test('when every worker succeeds the job completes and releases its GPUs', async () => {
