@@ -183,3 +183,34 @@ test('a 2-node × 8-GPU TrainingJob gets its Service and pinned pods with the to
   await eventually(async () => (await client.get(RESOURCES.trainingJob, 'llm', ns.name)) === undefined, { timeoutMs: 60_000, what: 'job deleted' });
   expect(await claimsOf('llm')).toHaveLength(0);
 });
+
+test('a failed worker restarts the whole gang; suspend releases the GPUs', async () => {
+  const job: TrainingJob = {
+    apiVersion: 'gpu.haein.dev/v1alpha1',
+    kind: 'TrainingJob',
+    metadata: { name: 'ft', namespace: ns.name },
+    spec: {
+      replicas: 2,
+      profile: '2g.45gb',
+      backoffLimit: 2,
+      nodeSelector: selector,
+      template: { spec: { containers: [{ name: 'trainer', image: 'pytorch' }] } },
+    },
+  };
+  await client.create(RESOURCES.trainingJob, job);
+  const workers = async () => (await client.list<PodObject>(RESOURCES.pod, { namespace: ns.name, labelSelector: `${JOB_LABEL}=ft` })).items;
+  await eventually(async () => (await client.get<TrainingJob>(RESOURCES.trainingJob, 'ft', ns.name))?.status?.phase === 'Running', { timeoutMs: 60_000, what: 'ft Running' });
+  const victim = (await workers()).find((p) => p.metadata.labels?.[RANK_LABEL] === '1')!;
+  await client.mergePatchStatus(RESOURCES.pod, victim.metadata.name as string, { status: { phase: 'Failed', reason: 'Error', message: 'simulated crash' } }, ns.name);
+  await eventually(async () => (await client.get<TrainingJob>(RESOURCES.trainingJob, 'ft', ns.name))?.status?.restarts === 1, { timeoutMs: 60_000, what: 'restart counted' });
+  const next = await eventually(async () => {
+    const names = (await workers()).filter((p) => !p.metadata.deletionTimestamp).map((p) => p.metadata.name).sort();
+    return names.length === 2 && names.every((n) => n?.endsWith('-r1')) ? names : undefined;
+  }, { timeoutMs: 60_000, what: 'second attempt pods' });
+  expect(next).toEqual(['ft-0-r1', 'ft-1-r1']);
+  expect((await events('ft')).some((e) => e.reason === 'GangRestart')).toBe(true);
+
+  await client.mergePatch(RESOURCES.trainingJob, 'ft', { spec: { suspend: true } }, ns.name);
+  await eventually(async () => (await client.get<TrainingJob>(RESOURCES.trainingJob, 'ft', ns.name))?.status?.phase === 'Suspended', { timeoutMs: 60_000, what: 'ft Suspended' });
+  expect(await claimsOf('ft')).toHaveLength(0);
+});
