@@ -108,12 +108,12 @@ export class DevicePluginManager {
     });
   }
 
-  /** Stops the watch loop and every server. */
+  /** Stops the watch loop and every server, without retiring the resources (a restart will serve them again). */
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     await this.serialised(async () => {
-      for (const entry of this.entries.values()) await entry.server.stop();
+      for (const entry of this.entries.values()) await entry.server.stop(false);
       this.entries.clear();
     });
   }

@@ -142,9 +142,13 @@ export class DevicePluginServer {
     for (const stream of this.streams) stream.write(message);
   }
 
-  /** Advertises no devices, ends the streams, shuts the server down and removes the socket. */
-  async stop(): Promise<void> {
-    this.setDevices([]);
+  /**
+   * Ends the streams, shuts the server down and removes the socket. With `retire` (the resource is gone for
+   * good) it first advertises an empty list so the kubelet drops the capacity at once; without it (agent
+   * shutdown or restart) the kubelet keeps the devices through its grace period.
+   */
+  async stop(retire = true): Promise<void> {
+    if (retire) this.setDevices([]);
     await this.shutdownServer();
     await rm(this.socketPath, { force: true });
   }

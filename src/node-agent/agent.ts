@@ -75,7 +75,7 @@ export class NodeAgent {
     this.tracker = new InUseTracker(opts.allocateGraceMs ?? 30_000);
   }
 
-  /** Whether the first reconcile has completed. */
+  /** Whether a reconcile has completed (inventory and status published at least once). */
   isReady(): boolean {
     return this.ready;
   }
@@ -88,7 +88,6 @@ export class NodeAgent {
     if (this.o.podResources) this.every(this.o.podResourcesIntervalMs ?? 1000, () => this.pollPodResources());
     this.every(this.o.resyncIntervalMs ?? 30_000, () => this.trigger());
     await this.trigger();
-    this.ready = true;
   }
 
   /** Stops watching, lets an in-flight reconfiguration finish and reports `AgentReady=False`. */
@@ -208,6 +207,7 @@ export class NodeAgent {
       new Date(),
     );
     await this.writeStatus();
+    this.ready = true;
   }
 
   private setLayoutCondition(ok: boolean, reason: string, message: string, generation: number): void {

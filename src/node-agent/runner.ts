@@ -1,0 +1,127 @@
+import { join } from 'node:path';
+import { PodResourcesClient } from '../device-plugin/pod-resources-client.js';
+import { DevicePluginManager } from '../device-plugin/plugin-manager.js';
+import type { Log } from '../device-plugin/log.js';
+import { RESOURCES } from '../k8s/client.js';
+import { modelForProduct } from '../placement/catalog.js';
+import { type AgentClient, NodeAgent } from './agent.js';
+import { cliqueFor, type NodeAgentConfig } from './config.js';
+import { SimulatedNode } from './simulated-gpu.js';
+
+/** The API calls the runner needs on top of the agent's: listing Nodes for `--node-selector`. */
+export type RunnerClient = AgentClient & Pick<import('../k8s/client.js').KubeClient, 'list'>;
+
+interface Served {
+  agent: NodeAgent;
+  plugins?: DevicePluginManager;
+  podResources?: PodResourcesClient;
+}
+
+const SELECTOR_RELIST_MS = 30_000;
+
+/**
+ * Runs one {@link NodeAgent} per served node: a single node with its kubelet device plugins, or many
+ * kubelet-less simulated nodes (`--nodes`, `--node-selector`) that publish their devices as Node capacity.
+ */
+export class NodeAgentRunner {
+  private readonly served = new Map<string, Served>();
+  private readonly positions = new Map<string, number>();
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+
+  constructor(
+    private readonly config: NodeAgentConfig,
+    private readonly client: RunnerClient,
+    private readonly log: Log,
+  ) {
+    if (!modelForProduct(config.model)) throw new Error(`unknown GPU model '${config.model}'`);
+  }
+
+  /** Starts the agents; resolves when each has finished its first reconcile. */
+  async start(): Promise<void> {
+    if (this.config.nodeSelector) {
+      await this.syncSelected();
+      const loop = (): void => {
+        this.timer = setTimeout(() => {
+          void this.syncSelected()
+            .catch((err: unknown) => this.log.error('Listing selected nodes failed', { err: String(err) }))
+            .finally(() => {
+              if (!this.stopped) loop();
+            });
+        }, SELECTOR_RELIST_MS);
+      };
+      loop();
+    } else {
+      this.config.nodes.forEach((n, i) => this.positions.set(n, i));
+      await Promise.all(this.config.nodes.map((n) => this.startNode(n)));
+    }
+  }
+
+  /** Whether every served node finished its first reconcile. */
+  ready(): boolean | string {
+    const waiting = [...this.served].filter(([, s]) => !s.agent.isReady()).map(([n]) => n);
+    return waiting.length === 0 ? true : `not ready: ${waiting.slice(0, 5).join(', ')}`;
+  }
+
+  /** Stops every agent and device plugin. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    await Promise.all([...this.served.keys()].map((n) => this.stopNode(n)));
+  }
+
+  private async syncSelected(): Promise<void> {
+    const { items } = await this.client.list<{ metadata: { name: string } }>(RESOURCES.node, { labelSelector: this.config.nodeSelector });
+    const names = items.map((n) => n.metadata.name).sort();
+    // Clique positions follow the sorted name order and stay fixed once assigned.
+    for (const n of names) if (!this.positions.has(n)) this.positions.set(n, this.positions.size);
+    await Promise.all(names.filter((n) => !this.served.has(n)).map((n) => this.startNode(n)));
+    await Promise.all([...this.served.keys()].filter((n) => !names.includes(n)).map((n) => this.stopNode(n)));
+  }
+
+  private async startNode(node: string): Promise<void> {
+    const c = this.config;
+    const model = modelForProduct(c.model)!;
+    const log = this.log;
+    const { sim, recovery } = await SimulatedNode.open({
+      node,
+      model,
+      gpuCount: c.gpus,
+      stateFile: c.stateFile ?? join(c.stateDir, `${node}.json`),
+      reconfigureDelayMs: c.reconfigureDelayMs,
+      log,
+    });
+    if (recovery.state !== 'fresh' || recovery.journal !== 'fresh') log.info('Loaded GPU state', { node, ...recovery });
+    // Allocate calls reach the agent created just below.
+    const late: { agent?: NodeAgent } = {};
+    const plugins = c.devicePlugin
+      ? new DevicePluginManager({ dir: c.devicePluginDir, log, onAllocate: (_resource, ids) => late.agent?.noteAllocated(ids) })
+      : undefined;
+    const podResources = c.devicePlugin ? new PodResourcesClient(c.podResourcesSocket) : undefined;
+    const agent = new NodeAgent({
+      sim,
+      client: this.client,
+      clique: cliqueFor(c, this.positions.get(node) ?? 0),
+      nvlinkGroupSize: c.nvlinkGroupSize,
+      devicePlugins: plugins,
+      patchNodeCapacity: !c.devicePlugin,
+      podResources,
+      podResourcesIntervalMs: c.podResourcesIntervalMs,
+      log,
+    });
+    late.agent = agent;
+    this.served.set(node, { agent, plugins, podResources });
+    plugins?.start();
+    await agent.start();
+    log.info('Serving node', { node, gpus: c.gpus, model: model.product, devicePlugin: c.devicePlugin });
+  }
+
+  private async stopNode(node: string): Promise<void> {
+    const s = this.served.get(node);
+    if (!s) return;
+    this.served.delete(node);
+    await s.agent.stop();
+    await s.plugins?.stop();
+    s.podResources?.close();
+  }
+}
