@@ -118,10 +118,9 @@ export class TrainingJobReconciler {
         set({ type: JOB_CONDITIONS.suspended, status: 'False', reason: 'Resumed', message: 'the job was resumed' });
       }
       if (!gangComplete(job, allocs)) {
-        if (allocs.length > 0 || pods.length > 0) {
-          // A gang is all-or-nothing: a partial one (failed multi-node write, preempted rank) is torn down.
-          this.#releaseAll(pass);
-          await this.#deletePods(pods);
+        // A gang is all-or-nothing: a partial one (failed multi-node write, preempted rank, lost node) is torn down.
+        await this.#deletePods(pods);
+        if (this.#releaseAll(pass) > 0) {
           pass.events.push({ type: 'Warning', reason: 'GangIncomplete', message: `only ${allocs.length} of ${job.spec.replicas} workers held GPUs; released them to place the gang again` });
         }
         const placed = this.#place(pass);
@@ -143,7 +142,8 @@ export class TrainingJobReconciler {
         set({ type: JOB_CONDITIONS.running, status: 'False', reason: 'WaitingForNodes', message: `waiting for ${waiting.join(', ')} to realise the layout` });
       } else {
         set({ type: JOB_CONDITIONS.placed, status: 'True', reason: 'Placed', message: describeRanks(allocs) });
-        const stale = pods.filter((p) => workerIdentity(p)?.attempt !== restarts);
+        // Pods of an earlier attempt, and any pod already terminating (e.g. after a suspend), must be gone first.
+        const stale = pods.filter((p) => workerIdentity(p)?.attempt !== restarts || p.metadata.deletionTimestamp);
         const current = new Map(pods.filter((p) => !stale.includes(p)).map((p) => [workerIdentity(p)!.rank, p]));
         const failedPods = [...current.values()].filter((p) => p.status?.phase === 'Failed');
         if (stale.length > 0) {

@@ -220,3 +220,28 @@ describe.each(ENGINES)('TrainingJobReconciler (%s)', (_label, engine) => {
     expect(t.claims().map((c) => `${c.node}:${c.claim.slot}`).sort()).toEqual(['n1:0', 'n2:1']);
   });
 });
+
+describe('TrainingJobReconciler pod lifecycle', () => {
+  test('after a resume, pods still terminating from the suspend are waited for, not counted as failures', async () => {
+    const t = setup();
+    t.client.seed(RESOURCES.trainingJob, makeJob('train', NS, { replicas: 1, gpusPerWorker: 1 }));
+    await launch(t);
+    // The pod has a finalizer-like delay: deletion only marks it, then it ends up Failed while terminating.
+    t.client.edit<PodObject>(RESOURCES.pod, 'train-0', NS, (p) => { p.metadata.finalizers = ['example.com/slow']; });
+    t.client.edit<TrainingJob>(RESOURCES.trainingJob, 'train', NS, (j) => { j.spec.suspend = true; }, true);
+    await t.pass();
+    t.client.edit<PodObject>(RESOURCES.pod, 'train-0', NS, (p) => { p.status = { phase: 'Failed', reason: 'Killed' }; });
+    t.client.edit<TrainingJob>(RESOURCES.trainingJob, 'train', NS, (j) => { j.spec.suspend = false; }, true);
+    await t.pass(); // places again
+    t.agentAll();
+    await t.pass();
+    expect(t.job()?.status?.restarts ?? 0).toBe(0);
+    expect(t.job()?.status?.conditions?.find((c) => c.type === 'Running')?.reason).toBe('Restarting');
+    expect(t.recorder.reasons()).not.toContain('GangRestart');
+    // Once the old pod is gone, the worker starts again.
+    t.client.store.delete(t.client.key(RESOURCES.pod, 'train-0', NS));
+    await t.pass();
+    expect(t.pods().map((p) => p.metadata.name)).toEqual(['train-0']);
+    expect(t.pods()[0]?.metadata.deletionTimestamp).toBeUndefined();
+  });
+});
