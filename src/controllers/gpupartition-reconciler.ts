@@ -12,7 +12,7 @@ import { claimKey, claimNames, claimsOf, holderKey, ledgerEntries, type Claimant
 import { claimantObject } from './claimant-ref.js';
 import { deepEqual, setCondition, type DesiredCondition } from './conditions.js';
 import { CACHE_WAIT_MS, LedgerDraft, commitLedger, overlay, type LedgerExpectations } from './ledger.js';
-import { describeAllocations, partitionAllocations } from './partition-status.js';
+import { describeAllocations, describeWaiting, partitionAllocations } from './partition-status.js';
 import { partitionPods, type PodObject } from './pods.js';
 import { NO_METRICS, type CachePort, type ClientPort, type Clock, type ControllerMetricsPort, type KubeObject, type LogPort, type PlaceFn, type ReconcileRequest, type ReconcileResult, type RecorderPort } from './ports.js';
 import { quantityToMiB } from './quantity.js';
@@ -247,7 +247,7 @@ export class GpuPartitionReconciler {
       ready = { type: PARTITION_CONDITIONS.ready, status: 'True', reason: 'Realised', message: `all ${count} slices realised by their nodes` };
     } else if (complete) {
       const waiting = [...new Set(allocs.filter((a) => !a.realised).map((a) => a.node))];
-      ready = { type: PARTITION_CONDITIONS.ready, status: 'False', reason: 'WaitingForNode', message: `waiting for ${waiting.join(', ')} to realise the layout` };
+      ready = { type: PARTITION_CONDITIONS.ready, status: 'False', reason: 'WaitingForNode', message: describeWaiting(waiting, (n) => byName.get(n)) };
     } else {
       ready = { type: PARTITION_CONDITIONS.ready, status: 'False', reason: alloc.status === 'False' ? alloc.reason : 'NotAllocated', message: alloc.message };
     }

@@ -15,7 +15,7 @@ import { buildHeadlessService, type ServiceObject } from './headless-service.js'
 import { gangComplete, gangRequest, rankAllocations, type RankAllocation } from './job-placement.js';
 import { JOB_CONDITIONS, describeRanks, failureReason, isTerminal, workerStatuses } from './job-status.js';
 import { CACHE_WAIT_MS, LedgerDraft, commitLedger, overlay, type LedgerExpectations } from './ledger.js';
-import { describeAllocations } from './partition-status.js';
+import { describeAllocations, describeWaiting } from './partition-status.js';
 import type { PodObject } from './pods.js';
 import { NO_METRICS, type CachePort, type ClientPort, type Clock, type ControllerMetricsPort, type LogPort, type PlaceFn, type ReconcileRequest, type ReconcileResult, type RecorderPort } from './ports.js';
 import type { ReconfigTracker } from './reconfig-tracker.js';
@@ -139,7 +139,7 @@ export class TrainingJobReconciler {
         phase = 'Placing';
         set({ type: JOB_CONDITIONS.placed, status: 'True', reason: 'Placed', message: describeRanks(allocs) });
         const waiting = [...new Set(allocs.filter((a) => !a.realised).map((a) => a.node))];
-        set({ type: JOB_CONDITIONS.running, status: 'False', reason: 'WaitingForNodes', message: `waiting for ${waiting.join(', ')} to realise the layout` });
+        set({ type: JOB_CONDITIONS.running, status: 'False', reason: 'WaitingForNodes', message: describeWaiting(waiting, (n) => this.#d.gpuNodes.get(n)) });
       } else {
         set({ type: JOB_CONDITIONS.placed, status: 'True', reason: 'Placed', message: describeRanks(allocs) });
         // Pods of an earlier attempt, and any pod already terminating (e.g. after a suspend), must be gone first.

@@ -80,6 +80,19 @@ describe.each(ENGINES)('GpuPartitionReconciler (%s)', (_label, engine) => {
     expect(t.recorder.reasons()).toContain('Ready');
   });
 
+  test('a node agent refusing the layout is named in the Ready condition', async () => {
+    const t = setup();
+    t.client.seed(RESOURCES.gpuPartition, makePartition('nb', NS, { profile: '1g.23gb' }));
+    await t.pass('nb');
+    t.client.edit<GpuNode>(RESOURCES.gpuNode, 'n1', undefined, (gn) => {
+      gn.status!.conditions = [{ type: 'LayoutRealised', status: 'False', reason: 'SliceInUse', message: 'GPU 0 slice 3g.90gb@0 is in use', lastTransitionTime: '' }];
+    });
+    await t.pass('nb');
+    const ready = cond(t.part('nb'), 'Ready');
+    expect(ready?.reason).toBe('WaitingForNode');
+    expect(ready?.message).toContain('n1: SliceInUse: GPU 0 slice 3g.90gb@0 is in use');
+  });
+
   test('a second pass after Ready writes nothing and emits nothing', async () => {
     const t = setup();
     t.client.seed(RESOURCES.gpuPartition, makePartition('nb', NS, { profile: '1g.23gb' }));
