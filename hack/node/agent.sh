@@ -13,7 +13,10 @@ start() {
   local entry="$REPO_ROOT/dist/src/cmd/node-agent.js" node="$REPO_ROOT/node_modules/.bin/node"
   [ -f "$entry" ] || die "$entry missing: run 'npm run build' first"
   [ -x "$node" ] || die "Node 24 ($node) missing: run 'npm ci'"
-  [ -d "$DEVICE_PLUGIN_DIR" ] || die "kubelet device-plugin dir $DEVICE_PLUGIN_DIR missing: is node mode up? (hack/node/node-up.sh)"
+  proc_running kubelet || die "the node-mode kubelet is not running: start node mode with sudo hack/node/node-up.sh"
+  # The device manager creates its registration socket shortly after the kubelet starts.
+  wait_until 30 "the kubelet's $DEVICE_PLUGIN_DIR/kubelet.sock" test -S "$DEVICE_PLUGIN_DIR/kubelet.sock" \
+    || die "kubelet registration socket $DEVICE_PLUGIN_DIR/kubelet.sock missing after 30s (see $HAEIN_STATE/logs/kubelet.log)"
   log "starting node agent for $NODE_NAME ($NODE_GPUS × $NODE_MODEL) on $DEVICE_PLUGIN_DIR"
   proc_start haein-node-agent "$node" "$entry" --node-name "$NODE_NAME" \
     --kubeconfig "$HAEIN_STATE/admin.kubeconfig" --model "$NODE_MODEL" --gpus "$NODE_GPUS" \

@@ -65,6 +65,11 @@ unmount_under() {
 }
 unmount_under "$KUBELET_ROOT"
 unmount_under "$NODE_STATE"
+if [ -f "$HOST_MARKS" ]; then
+  for target in $(sed -n 's/^mount=//p' "$HOST_MARKS"); do
+    mountpoint -q "$target" && { umount "$target" 2>/dev/null || umount -l "$target" || warn "cannot unmount $target"; }
+  done
+fi
 
 # Network: the bridge and any veth still attached to it, then the masquerade rules the bridge plugin added.
 if ip link show "$CNI_BRIDGE" >/dev/null 2>&1; then

@@ -27,6 +27,8 @@ POD_LOG_DIR="$NODE_STATE/pod-logs"
 KUBELET_ROOT="$HAEIN_STATE/kubelet"
 DEVICE_PLUGIN_DIR="$KUBELET_ROOT/device-plugins"
 POD_RESOURCES_SOCKET="$KUBELET_ROOT/pod-resources/kubelet.sock"
+# kubelet 1.33 ignores --root-dir for device plugins (a compiled-in path): DEVICE_PLUGIN_DIR is bind-mounted here.
+HOST_DEVICE_PLUGIN_DIR=/var/lib/kubelet/device-plugins
 # KEY=VALUE facts about the running node for tests and other scripts.
 NODE_ENV_FILE="$NODE_STATE/env"
 # Host paths the runtime creates outside our state (noted here so node-down only removes what we made).

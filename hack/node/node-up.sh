@@ -25,6 +25,7 @@ done
 
 if proc_running kubelet && proc_running containerd; then
   log "node $NODE_NAME already running (containerd $CTR_SOCK, kubelet root $KUBELET_ROOT)"
+  if [ "$NODE_AGENT_MODE" = host ] && [ -f "$REPO_ROOT/dist/src/cmd/node-agent.js" ]; then "$HACK/node/agent.sh" start; fi
   exit 0
 fi
 if [ -d "$NODE_STATE" ] || [ -d "$KUBELET_ROOT" ]; then
@@ -51,6 +52,9 @@ done
 if ip route show | grep -v "dev $CNI_BRIDGE" | grep -q "^${POD_CIDR%%/*}"; then
   die "pod CIDR $POD_CIDR clashes with an existing route ($(ip route show | grep "^${POD_CIDR%%/*}" | head -1)). Set HAEIN_POD_CIDR to a free /16."
 fi
+if mountpoint -q "$HOST_DEVICE_PLUGIN_DIR" || ss -xlnH 2>/dev/null | grep -qF "$HOST_DEVICE_PLUGIN_DIR/kubelet.sock"; then
+  die "$HOST_DEVICE_PLUGIN_DIR is in use (another kubelet, or a node mode with a different HAEIN_STATE). Stop it first (HAEIN_STATE=<its dir> sudo hack/node/node-down.sh), or: sudo umount $HOST_DEVICE_PLUGIN_DIR"
+fi
 if ip link show "$CNI_BRIDGE" >/dev/null 2>&1; then
   die "network interface $CNI_BRIDGE exists but no node is running: remove it with 'sudo ip link del $CNI_BRIDGE' (or run hack/node/node-down.sh)."
 fi
@@ -75,7 +79,7 @@ mkdir -p "$NODE_STATE"/{pki,cni/net.d,cni/ipam,runc,pod-logs} "$CTR_DIR" "$KUBEL
 : >"$HOST_MARKS"
 # Remember the host state we are about to change, so node-down restores it exactly.
 echo "ip_forward=$(cat /proc/sys/net/ipv4/ip_forward)" >>"$HOST_MARKS"
-for d in /run/containerd /run/containerd/s /var/lib/cni /var/log/containers /var/log/pods; do
+for d in /run/containerd /run/containerd/s /var/lib/cni /var/log/containers /var/log/pods /var/lib/kubelet "$HOST_DEVICE_PLUGIN_DIR"; do
   [ -e "$d" ] || echo "created=$d" >>"$HOST_MARKS"
 done
 
@@ -218,6 +222,11 @@ authentication:
 authorization:
   mode: Webhook
 YAML
+
+# Device plugins register at the kubelet's compiled-in path; keep their sockets in our state instead.
+mkdir -p "$DEVICE_PLUGIN_DIR" "$HOST_DEVICE_PLUGIN_DIR"
+mount --bind "$DEVICE_PLUGIN_DIR" "$HOST_DEVICE_PLUGIN_DIR" || die "cannot bind-mount $DEVICE_PLUGIN_DIR on $HOST_DEVICE_PLUGIN_DIR"
+echo "mount=$HOST_DEVICE_PLUGIN_DIR" >>"$HOST_MARKS"
 
 labels="nvidia.com/gpu.product=$NODE_PRODUCT,nvidia.com/gpu.count=$NODE_GPUS,nvidia.com/mig.capable=true"
 labels+=",nvidia.com/gpu.present=true,nvidia.com/mig.strategy=mixed,nvidia.com/gpu.clique=$NODE_CLIQUE,haein.dev/node-mode=real"

@@ -117,7 +117,8 @@ describe('helm chart on the node-mode cluster', () => {
           apiVersion: 'gpu.haein.dev/v1alpha1',
           kind: 'GpuPartition',
           metadata: { name: 'nb', namespace: nsName },
-          spec: { profile: PROFILE, count: 1, gpuProducts: [env.model] },
+          // Pinned to the real node: simulated (KWOK) GPU nodes may share the cluster.
+          spec: { profile: PROFILE, count: 1, gpuProducts: [env.model], nodeSelector: { 'kubernetes.io/hostname': env.nodeName } },
         }),
       });
       const partition = await eventually(
@@ -162,6 +163,7 @@ describe('helm chart on the node-mode cluster', () => {
             replicas: 2,
             profile: PROFILE,
             topology: 'sameNode',
+            nodeSelector: { 'kubernetes.io/hostname': env.nodeName },
             restartPolicy: 'Never',
             template: {
               spec: {
