@@ -20,14 +20,15 @@ export async function helm(args: string[], timeoutMs = 10 * 60_000): Promise<str
 
 /**
  * `helm upgrade --install --wait` of a chart directory with the given values (written to a temporary values
- * file, so nested objects and strings need no --set escaping).
+ * file, so nested objects and strings need no --set escaping). Helm 4 applies server-side; CRDs that other
+ * suites applied with kubectl would conflict, so the chart's copies take their fields over (--force-conflicts).
  */
 export async function helmInstall(release: string, chartDir: string, namespace: string, values: Record<string, unknown>, timeout = '5m'): Promise<string> {
   const dir = mkdtempSync(join(tmpdir(), 'haein-helm-'));
   try {
     const file = join(dir, 'values.json');
     writeFileSync(file, JSON.stringify(values, null, 2));
-    return await helm(['upgrade', '--install', release, chartDir, '--namespace', namespace, '--create-namespace', '--values', file, '--wait', '--timeout', timeout]);
+    return await helm(['upgrade', '--install', release, chartDir, '--namespace', namespace, '--create-namespace', '--values', file, '--force-conflicts', '--wait', '--timeout', timeout]);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
