@@ -9,8 +9,8 @@ import type { GpuNode, RealisedGpu } from '../../../src/api/types.js';
 import type { KubeClient } from '../../../src/k8s/client.js';
 import { RESOURCES } from '../../../src/k8s/resources.js';
 
-/** Creates a KWOK Node and its GpuNode with `gpus` idle B200s; `labels` go on both. */
-export async function createGpuNode(client: KubeClient, name: string, gpus: number, labels: Record<string, string>): Promise<void> {
+/** Creates a KWOK Node and its GpuNode with `gpus` idle B200s (optionally in NVLink domain `clique`); `labels` go on both. */
+export async function createGpuNode(client: KubeClient, name: string, gpus: number, labels: Record<string, string>, clique?: string): Promise<void> {
   await client.create(RESOURCES.node, {
     apiVersion: 'v1',
     kind: 'Node',
@@ -31,7 +31,7 @@ export async function createGpuNode(client: KubeClient, name: string, gpus: numb
     ...gn,
     status: {
       observedGeneration: gn.metadata.generation ?? 1,
-      inventory: { product: 'NVIDIA-B200', gpuCount: gpus, memoryMiB: 184320, migCapable: true },
+      inventory: { product: 'NVIDIA-B200', gpuCount: gpus, memoryMiB: 184320, migCapable: true, ...(clique ? { clique } : {}) },
       gpus: realised,
       conditions: [
         { type: 'AgentReady', status: 'True', reason: 'Running', message: 'simulated', lastTransitionTime: new Date().toISOString() },

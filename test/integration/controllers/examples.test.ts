@@ -1,0 +1,107 @@
+/**
+ * The manifests in examples/ through the in-process operator: the notebook and inference partitions become
+ * Ready with exact placements, the 2 × 8-GPU TrainingJob gets pods with the torchrun environment, and the
+ * notebook pod is admitted. For isolation on a shared cluster the objects go to a test namespace and carry a
+ * node selector for this suite's simulated nodes; nothing else is changed.
+ */
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import yaml from 'js-yaml';
+import winston from 'winston';
+import { JOB_LABEL, PARTITION_GATE } from '../../../src/api/constants.js';
+import type { GpuPartition, TrainingJob } from '../../../src/api/types.js';
+import { registerControllers } from '../../../src/controllers/operator-setup.js';
+import { podTargetNode, type PodObject } from '../../../src/controllers/pods.js';
+import { KubeClient } from '../../../src/k8s/client.js';
+import { RESOURCES, type ResourceRef } from '../../../src/k8s/resources.js';
+import { Manager } from '../../../src/runtime/manager.js';
+import { REPO_ROOT, createTestNamespace, eventually, getKubeConfig, installCrds, type TestNamespace } from '../../support/cluster.js';
+import { FakeAgent, createGpuNode } from './fake-agent.js';
+
+let client: KubeClient;
+let ns: TestNamespace;
+let manager: Manager;
+let agent: FakeAgent;
+let nodeNames: string[];
+
+const REFS: Record<string, ResourceRef> = { GpuPartition: RESOURCES.gpuPartition, TrainingJob: RESOURCES.trainingJob, Pod: RESOURCES.pod };
+
+beforeAll(async () => {
+  client = new KubeClient(getKubeConfig());
+  await installCrds();
+  ns = await createTestNamespace('ex');
+  const selector = { 'haein.dev/suite': ns.name };
+  nodeNames = [0, 1, 2].map((i) => `${ns.name}-n${i}`);
+  // One NVLink domain, as the job's sameClique topology asks.
+  for (const n of nodeNames) await createGpuNode(client, n, 8, selector, `${ns.name}.0`);
+  agent = new FakeAgent(client, nodeNames);
+  agent.start();
+  const logger = winston.createLogger({ silent: !process.env.HAEIN_TEST_LOGS, transports: [new winston.transports.Console()] });
+  manager = new Manager({ client, health: false, leaderElection: false, handleSignals: false, logger });
+  registerControllers(manager, client, { namespace: ns.name, logger });
+  await manager.start();
+
+  const dir = join(REPO_ROOT, 'examples');
+  for (const file of readdirSync(dir).filter((f) => f.endsWith('.yaml')).sort()) {
+    for (const doc of yaml.loadAll(readFileSync(join(dir, file), 'utf8')) as Array<{ kind: string; metadata: { namespace?: string }; spec: Record<string, unknown> }>) {
+      const ref = doc && REFS[doc.kind];
+      if (!ref) continue;
+      doc.metadata.namespace = ns.name;
+      if (doc.kind !== 'Pod') doc.spec.nodeSelector = { ...((doc.spec.nodeSelector as object) ?? {}), ...selector };
+      await client.create(ref, doc);
+    }
+  }
+});
+
+afterAll(async () => {
+  await manager?.stop();
+  agent?.stop();
+  for (const n of nodeNames ?? []) {
+    await client.delete(RESOURCES.gpuNode, n).catch(() => undefined);
+    await client.delete(RESOURCES.node, n).catch(() => undefined);
+  }
+  await ns?.cleanup();
+});
+
+const ready = (name: string) =>
+  eventually(async () => {
+    const p = await client.get<GpuPartition>(RESOURCES.gpuPartition, name, ns.name);
+    return p?.status?.phase === 'Ready' ? p : undefined;
+  }, { timeoutMs: 60_000, what: `GpuPartition ${name} Ready` });
+
+test('notebook: one 1g.23gb slice, and the example pod is admitted onto its node', async () => {
+  const p = await ready('notebook');
+  expect(p.status?.resourceName).toBe('nvidia.com/mig-1g.23gb');
+  expect(p.status?.allocations).toHaveLength(1);
+  const pod = await eventually(async () => {
+    const x = await client.get<PodObject>(RESOURCES.pod, 'notebook', ns.name);
+    return x && !(x.spec.schedulingGates ?? []).some((g) => g.name === PARTITION_GATE) ? x : undefined;
+  }, { what: 'notebook pod admitted' });
+  expect(podTargetNode(pod)).toBe(p.status?.allocations?.[0]?.node);
+});
+
+test('inference: 80Gi × 3 compute resolves to 3g.90gb, two slices at slots 0 and 4', async () => {
+  const p = await ready('inference');
+  expect(p.status?.profile).toBe('3g.90gb');
+  expect(p.status?.allocations?.map((a) => a.start).sort()).toEqual([0, 4]);
+  for (const a of p.status?.allocations ?? []) expect(a.uuid).toMatch(/^MIG-/);
+});
+
+test('llm-pretrain: two workers with 8 whole GPUs each on two nodes of the clique, torchrun environment set', async () => {
+  const pods = await eventually(async () => {
+    const list = (await client.list<PodObject>(RESOURCES.pod, { namespace: ns.name, labelSelector: `${JOB_LABEL}=llm-pretrain` })).items;
+    return list.length === 2 ? list : undefined;
+  }, { timeoutMs: 60_000, what: 'llm-pretrain pods' });
+  expect(pods.map((p) => p.metadata.name).sort()).toEqual(['llm-pretrain-0', 'llm-pretrain-1']);
+  expect(new Set(pods.map((p) => podTargetNode(p))).size).toBe(2);
+  for (const pod of pods) {
+    const env = Object.fromEntries((pod.spec.containers[0]?.env ?? []).map((e) => [e.name, e.value]));
+    expect(env).toMatchObject({ WORLD_SIZE: '2', MASTER_ADDR: `llm-pretrain-0.llm-pretrain.${ns.name}.svc`, MASTER_PORT: '29500' });
+    expect(pod.spec.containers[0]?.resources?.limits?.['nvidia.com/gpu']).toBe('8');
+  }
+  const job = await eventually(async () => {
+    const j = await client.get<TrainingJob>(RESOURCES.trainingJob, 'llm-pretrain', ns.name);
+    return j?.status?.phase === 'Running' ? j : undefined;
+  }, { timeoutMs: 60_000, what: 'llm-pretrain Running' });
+  expect(job.status?.workers?.map((w) => w.gpuIndices?.length)).toEqual([8, 8]);
+});
