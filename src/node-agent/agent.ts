@@ -213,7 +213,7 @@ export class NodeAgent {
   private setLayoutCondition(ok: boolean, reason: string, message: string, generation: number): void {
     const condition = { type: CONDITIONS.layoutRealised, status: ok ? 'True' : 'False', reason, message, observedGeneration: generation } as const;
     this.conditions = setCondition(this.conditions, condition, new Date());
-    if (!ok) this.log.warn('Target layout not realised', { node: this.node, reason, message });
+    if (!ok) this.log.warn('Target layout not realised', { node: this.node, reason, detail: message });
   }
 
   private async ensureGpuNode(): Promise<void> {

@@ -18,6 +18,7 @@ interface Served {
 }
 
 const SELECTOR_RELIST_MS = 30_000;
+const SELECTOR_RETRY_MS = 3_000;
 
 /**
  * Runs one {@link NodeAgent} per served node: a single node with its kubelet device plugins, or many
@@ -28,6 +29,7 @@ export class NodeAgentRunner {
   private readonly positions = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
+  private started = false;
 
   constructor(
     private readonly config: NodeAgentConfig,
@@ -40,25 +42,34 @@ export class NodeAgentRunner {
   /** Starts the agents; resolves when each has finished its first reconcile. */
   async start(): Promise<void> {
     if (this.config.nodeSelector) {
-      await this.syncSelected();
-      const loop = (): void => {
-        this.timer = setTimeout(() => {
-          void this.syncSelected()
-            .catch((err: unknown) => this.log.error('Listing selected nodes failed', { err: String(err) }))
-            .finally(() => {
-              if (!this.stopped) loop();
-            });
-        }, SELECTOR_RELIST_MS);
+      // An unreachable API server at start is retried sooner than the regular relist, never fatal.
+      const sync = async (): Promise<number> => {
+        try {
+          await this.syncSelected();
+          return SELECTOR_RELIST_MS;
+        } catch (err) {
+          this.log.error('Listing selected nodes failed; retrying', { selector: this.config.nodeSelector, err: String(err) });
+          return SELECTOR_RETRY_MS;
+        }
       };
-      loop();
+      const loop = (delay: number): void => {
+        this.timer = setTimeout(() => {
+          void sync().then((next) => {
+            if (!this.stopped) loop(next);
+          });
+        }, delay);
+      };
+      loop(await sync());
     } else {
       this.config.nodes.forEach((n, i) => this.positions.set(n, i));
       await Promise.all(this.config.nodes.map((n) => this.startNode(n)));
     }
+    this.started = true;
   }
 
   /** Whether every served node finished its first reconcile. */
   ready(): boolean | string {
+    if (!this.started) return 'starting';
     const waiting = [...this.served].filter(([, s]) => !s.agent.isReady()).map(([n]) => n);
     return waiting.length === 0 ? true : `not ready: ${waiting.slice(0, 5).join(', ')}`;
   }
