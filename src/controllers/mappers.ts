@@ -7,6 +7,7 @@ import type { GpuNode, GpuPartition, TrainingJob } from '../api/types.js';
 import { ledgerEntries, type ClaimantKind } from './claims.js';
 import type { PodObject } from './pods.js';
 import type { CachePort, ReconcileRequest } from './ports.js';
+import { nodeSchedulable, type NodeObject } from './snapshot.js';
 
 /** Claimants of `kind` holding claims on any of the given GpuNode versions. */
 export function claimantsOn(kind: ClaimantKind, ...nodes: Array<GpuNode | undefined>): ReconcileRequest[] {
@@ -50,10 +51,19 @@ export function gpuNodeToJobs(jobs: CachePort<TrainingJob>) {
   return (gn: GpuNode, prev: GpuNode | undefined): ReconcileRequest[] => uniqueRequests(claimantsOn('TrainingJob', gn, prev), waitingJobs(jobs));
 }
 
-/** Core Node change → the claimants on the GpuNode of the same name plus the waiting ones of `kind`. */
+/**
+ * True when a Node change can matter for placement: it appeared or went away, its labels changed, or it became
+ * (un)schedulable. Heartbeat-only status updates do not.
+ */
+export function nodePlacementChanged(node: NodeObject, prev: NodeObject | undefined, deleted: boolean): boolean {
+  if (deleted || !prev) return true;
+  return JSON.stringify(node.metadata.labels ?? {}) !== JSON.stringify(prev.metadata.labels ?? {}) || nodeSchedulable(node) !== nodeSchedulable(prev);
+}
+
+/** Core Node change that matters for placement → the claimants on the GpuNode of that name plus the waiting ones of `kind`. */
 export function nodeToClaimants(kind: ClaimantKind, gpuNodes: CachePort<GpuNode>, waiting: () => ReconcileRequest[]) {
-  return (node: { metadata?: { name?: string } }): ReconcileRequest[] =>
-    uniqueRequests(claimantsOn(kind, gpuNodes.get(node.metadata?.name ?? '')), waiting());
+  return (node: NodeObject, prev: NodeObject | undefined, deleted: boolean): ReconcileRequest[] =>
+    nodePlacementChanged(node, prev, deleted) ? uniqueRequests(claimantsOn(kind, gpuNodes.get(node.metadata.name ?? '')), waiting()) : [];
 }
 
 /** Pod change → the partition it names (same namespace). */

@@ -14,7 +14,7 @@ import type { Manager } from '../runtime/manager.js';
 import { GpuNodeReconciler } from './gpunode-reconciler.js';
 import { GpuPartitionReconciler } from './gpupartition-reconciler.js';
 import { LedgerExpectations } from './ledger.js';
-import { gpuNodeToJobs, gpuNodeToPartitions, nodeToClaimants, podToJob, podToPartition, self, uniqueRequests, waitingJobs, waitingPartitions } from './mappers.js';
+import { gpuNodeToJobs, gpuNodeToPartitions, nodePlacementChanged, nodeToClaimants, podToJob, podToPartition, self, uniqueRequests, waitingJobs, waitingPartitions } from './mappers.js';
 import { PodGateReconciler } from './pod-gate-reconciler.js';
 import type { PodObject } from './pods.js';
 import type { PlaceFn } from './ports.js';
@@ -45,7 +45,7 @@ export interface OperatorControllers {
 export function registerControllers(manager: Manager, client: KubeClient, opts: OperatorSetupOptions = {}): OperatorControllers {
   const ns = opts.namespace ? { namespace: opts.namespace } : {};
   const gpuNodes = manager.informer<GpuNode>(RESOURCES.gpuNode);
-  const nodes = manager.informer<NodeObject & { metadata: { name?: string } }>(RESOURCES.node);
+  const nodes = manager.informer<NodeObject>(RESOURCES.node);
   const partitions = manager.informer<GpuPartition>(RESOURCES.gpuPartition, ns);
   const jobs = manager.informer<TrainingJob>(RESOURCES.trainingJob, ns);
   // Only labelled pods are cached: watching every pod of a cluster would be costly for nothing.
@@ -83,7 +83,9 @@ export function registerControllers(manager: Manager, client: KubeClient, opts: 
     .watch(partitions, (p, prev) => uniqueRequests(self(p), prev ? self(prev) : []));
 
   const gpuNodeR = new GpuNodeReconciler({ ...common, gpuNodes, nodes, partitions, jobs, ...(opts.namespace ? { watchNamespace: opts.namespace } : {}) });
-  const gpuNodeC = new Controller(gpuNodeR, { ...copts, kind: 'GpuNode' }).watch(gpuNodes, self).watch(nodes, self);
+  const gpuNodeC = new Controller(gpuNodeR, { ...copts, kind: 'GpuNode' })
+    .watch(gpuNodes, self)
+    .watch(nodes, (n, prev, deleted) => (nodePlacementChanged(n, prev, deleted) ? self(n) : []));
 
   for (const c of [partitionC, jobC, gateC, gpuNodeC]) manager.addController(c);
   return { partitions: partitionC, jobs: jobC, podGate: gateC, gpuNodes: gpuNodeC };

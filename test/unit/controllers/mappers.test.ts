@@ -1,7 +1,7 @@
 import type { GpuNode, GpuPartition } from '../../../src/api/types.js';
-import { gpuNodeToPartitions, podToJob, podToPartition } from '../../../src/controllers/mappers.js';
+import { gpuNodeToPartitions, nodePlacementChanged, podToJob, podToPartition } from '../../../src/controllers/mappers.js';
 import type { CachePort } from '../../../src/controllers/ports.js';
-import { makeGpuNode, makePartition, makePartitionPod } from './builders.js';
+import { makeGpuNode, makeNode, makePartition, makePartitionPod } from './builders.js';
 
 const claim = (name: string, kind: 'GpuPartition' | 'TrainingJob' = 'GpuPartition') => ({ kind, namespace: 'a', name, uid: name, slot: 0, priority: 0, preemptible: false });
 
@@ -25,5 +25,18 @@ describe('mappers', () => {
     expect(podToJob(pod)).toEqual([]);
     pod.metadata.labels = { 'gpu.haein.dev/training-job': 'train' };
     expect(podToJob(pod)).toEqual([{ namespace: 'a', name: 'train' }]);
+  });
+});
+
+describe('nodePlacementChanged', () => {
+  test('heartbeats do not wake claimants; labels, cordon, readiness and deletion do', () => {
+    const n = makeNode('n1');
+    const beat = { ...makeNode('n1'), status: { conditions: [{ type: 'Ready', status: 'True' }, { type: 'MemoryPressure', status: 'False' }] } };
+    expect(nodePlacementChanged(beat, n, false)).toBe(false);
+    expect(nodePlacementChanged(makeNode('n1', { zone: 'b' }), n, false)).toBe(true);
+    expect(nodePlacementChanged({ ...n, spec: { unschedulable: true } }, n, false)).toBe(true);
+    expect(nodePlacementChanged({ ...n, status: { conditions: [{ type: 'Ready', status: 'False' }] } }, n, false)).toBe(true);
+    expect(nodePlacementChanged(n, n, true)).toBe(true);
+    expect(nodePlacementChanged(n, undefined, false)).toBe(true);
   });
 });
