@@ -9,6 +9,7 @@ import { RESOURCES, isAlreadyExists, isNotFound } from '../k8s/client.js';
 import { healthyCounts, pluginDevices } from './device-inventory.js';
 import { CONDITIONS, gpuInventory, realisedGpus, setCondition } from './gpu-node-status.js';
 import { InUseTracker } from './in-use-tracker.js';
+import { assignHeld } from './pod-devices.js';
 import { planRealisation, realiseLayout } from './layout-realiser.js';
 import { nodeLabels } from './node-labels.js';
 import type { SimulatedNode } from './simulated-gpu.js';
@@ -114,6 +115,17 @@ export class NodeAgent {
   noteAllocated(deviceIds: string[]): void {
     this.tracker.allocated(deviceIds);
     void this.o.sim.setHeld(this.tracker.held()).catch((err: unknown) => this.log.error('Recording allocation failed', { err: String(err) }));
+  }
+
+  /**
+   * Kubelet-less nodes: the devices the node's running pods ask for, per resource. The agent picks which
+   * devices they hold (keeping earlier picks) and records them as in use, as a kubelet's device manager would.
+   */
+  async observePodRequests(need: Readonly<Record<string, number>>): Promise<void> {
+    const { sim } = this.o;
+    const devices = pluginDevices(sim.gpus(), { gpuCount: sim.gpus().length, nvlinkGroupSize: this.o.nvlinkGroupSize });
+    this.tracker.observe(assignHeld(need, devices, sim.heldDeviceIds()));
+    await sim.setHeld(this.tracker.held());
   }
 
   /** Requests a reconcile; concurrent requests coalesce into one more pass. Resolves when the loop is idle. */

@@ -49,7 +49,7 @@ Flags (environment variable in brackets):
   --pod-resources-socket PATH kubelet PodResources socket (default ${DEFAULT_POD_RESOURCES_SOCKET}) [HAEIN_POD_RESOURCES_SOCKET]
   --pod-resources-interval-ms N  PodResources poll period (default 1000) [HAEIN_POD_RESOURCES_INTERVAL_MS]
   --reconfigure-delay-ms N    simulated time per MIG create/destroy/mode step (default 100) [HAEIN_RECONFIGURE_DELAY_MS]
-  --no-device-plugin          no kubelet (KWOK): patch Node capacity/allocatable instead [HAEIN_NO_DEVICE_PLUGIN=true]
+  --no-device-plugin          no kubelet (KWOK): patch Node capacity/allocatable, in-use from running pods [HAEIN_NO_DEVICE_PLUGIN=true]
   --health-port N             /healthz, /readyz, /metrics port (default 8082; 0 disables) [HAEIN_HEALTH_PORT]
   --log-level LEVEL           error|warn|info|debug [LOG_LEVEL]
   --help

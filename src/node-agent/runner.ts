@@ -6,6 +6,7 @@ import { RESOURCES } from '../k8s/client.js';
 import { modelForProduct } from '../placement/catalog.js';
 import { type AgentClient, NodeAgent } from './agent.js';
 import { cliqueFor, type NodeAgentConfig } from './config.js';
+import { type PodLike, podDeviceRequests } from './pod-devices.js';
 import { SimulatedNode } from './simulated-gpu.js';
 
 /** The API calls the runner needs on top of the agent's: listing Nodes for `--node-selector`. */
@@ -19,6 +20,7 @@ interface Served {
 
 const SELECTOR_RELIST_MS = 30_000;
 const SELECTOR_RETRY_MS = 3_000;
+const POD_POLL_MS = 2_000;
 
 /**
  * Runs one {@link NodeAgent} per served node: a single node with its kubelet device plugins, or many
@@ -28,6 +30,7 @@ export class NodeAgentRunner {
   private readonly served = new Map<string, Served>();
   private readonly positions = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
+  private podTimer: NodeJS.Timeout | undefined;
   private stopped = false;
   private started = false;
 
@@ -64,7 +67,41 @@ export class NodeAgentRunner {
       this.config.nodes.forEach((n, i) => this.positions.set(n, i));
       await Promise.all(this.config.nodes.map((n) => this.startNode(n)));
     }
+    if (!this.config.devicePlugin) this.pollPods();
     this.started = true;
+  }
+
+  /**
+   * Kubelet-less nodes: one list of running pods for all served nodes every couple of seconds (not one per
+   * node), handed to each agent as the device counts its pods ask for.
+   */
+  private pollPods(): void {
+    const tick = async (): Promise<void> => {
+      try {
+        const { items } = await this.client.list<PodLike & { spec?: { nodeName?: string } }>(RESOURCES.pod, {
+          fieldSelector: 'status.phase=Running',
+        });
+        const need = new Map<string, Record<string, number>>();
+        for (const pod of items) {
+          const node = pod.spec?.nodeName;
+          if (!node || !this.served.has(node)) continue;
+          const sum = need.get(node) ?? {};
+          for (const [r, n] of Object.entries(podDeviceRequests(pod))) sum[r] = (sum[r] ?? 0) + n;
+          need.set(node, sum);
+        }
+        await Promise.all([...this.served].map(([node, s]) => s.agent.observePodRequests(need.get(node) ?? {})));
+      } catch (err) {
+        this.log.warn('Listing running pods for in-use failed', { err: String(err) });
+      }
+    };
+    const loop = (): void => {
+      this.podTimer = setTimeout(() => {
+        void tick().finally(() => {
+          if (!this.stopped) loop();
+        });
+      }, POD_POLL_MS);
+    };
+    loop();
   }
 
   /** Whether every served node finished its first reconcile. */
@@ -78,6 +115,7 @@ export class NodeAgentRunner {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
+    if (this.podTimer) clearTimeout(this.podTimer);
     await Promise.all([...this.served.keys()].map((n) => this.stopNode(n)));
   }
 

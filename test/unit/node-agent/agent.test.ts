@@ -102,6 +102,18 @@ describe('NodeAgent', () => {
     expect((await gpuNode()).status?.observedGeneration).toBe(2);
   });
 
+  it('on a kubelet-less node, running pods\' requests mark devices in use and block their destruction', async () => {
+    await agent.observePodRequests({ 'nvidia.com/gpu': 2 });
+    await until(async () => ((await gpuNode()).status?.gpus ?? []).filter((g) => g.inUse).length === 2);
+    const busy = (await gpuNode()).status!.gpus!.find((g) => g.inUse)!.index;
+    await setSpec([{ index: busy, mode: 'mig', slices: [{ profile: '7g.180gb', start: 0 }] }]);
+    await until(async () => (await condition('LayoutRealised'))?.reason === 'SliceInUse');
+    expect(sim.gpus()[busy].mode).toBe('whole');
+    await agent.observePodRequests({});
+    await until(async () => (await condition('LayoutRealised'))?.status === 'True');
+    expect(sim.gpus()[busy].mode).toBe('mig');
+  });
+
   it('marks devices unhealthy in capacity when a GPU fails', async () => {
     await sim.setHealth(3, 'Unhealthy');
     await until(async () => (await client.get<{ status: { capacity: Record<string, string> } }>(RESOURCES.node, 'node-a'))!.status.capacity['nvidia.com/gpu'] === '7');
