@@ -49,24 +49,30 @@ export class FakeListWatch implements ListWatchClient {
     return w && !w.closed ? w : undefined;
   }
 
-  /** Writes an object to the store (new resourceVersion) and, if a watch is open, sends the event. */
+  /** Every watch still open (several informers may share this fake). */
+  open(): FakeWatch[] {
+    return this.watches.filter((w) => !w.closed);
+  }
+
+  /** Writes an object to the store (new resourceVersion) and sends the event to every open watch. */
   put(name: string, value: number, namespace?: string, notify = true): Obj {
     const key = namespace ? `${namespace}/${name}` : name;
     const type: WatchEventType = this.store.has(key) ? 'MODIFIED' : 'ADDED';
     const obj: Obj = { metadata: { name, ...(namespace ? { namespace } : {}), resourceVersion: String(++this.rv) }, value };
     this.store.set(key, obj);
-    if (notify) this.active()?.onEvent(type, structuredClone(obj));
+    if (notify) for (const w of this.open()) w.onEvent(type, structuredClone(obj));
     return obj;
   }
 
-  /** Removes an object and, if a watch is open and `notify`, sends DELETED. */
+  /** Removes an object and, if `notify`, sends DELETED to every open watch. */
   remove(name: string, namespace?: string, notify = true): void {
     const key = namespace ? `${namespace}/${name}` : name;
     const obj = this.store.get(key);
     if (!obj) return;
     this.store.delete(key);
     this.rv++;
-    if (notify) this.active()?.onEvent('DELETED', { ...structuredClone(obj), metadata: { ...obj.metadata, resourceVersion: String(this.rv) } });
+    const gone = { ...structuredClone(obj), metadata: { ...obj.metadata, resourceVersion: String(this.rv) } };
+    if (notify) for (const w of this.open()) w.onEvent('DELETED', structuredClone(gone));
   }
 
   /** Ends the watch from the "server" side, with or without an error. */
