@@ -1,0 +1,253 @@
+/**
+ * The two comparison schedulers of the benchmark, simulated over the same stream as the engine.
+ *
+ * - `static`: every GPU pre-cut into one fixed mig-parted-style layout (B200 "all-balanced":
+ *   2 × 1g.23gb, 1 × 2g.45gb, 1 × 3g.90gb); a slice request takes a free slice of exactly its profile;
+ *   whole-GPU requests cannot be served.
+ * - `templates`: first-fit over a fixed list of geometry templates, as nos does: take the first free slice
+ *   of the profile anywhere; otherwise re-partition the first GPU whose used slices plus the new one fit a
+ *   template (first template in list order). Idle GPUs may switch to whole mode for whole-GPU members
+ *   (first node with enough idle GPUs). Slot positions are not modelled, which only helps this baseline.
+ */
+import type { PlacementRequest } from '../src/placement/types.js';
+
+/** A scheduler under test. */
+export interface Simulator {
+  readonly name: string;
+  /** Places the whole request or nothing; true when placed. */
+  place(request: PlacementRequest): boolean;
+  /** Frees what `request` holds. */
+  release(request: PlacementRequest): void;
+  /** GPUs holding at least one allocation. */
+  gpusUsed(): number;
+}
+
+/** Cluster shape shared by the baselines. */
+export interface Shape {
+  nodes: number;
+  gpusPerNode: number;
+  cliques: number;
+}
+
+const ALL_BALANCED = ['2g.45gb', '1g.23gb', '1g.23gb', '3g.90gb'];
+
+/** Static layouts: nothing is ever re-partitioned. */
+export class StaticLayoutSim implements Simulator {
+  readonly name = 'static';
+  private readonly gpus: Array<Array<{ profile: string; holder?: string }>>;
+  private readonly held = new Map<string, Array<{ gpu: number; slot: number }>>();
+  private used = 0;
+
+  /** Pre-cuts every GPU. */
+  constructor(shape: Shape) {
+    this.gpus = Array.from({ length: shape.nodes * shape.gpusPerNode }, () => ALL_BALANCED.map((profile) => ({ profile })));
+  }
+
+  place(request: PlacementRequest): boolean {
+    const taken: Array<{ key: string; gpu: number; slot: number }> = [];
+    for (const m of request.members) {
+      const found = m.kind === 'slice' ? this.findFree(m.profile ?? '') : undefined;
+      if (!found) {
+        for (const t of taken) this.free(t.gpu, t.slot);
+        return false;
+      }
+      this.take(found.gpu, found.slot, m.key);
+      taken.push({ key: m.key, ...found });
+    }
+    for (const t of taken) this.held.set(t.key, [...(this.held.get(t.key) ?? []), { gpu: t.gpu, slot: t.slot }]);
+    return true;
+  }
+
+  private findFree(profile: string): { gpu: number; slot: number } | undefined {
+    for (let g = 0; g < this.gpus.length; g++) {
+      const slot = this.gpus[g].findIndex((s) => s.profile === profile && !s.holder);
+      if (slot >= 0) return { gpu: g, slot };
+    }
+    return undefined;
+  }
+
+  private take(gpu: number, slot: number, key: string): void {
+    if (this.gpus[gpu].every((s) => !s.holder)) this.used++;
+    this.gpus[gpu][slot].holder = key;
+  }
+
+  private free(gpu: number, slot: number): void {
+    this.gpus[gpu][slot].holder = undefined;
+    if (this.gpus[gpu].every((s) => !s.holder)) this.used--;
+  }
+
+  release(request: PlacementRequest): void {
+    for (const m of request.members) {
+      for (const h of this.held.get(m.key) ?? []) this.free(h.gpu, h.slot);
+      this.held.delete(m.key);
+    }
+  }
+
+  gpusUsed(): number {
+    return this.used;
+  }
+}
+
+/** nos-style geometry templates for 7-slice boards (B200 names), in the order first-fit tries them. */
+export const TEMPLATES: Array<Record<string, number>> = [
+  { '1g.23gb': 7 },
+  { '1g.23gb': 5, '2g.45gb': 1 },
+  { '1g.23gb': 3, '2g.45gb': 2 },
+  { '1g.23gb': 1, '2g.45gb': 3 },
+  { '1g.23gb': 4, '3g.90gb': 1 },
+  { '1g.23gb': 2, '2g.45gb': 1, '3g.90gb': 1 },
+  { '2g.45gb': 2, '3g.90gb': 1 },
+  { '3g.90gb': 2 },
+  { '1g.23gb': 3, '4g.90gb': 1 },
+  { '1g.23gb': 1, '2g.45gb': 1, '4g.90gb': 1 },
+  { '3g.90gb': 1, '4g.90gb': 1 },
+  { '1g.45gb': 4 },
+  { '1g.45gb': 2, '3g.90gb': 1 },
+  { '1g.45gb': 2, '2g.45gb': 2 },
+  { '7g.180gb': 1 },
+];
+
+interface TemplateGpu {
+  node: number;
+  mode: 'mig' | 'whole';
+  template: number;
+  used: Map<string, number>;
+  holder?: string;
+}
+
+/** First-fit over geometry templates. */
+export class TemplateFirstFitSim implements Simulator {
+  readonly name = 'templates';
+  private readonly gpus: TemplateGpu[];
+  private readonly held = new Map<string, Array<{ gpu: number; profile?: string }>>();
+  private readonly shape: Shape;
+
+  /** Starts with every GPU in MIG mode and no template (idle). */
+  constructor(shape: Shape) {
+    this.shape = shape;
+    this.gpus = Array.from({ length: shape.nodes * shape.gpusPerNode }, (_, g) => ({
+      node: Math.floor(g / shape.gpusPerNode),
+      mode: 'mig' as const,
+      template: -1,
+      used: new Map(),
+    }));
+  }
+
+  private idle(g: TemplateGpu): boolean {
+    return !g.holder && g.used.size === 0;
+  }
+
+  place(request: PlacementRequest): boolean {
+    const perClique = Math.ceil(this.shape.nodes / this.shape.cliques);
+    const groups: number[][] =
+      request.topology === 'sameClique'
+        ? Array.from({ length: this.shape.cliques }, (_, c) => Array.from({ length: perClique }, (_, i) => c * perClique + i).filter((n) => n < this.shape.nodes))
+        : [Array.from({ length: this.shape.nodes }, (_, n) => n)];
+    for (const nodes of groups) {
+      const undo: Array<() => void> = [];
+      let ok = true;
+      for (const m of request.members) {
+        const step = m.kind === 'whole' ? this.takeWhole(nodes, m.gpus, m.key) : this.takeSlice(nodes, m.profile ?? '', m.key);
+        if (!step) {
+          ok = false;
+          break;
+        }
+        undo.push(step);
+      }
+      if (ok) return true;
+      for (const u of undo.reverse()) u();
+    }
+    return false;
+  }
+
+  private gpusOf(nodes: number[]): number[] {
+    const out: number[] = [];
+    for (const n of nodes) for (let i = 0; i < this.shape.gpusPerNode; i++) out.push(n * this.shape.gpusPerNode + i);
+    return out;
+  }
+
+  private takeSlice(nodes: number[], profile: string, key: string): (() => void) | undefined {
+    const candidates = this.gpusOf(nodes);
+    // Pass 1: a free slice of the profile in an existing geometry (no re-partitioning).
+    let chosen = candidates.find((g) => {
+      const gpu = this.gpus[g];
+      return gpu.mode === 'mig' && gpu.template >= 0 && (TEMPLATES[gpu.template][profile] ?? 0) > (gpu.used.get(profile) ?? 0);
+    });
+    let newTemplate: number | undefined;
+    if (chosen === undefined) {
+      // Pass 2: the first GPU that a template can re-partition around its used slices.
+      for (const g of candidates) {
+        const gpu = this.gpus[g];
+        if (gpu.holder) continue;
+        const t = TEMPLATES.findIndex((tpl) => (tpl[profile] ?? 0) >= (gpu.used.get(profile) ?? 0) + 1 && [...gpu.used].every(([p, n]) => (tpl[p] ?? 0) >= n));
+        if (t >= 0) {
+          chosen = g;
+          newTemplate = t;
+          break;
+        }
+      }
+    }
+    if (chosen === undefined) return undefined;
+    const gpu = this.gpus[chosen];
+    const before = { mode: gpu.mode, template: gpu.template };
+    if (newTemplate !== undefined) {
+      gpu.mode = 'mig';
+      gpu.template = newTemplate;
+    }
+    gpu.used.set(profile, (gpu.used.get(profile) ?? 0) + 1);
+    const g = chosen;
+    this.held.set(key, [{ gpu: g, profile }]);
+    return () => {
+      this.dropSlice(g, profile);
+      gpu.mode = before.mode;
+      gpu.template = before.template;
+      this.held.delete(key);
+    };
+  }
+
+  private dropSlice(g: number, profile: string): void {
+    const gpu = this.gpus[g];
+    const n = (gpu.used.get(profile) ?? 0) - 1;
+    if (n > 0) gpu.used.set(profile, n);
+    else gpu.used.delete(profile);
+  }
+
+  private takeWhole(nodes: number[], count: number, key: string): (() => void) | undefined {
+    for (const n of nodes) {
+      const idle = this.gpusOf([n]).filter((g) => this.idle(this.gpus[g]));
+      if (idle.length < count) continue;
+      const chosen = idle.slice(0, count);
+      const before = chosen.map((g) => ({ mode: this.gpus[g].mode, template: this.gpus[g].template }));
+      for (const g of chosen) {
+        this.gpus[g].mode = 'whole';
+        this.gpus[g].holder = key;
+      }
+      this.held.set(key, chosen.map((gpu) => ({ gpu })));
+      return () => {
+        chosen.forEach((g, i) => {
+          this.gpus[g].holder = undefined;
+          this.gpus[g].mode = before[i].mode;
+          this.gpus[g].template = before[i].template;
+        });
+        this.held.delete(key);
+      };
+    }
+    return undefined;
+  }
+
+  release(request: PlacementRequest): void {
+    for (const m of request.members) {
+      for (const h of this.held.get(m.key) ?? []) {
+        if (h.profile) this.dropSlice(h.gpu, h.profile);
+        else this.gpus[h.gpu].holder = undefined;
+      }
+      this.held.delete(m.key);
+    }
+  }
+
+  gpusUsed(): number {
+    let n = 0;
+    for (const g of this.gpus) if (!this.idle(g)) n++;
+    return n;
+  }
+}

@@ -1,0 +1,225 @@
+/**
+ * Placement benchmark (`npm run bench:placement`): 128 nodes × 8 B200 = 1,024 GPUs in 16 NVLink cliques,
+ * a seeded churn stream of 10,000 mixed requests with departures, and a stream with no departures that
+ * fits, run through the engine and two baselines. Prints a table and ends with one JSON line.
+ */
+import { performance } from 'node:perf_hooks';
+import { validateLayout } from '../src/placement/catalog.js';
+import { PlacementEngine } from '../src/placement/engine.js';
+import type { PlacementRequest } from '../src/placement/types.js';
+import { StaticLayoutSim, TemplateFirstFitSim, type Shape, type Simulator } from './baselines.js';
+import { demandOf, makeCluster, makeStream, type TimedRequest } from './workload.js';
+
+const SHAPE: Shape = { nodes: 128, gpusPerNode: 8, cliques: 16 };
+const SEED = Number(process.env.BENCH_SEED ?? 20261129);
+const REQUESTS = 10_000;
+// Mean holding time (in mean inter-arrival times) that offers a little more than the cluster holds.
+const MEAN_HOLD = Number(process.env.BENCH_HOLD ?? 900);
+const FIT_REQUESTS = 1_600;
+
+/** The engine behind the simulator interface, timing only its own calls. */
+class EngineSim implements Simulator {
+  readonly name = 'haein';
+  readonly engine = new PlacementEngine(makeCluster(SHAPE.nodes, SHAPE.gpusPerNode, SHAPE.cliques));
+  seconds = 0;
+
+  place(request: PlacementRequest): boolean {
+    const t0 = performance.now();
+    const r = this.engine.place(request);
+    this.seconds += (performance.now() - t0) / 1000;
+    return r.ok;
+  }
+
+  release(request: PlacementRequest): void {
+    const t0 = performance.now();
+    for (const m of request.members) this.engine.release(m.key);
+    this.seconds += (performance.now() - t0) / 1000;
+  }
+
+  gpusUsed(): number {
+    let n = 0;
+    for (const node of this.engine.state.nodes) n += node.gpus.length - node.idle;
+    return n;
+  }
+
+  /** Illegal layouts and overlaps in the current state (not timed). */
+  audit(): { illegal: number; overlaps: number } {
+    let illegal = 0;
+    let overlaps = 0;
+    for (const gpu of this.engine.state.gpus) {
+      const model = gpu.node.model;
+      if (!model) continue;
+      if (gpu.mode === 'whole' && gpu.slices.length > 0) illegal++;
+      for (const problem of validateLayout(model, gpu.slices)) {
+        if (problem.includes('overlaps')) overlaps++;
+        else illegal++;
+      }
+    }
+    return { illegal, overlaps };
+  }
+}
+
+interface RunStats {
+  name: string;
+  placed: number;
+  rejected: number;
+  gpusUsedPeak: number;
+  gpusUsedEnd: number;
+  lowerBoundPeak: number;
+  lowerBoundEnd: number;
+  /** GPU-equivalents (compute slices / 7) of everything placed. */
+  placedGpuEq: number;
+  seconds: number;
+  illegal: number;
+  overlaps: number;
+}
+
+// Discrete-event replay: departures due before an arrival are released first.
+function run(sim: Simulator, stream: TimedRequest[]): RunStats {
+  const departures: Array<{ at: number; request: PlacementRequest }> = [];
+  const t0 = performance.now();
+  let placed = 0;
+  let peak = 0;
+  let compute = 0;
+  let memory = 0;
+  let lbPeak = 0;
+  let placedGpuEq = 0;
+  let illegal = 0;
+  let overlaps = 0;
+  const audit = () => {
+    if (sim instanceof EngineSim) {
+      const a = sim.audit();
+      illegal += a.illegal;
+      overlaps += a.overlaps;
+    }
+  };
+  for (const [i, item] of stream.entries()) {
+    while (departures.length > 0 && departures[0].at <= item.arrival) {
+      const d = heapPop(departures);
+      sim.release(d.request);
+      const dem = demandOf(d.request);
+      compute -= dem.compute;
+      memory -= dem.memory;
+    }
+    if (sim.place(item.request)) {
+      placed++;
+      const dem = demandOf(item.request);
+      compute += dem.compute;
+      memory += dem.memory;
+      placedGpuEq += dem.compute / 7;
+      if (Number.isFinite(item.duration)) heapPush(departures, { at: item.arrival + item.duration, request: item.request });
+      peak = Math.max(peak, sim.gpusUsed());
+      lbPeak = Math.max(lbPeak, lowerBound(compute, memory));
+    }
+    if (i % 1000 === 999) audit();
+  }
+  audit();
+  const seconds = sim instanceof EngineSim ? sim.seconds : (performance.now() - t0) / 1000;
+  return {
+    name: sim.name,
+    placed,
+    rejected: stream.length - placed,
+    gpusUsedPeak: peak,
+    gpusUsedEnd: sim.gpusUsed(),
+    lowerBoundPeak: lbPeak,
+    lowerBoundEnd: lowerBound(compute, memory),
+    placedGpuEq: Math.round(placedGpuEq),
+    seconds,
+    illegal,
+    overlaps,
+  };
+}
+
+/** GPUs needed at least: memory slices / 8 and compute slices / 7 (one model). */
+function lowerBound(compute: number, memory: number): number {
+  return Math.max(Math.ceil(compute / 7), Math.ceil(memory / 8));
+}
+
+function heapPush<T extends { at: number }>(h: T[], x: T): void {
+  h.push(x);
+  for (let i = h.length - 1; i > 0; ) {
+    const p = (i - 1) >> 1;
+    if (h[p].at <= h[i].at) break;
+    [h[p], h[i]] = [h[i], h[p]];
+    i = p;
+  }
+}
+
+function heapPop<T extends { at: number }>(h: T[]): T {
+  const top = h[0];
+  const last = h.pop() as T;
+  if (h.length > 0) {
+    h[0] = last;
+    for (let i = 0; ; ) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let m = i;
+      if (l < h.length && h[l].at < h[m].at) m = l;
+      if (r < h.length && h[r].at < h[m].at) m = r;
+      if (m === i) break;
+      [h[m], h[i]] = [h[i], h[m]];
+      i = m;
+    }
+  }
+  return top;
+}
+
+function table(title: string, rows: RunStats[]): void {
+  console.log(`\n${title}`);
+  console.log('scheduler   placed  rejected  GPU-eq placed  GPUs used peak  lower bound peak  seconds  illegal  overlaps');
+  for (const r of rows) {
+    console.log(
+      `${r.name.padEnd(10)} ${String(r.placed).padStart(7)} ${String(r.rejected).padStart(9)} ${String(r.placedGpuEq).padStart(14)} ` +
+        `${String(r.gpusUsedPeak).padStart(15)} ${String(r.lowerBoundPeak).padStart(17)} ${r.seconds.toFixed(3).padStart(8)} ` +
+        `${String(r.illegal).padStart(8)} ${String(r.overlaps).padStart(9)}`,
+    );
+  }
+}
+
+function main(): void {
+  const gpus = SHAPE.nodes * SHAPE.gpusPerNode;
+  const churn = makeStream(REQUESTS, SEED, MEAN_HOLD);
+  const churnRuns = [run(new EngineSim(), churn), run(new StaticLayoutSim(SHAPE), churn), run(new TemplateFirstFitSim(SHAPE), churn)];
+  table(`churn: ${REQUESTS} requests on ${gpus} B200 GPUs (seed ${SEED}, mean hold ${MEAN_HOLD})`, churnRuns);
+
+  const fit = makeStream(FIT_REQUESTS, SEED + 1, Infinity, 0.01);
+  const fitRuns = [run(new EngineSim(), fit), run(new StaticLayoutSim(SHAPE), fit), run(new TemplateFirstFitSim(SHAPE), fit)];
+  table(`fit: ${FIT_REQUESTS} requests, no departures`, fitRuns);
+
+  const [h, s, t] = churnRuns;
+  const better = Math.max(s.placed, t.placed);
+  const [hf, sf, tf] = fitRuns;
+  console.log(
+    `\nchurn: haein places ${(((h.placed - better) / better) * 100).toFixed(1)} % more requests than the better baseline; ` +
+      `fit: haein uses ${(hf.gpusUsedEnd / hf.lowerBoundEnd).toFixed(3)} × the lower bound (${hf.gpusUsedEnd} / ${hf.lowerBoundEnd} GPUs)`,
+  );
+  const summary = {
+    gpus,
+    requests: REQUESTS,
+    seed: SEED,
+    seconds: Number(h.seconds.toFixed(3)),
+    placed: h.placed,
+    rejected: h.rejected,
+    gpusUsedPeak: h.gpusUsedPeak,
+    lowerBoundGpus: h.lowerBoundPeak,
+    placedGpuEq: h.placedGpuEq,
+    illegal: h.illegal + hf.illegal,
+    overlaps: h.overlaps + hf.overlaps,
+    gainOverBetterBaseline: Number(((h.placed - better) / better).toFixed(4)),
+    static: { placed: s.placed, rejected: s.rejected, gpusUsedPeak: s.gpusUsedPeak, placedGpuEq: s.placedGpuEq },
+    templates: { placed: t.placed, rejected: t.rejected, gpusUsedPeak: t.gpusUsedPeak, placedGpuEq: t.placedGpuEq },
+    fit: {
+      requests: FIT_REQUESTS,
+      placed: hf.placed,
+      gpusUsed: hf.gpusUsedEnd,
+      lowerBoundGpus: hf.lowerBoundEnd,
+      ratio: Number((hf.gpusUsedEnd / hf.lowerBoundEnd).toFixed(4)),
+      seconds: Number(hf.seconds.toFixed(3)),
+      static: { placed: sf.placed, gpusUsed: sf.gpusUsedEnd },
+      templates: { placed: tf.placed, gpusUsed: tf.gpusUsedEnd },
+    },
+  };
+  console.log(JSON.stringify(summary));
+}
+
+main();
