@@ -128,3 +128,63 @@ export function walkSchema(root: Schema, visit: (node: Schema, path: string) => 
 export function rulesOf(node: Schema): string[] {
   return (node['x-kubernetes-validations'] ?? []).map((v) => v.rule.replace(/\s+/g, ' '));
 }
+
+/**
+ * Structural validation of a value against a schema, as the API server does before CEL: unknown fields (unless
+ * preserved), types, required fields, enums, patterns, numeric and size bounds. Returns one message per problem.
+ */
+export function structuralErrors(schema: Schema, value: unknown, path = ''): string[] {
+  const errors: string[] = [];
+  const at = path || '<root>';
+  switch (schema.type) {
+    case 'object': {
+      if (typeof value !== 'object' || value === null || Array.isArray(value)) return [`${at}: expected object`];
+      const obj = value as Record<string, unknown>;
+      for (const req of schema.required ?? []) {
+        if (!(req in obj)) errors.push(`${at}.${req}: required`);
+      }
+      if (schema.maxProperties !== undefined && Object.keys(obj).length > schema.maxProperties) {
+        errors.push(`${at}: more than ${schema.maxProperties} properties`);
+      }
+      for (const [k, v] of Object.entries(obj)) {
+        // The API server validates the root metadata itself (ObjectMeta).
+        if (path === '' && k === 'metadata') continue;
+        const child = schema.properties?.[k];
+        const childPath = path ? `${path}.${k}` : k;
+        if (child) errors.push(...structuralErrors(child, v, childPath));
+        else if (schema.additionalProperties && typeof schema.additionalProperties === 'object') {
+          errors.push(...structuralErrors(schema.additionalProperties, v, childPath));
+        } else if (!schema['x-kubernetes-preserve-unknown-fields']) {
+          errors.push(`${childPath}: unknown field`);
+        }
+      }
+      break;
+    }
+    case 'array': {
+      if (!Array.isArray(value)) return [`${at}: expected array`];
+      if (schema.minItems !== undefined && value.length < schema.minItems) errors.push(`${at}: fewer than ${schema.minItems} items`);
+      if (schema.maxItems !== undefined && value.length > schema.maxItems) errors.push(`${at}: more than ${schema.maxItems} items`);
+      value.forEach((item, i) => schema.items && errors.push(...structuralErrors(schema.items, item, `${path}[${i}]`)));
+      break;
+    }
+    case 'string':
+      if (typeof value !== 'string') return [`${at}: expected string`];
+      if (schema.pattern && !new RegExp(schema.pattern).test(value)) errors.push(`${at}: does not match ${schema.pattern}`);
+      if (schema.maxLength !== undefined && value.length > schema.maxLength) errors.push(`${at}: longer than ${schema.maxLength}`);
+      if (schema.minLength !== undefined && value.length < schema.minLength) errors.push(`${at}: shorter than ${schema.minLength}`);
+      break;
+    case 'integer':
+    case 'number':
+      if (typeof value !== 'number' || (schema.type === 'integer' && !Number.isInteger(value))) return [`${at}: expected ${schema.type}`];
+      if (schema.minimum !== undefined && value < schema.minimum) errors.push(`${at}: below ${schema.minimum}`);
+      if (schema.maximum !== undefined && value > schema.maximum) errors.push(`${at}: above ${schema.maximum}`);
+      break;
+    case 'boolean':
+      if (typeof value !== 'boolean') return [`${at}: expected boolean`];
+      break;
+    default:
+      break;
+  }
+  if (schema.enum && !schema.enum.includes(value)) errors.push(`${at}: not one of ${JSON.stringify(schema.enum)}`);
+  return errors;
+}
