@@ -27,7 +27,7 @@ async function main(): Promise<void> {
   const log = createLogger({ component: 'haein-node-agent', level: config.logLevel });
   const client = new KubeClient(loadKubeConfig(config.kubeconfig), { fieldManager: 'haein-node-agent', userAgent: 'haein-node-agent' });
   const runner = new NodeAgentRunner(config, client, log);
-  const health = config.healthPort > 0 ? new HealthServer({ port: config.healthPort, logger: log, readiness: { agents: () => runner.ready() } }) : undefined;
+  const health = config.healthPort > 0 ? new HealthServer({ port: config.healthPort, logger: log, registry: runner.metrics.registry, readiness: { agents: () => runner.ready() } }) : undefined;
 
   let stopping = false;
   const shutdown = (signal: string): void => {

@@ -9,6 +9,7 @@ import { RESOURCES, isAlreadyExists, isNotFound } from '../k8s/client.js';
 import { healthyCounts, pluginDevices } from './device-inventory.js';
 import { CONDITIONS, gpuInventory, realisedGpus, setCondition } from './gpu-node-status.js';
 import { InUseTracker } from './in-use-tracker.js';
+import type { NodeAgentMetrics } from './metrics.js';
 import { assignHeld } from './pod-devices.js';
 import { planRealisation, realiseLayout } from './layout-realiser.js';
 import { nodeLabels } from './node-labels.js';
@@ -37,6 +38,7 @@ export interface NodeAgentOptions {
   /** How long an Allocate counts as "in use" before PodResources confirms it; default 30 s. */
   allocateGraceMs?: number;
   log?: Log;
+  metrics?: NodeAgentMetrics;
 }
 
 const RETRY_MS = 2000;
@@ -198,10 +200,13 @@ export class NodeAgent {
         durationMs: result.durationMs,
       });
       const reason = result.outcome === 'Failed' ? 'ReconfigurationFailed' : result.outcome;
+      this.o.metrics?.reconfiguration.labels(this.node, result.outcome).observe(result.durationMs / 1000);
       this.setLayoutCondition(result.outcome === 'Realised', reason, result.message, generation);
       // A failed step (the simulated hardware refused) is retried; refusals wait for the spec or in-use to change.
       if (result.outcome === 'Failed') this.after(RETRY_MS, () => this.trigger());
     } else if (!plan.ok) {
+      const known = this.conditions.find((c) => c.type === CONDITIONS.layoutRealised);
+      if (known?.reason !== plan.reason || known.observedGeneration !== generation) this.o.metrics?.refusals.labels(this.node, plan.reason).inc();
       this.setLayoutCondition(false, plan.reason, plan.message, generation);
     } else {
       this.setLayoutCondition(true, 'Realised', `layout of generation ${generation} is realised`, generation);
@@ -297,6 +302,7 @@ export class NodeAgent {
     const devices = pluginDevices(this.o.sim.gpus(), { gpuCount: this.o.sim.gpus().length, nvlinkGroupSize: this.o.nvlinkGroupSize });
     this.devicesChain = this.devicesChain
       .then(async () => {
+        this.recordDeviceMetrics(devices);
         if (this.o.devicePlugins) await this.o.devicePlugins.update(devices);
         if (this.o.patchNodeCapacity) await this.patchCapacity(devices);
       })
@@ -308,6 +314,18 @@ export class NodeAgent {
         });
       });
     return this.devicesChain;
+  }
+
+  private recordDeviceMetrics(devices: ReadonlyMap<string, readonly PluginDevice[]>): void {
+    const m = this.o.metrics;
+    if (!m) return;
+    m.devices.reset();
+    for (const [resource, list] of devices) {
+      const healthy = list.filter((d) => d.healthy).length;
+      m.devices.labels(this.node, resource, 'Healthy').set(healthy);
+      m.devices.labels(this.node, resource, 'Unhealthy').set(list.length - healthy);
+    }
+    m.held.labels(this.node).set(this.o.sim.heldDeviceIds().size);
   }
 
   private async patchCapacity(devices: ReadonlyMap<string, readonly PluginDevice[]>): Promise<void> {

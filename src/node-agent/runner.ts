@@ -6,6 +6,7 @@ import { RESOURCES } from '../k8s/client.js';
 import { modelForProduct } from '../placement/catalog.js';
 import { type AgentClient, NodeAgent } from './agent.js';
 import { cliqueFor, type NodeAgentConfig } from './config.js';
+import { NodeAgentMetrics } from './metrics.js';
 import { type PodLike, podDeviceRequests } from './pod-devices.js';
 import { SimulatedNode } from './simulated-gpu.js';
 
@@ -28,6 +29,8 @@ const POD_POLL_MS = 2_000;
  */
 export class NodeAgentRunner {
   private readonly served = new Map<string, Served>();
+  /** Metrics of every agent this process runs. */
+  readonly metrics = new NodeAgentMetrics();
   private readonly positions = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
   private podTimer: NodeJS.Timeout | undefined;
@@ -144,7 +147,12 @@ export class NodeAgentRunner {
     // Allocate calls reach the agent created just below.
     const late: { agent?: NodeAgent } = {};
     const plugins = c.devicePlugin
-      ? new DevicePluginManager({ dir: c.devicePluginDir, log, onAllocate: (_resource, ids) => late.agent?.noteAllocated(ids) })
+      ? new DevicePluginManager({
+          dir: c.devicePluginDir,
+          log,
+          onAllocate: (_resource, ids) => late.agent?.noteAllocated(ids),
+          onRegistered: (resource) => this.metrics.registrations.labels(resource).inc(),
+        })
       : undefined;
     const podResources = c.devicePlugin ? new PodResourcesClient(c.podResourcesSocket) : undefined;
     const agent = new NodeAgent({
@@ -157,6 +165,7 @@ export class NodeAgentRunner {
       podResources,
       podResourcesIntervalMs: c.podResourcesIntervalMs,
       log,
+      metrics: this.metrics,
     });
     late.agent = agent;
     this.served.set(node, { agent, plugins, podResources });

@@ -1,6 +1,7 @@
 import type { GpuNode, TargetGpu } from '../../../src/api/types.js';
 import { RESOURCES } from '../../../src/k8s/client.js';
 import { NodeAgent } from '../../../src/node-agent/agent.js';
+import { NodeAgentMetrics } from '../../../src/node-agent/metrics.js';
 import { SimulatedNode } from '../../../src/node-agent/simulated-gpu.js';
 import { modelForProduct } from '../../../src/placement/catalog.js';
 import { FakeClient } from './fake-client.js';
@@ -20,6 +21,7 @@ describe('NodeAgent', () => {
   let sim: SimulatedNode;
   let agent: NodeAgent;
   let held: Set<string>;
+  let metrics: NodeAgentMetrics;
 
   const gpuNode = async (): Promise<GpuNode> => (await client.get<GpuNode>(RESOURCES.gpuNode, 'node-a'))!;
   const condition = async (type: string) => (await gpuNode()).status?.conditions?.find((c) => c.type === type);
@@ -30,7 +32,9 @@ describe('NodeAgent', () => {
     await client.create(RESOURCES.node, { metadata: { name: 'node-a' }, status: { capacity: { cpu: '8' } } });
     sim = (await SimulatedNode.open({ node: 'node-a', model: b200, gpuCount: 8, reconfigureDelayMs: 1 })).sim;
     held = new Set();
+    metrics = new NodeAgentMetrics();
     agent = new NodeAgent({
+      metrics,
       sim,
       client,
       clique: 'c0ffee.1',
@@ -71,6 +75,9 @@ describe('NodeAgent', () => {
     // Initial publish, Reconfiguring, Realised (+ at most one in-use refresh): no write storm from our own events.
     expect(client.calls.filter((c) => c.startsWith('status gpunodes')).length).toBeLessThanOrEqual(5);
     expect(status.lastReconfiguration!.durationSeconds).toBeGreaterThan(0);
+    expect(await metrics.registry.getSingleMetricAsString('haein_node_agent_reconfiguration_seconds')).toContain(
+      'haein_node_agent_reconfiguration_seconds_count{node="node-a",outcome="Realised"} 1',
+    );
     await until(async () => {
       const cap = (await client.get<{ status: { capacity: Record<string, string> } }>(RESOURCES.node, 'node-a'))!.status.capacity;
       return cap['nvidia.com/gpu'] === '7' && cap['nvidia.com/mig-1g.23gb'] === '2' && cap['nvidia.com/mig-3g.90gb'] === '1';
@@ -100,6 +107,10 @@ describe('NodeAgent', () => {
     await until(async () => (await condition('LayoutRealised'))?.reason === 'IllegalLayout');
     expect(sim.gpus()).toEqual(before);
     expect((await gpuNode()).status?.observedGeneration).toBe(2);
+    // Counted once per refused generation, however often the agent re-checks it.
+    await agent.trigger();
+    const refusals = await metrics.registry.getSingleMetricAsString('haein_node_agent_layout_refusals_total');
+    expect(refusals).toContain('haein_node_agent_layout_refusals_total{node="node-a",reason="IllegalLayout"} 1');
   });
 
   it('on a kubelet-less node, running pods\' requests mark devices in use and block their destruction', async () => {
