@@ -17,6 +17,8 @@ export interface GeometryTables {
   potential: Int32Array;
   /** Free memory slots of a mask. */
   free: Int8Array;
+  /** Most compute slices that legal instances in the free slots of a mask can still use. */
+  fill: Int8Array;
 }
 
 const TABLES = new WeakMap<GpuModel, GeometryTables>();
@@ -49,7 +51,19 @@ function buildTables(profiles: MigProfile[]): GeometryTables {
     potential[m] = pot;
     free[m] = MEMORY_SLOTS - popcount(m);
   }
-  return { potential, free };
+  // Masks only gain bits, so filling from the fullest mask down sees every successor computed.
+  const fill = new Int8Array(FULL_MASK + 1);
+  for (let m = FULL_MASK; m >= 0; m--) {
+    let best = 0;
+    for (const p of distinct) {
+      for (const s of p.starts) {
+        const sm = slotMask(p, s);
+        if ((sm & m) === 0) best = Math.max(best, p.computeSlices + fill[m | sm]);
+      }
+    }
+    fill[m] = best;
+  }
+  return { potential, free, fill };
 }
 
 /** Number of set bits of a small mask. */

@@ -3,13 +3,16 @@
  *
  * Every option gets a key (lower is better) compared field by field:
  *   victims (count, highest priority, total priority) — only non-zero when preempting;
- *   tier — 0 reuse a carved free slice on a busy GPU, 1 carve on a busy GPU, 2 open an idle GPU;
+ *   tier — 0 reuse a carved free slice on a busy GPU, 1 carve on a busy GPU, 2 open an idle GPU,
+ *   3 carve on a busy GPU in a way that strands compute (e.g. 3g beside 3g leaves a compute slice no
+ *   memory can reach: better to open an idle GPU and keep the hole for the small slices that fill it),
+ *   unless many GPUs are already open (then the holes are not being filled and stranding is cheaper);
  *   for tier 2 only: idle GPUs of the node, then of the clique (open GPUs on busy nodes, keep idle nodes
  *   and cliques whole for gangs);
  *   reuse first, mode switch last, potential loss (fragmentation), free slots left (best fit),
  *   carved slots destroyed, node/clique idleness, then snapshot order (determinism).
  */
-import { slotMask, type MigProfile } from './catalog.js';
+import { COMPUTE_SLICES, slotMask, type MigProfile } from './catalog.js';
 import { popcount, tablesFor } from './geometry.js';
 import { isVictim, victimCost, type PreemptionPolicy } from './preemption.js';
 import type { MemberPlan } from './request.js';
@@ -33,6 +36,11 @@ const CLIQUE_IDLE = 12;
 const NODE = 13;
 const GPU = 14;
 const START = 15;
+
+/** How many open (partly filled) GPUs make stranding compute preferable to opening another GPU. */
+export function openLimit(state: PlacementState): number {
+  return Math.max(4, state.gpus.length >> 6);
+}
 
 /** A place for one slice. */
 export interface SliceChoice {
@@ -103,7 +111,8 @@ export function scoreSlice(
   }
   const t = tablesFor(node.model as NonNullable<NodeState['model']>);
   const idle = state.isIdle(gpu);
-  const tier = idle ? 2 : reuse ? 0 : 1;
+  let tier = idle ? 2 : reuse ? 0 : 1;
+  if (tier === 1 && state.open < openLimit(state) && COMPUTE_SLICES - gpu.hardCompute - profile.computeSlices > t.fill[base | m]) tier = 3;
   const clique = state.groups[node.cliqueIdx].idle;
   const [vc, vm, vs] = victims ? victimCost(victims) : [0, -Infinity, 0];
   out[V_COUNT] = vc;
@@ -188,7 +197,7 @@ export function bestSlice(state: PlacementState, policy: PreemptionPolicy, membe
       if (pruning && best) {
         // Without victims the tier is the first field that differs, and it does not depend on the start.
         const idle = state.isIdle(gpu);
-        const minTier = idle ? 2 : gpu.soft !== 0 ? 0 : 1;
+        const minTier = idle ? 2 : gpu.soft !== 0 ? 0 : 1;  // tier 3 is only reached from 1
         if (minTier > best[TIER]) continue;
         if (!idle && gpu.mode === 'whole') continue;
       }

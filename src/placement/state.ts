@@ -3,7 +3,8 @@
  * rolls back on failure; a caller that places many requests (the operator's cache, the benchmark) keeps one
  * state, commits results and releases claims without rebuilding anything.
  */
-import { findProfile, modelForProduct, slotMask, type GpuModel, type MigProfile } from './catalog.js';
+import { COMPUTE_SLICES, findProfile, modelForProduct, slotMask, type GpuModel, type MigProfile } from './catalog.js';
+import { tablesFor } from './geometry.js';
 import type { ClusterSnapshot, GpuMode, GpuSnapshot, Holder, NodeSnapshot, SliceSnapshot } from './types.js';
 
 /** One node of the working state. */
@@ -38,6 +39,8 @@ export interface GpuState {
   hard: number;
   /** Slots of carved slices that are neither held nor in use: reusable or destroyable. */
   soft: number;
+  /** Compute slices of the held or in-use slices. */
+  hardCompute: number;
   /** The snapshot's layout of this GPU is not understood (unknown profile, slices in whole mode): left alone. */
   broken: boolean;
 }
@@ -71,6 +74,8 @@ export class PlacementState {
   readonly nodes: NodeState[] = [];
   readonly gpus: GpuState[] = [];
   readonly groups: CliqueState[] = [];
+  /** Busy GPUs (not idle) that can still take more compute: the "open bins" of the packing. */
+  open = 0;
   private readonly journal: JournalEntry[] = [];
   private readonly byHolder = new Map<string, Set<GpuState>>();
   private readonly profileCache = new Map<GpuModel, Map<string, MigProfile>>();
@@ -120,6 +125,7 @@ export class PlacementState {
       inUse: g.inUse === true,
       hard: 0,
       soft: 0,
+      hardCompute: 0,
       broken: false,
     };
     node.gpus.push(gpu);
@@ -127,6 +133,7 @@ export class PlacementState {
     gpu.broken = !this.computeMasks(gpu);
     this.indexHolders(gpu, +1);
     if (this.isIdle(gpu)) this.adjustIdle(gpu, +1);
+    if (this.isOpen(gpu)) this.open++;
   }
 
   /** The profile of a slice on a GPU's model, cached by name. */
@@ -144,6 +151,7 @@ export class PlacementState {
   private computeMasks(gpu: GpuState): boolean {
     let hard = 0;
     let soft = 0;
+    let compute = 0;
     let ok = true;
     if (gpu.mode === 'whole' && gpu.slices.length > 0) ok = false;
     for (const s of gpu.slices) {
@@ -154,9 +162,14 @@ export class PlacementState {
       }
       const m = slotMask(p, s.start);
       if ((m & (hard | soft)) !== 0) ok = false;
-      if (s.holder || s.inUse) hard |= m;
-      else soft |= m;
+      if (s.holder || s.inUse) {
+        hard |= m;
+        compute += p.computeSlices;
+      } else {
+        soft |= m;
+      }
     }
+    gpu.hardCompute = compute;
     gpu.hard = ok ? hard : 0xff;
     gpu.soft = ok ? soft : 0;
     return ok;
@@ -196,6 +209,7 @@ export class PlacementState {
 
   private assign(gpu: GpuState, next: GpuContents): void {
     const wasIdle = this.isIdle(gpu);
+    const wasOpen = this.isOpen(gpu);
     this.indexHolders(gpu, -1);
     gpu.mode = next.mode;
     gpu.slices = next.slices;
@@ -205,6 +219,14 @@ export class PlacementState {
     this.indexHolders(gpu, +1);
     const idle = this.isIdle(gpu);
     if (idle !== wasIdle) this.adjustIdle(gpu, idle ? +1 : -1);
+    const open = this.isOpen(gpu);
+    if (open !== wasOpen) this.open += open ? 1 : -1;
+  }
+
+  /** A busy MIG GPU with compute left that its free slots can still reach. */
+  isOpen(gpu: GpuState): boolean {
+    if (!gpu.healthy || gpu.broken || gpu.mode !== 'mig' || gpu.hard === 0 || !gpu.node.model) return false;
+    return gpu.hardCompute < COMPUTE_SLICES && tablesFor(gpu.node.model).fill[gpu.hard] > 0;
   }
 
   /** A journal position to roll back to. */
