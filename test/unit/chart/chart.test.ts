@@ -186,6 +186,15 @@ describe('node-agent DaemonSet', () => {
     const pluginArg = c.args.find((a) => a.startsWith('--device-plugin-dir='))!.split('=')[1];
     expect(c.volumeMounts.map((m) => m.mountPath)).toContain(pluginArg);
     expect(c.securityContext).toMatchObject({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
+    expect(c.args).toContain('--health-port=8082');
+    expect(c.livenessProbe?.httpGet.path).toBe('/healthz');
+    expect(c.readinessProbe?.httpGet.path).toBe('/readyz');
+  });
+
+  it('drops the probes when the health server is disabled', async () => {
+    const [c] = find<Workload>(await render('nodeAgent.healthPort=0'), 'DaemonSet').spec.template.spec.containers;
+    expect(c.args).toContain('--health-port=0');
+    expect(c.livenessProbe).toBeUndefined();
   });
 });
 
