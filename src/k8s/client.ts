@@ -88,6 +88,8 @@ export class KubeClient {
   private readonly fieldManager: string;
   private readonly userAgent: string;
   private readonly timeoutMs: number;
+  /** Keep-alive TLS agent, built once from the KubeConfig's CA and client certificate. */
+  private keepAliveAgent: https.Agent | undefined;
 
   constructor(
     private readonly kc: KubeConfig,
@@ -303,8 +305,21 @@ export class KubeClient {
       path: url.pathname + url.search,
       headers: { Accept: 'application/json', 'User-Agent': this.userAgent, ...headers },
     };
-    // Sets the cached TLS agent (CA, client cert/key) and the Authorization header (token, exec, tokenFile).
+    // Sets the TLS material (CA, client cert/key), an agent and the Authorization header (token, exec, tokenFile).
     await this.kc.applyToHTTPSOptions(options);
+    // client-node's agent opens a new TLS connection per request; reuse connections unless a proxy is involved.
+    if (url.protocol === 'https:' && !cluster.proxyUrl) {
+      this.keepAliveAgent ??= new https.Agent({
+        keepAlive: true,
+        keepAliveMsecs: 30_000,
+        ca: options.ca,
+        cert: options.cert,
+        key: options.key,
+        ...(options.rejectUnauthorized !== undefined ? { rejectUnauthorized: options.rejectUnauthorized } : {}),
+        ...(options.servername ? { servername: options.servername } : {}),
+      });
+      options.agent = this.keepAliveAgent;
+    }
     return { mod: url.protocol === 'http:' ? http : https, options };
   }
 
