@@ -147,9 +147,12 @@ export class DevicePluginManager {
   }
 
   private async tryRegister(name: string, entry: Entry): Promise<void> {
+    const kubelet = await fileIdentity(join(this.opts.dir, this.opts.kubeletSocketName ?? KUBELET_SOCKET));
     try {
       await entry.server.register();
       entry.registered = true;
+      // The first registration defines the kubelet instance; the watch loop must not take it for a restart.
+      if (this.kubeletIdentity === undefined) this.kubeletIdentity = kubelet;
       this.registerFailuresLogged.delete(name);
       this.opts.onRegistered?.(name);
     } catch (err) {

@@ -62,6 +62,17 @@ describe('device plugin over the kubelet gRPC API', () => {
     expect(conn.latest().map((d) => d.health)).toEqual(['Healthy', 'Healthy']);
   });
 
+  it('registers once when devices are published before the watch loop first runs', async () => {
+    await manager.stop();
+    manager = new DevicePluginManager({ dir, pollIntervalMs: 100 });
+    await manager.update(new Map([[MIG, migDevices(1)]]));
+    manager.start();
+    await kubelet.waitForConnection(MIG);
+    // The watch loop must not mistake the kubelet it just registered with for a restarted one.
+    await new Promise((r) => setTimeout(r, 400));
+    expect(kubelet.connections.filter((c) => c.request.resource_name === MIG)).toHaveLength(1);
+  });
+
   it('pushes a layout change and a health change on the open stream without re-registering', async () => {
     await manager.update(new Map([[MIG, migDevices(2)]]));
     const conn = await kubelet.waitForConnection(MIG);
