@@ -9,7 +9,9 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import yaml from 'js-yaml';
 import { API_VERSION, PARTITION_GATE, PARTITION_LABEL } from '../../../src/api/constants.js';
-import { REPO_ROOT, createTestNamespace, eventually, installCrds, kubectl, type TestNamespace } from '../../support/cluster.js';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { REPO_ROOT, createTestNamespace, eventually, installCrds, kubectl, toolDir, type TestNamespace } from '../../support/cluster.js';
 
 jest.setTimeout(120_000);
 
@@ -248,5 +250,33 @@ describe('admission policy for partition pods', () => {
       return policy.status?.observedGeneration === policy.metadata.generation ? policy.status : undefined;
     }, { timeoutMs: 60_000, what: 'the policy type check (kube-controller-manager)' });
     expect(status.typeChecking?.expressionWarnings ?? []).toEqual([]);
+  });
+});
+
+describe('served API', () => {
+  it('kubectl explain shows the field documentation', async () => {
+    const out = await kubectl(['explain', 'gpupartition.spec.memory']);
+    expect(out).toMatch(/minimum GPU memory per slice as a Kubernetes quantity/);
+    expect(await kubectl(['explain', 'tj.spec.topology'])).toMatch(/sameClique/);
+  });
+
+  it('kubectl get haein lists every kind', async () => {
+    const out = await kubectl(['get', 'haein', '-n', ns.name, '-o', 'name']);
+    expect(out).toMatch(/gpupartition\.gpu\.haein\.dev\//);
+    expect(out).toMatch(/trainingjob\.gpu\.haein\.dev\//);
+    expect(out).toMatch(/gpunode\.gpu\.haein\.dev\//);
+  });
+
+  it('every manifest the chart renders passes server-side validation', async () => {
+    const { stdout } = await promisify(execFile)(
+      join(await toolDir(), 'helm'),
+      ['template', 'haein-test', join(REPO_ROOT, 'charts', 'haein'), '-n', ns.name],
+      { maxBuffer: 16 * 1024 * 1024 },
+    );
+    const rendered = yaml.loadAll(stdout).filter((d) => d !== null);
+    const lines = (await kubectl(['apply', '--dry-run=server', '-f', '-'], { input: stdout })).trim().split('\n');
+    expect(lines).toHaveLength(rendered.length);
+    for (const line of lines) expect(line).toMatch(/^\S+\/\S+ created \(server dry run\)$/);
+    expect(lines.join('\n')).toMatch(/^deployment\.apps\/haein-test-operator created/m);
   });
 });
