@@ -17,10 +17,11 @@ start() {
   # The device manager creates its registration socket shortly after the kubelet starts.
   wait_until 30 "the kubelet's $DEVICE_PLUGIN_DIR/kubelet.sock" test -S "$DEVICE_PLUGIN_DIR/kubelet.sock" \
     || die "kubelet registration socket $DEVICE_PLUGIN_DIR/kubelet.sock missing after 30s (see $HAEIN_STATE/logs/kubelet.log)"
+  mkdir -p "$AGENT_STATE_DIR"
   log "starting node agent for $NODE_NAME ($NODE_GPUS × $NODE_MODEL) on $DEVICE_PLUGIN_DIR"
   proc_start haein-node-agent "$node" "$entry" --node-name "$NODE_NAME" \
     --kubeconfig "$HAEIN_STATE/admin.kubeconfig" --model "$NODE_MODEL" --gpus "$NODE_GPUS" \
-    --device-plugin-dir "$DEVICE_PLUGIN_DIR" --state-file "$NODE_STATE/agent-state.json" \
+    --device-plugin-dir "$DEVICE_PLUGIN_DIR" --state-file "$AGENT_STATE_DIR/state.json" \
     --pod-resources-socket "$POD_RESOURCES_SOCKET"
   # The agent registers one plugin per resource; the kubelet then publishes them in allocatable.
   local kubectl; kubectl="$("$HACK/tools.sh")/kubectl"

@@ -29,6 +29,9 @@ DEVICE_PLUGIN_DIR="$KUBELET_ROOT/device-plugins"
 POD_RESOURCES_SOCKET="$KUBELET_ROOT/pod-resources/kubelet.sock"
 # kubelet 1.33 ignores --root-dir for device plugins (a compiled-in path): DEVICE_PLUGIN_DIR is bind-mounted here.
 HOST_DEVICE_PLUGIN_DIR=/var/lib/kubelet/device-plugins
+# The node agent's state (realised layout, device UUIDs). The chart's DaemonSet is pointed at the same dir by
+# the e2e test, so the devices keep their UUIDs when it takes over from the host agent, as on a real node.
+AGENT_STATE_DIR="$NODE_STATE/agent"
 # KEY=VALUE facts about the running node for tests and other scripts.
 NODE_ENV_FILE="$NODE_STATE/env"
 # Host paths the runtime creates outside our state (noted here so node-down only removes what we made).

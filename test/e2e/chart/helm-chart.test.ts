@@ -46,12 +46,16 @@ interface TrainingJobView {
 let env: NodeModeEnv;
 let ns: TestNamespace | undefined;
 let installed = false;
+/** The node's GpuNode target layout before the chart's operator rewrote it (restored afterwards). */
+let originalGpus: unknown = null;
 
 beforeAll(async () => {
   env = await ensureNodeMode();
   await ensureHaeinImage(env);
   // The chart's DaemonSet serves this node's device plugins; a host agent would register the same resources.
   await runScript('hack/node/agent.sh', ['stop']);
+  const gpuNode = await getJson<{ spec?: { gpus?: unknown } }>(['get', 'gpunode', env.nodeName]);
+  originalGpus = gpuNode?.spec?.gpus ?? null;
 }, 20 * 60_000);
 
 afterAll(async () => {
@@ -62,6 +66,8 @@ afterAll(async () => {
   }
   if (installed) await helmUninstall(RELEASE, RELEASE_NS);
   await kubectl(['delete', 'namespace', RELEASE_NS, '--ignore-not-found', '--wait=false'], { allowFailure: true });
+  // Leave the node's layout as other suites found it (the agent realises it again once restarted).
+  await kubectl(['patch', 'gpunode', env.nodeName, '--type', 'merge', '-p', JSON.stringify({ spec: { gpus: originalGpus } })], { allowFailure: true });
   if (env?.agentMode === 'host') await runScript('hack/node/agent.sh', ['start']).catch((err: unknown) => console.error('restarting the host node agent failed', err));
 }, 5 * 60_000);
 
@@ -84,7 +90,8 @@ describe('helm chart on the node-mode cluster', () => {
             gpus: env.gpus,
             devicePluginDir: env.devicePluginDir,
             podResourcesDir: dirname(env.podResourcesSocket),
-            stateDir: join(env.nodeState, 'chart-agent'),
+            // The host agent's state dir (hack/node/node-lib.sh): devices keep their UUIDs across the switch.
+            stateDir: join(env.nodeState, 'agent'),
           },
         },
         '5m',
@@ -144,6 +151,8 @@ describe('helm chart on the node-mode cluster', () => {
       await waitForPhase(nsName, 'nb-pod', ['Succeeded'], 120_000);
       const devices = envFromLogs(await podLogs(nsName, 'nb-pod')).NVIDIA_VISIBLE_DEVICES;
       expect(devices).toMatch(/^MIG-/);
+      // The pod must get the partition's own slice (the one the ledger recorded), not any free slice of the
+      // same profile on that node.
       const uuid = partition.status?.allocations?.[0]?.uuid;
       if (uuid) expect(devices).toBe(uuid);
       expect((await getPod(nsName, 'nb-pod'))?.spec.nodeName).toBe(env.nodeName);
