@@ -53,7 +53,8 @@ export function explainFailure(
     detail = 'no group of nodes satisfies the topology';
   } else if (best.group.unit === 'cluster') {
     const idle = best.group.nodes.reduce((s, n) => s + n.idle, 0);
-    detail = `the ${best.group.nodes.length} eligible node${best.group.nodes.length === 1 ? '' : 's'} have ${idle} idle GPU${idle === 1 ? '' : 's'}`;
+    const n = best.group.nodes.length;
+    detail = `the ${n} eligible node${n === 1 ? ' has' : 's have'} ${idle} idle GPU${idle === 1 ? '' : 's'}`;
     if (best.failed.gpus > 0) {
       const most = Math.max(0, ...best.group.nodes.map((n) => n.idle));
       detail += `; the best node has ${most} idle GPU${most === 1 ? '' : 's'}`;

@@ -1,0 +1,274 @@
+/**
+ * Defragmentation planning: when a request does not fit, find the fewest moves of claimed-but-idle slices
+ * (held, not in use) — and, when the request may preempt, preemptions of lower-priority holders — after
+ * which it does. The plan is advice: the operator carries the moves out (re-pointing claims, the node agent
+ * re-carving) and then writes the returned placement.
+ *
+ * Algorithm, per topology group (the same groups `place` tries), member by member, largest first:
+ * 1. if the member fits as things are, place it (no move);
+ * 2. otherwise rank every spot it could take (slice: GPU × legal start; whole: node × cheapest GPUs) by
+ *    the number of slices in the way, cheapest first, and take the first spot whose displaced slices can
+ *    all be re-placed elsewhere (by the normal scorer, on the same node unless `crossNode`); in-use or
+ *    unmovable slices in the way can only be preempted.
+ * The group needing the fewest moves wins. Cost: O(spots × blockers × GPUs in the move scope).
+ */
+import { slotMask, type GpuModel, type MigProfile } from './catalog.js';
+import { placeOn } from './engine.js';
+import { topologyGroups, type MemberPlacement } from './gang.js';
+import { applySlice, applyWhole } from './apply.js';
+import { bestSlice, bestWhole, compareKeys, scoreSlice, KEY_LEN, type Scope } from './gpu-search.js';
+import { isVictim, NO_PREEMPTION, type PreemptionPolicy } from './preemption.js';
+import { planRequest, type MemberPlan, type RequestPlan } from './request.js';
+import { assignmentsOf, layoutsSince, sortVictims } from './result.js';
+import { PlacementState, type GpuState, type NodeState } from './state.js';
+import type { ClusterSnapshot, DefragMove, DefragPlan, Holder, PlacementRequest, SliceSnapshot, Victim } from './types.js';
+
+/** Options of {@link planDefrag}. */
+export interface DefragOptions {
+  /** Most moves a plan may contain (default 8). */
+  maxMoves?: number;
+  /**
+   * Allow moving a slice to another node with the same GPU model (default false: slices move only between
+   * GPUs of their node, which keeps the holder's node selector and clique valid).
+   */
+  crossNode?: boolean;
+}
+
+interface Blocker {
+  slice: SliceSnapshot & { holder: Holder };
+  gpu: GpuState;
+  action: 'move' | 'preempt';
+}
+
+interface GroupPlan {
+  moves: DefragMove[];
+  victims: Victim[];
+  placements: MemberPlacement[];
+}
+
+/** Proposes the fewest moves after which `request` fits on `snapshot`. */
+export function planDefrag(snapshot: ClusterSnapshot, request: PlacementRequest, options: DefragOptions = {}): DefragPlan {
+  let state: PlacementState;
+  try {
+    state = new PlacementState(snapshot);
+  } catch (err) {
+    return { ok: false, message: `malformed cluster snapshot: ${(err as Error).message}` };
+  }
+  const direct = placeOn(state, request);
+  if (direct.ok) return { ok: true, moves: [], placement: direct };
+  const plan = planRequest(state, request);
+  if ('ok' in plan) return { ok: false, message: plan.message };
+  if (plan.eligible.some((e) => e.length === 0)) return { ok: false, message: direct.message };
+
+  const maxMoves = options.maxMoves ?? 8;
+  const policy: PreemptionPolicy = plan.mayPreempt ? { below: plan.priority } : NO_PREEMPTION;
+  const mark = state.mark();
+  let best: { cost: number; result: Extract<DefragPlan, { ok: true }> } | undefined;
+  for (const group of topologyGroups(state, plan)) {
+    const scopes = plan.members.map((_, i) => (group.unit === 'cluster' ? plan.eligible[i] : group.nodes.filter((n) => plan.eligible[i].includes(n))));
+    const g = planGroup(state, plan, policy, scopes, maxMoves, options.crossNode === true);
+    if (g && (!best || g.moves.length < best.cost)) {
+      best = {
+        cost: g.moves.length,
+        result: {
+          ok: true,
+          moves: g.moves,
+          placement: { ok: true, assignments: assignmentsOf(g.placements), layouts: layoutsSince(state, mark), victims: sortVictims(g.victims) },
+        },
+      };
+    }
+    state.rollback(mark);
+    if (best && best.cost <= 1) break;
+  }
+  if (!best) return { ok: false, message: `${direct.message}; no plan of at most ${maxMoves} moves makes room` };
+  return best.result;
+}
+
+function planGroup(
+  state: PlacementState,
+  plan: RequestPlan,
+  policy: PreemptionPolicy,
+  scopes: NodeState[][],
+  maxMoves: number,
+  crossNode: boolean,
+): GroupPlan | undefined {
+  const out: GroupPlan = { moves: [], victims: [], placements: [] };
+  const used = plan.topology === 'spread' ? new Uint8Array(state.nodes.length) : undefined;
+  for (const [i, member] of plan.members.entries()) {
+    const scope: Scope = { nodes: scopes[i], exclude: used };
+    const budget = maxMoves - out.moves.length;
+    const placed = member.gpus > 0 ? wholeWithMoves(state, policy, member, scope, budget, out) : sliceWithMoves(state, policy, member, scope, budget, crossNode, out);
+    if (!placed) return undefined;
+    if (used) used[placed.node.idx] = 1;
+    out.placements.push(placed);
+  }
+  return out;
+}
+
+// Slices in the way of `profile` at mask `m` on `gpu`; undefined when one can be neither moved nor preempted.
+function blockersAt(policy: PreemptionPolicy, gpu: GpuState, profile: MigProfile, m: number, profileOf: (n: string) => MigProfile | undefined): Blocker[] | undefined {
+  const out: Blocker[] = [];
+  for (const s of gpu.slices) {
+    const p = profileOf(s.profile);
+    if (!p) return undefined;
+    const inWay = (slotMask(p, s.start) & m) !== 0 || (profile.mediaExtensions && p.mediaExtensions);
+    if (!inWay || (!s.holder && !s.inUse)) continue;
+    if (s.holder && !s.inUse) out.push({ slice: { ...s, holder: s.holder }, gpu, action: 'move' });
+    else if (isVictim(policy, s.holder)) out.push({ slice: { ...s, holder: s.holder }, gpu, action: 'preempt' });
+    else return undefined;
+  }
+  return out;
+}
+
+function sliceWithMoves(
+  state: PlacementState,
+  policy: PreemptionPolicy,
+  member: MemberPlan,
+  scope: Scope,
+  budget: number,
+  crossNode: boolean,
+  out: GroupPlan,
+): MemberPlacement | undefined {
+  const direct = bestSlice(state, policy, member, scope);
+  if (direct) {
+    out.victims.push(...applySlice(state, policy, direct.gpu, direct.profile, direct.start, member.holder));
+    return { plan: member, node: direct.gpu.node, gpus: [direct.gpu], profile: direct.profile, start: direct.start };
+  }
+  const spots: Array<{ gpu: GpuState; profile: MigProfile; start: number; blockers: Blocker[]; key: number[] }> = [];
+  const scratch = new Float64Array(KEY_LEN);
+  for (const node of scope.nodes) {
+    if (scope.exclude?.[node.idx]) continue;
+    const profile = member.profileOn(node.model);
+    if (!profile) continue;
+    for (const gpu of node.gpus) {
+      if (!gpu.healthy || gpu.broken || gpu.mode !== 'mig') continue;
+      for (const start of profile.starts) {
+        const blockers = blockersAt(policy, gpu, profile, slotMask(profile, start), (n) => state.profileOf(node.model, n));
+        if (!blockers || blockers.length === 0 || blockers.length > budget) continue;
+        const preempts = blockers.filter((b) => b.action === 'preempt').length;
+        // Rank equal-cost spots by how the normal scorer would see them once emptied.
+        const emptied = { ...gpu, hard: gpu.hard & ~blockers.reduce((mask, b) => mask | sliceMask(state, b), 0) } as GpuState;
+        const scored = scoreSlice(state, NO_PREEMPTION, emptied, profile, start, false, scratch);
+        spots.push({ gpu, profile, start, blockers, key: [blockers.length, preempts, ...(scored ? scratch : [Infinity])] });
+      }
+    }
+  }
+  spots.sort((a, b) => compareKeys(a.key, b.key));
+  for (const spot of spots.slice(0, 2000)) {
+    const mark = state.mark();
+    const moved = clearAndPlace(state, spot.gpu, spot.profile, spot.start, member.holder, spot.blockers);
+    const moves = relocate(state, spot.blockers, crossNode);
+    if (moves) {
+      out.moves.push(...moves, ...spot.blockers.filter((b) => b.action === 'preempt').map((b) => preemptMove(b)));
+      out.victims.push(...moved);
+      return { plan: member, node: spot.gpu.node, gpus: [spot.gpu], profile: spot.profile, start: spot.start };
+    }
+    state.rollback(mark);
+  }
+  return undefined;
+}
+
+function sliceMask(state: PlacementState, b: Blocker): number {
+  const p = state.profileOf(b.gpu.node.model, b.slice.profile);
+  return p ? slotMask(p, b.slice.start) : 0;
+}
+
+// Removes the blockers, destroys free carved slices in the way and carves the member's slice.
+function clearAndPlace(state: PlacementState, gpu: GpuState, profile: MigProfile, start: number, holder: Holder, blockers: Blocker[]): Victim[] {
+  const gone = new Set(blockers.map((b) => b.slice.start));
+  state.setGpu(gpu, { mode: gpu.mode, slices: gpu.slices.filter((s) => !gone.has(s.start) || !s.holder), holder: gpu.holder, inUse: gpu.inUse });
+  // What is still in the way now is free carved space, which the normal apply destroys.
+  applySlice(state, NO_PREEMPTION, gpu, profile, start, holder);
+  return blockers
+    .filter((b) => b.action === 'preempt')
+    .map((b) => ({ holderKey: b.slice.holder.key, node: gpu.node.name, gpuIndex: gpu.index, profile: b.slice.profile, start: b.slice.start, priority: b.slice.holder.priority }));
+}
+
+function preemptMove(b: Blocker): DefragMove {
+  return { action: 'preempt', holderKey: b.slice.holder.key, node: b.gpu.node.name, gpuIndex: b.gpu.index, profile: b.slice.profile, start: b.slice.start };
+}
+
+// Re-places every moved blocker with the normal scorer; undefined when one has nowhere to go.
+function relocate(state: PlacementState, blockers: Blocker[], crossNode: boolean): DefragMove[] | undefined {
+  const moves: DefragMove[] = [];
+  for (const b of blockers) {
+    if (b.action !== 'move') continue;
+    const model = b.gpu.node.model as GpuModel;
+    const profile = state.profileOf(model, b.slice.profile) as MigProfile;
+    const nodes = crossNode ? state.nodes.filter((n) => n.schedulable && n.model === model) : [b.gpu.node];
+    const mover: MemberPlan = {
+      member: { kind: 'slice', key: b.slice.holder.key, profile: profile.name },
+      order: 0,
+      holder: b.slice.holder,
+      gpus: 0,
+      profileOn: (m) => (m === model ? profile : undefined),
+      label: profile.name,
+    };
+    const to = bestSlice(state, NO_PREEMPTION, mover, { nodes });
+    if (!to) return undefined;
+    applySlice(state, NO_PREEMPTION, to.gpu, to.profile, to.start, b.slice.holder);
+    moves.push({
+      action: 'move',
+      holderKey: b.slice.holder.key,
+      node: b.gpu.node.name,
+      gpuIndex: b.gpu.index,
+      profile: b.slice.profile,
+      start: b.slice.start,
+      to: { node: to.gpu.node.name, gpuIndex: to.gpu.index, start: to.start },
+    });
+  }
+  return moves;
+}
+
+function wholeWithMoves(
+  state: PlacementState,
+  policy: PreemptionPolicy,
+  member: MemberPlan,
+  scope: Scope,
+  budget: number,
+  out: GroupPlan,
+): MemberPlacement | undefined {
+  const direct = bestWhole(state, policy, member, scope);
+  if (direct) {
+    out.victims.push(...applyWhole(state, policy, direct.gpus, member.holder));
+    return { plan: member, node: direct.node, gpus: direct.gpus };
+  }
+  const options: Array<{ node: NodeState; gpus: Array<{ gpu: GpuState; blockers: Blocker[] }>; cost: number }> = [];
+  for (const node of scope.nodes) {
+    if (scope.exclude?.[node.idx]) continue;
+    const costs: Array<{ gpu: GpuState; blockers: Blocker[] }> = [];
+    for (const gpu of node.gpus) {
+      if (!gpu.healthy || gpu.broken || (gpu.mode === 'mig' && !node.model?.migCapable)) continue;
+      if (gpu.mode === 'whole') {
+        if (!gpu.holder && !gpu.inUse) costs.push({ gpu, blockers: [] });
+        continue;
+      }
+      const blockers = blockersAt(policy, gpu, { mediaExtensions: false } as MigProfile, 0xff, (n) => state.profileOf(node.model, n));
+      if (blockers) costs.push({ gpu, blockers });
+    }
+    if (costs.length < member.gpus) continue;
+    costs.sort((a, b) => a.blockers.length - b.blockers.length || a.gpu.index - b.gpu.index);
+    const chosen = costs.slice(0, member.gpus);
+    const cost = chosen.reduce((s, c) => s + c.blockers.length, 0);
+    if (cost <= budget) options.push({ node, gpus: chosen, cost });
+  }
+  options.sort((a, b) => a.cost - b.cost || a.node.idx - b.node.idx);
+  for (const option of options) {
+    const mark = state.mark();
+    const gpus = option.gpus.map((c) => c.gpu);
+    for (const gpu of gpus) state.setGpu(gpu, { mode: 'whole', slices: [], holder: member.holder, inUse: false });
+    const blockers = option.gpus.flatMap((c) => c.blockers);
+    const moves = relocate(state, blockers, false);
+    if (moves) {
+      out.moves.push(...moves, ...blockers.filter((b) => b.action === 'preempt').map((b) => preemptMove(b)));
+      out.victims.push(
+        ...blockers
+          .filter((b) => b.action === 'preempt')
+          .map((b) => ({ holderKey: b.slice.holder.key, node: b.gpu.node.name, gpuIndex: b.gpu.index, profile: b.slice.profile, start: b.slice.start, priority: b.slice.holder.priority })),
+      );
+      return { plan: member, node: option.node, gpus: [...gpus].sort((a, b) => a.index - b.index) };
+    }
+    state.rollback(mark);
+  }
+  return undefined;
+}
