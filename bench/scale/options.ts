@@ -1,0 +1,128 @@
+/** Command-line flags of the operator scale benchmark (`dist/bench/operator-scale.js`). Pure. */
+import { parseArgs } from 'node:util';
+
+/** Resolved benchmark settings. */
+export interface ScaleOptions {
+  /** Admin kubeconfig of the control plane under test. */
+  kubeconfig: string;
+  /** Control-plane state directory (pids of kube-apiserver, etcd, kwok…) for CPU accounting; optional. */
+  clusterState?: string;
+  /** KWOK nodes to create. */
+  nodes: number;
+  /** Simulated GPUs per node. */
+  gpus: number;
+  /** Consecutive nodes per NVLink clique. */
+  nodesPerClique: number;
+  /** GpuPartitions to apply. */
+  partitions: number;
+  /** TrainingJobs to apply (whole-GPU gangs, sameClique). */
+  jobs: number;
+  /** Workload seed. */
+  seed: number;
+  /** Give up waiting for Ready/Running (and again for release) after this many seconds. */
+  timeoutS: number;
+  /** Run the operator with Lease-based leader election. */
+  leaderElect: boolean;
+  /** Operator reconcile workers per controller. */
+  workers: number;
+  /** Namespace of the benchmark's partitions and jobs (created and deleted by the run). */
+  namespace: string;
+  /** Name prefix and selector label value of the benchmark's nodes. */
+  nodePrefix: string;
+  /** Simulated time per MIG step in the node agent. */
+  reconfigureDelayMs: number;
+  /** Concurrent create/delete requests of the benchmark itself. */
+  applyConcurrency: number;
+  /** LOG_LEVEL of the operator and the agent. */
+  logLevel: string;
+  /** Keep the operator/agent logs (their directory is printed) instead of deleting them. */
+  keepLogs: boolean;
+}
+
+/** Usage text. */
+export const USAGE = `operator-scale [flags]
+  --kubeconfig PATH            admin kubeconfig of the cluster (required)
+  --cluster-state DIR          hack/cluster-up.sh state dir, for control-plane CPU figures (optional)
+  --nodes N                    KWOK nodes (default 128)
+  --gpus N                     B200 GPUs per node (default 8)
+  --nodes-per-clique N         nodes per NVLink clique (default 8)
+  --partitions N               GpuPartitions (default 1000)
+  --jobs N                     TrainingJobs, 8 GPUs per worker, 2-8 workers, sameClique (default nodes/32, at least 1)
+  --seed N                     workload seed (default 1)
+  --timeout-s N                wait at most N s for Ready/Running, and again for release (default 420)
+  --leader-elect BOOL          operator leader election (default false)
+  --workers N                  operator workers per controller (default 2, the operator's default)
+  --namespace NS               namespace of the objects (default haein-scale)
+  --node-prefix NAME           node name prefix and selector value (default haein-scale)
+  --reconfigure-delay-ms N     agent's simulated time per MIG step (default 100, the agent's default)
+  --apply-concurrency N        parallel creates/deletes of the benchmark (default 8)
+  --log-level LEVEL            operator and agent LOG_LEVEL (default info)
+  --keep-logs                  keep the operator and agent logs`;
+
+function int(name: string, raw: string | undefined, dflt: number, min: number): number {
+  if (raw === undefined) return dflt;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min) throw new Error(`--${name}=${raw}: expected an integer ≥ ${min}\n${USAGE}`);
+  return n;
+}
+
+/** Parses `argv` (without node and script); throws with a message naming the bad flag. */
+export function parseScaleArgs(argv: string[]): ScaleOptions {
+  let v;
+  try {
+    ({ values: v } = parseArgs({
+      args: argv,
+      strict: true,
+      options: {
+        kubeconfig: { type: 'string' },
+        'cluster-state': { type: 'string' },
+        nodes: { type: 'string' },
+        gpus: { type: 'string' },
+        'nodes-per-clique': { type: 'string' },
+        partitions: { type: 'string' },
+        jobs: { type: 'string' },
+        seed: { type: 'string' },
+        'timeout-s': { type: 'string' },
+        'leader-elect': { type: 'string' },
+        workers: { type: 'string' },
+        namespace: { type: 'string' },
+        'node-prefix': { type: 'string' },
+        'reconfigure-delay-ms': { type: 'string' },
+        'apply-concurrency': { type: 'string' },
+        'log-level': { type: 'string' },
+        'keep-logs': { type: 'boolean' },
+      },
+    }));
+  } catch (cause) {
+    throw new Error(`${(cause as Error).message}\n${USAGE}`, { cause });
+  }
+  if (!v.kubeconfig) throw new Error(`--kubeconfig is required\n${USAGE}`);
+  const nodes = int('nodes', v.nodes, 128, 1);
+  const le = v['leader-elect'];
+  if (le !== undefined && le !== 'true' && le !== 'false') throw new Error(`--leader-elect=${le}: expected true or false`);
+  const dns = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+  const namespace = v.namespace ?? 'haein-scale';
+  const nodePrefix = v['node-prefix'] ?? 'haein-scale';
+  for (const [flag, value] of [['namespace', namespace], ['node-prefix', nodePrefix]] as const) {
+    if (!dns.test(value) || value.length > 40) throw new Error(`--${flag}=${value}: expected a short DNS label`);
+  }
+  return {
+    kubeconfig: v.kubeconfig,
+    ...(v['cluster-state'] ? { clusterState: v['cluster-state'] } : {}),
+    nodes,
+    gpus: int('gpus', v.gpus, 8, 1),
+    nodesPerClique: int('nodes-per-clique', v['nodes-per-clique'], 8, 1),
+    partitions: int('partitions', v.partitions, 1000, 0),
+    jobs: int('jobs', v.jobs, Math.max(1, Math.round(nodes / 32)), 0),
+    seed: int('seed', v.seed, 1, 0),
+    timeoutS: int('timeout-s', v['timeout-s'], 420, 1),
+    leaderElect: le === 'true',
+    workers: int('workers', v.workers, 2, 1),
+    namespace,
+    nodePrefix,
+    reconfigureDelayMs: int('reconfigure-delay-ms', v['reconfigure-delay-ms'], 100, 0),
+    applyConcurrency: int('apply-concurrency', v['apply-concurrency'], 8, 1),
+    logLevel: v['log-level'] ?? 'info',
+    keepLogs: v['keep-logs'] ?? false,
+  };
+}

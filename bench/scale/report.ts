@@ -1,0 +1,82 @@
+/** The human-readable table of a scale-benchmark run. Pure. */
+import type { WriteRow } from './api-writes.js';
+import type { Summary } from './stats.js';
+
+/** Everything a run measured (also the final JSON line). */
+export interface ScaleResult {
+  shape: { nodes: number; gpusPerNode: number; gpus: number; cliques: number; partitions: number; jobs: number; jobGpus: number; seed: number; workers: number; leaderElect: boolean };
+  seconds: { nodesAndAgent: number; operatorStart: number; apply: number; allReady: number | null; release: number | null };
+  notReady: { partitions: number; jobs: number; reasons: Record<string, number> };
+  latency: { partitionReady: Summary; jobRunning: Summary; partitionRelease: Summary; jobRelease: Summary };
+  placement: Record<string, { n: number; meanMs: number; p50Ms: number; p95Ms: number }>;
+  reconfiguration: { n: number; meanS: number; p50S: number; p95S: number; buckets: Array<{ upTo: string; count: number }> };
+  reconciles: Record<string, Record<string, number>>;
+  /** Reconcile passes per controller in each phase: until all Ready, and during release. */
+  reconcilePhases: { ready: Record<string, number>; release: Record<string, number> };
+  apiWrites: { ready: WriteRow[]; release: WriteRow[]; byWriterReady: Record<string, number>; byWriterRelease: Record<string, number> };
+  operator: { peakRssMiB: number; peakHeapUsedMiB: number; cpuSeconds: number };
+  agent: { peakRssMiB: number; cpuSeconds: number };
+  controlPlaneCpuSeconds: Record<string, number>;
+}
+
+const f = (n: number | null | undefined, digits = 2): string => (n === null || n === undefined || Number.isNaN(n) ? '-' : n.toFixed(digits));
+const pad = (s: string, w: number): string => (s.length >= w ? s : s + ' '.repeat(w - s.length));
+const lpad = (s: string, w: number): string => (s.length >= w ? s : ' '.repeat(w - s.length) + s);
+
+/** Renders the result as aligned text tables. */
+export function renderReport(r: ScaleResult): string {
+  const s = r.shape;
+  const lines: string[] = [];
+  lines.push(`Haein operator scale benchmark: ${s.nodes} nodes × ${s.gpusPerNode} B200 = ${s.gpus} GPUs in ${s.cliques} cliques; ${s.partitions} GpuPartitions, ${s.jobs} TrainingJobs (${s.jobGpus} whole GPUs); seed ${s.seed}, ${s.workers} workers/controller, leader election ${s.leaderElect ? 'on' : 'off'}`);
+  lines.push('');
+  lines.push('phase                                   seconds');
+  lines.push(`${pad('nodes created + agent ready', 40)}${lpad(f(r.seconds.nodesAndAgent, 1), 7)}`);
+  lines.push(`${pad('operator ready', 40)}${lpad(f(r.seconds.operatorStart, 1), 7)}`);
+  lines.push(`${pad(`apply (${s.partitions + s.jobs} creates)`, 40)}${lpad(f(r.seconds.apply, 1), 7)}`);
+  lines.push(`${pad('first create → all Ready/Running', 40)}${lpad(r.seconds.allReady === null ? 'TIMEOUT' : f(r.seconds.allReady, 1), 7)}`);
+  lines.push(`${pad('first delete → all released', 40)}${lpad(r.seconds.release === null ? 'TIMEOUT' : f(r.seconds.release, 1), 7)}`);
+  if (r.notReady.partitions + r.notReady.jobs > 0) {
+    lines.push(`not Ready at the end: ${r.notReady.partitions} partitions, ${r.notReady.jobs} jobs; reasons ${JSON.stringify(r.notReady.reasons)}`);
+  }
+  lines.push('');
+  lines.push('per object (s)                  n      p50      p95      max     mean');
+  const row = (name: string, x: Summary) => `${pad(name, 28)}${lpad(String(x.n), 5)}${lpad(f(x.p50), 9)}${lpad(f(x.p95), 9)}${lpad(f(x.max), 9)}${lpad(f(x.mean), 9)}`;
+  lines.push(row('create → partition Ready', r.latency.partitionReady));
+  lines.push(row('create → job Running', r.latency.jobRunning));
+  lines.push(row('delete → partition gone', r.latency.partitionRelease));
+  lines.push(row('delete → job gone', r.latency.jobRelease));
+  lines.push('');
+  lines.push('operator histograms (estimated from buckets)      n     mean      p50      p95');
+  for (const [kind, p] of Object.entries(r.placement)) {
+    lines.push(`${pad(`placement decision ${kind} (ms)`, 46)}${lpad(String(p.n), 6)}${lpad(f(p.meanMs, 3), 9)}${lpad(f(p.p50Ms, 3), 9)}${lpad(f(p.p95Ms, 3), 9)}`);
+  }
+  const rc = r.reconfiguration;
+  lines.push(`${pad('reconfiguration latency (s)', 46)}${lpad(String(rc.n), 6)}${lpad(f(rc.meanS), 9)}${lpad(f(rc.p50S), 9)}${lpad(f(rc.p95S), 9)}`);
+  lines.push(`  reconfiguration buckets: ${rc.buckets.map((b) => `≤${b.upTo}s:${b.count}`).join('  ') || '-'}`);
+  lines.push('');
+  lines.push('reconciles (whole run)');
+  for (const [ctrl, byResult] of Object.entries(r.reconciles)) {
+    lines.push(`  ${pad(ctrl, 14)} ${Object.entries(byResult).map(([k, v]) => `${k}=${v}`).join('  ')}`);
+  }
+  lines.push(`  until all Ready: ${JSON.stringify(r.reconcilePhases.ready)}; release: ${JSON.stringify(r.reconcilePhases.release)}`);
+  lines.push('');
+  lines.push('API writes (kube-apiserver apiserver_request_total)   until Ready   release   writer');
+  const release = new Map(r.apiWrites.release.map((w) => [`${w.verb} ${w.resource}`, w]));
+  const keys = new Set([...r.apiWrites.ready, ...r.apiWrites.release].map((w) => `${w.verb} ${w.resource}`));
+  const all = [...r.apiWrites.ready, ...r.apiWrites.release];
+  for (const k of keys) {
+    const a = r.apiWrites.ready.find((w) => `${w.verb} ${w.resource}` === k);
+    const b = release.get(k);
+    const w = all.find((x) => `${x.verb} ${x.resource}` === k)!;
+    const conflicts = (a?.conflicts ?? 0) + (b?.conflicts ?? 0);
+    lines.push(`  ${pad(k, 52)}${lpad(String(a?.count ?? 0), 11)}${lpad(String(b?.count ?? 0), 10)}   ${w.writer}${conflicts ? ` (${conflicts}× 409)` : ''}`);
+  }
+  lines.push(`  by writer until Ready: ${JSON.stringify(r.apiWrites.byWriterReady)}`);
+  lines.push(`  by writer in release:  ${JSON.stringify(r.apiWrites.byWriterRelease)}`);
+  lines.push('');
+  lines.push(`operator: peak RSS ${f(r.operator.peakRssMiB, 0)} MiB, peak heap used ${f(r.operator.peakHeapUsedMiB, 0)} MiB, CPU ${f(r.operator.cpuSeconds, 1)} s`);
+  lines.push(`node agent (${s.nodes} nodes in one process): peak RSS ${f(r.agent.peakRssMiB, 0)} MiB, CPU ${f(r.agent.cpuSeconds, 1)} s`);
+  const cp = Object.entries(r.controlPlaneCpuSeconds);
+  if (cp.length) lines.push(`control plane CPU during the run: ${cp.map(([k, v]) => `${k} ${f(v, 1)} s`).join(', ')}`);
+  return lines.join('\n');
+}
