@@ -23,7 +23,7 @@ export interface EventSubject {
 export interface EventRecorderOptions {
   /** `source.component` and `reportingComponent`; default `haein-operator`. */
   component?: string;
-  /** `reportingInstance` / `source.host` (e.g. the pod name). */
+  /** `reportingInstance` (e.g. the pod name); defaults to the component. */
   instance?: string;
   logger?: winston.Logger;
   /** Repeats older than this create a new Event rather than bumping the old one; default 10 minutes. */
@@ -114,7 +114,7 @@ export class EventRecorder {
         count: 1,
         firstTimestamp: stamp,
         lastTimestamp: stamp,
-        source: { component: this.component, ...(this.opts.instance ? { host: this.opts.instance } : {}) },
+        source: { component: this.component },
         reportingComponent: this.component,
         reportingInstance: this.opts.instance ?? this.component,
       });
