@@ -1,18 +1,23 @@
 /**
  * GpuPartition reconciler: places `count` slices through the placement engine, records them as claims in the
  * GpuNode ledger, reports allocations and readiness, and releases the slices once no pod uses the partition.
+ * When the slices do not fit, it defragments (moves idle slices of other partitions) if a safe plan exists;
+ * waiting partitions are served in priority order (see `pending-queue.ts`).
  */
 import { PARTITION_FINALIZER, migResourceName } from '../api/constants.js';
-import type { ClaimRef, GpuNode, GpuPartition, GpuPartitionPhase, GpuPartitionStatus } from '../api/types.js';
+import type { ClaimRef, GpuNode, GpuPartition, GpuPartitionPhase, GpuPartitionStatus, TrainingJob } from '../api/types.js';
 import { RESOURCES } from '../k8s/resources.js';
 import { ignoreNotFound } from './ignore-not-found.js';
 import { findProfile, listModels, modelForProduct } from '../placement/catalog.js';
-import type { PlacementRequest, SliceMember } from '../placement/types.js';
+import type { ClusterSnapshot, PlacementRequest, PlacementResult } from '../placement/types.js';
 import { claimKey, claimNames, claimsOf, holderKey, ledgerEntries, type ClaimantId } from './claims.js';
 import { claimantObject } from './claimant-ref.js';
 import { deepEqual, setCondition, type DesiredCondition } from './conditions.js';
+import { DEFRAGGABLE_CODES, type AppliedDefrag, type Defragmenter, type PriorityCheck } from './defrag-executor.js';
 import { CACHE_WAIT_MS, LedgerDraft, commitLedger, overlay, type LedgerExpectations } from './ledger.js';
 import { describeAllocations, describeWaiting, partitionAllocations } from './partition-status.js';
+import { PRIORITY_RECHECK_MS, describeBlocker, findBlocker, withLayouts } from './pending-queue.js';
+import { partitionRequest, pendingRequests } from './pending-requests.js';
 import { partitionPods, type PodObject } from './pods.js';
 import { NO_METRICS, type CachePort, type ClientPort, type Clock, type ControllerMetricsPort, type KubeObject, type LogPort, type PlaceFn, type ReconcileRequest, type ReconcileResult, type RecorderPort } from './ports.js';
 import { quantityToMiB } from './quantity.js';
@@ -21,6 +26,9 @@ import { buildSnapshot, type NodeObject } from './snapshot.js';
 
 /** Condition types of a GpuPartition. */
 export const PARTITION_CONDITIONS = { allocated: 'Allocated', ready: 'Ready' } as const;
+
+/** Reason of a partition held back because a higher-priority request needs the capacity it would take. */
+export const WAITING_FOR_PRIORITY = 'WaitingForPriority';
 
 /** How long a partition waiting for capacity waits before a safety re-check (GpuNode changes requeue it sooner). */
 export const CAPACITY_RECHECK_MS = 60_000;
@@ -39,6 +47,13 @@ export interface PartitionReconcilerDeps {
   reconfig?: ReconfigTracker;
   /** Shared record of ledger writes the caches have not shown yet. */
   expectations?: LedgerExpectations;
+  /** Defragmentation for partitions that do not fit; absent: none (`--defrag=false`). */
+  defrag?: Defragmenter;
+  /**
+   * Serve waiting requests in priority order (partitions from `partitions`, jobs from here); absent: every
+   * partition places as soon as it fits.
+   */
+  priorityQueue?: { jobs: CachePort<TrainingJob> };
 }
 
 interface PendingEvent {
@@ -70,6 +85,7 @@ export class GpuPartitionReconciler {
     if (!p) return;
     const who: ClaimantId = { kind: 'GpuPartition', namespace: req.namespace, name: req.name };
     const events: PendingEvent[] = [];
+    const pass: { defrag?: AppliedDefrag } = {};
 
     if (!this.#cacheCurrent()) return { requeueAfterMs: CACHE_WAIT_MS };
     if (p.metadata.deletionTimestamp) return this.#finalize(p, who, log);
@@ -110,19 +126,28 @@ export class GpuPartitionReconciler {
       draft.release((c, node, gpu, start) => claimNames(c, who) && (c.uid !== p.metadata.uid || !kept.has(`${node}/${gpu}/${start}`)));
 
       if (missing.length > 0) {
-        const placed = this.#placeMissing(p, missing, draft, events);
+        const placed = this.#placeMissing(p, missing, draft, events, pass);
         if (!placed.ok) {
           const adm = partitionPods(this.#d.pods.list(req.namespace), req.name).admitted;
           // All-or-nothing: without pods on it, a partial allocation is given back rather than held.
           if (keep.length > 0 && adm.length === 0) draft.release((c) => claimNames(c, who));
           allocated = { type: PARTITION_CONDITIONS.allocated, status: 'False', reason: placed.code, message: placed.message };
           failed = placed.code === 'UnknownProfile' || placed.code === 'InvalidRequest';
-          if (!failed) result = { requeueAfterMs: CAPACITY_RECHECK_MS };
+          if (!failed) result = { requeueAfterMs: placed.code === WAITING_FOR_PRIORITY ? PRIORITY_RECHECK_MS : CAPACITY_RECHECK_MS };
         }
       }
       if (draft.changed().length > 0) {
-        written = await commitLedger(this.#d.client, draft, (n) => this.#noteWrite(n, now));
+        try {
+          written = await commitLedger(this.#d.client, draft, (n) => this.#noteWrite(n, now));
+        } catch (err) {
+          if (pass.defrag) this.#d.defrag?.abandoned(pass.defrag);
+          throw err;
+        }
         log.info('Wrote GpuNode target layouts', { nodes: written.map((n) => n.metadata.name) });
+        if (pass.defrag) {
+          await this.#d.defrag?.committed(pass.defrag, p, this.#d.recorder);
+          log.info('Defragmented to place GpuPartition', { plan: pass.defrag.summary });
+        }
       }
     }
 
@@ -168,43 +193,76 @@ export class GpuPartitionReconciler {
     return models.length > 0 ? models : listModels().filter((m) => m.migCapable);
   }
 
-  /** Asks the engine for the missing slots and applies the result (and any preemption) to the draft. */
+  /**
+   * Asks the engine for the missing slots; when they do not fit, defragments if a safe plan exists. Applies the
+   * placement (and any preemption or moves) to the draft, unless it would take a higher-priority request's room.
+   */
   #placeMissing(
     p: GpuPartition,
     missing: number[],
     draft: LedgerDraft,
     events: PendingEvent[],
+    pass: { defrag?: AppliedDefrag },
   ): { ok: true } | { ok: false; code: string; message: string } {
+    const request = partitionRequest(p, missing);
+    const nodeOf = (n: string) => this.#d.nodes.get(n);
+    const check = this.#priorityCheck(p, draft);
+    const snapshot = buildSnapshot(draft.nodes(), nodeOf);
+    const res = this.#timedPlace(snapshot, request);
+    if (res.ok) {
+      const waiting = check?.(snapshot, withLayouts(snapshot, res.layouts));
+      if (waiting) return { ok: false, code: WAITING_FOR_PRIORITY, message: waiting };
+      this.#applyPlacement(p, missing, draft, res, events);
+      return { ok: true };
+    }
+    if (!this.#d.defrag || !DEFRAGGABLE_CODES.has(res.code)) return { ok: false, code: res.code, message: res.message };
+    const d = this.#d.defrag.prepare(draft, request, nodeOf, check);
+    if (!d.ok) {
+      if (d.waiting) return { ok: false, code: WAITING_FOR_PRIORITY, message: d.waiting };
+      return { ok: false, code: res.code, message: res.message };
+    }
+    pass.defrag = d.applied;
+    // The moves are in the draft now; the same engine call as the dry run places the request on it.
+    const after = this.#timedPlace(buildSnapshot(draft.nodes(), nodeOf), request);
+    if (!after.ok) {
+      this.#d.defrag.abandoned(d.applied);
+      throw new Error(`GpuPartition ${request.id}: placement after defragmentation failed: ${after.message}`);
+    }
+    this.#applyPlacement(p, missing, draft, after, events);
+    return { ok: true };
+  }
+
+  /** The priority-order check of this partition's placement on `draft`, when ordering is on. */
+  #priorityCheck(p: GpuPartition, draft: LedgerDraft): PriorityCheck | undefined {
+    const q = this.#d.priorityQueue;
+    if (!q) return undefined;
+    const self = {
+      kind: 'GpuPartition' as const,
+      namespace: p.metadata.namespace as string,
+      name: p.metadata.name as string,
+      priority: p.spec.priority ?? 0,
+      created: p.metadata.creationTimestamp ?? '',
+    };
+    return (before, after) => {
+      const pending = pendingRequests(this.#d.partitions.list(), q.jobs.list(), draft.nodes());
+      const blocker = findBlocker(self, pending, before, after, this.#d.place);
+      return blocker ? describeBlocker(blocker) : undefined;
+    };
+  }
+
+  #timedPlace(snapshot: ClusterSnapshot, request: PlacementRequest): PlacementResult {
+    const t0 = performance.now();
+    const res = this.#d.place(snapshot, request);
+    this.#metrics.observePlacementSeconds((performance.now() - t0) / 1000, 'GpuPartition');
+    return res;
+  }
+
+  /** Writes a successful placement (releasing its victims) into the draft and notes the Events. */
+  #applyPlacement(p: GpuPartition, missing: number[], draft: LedgerDraft, res: Extract<PlacementResult, { ok: true }>, events: PendingEvent[]): void {
     const ns = p.metadata.namespace as string;
     const name = p.metadata.name as string;
     const priority = p.spec.priority ?? 0;
     const preemptible = p.spec.preemptible ?? false;
-    const memoryMiB = p.spec.memory !== undefined ? quantityToMiB(p.spec.memory) : undefined;
-    const members: SliceMember[] = missing.map((slot) => ({
-      kind: 'slice',
-      key: holderKey('GpuPartition', ns, name, slot),
-      ...(p.spec.profile ? { profile: p.spec.profile } : {}),
-      ...(memoryMiB !== undefined ? { memoryMiB } : {}),
-      ...(p.spec.computeSlices !== undefined ? { computeSlices: p.spec.computeSlices } : {}),
-    }));
-    const request: PlacementRequest = {
-      id: `GpuPartition/${ns}/${name}`,
-      members,
-      topology: 'any',
-      priority,
-      preemptible,
-      mayPreempt: p.spec.preemptionPolicy === 'PreemptLowerPriority',
-      constraints: {
-        ...(p.spec.gpuProducts?.length ? { products: p.spec.gpuProducts } : {}),
-        ...(p.spec.nodeSelector ? { nodeSelector: p.spec.nodeSelector } : {}),
-      },
-    };
-    const snapshot = buildSnapshot(draft.nodes(), (n) => this.#d.nodes.get(n));
-    const t0 = performance.now();
-    const res = this.#d.place(snapshot, request);
-    this.#metrics.observePlacementSeconds((performance.now() - t0) / 1000, 'GpuPartition');
-    if (!res.ok) return { ok: false, code: res.code, message: res.message };
-
     const mine = new Map<string, ClaimRef>(
       missing.map((slot) => [
         holderKey('GpuPartition', ns, name, slot),
@@ -222,7 +280,6 @@ export class GpuPartitionReconciler {
       events.push({ obj: p, type: 'Normal', reason: 'Preempted', message: `Preempted ${v.kind} ${v.namespace}/${v.name} slot ${v.slot} (priority ${v.priority})` });
       events.push({ obj: claimantObject(v), type: 'Warning', reason: 'Preempted', message: `Slot ${v.slot} preempted by GpuPartition ${ns}/${name} (priority ${priority})` });
     }
-    return { ok: true };
   }
 
   /** The status this pass wants, from the ledger as it is now (including this pass's writes). */
@@ -269,7 +326,9 @@ export class GpuPartitionReconciler {
     for (const c of next.conditions ?? []) {
       const prev = before.get(c.type);
       if (prev && prev.status === c.status && prev.reason === c.reason) continue;
-      if (c.type === PARTITION_CONDITIONS.allocated && c.status === 'False' && c.reason !== 'Placing') {
+      if (c.type === PARTITION_CONDITIONS.allocated && c.status === 'False' && c.reason === WAITING_FOR_PRIORITY) {
+        out.push({ obj: p, type: 'Normal', reason: WAITING_FOR_PRIORITY, message: c.message });
+      } else if (c.type === PARTITION_CONDITIONS.allocated && c.status === 'False' && c.reason !== 'Placing') {
         out.push({ obj: p, type: 'Warning', reason: c.reason === 'UnknownProfile' ? 'UnknownProfile' : 'Unsatisfiable', message: c.message });
       }
       if (c.type === PARTITION_CONDITIONS.ready && c.status === 'True') out.push({ obj: p, type: 'Normal', reason: 'Ready', message: c.message });
