@@ -11,6 +11,15 @@ import { captureLogger } from './capture-logger.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Polls until `cond` holds (positive outcomes do not depend on exact timer timing on a loaded machine). */
+async function waitFor(cond: () => boolean, ms = 3000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await sleep(5);
+  }
+}
+
 /** Reconciler whose behaviour each test scripts; records calls and concurrency. */
 class ScriptedReconciler implements Reconciler {
   readonly name = 'test';
@@ -68,6 +77,7 @@ describe('Controller', () => {
     fake.put('b', 1, 'ns');
     expect(reconciler.calls).toEqual([]);
     controller.start();
+    await waitFor(() => reconciler.calls.length >= 2);
     await sleep(30);
     expect(reconciler.calls.sort()).toEqual(['ns/a', 'ns/b']);
     await controller.stop();
@@ -83,7 +93,8 @@ describe('Controller', () => {
     await sleep(10);
     fake.put('a', 2, 'ns'); // while a is in flight
     fake.put('a', 3, 'ns');
-    await sleep(150);
+    await waitFor(() => reconciler.calls.length >= 3 && reconciler.active.size === 0);
+    await sleep(60);
     expect(reconciler.overlappedSameKey).toBe(false);
     expect(reconciler.maxConcurrent).toBe(2);
     // a: first pass, then exactly one more for the two changes made during it.
@@ -101,7 +112,8 @@ describe('Controller', () => {
     };
     controller.start();
     fake.put('a', 1, 'ns');
-    await sleep(400);
+    await waitFor(() => reconciler.calls.length >= 4);
+    await sleep(30);
     expect(reconciler.calls).toHaveLength(4);
     const gaps = times.slice(1).map((t, i) => t - times[i]);
     expect(gaps[0]).toBeGreaterThanOrEqual(15);
@@ -123,7 +135,7 @@ describe('Controller', () => {
     };
     controller.start();
     fake.put('a', 1, 'ns');
-    await sleep(100);
+    await waitFor(() => reconciler.calls.length >= 2);
     expect(reconciler.calls).toEqual(['ns/a', 'ns/a']);
     expect(lines.filter((l) => l.level === 'error')).toHaveLength(0);
     expect(lines.some((l) => l.level === 'debug' && String(l.message).includes('Conflict'))).toBe(true);
@@ -136,11 +148,10 @@ describe('Controller', () => {
     const { fake, informer, reconciler, controller } = await setup();
     reconciler.behaviour = async (_req, n) => (n === 1 ? { requeueAfterMs: 60 } : undefined);
     controller.start();
+    const t0 = Date.now();
     fake.put('a', 1, 'ns');
-    await sleep(30);
-    expect(reconciler.calls).toHaveLength(1);
-    await sleep(80);
-    expect(reconciler.calls).toHaveLength(2);
+    await waitFor(() => reconciler.calls.length >= 2);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(55);
     await controller.stop();
     informer.stop();
   });
@@ -149,9 +160,9 @@ describe('Controller', () => {
     const { fake, informer, controller, lines } = await setup();
     controller.start();
     fake.put('a', 1, 'ns');
-    await sleep(20);
+    await waitFor(() => lines.filter((l) => l.message === 'reconciling').length >= 1);
     fake.put('a', 2, 'ns');
-    await sleep(20);
+    await waitFor(() => lines.filter((l) => l.message === 'reconciling').length >= 2);
     const passes = lines.filter((l) => l.message === 'reconciling');
     expect(passes).toHaveLength(2);
     for (const p of passes) expect(p).toMatchObject({ kind: 'Pod', namespace: 'ns', name: 'a', reconcileId: expect.stringMatching(/^[0-9a-f]{8}$/) });
@@ -171,6 +182,7 @@ describe('Controller', () => {
     controller.start();
     fake.put('p1', 7, 'ns');
     fake.remove('p1', 'ns');
+    await waitFor(() => reconciler.calls.length >= 1);
     await sleep(20);
     expect(reconciler.calls).toEqual(['owners/owner-7']);
     await controller.stop();
@@ -199,7 +211,7 @@ describe('Controller', () => {
     await sleep(100);
     expect(reconciler.calls).toHaveLength(callsAtStop);
     controller.start();
-    await sleep(150);
+    await waitFor(() => new Set(reconciler.calls.slice(callsAtStop)).size >= 4);
     expect(new Set(reconciler.calls.slice(callsAtStop))).toEqual(new Set(['ns/a', 'ns/b', 'ns/c', 'ns/d']));
     await controller.stop();
     informer.stop();
@@ -211,7 +223,7 @@ describe('Controller', () => {
     fake.put('b', 1, 'ns');
     expect(await metricValue(metrics, 'haein_workqueue_depth', { controller: 'test' })).toBe(2);
     controller.start();
-    await sleep(20);
+    await waitFor(() => controller.queueLength() === 0);
     expect(await metricValue(metrics, 'haein_workqueue_depth', { controller: 'test' })).toBe(0);
     await controller.stop();
     informer.stop();

@@ -11,6 +11,14 @@ import { captureLogger } from './capture-logger.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+async function waitFor(cond: () => boolean, ms = 3000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await sleep(5);
+  }
+}
+
 /** Shared "API server": pods via FakeListWatch, one Lease with optimistic concurrency, events accepted. */
 class FakeCluster {
   readonly pods = new FakeListWatch();
@@ -100,9 +108,8 @@ describe('Manager', () => {
     expect(inf.hasSynced()).toBe(true);
     const ready = await fetch(`http://127.0.0.1:${m.port()}/readyz`);
     expect(ready.status).toBe(200);
-    await sleep(20);
+    await waitFor(() => rec.inFlight === 1);
     expect(rec.seen).toEqual(['p1']);
-    expect(rec.inFlight).toBe(1);
     let stopped = false;
     const stopping = m.stop().then(() => (stopped = true));
     await sleep(50);
@@ -129,12 +136,12 @@ describe('Manager', () => {
     const recB = new RecordingReconciler();
     const a = manager(cluster, 'a', recA);
     await a.m.start();
-    await sleep(100);
-    expect(a.m.isLeader()).toBe(true);
+    await waitFor(() => a.m.isLeader());
     const b = manager(cluster, 'b', recB);
     await b.m.start();
     expect(b.inf.hasSynced()).toBe(true); // followers keep warm caches
     cluster.pods.put('p2', 1, 'ns');
+    await waitFor(() => recA.seen.length >= 2);
     await sleep(100);
     expect(recA.seen.sort()).toEqual(['p1', 'p2']);
     expect(recB.seen).toEqual([]);
@@ -145,7 +152,7 @@ describe('Manager', () => {
     expect(cluster.lease?.spec?.holderIdentity).not.toBe('a');
     while (!b.m.isLeader() && Date.now() - t0 < 3000) await sleep(10);
     expect(Date.now() - t0).toBeLessThan(500); // released, not waited out (lease is 1 s)
-    await sleep(50);
+    await waitFor(() => recB.seen.length >= 2);
     // The new leader reconciles the whole current state.
     expect(recB.seen.sort()).toEqual(['p1', 'p2']);
     await b.m.stop();
