@@ -9,11 +9,17 @@ const common = {
   testEnvironment: 'node',
 };
 
+const projects = [
+  { ...common, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts', '<rootDir>/src/**/*.test.ts'] },
+  { ...common, displayName: 'integration', testMatch: ['<rootDir>/test/integration/**/*.test.ts'], globalSetup: '<rootDir>/test/support/global-setup.ts', slowTestThreshold: 60 },
+  { ...common, displayName: 'e2e', testMatch: ['<rootDir>/test/e2e/**/*.test.ts'], globalSetup: '<rootDir>/test/support/global-setup.ts', slowTestThreshold: 120 },
+];
+
+// HAEIN_TEST_PROJECT picks one project, so that paths given after `npm run test:unit --` filter within it
+// (jest's --selectProjects would swallow them as project names).
+const only = process.env.HAEIN_TEST_PROJECT;
+
 /** @type {import('jest').Config} */
 export default {
-  projects: [
-    { ...common, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts', '<rootDir>/src/**/*.test.ts'] },
-    { ...common, displayName: 'integration', testMatch: ['<rootDir>/test/integration/**/*.test.ts'], globalSetup: '<rootDir>/test/support/global-setup.ts', slowTestThreshold: 60 },
-    { ...common, displayName: 'e2e', testMatch: ['<rootDir>/test/e2e/**/*.test.ts'], globalSetup: '<rootDir>/test/support/global-setup.ts', slowTestThreshold: 120 },
-  ],
+  projects: only ? projects.filter((p) => p.displayName === only) : projects,
 };
