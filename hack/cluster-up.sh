@@ -35,7 +35,7 @@ ip="$(hostname -I 2>/dev/null | awk '{print $1}')"
 pki="$HAEIN_STATE/pki"
 "$(dirname "$0")/pki.sh" "$pki" "$ip"
 server="https://127.0.0.1:$API_PORT"
-for u in admin controller-manager scheduler; do
+for u in admin controller-manager scheduler operator; do
   "$(dirname "$0")/kubeconfig.sh" "$HAEIN_STATE/$u.kubeconfig" "$server" "$pki/ca.crt" "$pki/$u.crt" "$pki/$u.key" "$u"
 done
 

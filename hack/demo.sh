@@ -60,7 +60,7 @@ up() {
   log "step 6/7: operator"
   if ! proc_running haein-operator; then
     proc_start haein-operator env LOG_LEVEL=info POD_NAMESPACE=haein-system "$node_bin" dist/src/cmd/operator.js \
-      --kubeconfig "$KUBECONFIG_FILE" --metrics-port 8080 --health-port 8081
+      --kubeconfig "$HAEIN_STATE/operator.kubeconfig" --metrics-port 8080 --health-port 8081
   fi
   wait_until 30 "operator readiness" curl -sf http://127.0.0.1:8081/readyz || proc_fail haein-operator
 

@@ -37,4 +37,7 @@ cert admin kubernetes-admin system:masters
 cert controller-manager system:kube-controller-manager ""
 cert scheduler system:kube-scheduler ""
 cert apiserver-kubelet-client kube-apiserver-kubelet-client system:masters
+# The demo runs the operator as a host process under the chart's ServiceAccount name, so the chart's
+# least-privilege RBAC (which binds that user name) and admission policy apply to it as in a cluster.
+cert operator system:serviceaccount:haein-system:haein-operator ""
 [ -f sa.key ] || { openssl genrsa -out sa.key 2048 >/dev/null 2>&1; openssl rsa -in sa.key -pubout -out sa.pub >/dev/null 2>&1; }
