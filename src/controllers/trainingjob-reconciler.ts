@@ -2,20 +2,25 @@
  * TrainingJob reconciler: places the whole gang through the engine, records it in the GpuNode ledger, waits
  * until every node has realised its slices or GPUs, then runs one pinned pod per rank behind a headless
  * Service. A failed worker restarts the whole gang up to `backoffLimit`; suspension, completion, failure and
- * deletion release every slice.
+ * deletion release every slice. A gang that does not fit is placed after defragmentation when a safe plan
+ * exists; waiting requests are served in priority order (see `pending-queue.ts`).
  */
 import { JOB_FINALIZER, JOB_LABEL } from '../api/constants.js';
-import type { GpuNode, TrainingJob, TrainingJobPhase, TrainingJobStatus } from '../api/types.js';
+import type { GpuNode, GpuPartition, TrainingJob, TrainingJobPhase, TrainingJobStatus } from '../api/types.js';
+import type { ClusterSnapshot, PlacementRequest, PlacementResult } from '../placement/types.js';
 import { isAlreadyExists } from '../k8s/errors.js';
 import { RESOURCES } from '../k8s/resources.js';
 import { ignoreNotFound } from './ignore-not-found.js';
 import { claimNames, claimKey, claimsOf, type ClaimantId } from './claims.js';
 import { deepEqual, setCondition, type DesiredCondition } from './conditions.js';
+import { DEFRAGGABLE_CODES, type AppliedDefrag, type Defragmenter, type PriorityCheck } from './defrag-executor.js';
 import { buildHeadlessService, type ServiceObject } from './headless-service.js';
 import { gangComplete, gangRequest, rankAllocations, type RankAllocation } from './job-placement.js';
 import { JOB_CONDITIONS, describeRanks, failureReason, isTerminal, workerStatuses } from './job-status.js';
 import { CACHE_WAIT_MS, LedgerDraft, commitLedger, overlay, type LedgerExpectations } from './ledger.js';
 import { describeAllocations, describeWaiting } from './partition-status.js';
+import { PRIORITY_RECHECK_MS, describeBlocker, findBlocker, withLayouts } from './pending-queue.js';
+import { pendingRequests } from './pending-requests.js';
 import type { PodObject } from './pods.js';
 import { NO_METRICS, type CachePort, type ClientPort, type Clock, type ControllerMetricsPort, type LogPort, type PlaceFn, type ReconcileRequest, type ReconcileResult, type RecorderPort } from './ports.js';
 import type { ReconfigTracker } from './reconfig-tracker.js';
@@ -44,7 +49,14 @@ export interface JobReconcilerDeps {
   reconfig?: ReconfigTracker;
   /** Shared record of ledger writes the caches have not shown yet. */
   expectations?: LedgerExpectations;
+  /** Defragmentation for gangs that do not fit; absent: none (`--defrag=false`). */
+  defrag?: Defragmenter;
+  /** Serve waiting requests in priority order (jobs from `jobs`, partitions from here); absent: place when it fits. */
+  priorityQueue?: { partitions: CachePort<GpuPartition> };
 }
+
+/** Reason of a job held back because a higher-priority request needs the capacity it would take. */
+export const JOB_WAITING_FOR_PRIORITY = 'WaitingForPriority';
 
 interface Pass {
   job: TrainingJob;
@@ -53,6 +65,8 @@ interface Pass {
   events: Array<{ type: 'Normal' | 'Warning'; reason: string; message: string }>;
   conditions: TrainingJobStatus['conditions'];
   now: Date;
+  /** A defragmentation plan applied to the draft, announced once the draft is written. */
+  defrag?: AppliedDefrag;
 }
 
 /** Reconciles TrainingJob objects. */
@@ -133,7 +147,9 @@ export class TrainingJobReconciler {
           phase = 'Pending';
           allocs = [];
           set({ type: JOB_CONDITIONS.placed, status: 'False', reason: placed.code, message: placed.message });
-          if (placed.code !== 'UnknownProfile' && placed.code !== 'InvalidRequest') result = { requeueAfterMs: JOB_CAPACITY_RECHECK_MS };
+          if (placed.code !== 'UnknownProfile' && placed.code !== 'InvalidRequest') {
+            result = { requeueAfterMs: placed.code === JOB_WAITING_FOR_PRIORITY ? PRIORITY_RECHECK_MS : JOB_CAPACITY_RECHECK_MS };
+          }
         }
       } else if (!allocs.every((a) => a.realised)) {
         phase = 'Placing';
@@ -203,8 +219,17 @@ export class TrainingJobReconciler {
 
     let written: GpuNode[] = [];
     if (pass.draft.changed().length > 0) {
-      written = await commitLedger(this.#d.client, pass.draft, (n) => this.#noteWrite(n, pass.now));
+      try {
+        written = await commitLedger(this.#d.client, pass.draft, (n) => this.#noteWrite(n, pass.now));
+      } catch (err) {
+        if (pass.defrag) this.#d.defrag?.abandoned(pass.defrag);
+        throw err;
+      }
       log.info('Wrote GpuNode target layouts', { nodes: written.map((n) => n.metadata.name) });
+      if (pass.defrag) {
+        await this.#d.defrag?.committed(pass.defrag, job, this.#d.recorder);
+        log.info('Defragmented to place TrainingJob', { plan: pass.defrag.summary });
+      }
     }
     // Realisation is re-read from the freshest node objects so device UUIDs show up as soon as they exist.
     const fresh = new Map(overlay(this.#d.gpuNodes.list(), written).map((n) => [n.metadata.name, n]));
@@ -227,7 +252,8 @@ export class TrainingJobReconciler {
       const before = prev.conditions?.find((c) => c.type === JOB_CONDITIONS.placed);
       const after = status.conditions?.find((c) => c.type === JOB_CONDITIONS.placed);
       if (after?.status === 'False' && (before?.status !== 'False' || before.reason !== after.reason)) {
-        pass.events.push({ type: 'Warning', reason: after.reason === 'UnknownProfile' ? 'UnknownProfile' : 'Unsatisfiable', message: after.message });
+        if (after.reason === JOB_WAITING_FOR_PRIORITY) pass.events.push({ type: 'Normal', reason: JOB_WAITING_FOR_PRIORITY, message: after.message });
+        else pass.events.push({ type: 'Warning', reason: after.reason === 'UnknownProfile' ? 'UnknownProfile' : 'Unsatisfiable', message: after.message });
       }
     }
     for (const e of pass.events) await this.#d.recorder.event(job, e.type, e.reason, e.message);
@@ -242,14 +268,32 @@ export class TrainingJobReconciler {
       .filter((p) => workerIdentity(p) !== undefined);
   }
 
-  /** Places the gang on the draft (after any release in this pass). */
+  /**
+   * Places the gang on the draft (after any release in this pass); when it does not fit, defragments if a safe
+   * plan exists. Nothing is placed when it would take a higher-priority request's room.
+   */
   #place(pass: Pass): { ok: true; allocs: RankAllocation[]; message: string } | { ok: false; code: string; message: string } {
     const { job, draft, who } = pass;
-    const snapshot = buildSnapshot(draft.nodes(), (n) => this.#d.nodes.get(n));
-    const t0 = performance.now();
-    const res = this.#d.place(snapshot, gangRequest(job));
-    this.#metrics.observePlacementSeconds((performance.now() - t0) / 1000, 'TrainingJob');
-    if (!res.ok) return { ok: false, code: res.code, message: res.message };
+    const nodeOf = (n: string) => this.#d.nodes.get(n);
+    const request = gangRequest(job);
+    const check = this.#priorityCheck(job, draft);
+    const snapshot = buildSnapshot(draft.nodes(), nodeOf);
+    let res = this.#timedPlace(snapshot, request);
+    if (res.ok) {
+      const waiting = check?.(snapshot, withLayouts(snapshot, res.layouts));
+      if (waiting) return { ok: false, code: JOB_WAITING_FOR_PRIORITY, message: waiting };
+    } else {
+      if (!this.#d.defrag || !DEFRAGGABLE_CODES.has(res.code)) return { ok: false, code: res.code, message: res.message };
+      const d = this.#d.defrag.prepare(draft, request, nodeOf, check);
+      if (!d.ok) return d.waiting ? { ok: false, code: JOB_WAITING_FOR_PRIORITY, message: d.waiting } : { ok: false, code: res.code, message: res.message };
+      pass.defrag = d.applied;
+      // The moves are in the draft now; the same engine call as the dry run places the gang on it.
+      res = this.#timedPlace(buildSnapshot(draft.nodes(), nodeOf), request);
+      if (!res.ok) {
+        this.#d.defrag.abandoned(d.applied);
+        throw new Error(`TrainingJob ${request.id}: placement after defragmentation failed: ${res.message}`);
+      }
+    }
     const ns = job.metadata.namespace as string;
     const name = job.metadata.name as string;
     const priority = job.spec.priority ?? 0;
@@ -272,6 +316,31 @@ export class TrainingJobReconciler {
     const what = job.spec.profile ? `${job.spec.replicas} × ${job.spec.profile}` : `${job.spec.replicas} × ${job.spec.gpusPerWorker ?? 1} GPU(s)`;
     pass.events.push({ type: 'Normal', reason: 'Placed', message: `Placed ${what} on ${where}` });
     return { ok: true, allocs, message: `${what} on ${where}` };
+  }
+
+  /** The priority-order check of this job's placement on `draft`, when ordering is on. */
+  #priorityCheck(job: TrainingJob, draft: LedgerDraft): PriorityCheck | undefined {
+    const q = this.#d.priorityQueue;
+    if (!q) return undefined;
+    const self = {
+      kind: 'TrainingJob' as const,
+      namespace: job.metadata.namespace as string,
+      name: job.metadata.name as string,
+      priority: job.spec.priority ?? 0,
+      created: job.metadata.creationTimestamp ?? '',
+    };
+    return (before, after) => {
+      const pending = pendingRequests(q.partitions.list(), this.#d.jobs.list(), draft.nodes());
+      const blocker = findBlocker(self, pending, before, after, this.#d.place);
+      return blocker ? describeBlocker(blocker) : undefined;
+    };
+  }
+
+  #timedPlace(snapshot: ClusterSnapshot, request: PlacementRequest): PlacementResult {
+    const t0 = performance.now();
+    const res = this.#d.place(snapshot, request);
+    this.#metrics.observePlacementSeconds((performance.now() - t0) / 1000, 'TrainingJob');
+    return res;
   }
 
   /** Releases every claim of the job in the draft; returns how many. */
