@@ -1,16 +1,23 @@
 /**
  * Wires the Haein controllers into a runtime `Manager`: the shared informers (GpuNodes, Nodes, GpuPartitions,
  * TrainingJobs, and Pods filtered by the partition and job labels), the four reconcilers, and the mappers that
- * turn each change into the requests it affects.
+ * turn each change into the requests it affects. Defragmentation (on unless `defrag: false`) and priority
+ * ordering are shared by the partition and job reconcilers; the pod gate's client reports admissions to the
+ * same guard that keeps defragmentation away from partitions with pods.
  */
 import type winston from 'winston';
 import { JOB_LABEL, PARTITION_LABEL } from '../api/constants.js';
 import type { GpuNode, GpuPartition, TrainingJob } from '../api/types.js';
 import type { KubeClient } from '../k8s/client.js';
 import { RESOURCES } from '../k8s/resources.js';
+import { planDefrag as enginePlanDefrag } from '../placement/defrag.js';
 import { place as enginePlace } from '../placement/engine.js';
 import { Controller } from '../runtime/controller.js';
 import type { Manager } from '../runtime/manager.js';
+import { Defragmenter } from './defrag-executor.js';
+import { AdmissionGuard, guardGateClient } from './defrag-guard.js';
+import { DefragMetrics } from './defrag-metrics.js';
+import type { PlanDefragFn } from './defrag-plan.js';
 import { GpuNodeReconciler } from './gpunode-reconciler.js';
 import { GpuPartitionReconciler } from './gpupartition-reconciler.js';
 import { LedgerExpectations } from './ledger.js';
@@ -30,6 +37,10 @@ export interface OperatorSetupOptions {
   workers?: number;
   /** Placement engine; the real one by default. */
   place?: PlaceFn;
+  /** Defragment when a request does not fit (the `--defrag` flag); default true. */
+  defrag?: boolean;
+  /** Defragmentation planner; the engine's by default. */
+  planDefrag?: PlanDefragFn;
   logger?: winston.Logger;
 }
 
@@ -62,14 +73,28 @@ export function registerControllers(manager: Manager, client: KubeClient, opts: 
   const place = opts.place ?? enginePlace;
   const copts = { workers: opts.workers ?? 2, metrics: manager.metrics, ...(opts.logger ? { logger: opts.logger } : {}) };
 
-  const partitionR = new GpuPartitionReconciler({ ...common, partitions, gpuNodes, nodes, pods: partitionPods, place });
+  const guard = new AdmissionGuard();
+  const defrag =
+    opts.defrag === false
+      ? undefined
+      : new Defragmenter({
+          planDefrag: opts.planDefrag ?? ((snapshot, request) => enginePlanDefrag(snapshot, request)),
+          place,
+          guard,
+          pods: partitionPods,
+          partitions,
+          metrics: new DefragMetrics(manager.metrics.registry),
+        });
+  const withDefrag = defrag ? { defrag } : {};
+
+  const partitionR = new GpuPartitionReconciler({ ...common, partitions, gpuNodes, nodes, pods: partitionPods, place, ...withDefrag, priorityQueue: { jobs } });
   const partitionC = new Controller(partitionR, { ...copts, kind: 'GpuPartition' })
     .watch(partitions, self)
     .watch(gpuNodes, gpuNodeToPartitions(partitions))
     .watch(nodes, nodeToClaimants('GpuPartition', gpuNodes, () => waitingPartitions(partitions)))
     .watch(partitionPods, podToPartition);
 
-  const jobR = new TrainingJobReconciler({ ...common, jobs, gpuNodes, nodes, pods: jobPods, place });
+  const jobR = new TrainingJobReconciler({ ...common, jobs, gpuNodes, nodes, pods: jobPods, place, ...withDefrag, priorityQueue: { partitions } });
   const jobC = new Controller(jobR, { ...copts, kind: 'TrainingJob' })
     .watch(jobs, self)
     .watch(gpuNodes, gpuNodeToJobs(jobs))
@@ -77,7 +102,7 @@ export function registerControllers(manager: Manager, client: KubeClient, opts: 
     .watch(jobPods, podToJob);
 
   // Requests of the gate controller are partition keys: one partition's pods are decided by one worker at a time.
-  const gateR = new PodGateReconciler({ client, pods: partitionPods, partitions, recorder: manager.recorder });
+  const gateR = new PodGateReconciler({ client: guardGateClient(client, guard, partitionPods, partitions), pods: partitionPods, partitions, recorder: manager.recorder });
   const gateC = new Controller(gateR, { ...copts, kind: 'Pod' })
     .watch(partitionPods, podToPartition)
     .watch(partitions, (p, prev) => uniqueRequests(self(p), prev ? self(prev) : []));

@@ -1,0 +1,205 @@
+import type { ClaimRef, GpuNode, GpuPartition, TrainingJob } from '../../../src/api/types.js';
+import { ledgerEntries } from '../../../src/controllers/claims.js';
+import { Defragmenter } from '../../../src/controllers/defrag-executor.js';
+import { AdmissionGuard, guardGateClient } from '../../../src/controllers/defrag-guard.js';
+import type { DefragMetricsPort, DefragResult } from '../../../src/controllers/defrag-metrics.js';
+import type { PlanDefragFn } from '../../../src/controllers/defrag-plan.js';
+import { CAPACITY_RECHECK_MS, GpuPartitionReconciler } from '../../../src/controllers/gpupartition-reconciler.js';
+import type { PodObject } from '../../../src/controllers/pods.js';
+import type { NodeObject } from '../../../src/controllers/snapshot.js';
+import { isConflict } from '../../../src/k8s/errors.js';
+import { RESOURCES } from '../../../src/k8s/resources.js';
+import { planDefrag } from '../../../src/placement/defrag.js';
+import { place } from '../../../src/placement/engine.js';
+import { PARTITION_GATE } from '../../../src/api/constants.js';
+import { makeGpuNode, makeNode, makePartition, makePartitionPod, realise } from './builders.js';
+import { FakeClient, FakeRecorder, cacheOf, quietLog } from './fakes.js';
+
+const NS = 'team-a';
+
+class RecordingMetrics implements DefragMetricsPort {
+  readonly plans: DefragResult[] = [];
+  readonly moved = new Map<string, number>();
+  plan(result: DefragResult): void {
+    this.plans.push(result);
+  }
+  moves(action: string, count: number): void {
+    this.moved.set(action, (this.moved.get(action) ?? 0) + count);
+  }
+}
+
+/**
+ * One node with two B200s, fragmented by 1g slices: `idle` holds 1g@1 on GPU 0 (not in use) and `busy` holds
+ * 1g@2 on GPU 1 (in use). No 4g.90gb (start 0, slots 0–3) fits without moving one of them.
+ */
+function setup(opts: { planner?: PlanDefragFn; defrag?: boolean } = {}) {
+  const client = new FakeClient();
+  client.seed(RESOURCES.node, makeNode('n1'));
+  const idle = client.seed(RESOURCES.gpuPartition, makePartition('idle', NS, { profile: '1g.23gb' }));
+  const busy = client.seed(RESOURCES.gpuPartition, makePartition('busy', NS, { profile: '1g.23gb' }));
+  const claim = (p: GpuPartition): ClaimRef => ({ kind: 'GpuPartition', namespace: NS, name: p.metadata.name as string, uid: p.metadata.uid as string, slot: 0, priority: 0, preemptible: false });
+  const gn = makeGpuNode('n1', { gpus: 2 });
+  gn.spec = {
+    gpus: [
+      { index: 0, mode: 'mig', slices: [{ profile: '1g.23gb', start: 1, claim: claim(idle) }] },
+      { index: 1, mode: 'mig', slices: [{ profile: '1g.23gb', start: 2, claim: claim(busy) }] },
+    ],
+  };
+  realise(gn);
+  gn.status!.gpus![1]!.slices[0]!.inUse = true;
+  client.seed(RESOURCES.gpuNode, gn);
+
+  const recorder = new FakeRecorder();
+  const metrics = new RecordingMetrics();
+  const guard = new AdmissionGuard();
+  const partitions = cacheOf<GpuPartition>(client, RESOURCES.gpuPartition);
+  const pods = cacheOf<PodObject>(client, RESOURCES.pod);
+  const defrag = new Defragmenter({ planDefrag: opts.planner ?? ((s, r) => planDefrag(s, r)), place, guard, pods, partitions, metrics });
+  const r = new GpuPartitionReconciler({
+    client,
+    partitions,
+    gpuNodes: cacheOf<GpuNode>(client, RESOURCES.gpuNode),
+    nodes: cacheOf<NodeObject>(client, RESOURCES.node),
+    pods,
+    recorder,
+    place,
+    clock: () => new Date('2026-01-01T00:00:05Z'),
+    ...(opts.defrag === false ? {} : { defrag }),
+    priorityQueue: { jobs: cacheOf<TrainingJob>(client, RESOURCES.trainingJob) },
+  });
+  const pass = (name: string) => r.reconcile({ namespace: NS, name }, quietLog);
+  const part = (name: string) => client.store.get(client.key(RESOURCES.gpuPartition, name, NS)) as GpuPartition | undefined;
+  const claimOf = (name: string) => ledgerEntries(client.all<GpuNode>(RESOURCES.gpuNode)).filter((e) => e.claim.name === name);
+  const gate = guardGateClient(client, guard, pods, partitions);
+  return { client, recorder, metrics, guard, pass, part, claimOf, gate };
+}
+
+const BIG = { profile: '4g.90gb' };
+
+test('a fragmented node is defragmented: the idle slice moves, the in-use one stays, the big partition is placed in one write', async () => {
+  const t = setup();
+  await t.pass('idle');
+  await t.pass('busy');
+  const writesBefore = t.client.writesOf('GpuNode');
+  t.client.seed(RESOURCES.gpuPartition, makePartition('big', NS, BIG));
+  await t.pass('big');
+
+  expect(t.client.writesOf('GpuNode')).toBe(writesBefore + 1);
+  const [big] = t.claimOf('big');
+  expect(big).toMatchObject({ node: 'n1', gpuIndex: 0, profile: '4g.90gb', start: 0 });
+  // The in-use slice is where it was; the idle one left slots 0–3 of GPU 0 and is held exactly once.
+  expect(t.claimOf('busy').map((e) => [e.gpuIndex, e.start])).toEqual([[1, 2]]);
+  const idle = t.claimOf('idle');
+  expect(idle).toHaveLength(1);
+  expect(idle[0]!.gpuIndex === 0 ? idle[0]!.start! >= 4 : true).toBe(true);
+
+  const defragEvent = t.recorder.events.find((e) => e.reason === 'Defragmenting');
+  expect(defragEvent).toMatchObject({ name: 'big', type: 'Normal', message: 'moving 1 idle slice on n1 GPU 0 to make room for 4g.90gb' });
+  const moved = t.recorder.events.find((e) => e.reason === 'Moved');
+  expect(moved?.name).toBe('idle');
+  expect(moved?.message).toContain(`from n1/gpu0@1 to n1/gpu${idle[0]!.gpuIndex}@${idle[0]!.start}`);
+  expect(t.metrics.plans).toEqual(['applied']);
+  expect(t.metrics.moved.get('move')).toBe(1);
+
+  // The moved partition reports its new place on its next pass.
+  await t.pass('idle');
+  expect(t.part('idle')?.status?.allocations?.map((a) => [a.gpuIndex, a.start])).toEqual([[idle[0]!.gpuIndex, idle[0]!.start]]);
+  expect(t.part('big')?.status?.phase).toBe('Allocating');
+});
+
+test('a partition with an admitted pod is never moved, even when its slice is not reported in use', async () => {
+  const t = setup();
+  t.client.seed(RESOURCES.pod, makePartitionPod('nb-0', NS, 'idle', 'nvidia.com/mig-1g.23gb', { gated: false, phase: 'Running', node: 'n1' }));
+  t.client.seed(RESOURCES.gpuPartition, makePartition('big', NS, BIG));
+  const res = await t.pass('big');
+  expect(t.part('big')?.status?.phase).toBe('Pending');
+  expect(t.part('big')?.status?.conditions?.find((c) => c.type === 'Allocated')?.reason).toBe('InsufficientCapacity');
+  expect(res?.requeueAfterMs).toBe(CAPACITY_RECHECK_MS);
+  expect(t.client.writesOf('GpuNode')).toBe(0);
+  expect(t.metrics.plans).toEqual(['none']);
+});
+
+test('an admission the pod cache does not show yet (pod-gate bookkeeping) also protects the partition', async () => {
+  const t = setup();
+  // The pod is still gated in the cache, but the gate has just lifted it through the guarded client.
+  t.client.seed(RESOURCES.pod, makePartitionPod('nb-0', NS, 'idle', 'nvidia.com/mig-1g.23gb'));
+  const lagging = { ...t.client, mergePatch: () => Promise.resolve({}) } as unknown as FakeClient;
+  const gate = guardGateClient(lagging, t.guard, { get: (n, ns) => t.client.store.get(t.client.key(RESOURCES.pod, n, ns)) as PodObject, list: () => [] }, { get: () => undefined, list: () => [] });
+  await gate.mergePatch(RESOURCES.pod, 'nb-0', { spec: { schedulingGates: [] } }, NS);
+  t.client.seed(RESOURCES.gpuPartition, makePartition('big', NS, BIG));
+  await t.pass('big');
+  expect(t.claimOf('big')).toHaveLength(0);
+  expect(t.claimOf('idle').map((e) => [e.gpuIndex, e.start])).toEqual([[0, 1]]);
+});
+
+test('while a move is in flight the pod gate may not admit pods to the moved partition', async () => {
+  const t = setup();
+  t.client.seed(RESOURCES.pod, makePartitionPod('nb-0', NS, 'idle', 'nvidia.com/mig-1g.23gb'));
+  await t.pass('idle');
+  t.client.seed(RESOURCES.gpuPartition, makePartition('big', NS, BIG));
+  await t.pass('big');
+  const lift = { spec: { schedulingGates: [] as Array<{ name: string }> } };
+  const refused = await t.gate.mergePatch(RESOURCES.pod, 'nb-0', lift, NS).then(() => undefined, (e: unknown) => e);
+  expect(isConflict(refused)).toBe(true);
+  // Once the partition's status shows where its slice went, admission goes ahead.
+  await t.pass('idle');
+  await t.gate.mergePatch(RESOURCES.pod, 'nb-0', lift, NS);
+  const pod = t.client.store.get(t.client.key(RESOURCES.pod, 'nb-0', NS)) as PodObject;
+  expect((pod.spec.schedulingGates ?? []).some((g) => g.name === PARTITION_GATE)).toBe(false);
+});
+
+test('a 409 on the ledger write forgets the move and the next pass plans again', async () => {
+  const t = setup();
+  await t.pass('idle');
+  t.client.seed(RESOURCES.gpuPartition, makePartition('big', NS, BIG));
+  t.client.conflictOnce.add('GpuNode/n1');
+  const err = await t.pass('big').then(() => undefined, (e: unknown) => e);
+  expect(isConflict(err)).toBe(true);
+  expect(t.claimOf('big')).toHaveLength(0);
+  expect(t.guard.moving(NS, 'idle', t.part('idle'))).toBe(false);
+  await t.pass('big');
+  expect(t.claimOf('big')).toHaveLength(1);
+  expect(t.recorder.events.filter((e) => e.reason === 'Moved')).toHaveLength(1);
+});
+
+test('with defragmentation off (--defrag=false) the request waits', async () => {
+  const t = setup({ defrag: false });
+  t.client.seed(RESOURCES.gpuPartition, makePartition('big', NS, BIG));
+  await t.pass('big');
+  expect(t.claimOf('big')).toHaveLength(0);
+  expect(t.part('big')?.status?.phase).toBe('Pending');
+  expect(t.recorder.reasons()).not.toContain('Defragmenting');
+});
+
+test('an unsafe plan from the planner is rejected and nothing is written', async () => {
+  // A planner that proposes moving the in-use slice.
+  const bad: PlanDefragFn = (snap, req) => {
+    const placed = place(snap, req);
+    return {
+      ok: true,
+      moves: [{ action: 'move', holderKey: `GpuPartition/${NS}/busy/0`, node: 'n1', gpuIndex: 1, profile: '1g.23gb', start: 2, to: { node: 'n1', gpuIndex: 1, start: 5 } }],
+      placement: placed.ok ? placed : { ok: true, assignments: [], layouts: [], victims: [] },
+    };
+  };
+  const t = setup({ planner: bad });
+  t.client.seed(RESOURCES.gpuPartition, makePartition('big', NS, BIG));
+  await t.pass('big');
+  expect(t.client.writesOf('GpuNode')).toBe(0);
+  expect(t.metrics.plans).toEqual(['rejected']);
+  expect(t.claimOf('busy').map((e) => [e.gpuIndex, e.start])).toEqual([[1, 2]]);
+});
+
+test('a plan that would not let the request fit is not carried out', async () => {
+  // Moving the idle slice within GPU 0 to slot 2 keeps slots 0–3 blocked.
+  const useless: PlanDefragFn = () => ({
+    ok: true,
+    moves: [{ action: 'move', holderKey: `GpuPartition/${NS}/idle/0`, node: 'n1', gpuIndex: 0, profile: '1g.23gb', start: 1, to: { node: 'n1', gpuIndex: 0, start: 2 } }],
+    placement: { ok: true, assignments: [], layouts: [], victims: [] },
+  });
+  const t = setup({ planner: useless });
+  t.client.seed(RESOURCES.gpuPartition, makePartition('big', NS, BIG));
+  await t.pass('big');
+  expect(t.client.writesOf('GpuNode')).toBe(0);
+  expect(t.metrics.plans).toEqual(['ineffective']);
+  expect(t.claimOf('idle').map((e) => [e.gpuIndex, e.start])).toEqual([[0, 1]]);
+});
