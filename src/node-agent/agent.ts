@@ -44,6 +44,12 @@ export interface NodeAgentOptions {
 const RETRY_MS = 2000;
 
 /**
+ * GpuNode annotation that injects simulated GPU failures: a comma-separated list of GPU indices that are
+ * Unhealthy (e.g. `"1,3"`); removing it or listing fewer GPUs heals the others. Acted on when it changes.
+ */
+export const FAILED_GPUS_ANNOTATION = 'gpu.haein.dev/simulate-failed-gpus';
+
+/**
  * The node agent for one node: publishes the GPU inventory (GpuNode status and GFD-style Node labels),
  * realises the GpuNode's target layout on the simulated GPUs, advertises the devices through the device
  * plugins (or the Node's capacity when there is no kubelet), keeps in-use flags current from the kubelet's
@@ -70,6 +76,7 @@ export class NodeAgent {
   private readonly timers = new Set<NodeJS.Timeout>();
   private devicesChain: Promise<void> = Promise.resolve();
   private podResourcesFailing = false;
+  private failedGpusSeen: string | undefined;
 
   constructor(opts: NodeAgentOptions) {
     this.o = opts;
@@ -133,29 +140,27 @@ export class NodeAgent {
   /** Requests a reconcile; concurrent requests coalesce into one more pass. Resolves when the loop is idle. */
   trigger(): Promise<void> {
     this.dirty = true;
-    if (!this.running) {
-      // Claim the loop before starting it: a watch event delivered synchronously must not start a second one.
-      let release!: () => void;
-      this.running = new Promise<void>((resolve) => {
-        release = resolve;
-      });
-      void this.loop().finally(() => {
-        this.running = undefined;
-        release();
-      });
-    }
+    if (!this.running) this.running = this.loop();
     return this.running;
   }
 
   private async loop(): Promise<void> {
-    while (this.dirty && !this.stopped) {
-      this.dirty = false;
-      try {
-        await this.reconcile();
-      } catch (err) {
-        this.log.error('Node agent reconcile failed; retrying', { node: this.node, err: String(err), cause: String((err as Error).cause ?? '') });
-        this.after(RETRY_MS, () => this.trigger());
+    // Yield first, so `running` is set before any work: a watch event delivered synchronously during the
+    // first pass must join this loop, not start a second one.
+    await Promise.resolve();
+    try {
+      while (this.dirty && !this.stopped) {
+        this.dirty = false;
+        try {
+          await this.reconcile();
+        } catch (err) {
+          this.log.error('Node agent reconcile failed; retrying', { node: this.node, err: String(err), cause: String((err as Error).cause ?? '') });
+          this.after(RETRY_MS, () => this.trigger());
+        }
       }
+    } finally {
+      // Same microtask as the last `dirty` check: a trigger cannot slip in between and be lost.
+      this.running = undefined;
     }
   }
 
@@ -163,6 +168,7 @@ export class NodeAgent {
     if (!this.gpuNode) await this.ensureGpuNode();
     if (!this.labelled) await this.labelNode();
     const obj = this.gpuNode!;
+    await this.applyInjectedFailures(obj.metadata.annotations?.[FAILED_GPUS_ANNOTATION]);
     const generation = obj.metadata.generation ?? 0;
     const target = obj.spec?.gpus;
     const { sim } = this.o;
@@ -225,6 +231,14 @@ export class NodeAgent {
     );
     await this.writeStatus();
     this.ready = true;
+  }
+
+  private async applyInjectedFailures(value: string | undefined): Promise<void> {
+    if (value === this.failedGpusSeen) return;
+    this.failedGpusSeen = value;
+    const failed = new Set((value ?? '').split(',').map((x) => x.trim()).filter(Boolean).map(Number));
+    for (const g of this.o.sim.gpus()) await this.o.sim.setHealth(g.index, failed.has(g.index) ? 'Unhealthy' : 'Healthy');
+    this.log.info('Applied injected GPU failures', { node: this.node, failed: [...failed] });
   }
 
   private setLayoutCondition(ok: boolean, reason: string, message: string, generation: number): void {

@@ -1,6 +1,6 @@
 import type { GpuNode, TargetGpu } from '../../../src/api/types.js';
 import { RESOURCES } from '../../../src/k8s/client.js';
-import { NodeAgent } from '../../../src/node-agent/agent.js';
+import { FAILED_GPUS_ANNOTATION, NodeAgent } from '../../../src/node-agent/agent.js';
 import { NodeAgentMetrics } from '../../../src/node-agent/metrics.js';
 import { SimulatedNode } from '../../../src/node-agent/simulated-gpu.js';
 import { modelForProduct } from '../../../src/placement/catalog.js';
@@ -114,6 +114,10 @@ describe('NodeAgent', () => {
   });
 
   it('on a kubelet-less node, running pods\' requests mark devices in use and block their destruction', async () => {
+    // A kubelet-less node has no PodResources: run an agent whose only in-use source is the pods.
+    await agent.stop();
+    agent = new NodeAgent({ sim, client, patchNodeCapacity: true });
+    await agent.start();
     await agent.observePodRequests({ 'nvidia.com/gpu': 2 });
     await until(async () => ((await gpuNode()).status?.gpus ?? []).filter((g) => g.inUse).length === 2);
     const busy = (await gpuNode()).status!.gpus!.find((g) => g.inUse)!.index;
@@ -123,6 +127,15 @@ describe('NodeAgent', () => {
     await agent.observePodRequests({});
     await until(async () => (await condition('LayoutRealised'))?.status === 'True');
     expect(sim.gpus()[busy].mode).toBe('mig');
+  });
+
+  it('injects GPU failures from a GpuNode annotation and heals them when it goes away', async () => {
+    const capacity = async () => (await client.get<{ status: { capacity: Record<string, string> } }>(RESOURCES.node, 'node-a'))!.status.capacity['nvidia.com/gpu'];
+    await client.mergePatch(RESOURCES.gpuNode, 'node-a', { metadata: { annotations: { [FAILED_GPUS_ANNOTATION]: '1, 6' } } });
+    await until(async () => (await capacity()) === '6');
+    expect(sim.gpus().filter((g) => g.health === 'Unhealthy').map((g) => g.index)).toEqual([1, 6]);
+    await client.mergePatch(RESOURCES.gpuNode, 'node-a', { metadata: { annotations: { [FAILED_GPUS_ANNOTATION]: null } } });
+    await until(async () => (await capacity()) === '8');
   });
 
   it('marks devices unhealthy in capacity when a GPU fails', async () => {
