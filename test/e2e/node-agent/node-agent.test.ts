@@ -44,6 +44,11 @@ function agentPid(): string | undefined {
 
 beforeAll(async () => {
   env = await ensureNodeMode();
+  // With the chart installed its operator rewrites the GpuNode spec and its admission policy gates MIG pods.
+  const policies = await kubectl(['get', 'validatingadmissionpolicies', '-o', 'name'], { allowFailure: true });
+  if (policies.includes('partition-pods')) {
+    throw new Error('the Haein chart is installed on this cluster; run the node-agent e2e suite without it (helm uninstall first)');
+  }
   const obj = await eventually(async () => {
     const o = await gpuNode();
     return o.status?.inventory ? o : undefined;
