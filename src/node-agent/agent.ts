@@ -77,6 +77,7 @@ export class NodeAgent {
   private devicesChain: Promise<void> = Promise.resolve();
   private podResourcesFailing = false;
   private failedGpusSeen: string | undefined;
+  private unsubscribe: (() => void) | undefined;
 
   constructor(opts: NodeAgentOptions) {
     this.o = opts;
@@ -92,7 +93,7 @@ export class NodeAgent {
 
   /** Publishes inventory and devices, starts watching the GpuNode and realises its current target. */
   async start(): Promise<void> {
-    this.o.sim.onChange(() => this.onHardwareChange());
+    this.unsubscribe = this.o.sim.onChange(() => this.onHardwareChange());
     await this.publishDevices();
     await this.startWatch();
     if (this.o.podResources) this.every(this.o.podResourcesIntervalMs ?? 1000, () => this.pollPodResources());
@@ -103,6 +104,7 @@ export class NodeAgent {
   /** Stops watching, lets an in-flight reconfiguration finish and reports `AgentReady=False`. */
   async stop(): Promise<void> {
     this.stopped = true;
+    this.unsubscribe?.();
     this.watch?.abort();
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
