@@ -54,7 +54,7 @@ build_pause() {
 }
 
 build_busybox() {
-  file -L /bin/busybox 2>/dev/null | grep -q 'statically linked' || [ -f /usr/share/doc/busybox-static/copyright ] \
+  file -L /bin/busybox 2>/dev/null | grep 'statically linked' >/dev/null || [ -f /usr/share/doc/busybox-static/copyright ] \
     || die "static busybox missing. Run: hack/node/install-deps.sh"
   local key; key="$(hash_files /bin/busybox "$BUILDER" "$0")"
   if up_to_date busybox "$key"; then echo "$IMAGE_CACHE/busybox.tar"; return; fi

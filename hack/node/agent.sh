@@ -27,7 +27,7 @@ start() {
   local kubectl; kubectl="$("$HACK/tools.sh")/kubectl"
   has_gpu_resources() {
     "$kubectl" --kubeconfig "$HAEIN_STATE/admin.kubeconfig" get node "$NODE_NAME" -o jsonpath='{.status.allocatable}' |
-      grep -q '"nvidia.com/'
+      grep '"nvidia.com/' >/dev/null
   }
   if wait_until 60 "nvidia.com/* resources in the allocatable of $NODE_NAME" has_gpu_resources; then
     log "node agent registered its device plugins: $("$kubectl" --kubeconfig "$HAEIN_STATE/admin.kubeconfig" get node "$NODE_NAME" -o jsonpath='{.status.allocatable}' | tr ',' '\n' | grep -c nvidia.com/) GPU resources allocatable"

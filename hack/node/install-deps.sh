@@ -21,7 +21,7 @@ for pkg in "${!probe[@]}"; do
   [ -e "${probe[$pkg]}" ] || missing+=("$pkg")
 done
 # busybox (dynamic) also owns /bin/busybox: make sure the static flavour is the one installed.
-if [[ ! " ${missing[*]} " =~ " busybox-static " ]] && ! dpkg-query -W -f='${Status}' busybox-static 2>/dev/null | grep -q 'ok installed'; then
+if [[ ! " ${missing[*]} " =~ " busybox-static " ]] && ! dpkg-query -W -f='${Status}' busybox-static 2>/dev/null | grep 'ok installed' >/dev/null; then
   missing+=(busybox-static)
 fi
 

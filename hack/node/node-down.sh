@@ -35,7 +35,7 @@ kill_cgroup_tasks
 shim_pids() {
   local pid
   for pid in $(pgrep -f containerd-shim 2>/dev/null); do
-    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- "-address $CTR_SOCK" && echo "$pid"
+    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -- "-address $CTR_SOCK" >/dev/null && echo "$pid"
   done
 }
 shims="$(shim_pids)"
@@ -90,7 +90,7 @@ if command -v iptables >/dev/null 2>&1; then
     done
   done
   # portmap's shared chains hold static rules; they go once no host port of any network uses them.
-  if iptables -t nat -S CNI-HOSTPORT-DNAT >/dev/null 2>&1 && ! iptables -t nat -S CNI-HOSTPORT-DNAT | grep -q '^-A'; then
+  if iptables -t nat -S CNI-HOSTPORT-DNAT >/dev/null 2>&1 && ! iptables -t nat -S CNI-HOSTPORT-DNAT | grep '^-A' >/dev/null; then
     for chain in CNI-HOSTPORT-DNAT CNI-HOSTPORT-MASQ CNI-HOSTPORT-SNAT CNI-HOSTPORT-SETMARK; do
       iptables -t nat -S 2>/dev/null | grep '^-A' | grep -- "-j $chain\( \|$\)" | while read -r rule; do
         eval "iptables -t nat ${rule/-A /-D }" 2>/dev/null
@@ -115,7 +115,7 @@ if [ -f "$HOST_MARKS" ]; then
   find /var/lib/cni/results -maxdepth 1 -name "$CNI_NETWORK-*" -delete 2>/dev/null
   for sock in /run/containerd/s/*; do
     [ -S "$sock" ] || continue
-    ss -xlnH 2>/dev/null | grep -qF "$sock" || rm -f "$sock"
+    ss -xlnH 2>/dev/null | grep -F "$sock" >/dev/null || rm -f "$sock"
   done
   # Deepest first, and only when empty: something else may have started using them meanwhile.
   sed -n 's/^created=//p' "$HOST_MARKS" | sort -r | while read -r dir; do

@@ -49,10 +49,10 @@ fi
 for p in "$KUBELET_PORT" "$KUBELET_HEALTHZ_PORT"; do
   port_free "$p" || die "port $p is in use by $(port_owner "$p") — the kubelet needs it. Stop that process (another kubelet?) or set HAEIN_KUBELET_PORT / HAEIN_KUBELET_HEALTHZ_PORT."
 done
-if ip route show | grep -v "dev $CNI_BRIDGE" | grep -q "^${POD_CIDR%%/*}"; then
+if ip route show | grep -v "dev $CNI_BRIDGE" | grep "^${POD_CIDR%%/*}" >/dev/null; then
   die "pod CIDR $POD_CIDR clashes with an existing route ($(ip route show | grep "^${POD_CIDR%%/*}" | head -1)). Set HAEIN_POD_CIDR to a free /16."
 fi
-if mountpoint -q "$HOST_DEVICE_PLUGIN_DIR" || ss -xlnH 2>/dev/null | grep -qF "$HOST_DEVICE_PLUGIN_DIR/kubelet.sock"; then
+if mountpoint -q "$HOST_DEVICE_PLUGIN_DIR" || ss -xlnH 2>/dev/null | grep -F "$HOST_DEVICE_PLUGIN_DIR/kubelet.sock" >/dev/null; then
   die "$HOST_DEVICE_PLUGIN_DIR is in use (another kubelet, or a node mode with a different HAEIN_STATE). Stop it first (HAEIN_STATE=<its dir> sudo hack/node/node-down.sh), or: sudo umount $HOST_DEVICE_PLUGIN_DIR"
 fi
 if ip link show "$CNI_BRIDGE" >/dev/null 2>&1; then
@@ -158,7 +158,8 @@ wait_until 30 "containerd socket" ctr --address "$CTR_SOCK" version || proc_fail
 
 # Re-imported on every start: the pause image cannot be pulled if anything ever removed it.
 "$HACK/images/import.sh" "${images[@]}"
-node_ctr images ls -q | grep -qx "$PAUSE_IMAGE" || die "pause image $PAUSE_IMAGE not found in containerd after import; images: $(node_ctr images ls -q | tr '\n' ' ')"
+# (no grep -q in pipelines: with pipefail its early exit fails the producer)
+node_ctr images ls -q | grep -x "$PAUSE_IMAGE" >/dev/null || die "pause image $PAUSE_IMAGE not found in containerd after import; images: $(node_ctr images ls -q | tr '\n' ' ')"
 
 # ---- kubelet --------------------------------------------------------------------------------------------
 pki="$HAEIN_STATE/pki"
