@@ -9,11 +9,11 @@ source "$HACK/proc.sh"
 source "$HACK/node/node-lib.sh"
 
 start() {
-  if proc_running haein-node-agent; then log "node agent already running"; return; fi
+  if node_alive haein-node-agent; then log "node agent already running"; return; fi
   local entry="$REPO_ROOT/dist/src/cmd/node-agent.js" node="$REPO_ROOT/node_modules/.bin/node"
   [ -f "$entry" ] || die "$entry missing: run 'npm run build' first"
   [ -x "$node" ] || die "Node 24 ($node) missing: run 'npm ci'"
-  proc_running kubelet || die "the node-mode kubelet is not running: start node mode with sudo hack/node/node-up.sh"
+  node_alive kubelet || die "the node-mode kubelet is not running: start node mode with sudo hack/node/node-up.sh"
   # The device manager creates its registration socket shortly after the kubelet starts.
   wait_until 30 "the kubelet's $DEVICE_PLUGIN_DIR/kubelet.sock" test -S "$DEVICE_PLUGIN_DIR/kubelet.sock" \
     || die "kubelet registration socket $DEVICE_PLUGIN_DIR/kubelet.sock missing after 30s (see $HAEIN_STATE/logs/kubelet.log)"
@@ -32,7 +32,7 @@ start() {
   if wait_until 60 "nvidia.com/* resources in the allocatable of $NODE_NAME" has_gpu_resources; then
     log "node agent registered its device plugins: $("$kubectl" --kubeconfig "$HAEIN_STATE/admin.kubeconfig" get node "$NODE_NAME" -o jsonpath='{.status.allocatable}' | tr ',' '\n' | grep -c nvidia.com/) GPU resources allocatable"
   else
-    proc_running haein-node-agent || proc_fail haein-node-agent
+    node_alive haein-node-agent || proc_fail haein-node-agent
     warn "the node agent runs but no nvidia.com/* resource is allocatable yet; see $HAEIN_STATE/logs/haein-node-agent.log"
   fi
 }

@@ -39,3 +39,12 @@ HOST_MARKS="$NODE_STATE/host-created"
 
 # ctr against our containerd, in the namespace the CRI plugin uses.
 node_ctr() { ctr --address "$CTR_SOCK" --namespace k8s.io "$@"; }
+
+# node_alive NAME: like proc_running, but a killed process that init has not reaped yet (a zombie) is dead.
+node_alive() {
+  local f="$HAEIN_STATE/pids/$1.pid" pid state
+  [ -f "$f" ] || return 1
+  pid="$(cat "$f")"
+  state="$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" || return 1
+  [ -n "$state" ] && [ "$state" != Z ] && [ "$state" != X ]
+}

@@ -23,7 +23,7 @@ for plugin in bridge host-local portmap loopback; do
   [ -x "/usr/lib/cni/$plugin" ] || die "CNI plugin /usr/lib/cni/$plugin missing. Run: sudo apt-get install -y containernetworking-plugins"
 done
 
-if proc_running kubelet && proc_running containerd; then
+if node_alive kubelet && node_alive containerd; then
   log "node $NODE_NAME already running (containerd $CTR_SOCK, kubelet root $KUBELET_ROOT)"
   if [ "$NODE_AGENT_MODE" = host ] && [ -f "$REPO_ROOT/dist/src/cmd/node-agent.js" ]; then "$HACK/node/agent.sh" start; fi
   exit 0
@@ -252,7 +252,7 @@ diagnose() {
 node_registered() { kc get node "$NODE_NAME" -o name; }
 node_ready() { [ "$(kc get node "$NODE_NAME" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}')" = True ]; }
 if ! wait_until 90 "node $NODE_NAME to register" node_registered; then
-  proc_running kubelet || { diagnose; proc_fail kubelet; }
+  node_alive kubelet || { diagnose; proc_fail kubelet; }
   diagnose; die "kubelet is running but node $NODE_NAME did not register with the API server in 90s"
 fi
 t_registered=$(date +%s)
