@@ -12,7 +12,8 @@ import { RESOURCES } from '../../../src/k8s/resources.js';
 import { planDefrag } from '../../../src/placement/defrag.js';
 import { place } from '../../../src/placement/engine.js';
 import { PARTITION_GATE } from '../../../src/api/constants.js';
-import { makeGpuNode, makeNode, makePartition, makePartitionPod, realise } from './builders.js';
+import { TrainingJobReconciler } from '../../../src/controllers/trainingjob-reconciler.js';
+import { makeGpuNode, makeJob, makeNode, makePartition, makePartitionPod, realise } from './builders.js';
 import { FakeClient, FakeRecorder, cacheOf, quietLog } from './fakes.js';
 
 const NS = 'team-a';
@@ -202,4 +203,50 @@ test('a plan that would not let the request fit is not carried out', async () =>
   expect(t.client.writesOf('GpuNode')).toBe(0);
   expect(t.metrics.plans).toEqual(['ineffective']);
   expect(t.claimOf('idle').map((e) => [e.gpuIndex, e.start])).toEqual([[0, 1]]);
+});
+
+test('a TrainingJob gang is placed after idle slices are consolidated onto one GPU', async () => {
+  const client = new FakeClient();
+  client.seed(RESOURCES.node, makeNode('n1'));
+  const a = client.seed(RESOURCES.gpuPartition, makePartition('a', NS, { profile: '1g.23gb' }));
+  const b = client.seed(RESOURCES.gpuPartition, makePartition('b', NS, { profile: '1g.23gb' }));
+  const claim = (p: GpuPartition): ClaimRef => ({ kind: 'GpuPartition', namespace: NS, name: p.metadata.name as string, uid: p.metadata.uid as string, slot: 0, priority: 0, preemptible: false });
+  // Three GPUs, two of them opened by one idle 1g each: two whole GPUs need one of those slices to move over.
+  const gn = makeGpuNode('n1', { gpus: 3 });
+  gn.spec = {
+    gpus: [
+      { index: 0, mode: 'mig', slices: [{ profile: '1g.23gb', start: 0, claim: claim(a) }] },
+      { index: 1, mode: 'mig', slices: [{ profile: '1g.23gb', start: 3, claim: claim(b) }] },
+    ],
+  };
+  realise(gn);
+  client.seed(RESOURCES.gpuNode, gn);
+  client.seed(RESOURCES.trainingJob, makeJob('train', NS, { replicas: 1, gpusPerWorker: 2 }));
+  const recorder = new FakeRecorder();
+  const metrics = new RecordingMetrics();
+  const partitions = cacheOf<GpuPartition>(client, RESOURCES.gpuPartition);
+  const pods = cacheOf<PodObject>(client, RESOURCES.pod);
+  const r = new TrainingJobReconciler({
+    client,
+    jobs: cacheOf<TrainingJob>(client, RESOURCES.trainingJob),
+    gpuNodes: cacheOf<GpuNode>(client, RESOURCES.gpuNode),
+    nodes: cacheOf<NodeObject>(client, RESOURCES.node),
+    pods,
+    recorder,
+    place,
+    defrag: new Defragmenter({ planDefrag: (s, q) => planDefrag(s, q), place, guard: new AdmissionGuard(), pods, partitions, metrics }),
+  });
+  await r.reconcile({ namespace: NS, name: 'train' }, quietLog);
+
+  const entries = ledgerEntries(client.all<GpuNode>(RESOURCES.gpuNode));
+  const job = entries.filter((e) => e.claim.kind === 'TrainingJob');
+  expect(job).toHaveLength(2);
+  const slices = entries.filter((e) => e.claim.kind === 'GpuPartition');
+  expect(slices.map((e) => e.claim.name).sort()).toEqual(['a', 'b']);
+  // Both partition slices now share the one GPU the gang does not hold.
+  expect(new Set(slices.map((e) => e.gpuIndex)).size).toBe(1);
+  expect(job.some((e) => e.gpuIndex === slices[0]!.gpuIndex)).toBe(false);
+  expect(recorder.events.find((e) => e.reason === 'Defragmenting')?.message).toMatch(/^moving 1 idle slice on n1 GPU [01] to make room for 2 whole GPUs$/);
+  expect(recorder.events.filter((e) => e.reason === 'Moved')).toHaveLength(1);
+  expect(metrics.plans).toEqual(['applied']);
 });
