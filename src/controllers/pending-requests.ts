@@ -4,7 +4,7 @@
  */
 import type { GpuNode, GpuPartition, TrainingJob } from '../api/types.js';
 import type { PlacementRequest, SliceMember } from '../placement/types.js';
-import { claimsOf, holderKey, type ClaimantKind } from './claims.js';
+import { holderKey, ledgerEntries, type ClaimantKind } from './claims.js';
 import { gangRequest } from './job-placement.js';
 import { quantityToMiB } from './quantity.js';
 
@@ -53,11 +53,19 @@ export interface PendingRequest {
  */
 export function pendingRequests(partitions: GpuPartition[], jobs: TrainingJob[], ledger: GpuNode[]): PendingRequest[] {
   const out: PendingRequest[] = [];
+  // One pass over the ledger: the slots each claimant (by kind, namespace, name and uid) holds.
+  const held = new Map<string, Set<number>>();
+  for (const e of ledgerEntries(ledger)) {
+    const k = `${e.claim.kind}/${e.claim.namespace}/${e.claim.name}/${e.claim.uid}`;
+    held.set(k, (held.get(k) ?? new Set()).add(e.claim.slot));
+  }
+  const slotsOf = (kind: ClaimantKind, o: { metadata: { namespace?: string; name?: string; uid?: string } }) =>
+    held.get(`${kind}/${o.metadata.namespace}/${o.metadata.name}/${o.metadata.uid ?? ''}`) ?? new Set<number>();
   for (const p of partitions) {
     if (p.metadata.deletionTimestamp || p.status?.phase === 'Failed' || !p.metadata.name || !p.metadata.namespace) continue;
     const who = { kind: 'GpuPartition' as const, namespace: p.metadata.namespace, name: p.metadata.name };
-    const held = new Set(claimsOf(ledger, who, p.metadata.uid).current.map((e) => e.claim.slot));
-    const missing = [...Array(p.spec.count ?? 1).keys()].filter((s) => !held.has(s));
+    const mine = slotsOf('GpuPartition', p);
+    const missing = [...Array(p.spec.count ?? 1).keys()].filter((s) => !mine.has(s));
     if (missing.length === 0) continue;
     out.push({ ...who, priority: p.spec.priority ?? 0, created: p.metadata.creationTimestamp ?? '', request: partitionRequest(p, missing) });
   }
@@ -65,7 +73,7 @@ export function pendingRequests(partitions: GpuPartition[], jobs: TrainingJob[],
     const phase = j.status?.phase;
     if (j.metadata.deletionTimestamp || j.spec.suspend || phase === 'Succeeded' || phase === 'Failed' || !j.metadata.name || !j.metadata.namespace) continue;
     const who = { kind: 'TrainingJob' as const, namespace: j.metadata.namespace, name: j.metadata.name };
-    if (claimsOf(ledger, who, j.metadata.uid).current.length > 0) continue;
+    if (slotsOf('TrainingJob', j).size > 0) continue;
     out.push({ ...who, priority: j.spec.priority ?? 0, created: j.metadata.creationTimestamp ?? '', request: gangRequest(j) });
   }
   return out;
