@@ -15,6 +15,11 @@ export type DefragResult =
   /** Carried out, the plan would still not let the request fit, or would take a higher-priority request's room. */
   | 'ineffective';
 
+/** Every {@link DefragResult}. */
+export const DEFRAG_RESULTS: readonly DefragResult[] = ['applied', 'none', 'rejected', 'ineffective'];
+/** Every kind of step a plan takes. */
+export const DEFRAG_ACTIONS = ['move', 'destroy', 'preempt'] as const;
+
 /** What the reconcilers record about defragmentation. */
 export interface DefragMetricsPort {
   /** One plan considered, by outcome. */
@@ -49,6 +54,9 @@ export class DefragMetrics implements DefragMetricsPort {
       labelNames: ['result'],
       registers,
     });
+    // Every series exists from the start, so rates and alerts work before the first plan.
+    for (const result of DEFRAG_RESULTS) this.plansTotal.inc({ result }, 0);
+    for (const action of DEFRAG_ACTIONS) this.movesTotal.inc({ action }, 0);
   }
 
   plan(result: DefragResult): void {
