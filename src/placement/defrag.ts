@@ -14,7 +14,7 @@
  */
 import { slotMask, type GpuModel, type MigProfile } from './catalog.js';
 import { placeOn } from './engine.js';
-import { topologyGroups, type MemberPlacement } from './gang.js';
+import { restrict, topologyGroups, type MemberPlacement } from './gang.js';
 import { applySlice, applyWhole } from './apply.js';
 import { bestSlice, bestWhole, compareKeys, scoreSlice, KEY_LEN, type Scope } from './gpu-search.js';
 import { isVictim, NO_PREEMPTION, type PreemptionPolicy } from './preemption.js';
@@ -65,7 +65,7 @@ export function planDefrag(snapshot: ClusterSnapshot, request: PlacementRequest,
   const mark = state.mark();
   let best: { cost: number; result: Extract<DefragPlan, { ok: true }> } | undefined;
   for (const group of topologyGroups(state, plan)) {
-    const scopes = plan.members.map((_, i) => (group.unit === 'cluster' ? plan.eligible[i] : group.nodes.filter((n) => plan.eligible[i].includes(n))));
+    const scopes = plan.members.map((_, i) => (group.unit === 'cluster' ? plan.eligible[i] : restrict(state, plan.eligible[i], group.nodes)));
     const g = planGroup(state, plan, policy, scopes, maxMoves, options.crossNode === true);
     if (g && (!best || g.moves.length < best.cost)) {
       best = {

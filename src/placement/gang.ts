@@ -39,11 +39,13 @@ const EXHAUSTIVE_BUDGET = 20000;
 
 /** The groups a gang may be placed in, in the order they are tried (busiest first: best fit). */
 export function topologyGroups(state: PlacementState, plan: RequestPlan, topology: Topology = plan.topology): TopologyGroup[] {
-  const all = [...new Set(plan.eligible.flat())].sort((a, b) => a.idx - b.idx);
+  const all = plan.eligible.length === 1 ? plan.eligible[0] : unionOf(state, plan.eligible);
   if (topology === 'any' || topology === 'spread') return [{ unit: 'cluster', name: 'cluster', nodes: all }];
   const byIdle = (a: { idle: number; idx: number }, b: { idle: number; idx: number }) => a.idle - b.idle || a.idx - b.idx;
   if (topology === 'sameNode') {
-    return all.filter((n) => plan.eligible.every((e) => e.includes(n))).sort(byIdle).map((n) => ({ unit: 'node' as const, name: n.name, nodes: [n] }));
+    const count = new Uint16Array(state.nodes.length);
+    for (const list of plan.eligible) for (const n of list) count[n.idx]++;
+    return all.filter((n) => count[n.idx] === plan.eligible.length).sort(byIdle).map((n) => ({ unit: 'node' as const, name: n.name, nodes: [n] }));
   }
   const groups = new Map<number, NodeState[]>();
   for (const n of all) groups.set(n.cliqueIdx, [...(groups.get(n.cliqueIdx) ?? []), n]);
@@ -51,6 +53,28 @@ export function topologyGroups(state: PlacementState, plan: RequestPlan, topolog
     .map(([idx, nodes]) => ({ idx, idle: state.groups[idx].idle, nodes }))
     .sort(byIdle)
     .map((g) => ({ unit: 'clique' as const, name: state.groups[g.idx].key, nodes: g.nodes }));
+}
+
+/** The nodes of `group` that are also in `eligible` (marks cached per eligible list). */
+export function restrict(state: PlacementState, eligible: NodeState[], group: NodeState[]): NodeState[] {
+  let marks = MARKS.get(eligible);
+  if (!marks) {
+    marks = new Uint8Array(state.nodes.length);
+    for (const n of eligible) marks[n.idx] = 1;
+    MARKS.set(eligible, marks);
+  }
+  const m = marks;
+  return group.filter((n) => m[n.idx] === 1);
+}
+
+const MARKS = new WeakMap<NodeState[], Uint8Array>();
+
+// Union of node lists, in snapshot order.
+function unionOf(state: PlacementState, lists: NodeState[][]): NodeState[] {
+  if (lists.every((l) => l === lists[0])) return lists[0];
+  const seen = new Uint8Array(state.nodes.length);
+  for (const list of lists) for (const n of list) seen[n.idx] = 1;
+  return state.nodes.filter((n) => seen[n.idx]);
 }
 
 /** Places the whole gang in the first group where it fits. */
@@ -73,7 +97,7 @@ export function placeGang(state: PlacementState, plan: RequestPlan, policy: Pree
 type GroupResult = { ok: true; placements: MemberPlacement[]; victims: Victim[] } | { ok: false; placed: number; failed: MemberPlan };
 
 function placeInGroup(state: PlacementState, plan: RequestPlan, policy: PreemptionPolicy, group: TopologyGroup, spread: boolean): GroupResult {
-  const scopes = plan.members.map((_, i) => (group.unit === 'cluster' ? plan.eligible[i] : group.nodes.filter((n) => plan.eligible[i].includes(n))));
+  const scopes = plan.members.map((_, i) => (group.unit === 'cluster' ? plan.eligible[i] : restrict(state, plan.eligible[i], group.nodes)));
   const used = spread ? new Uint8Array(state.nodes.length) : undefined;
   const mark = state.mark();
   const placements: MemberPlacement[] = [];

@@ -87,3 +87,38 @@ export function fitCount(profile: MigProfile, occupied: number): number {
   }
   return Math.min(n, profile.maxPerGpu);
 }
+
+const BEST_STARTS = new WeakMap<MigProfile, number[][]>();
+
+/**
+ * For each occupancy mask, the legal starts of `profile` that lose the least potential and then leave the
+ * fewest free slots: the only starts on a GPU that can win the scorer's comparison (the fields before
+ * these are the same for every start of one GPU).
+ */
+export function bestStartsFor(model: GpuModel, profile: MigProfile): number[][] {
+  let table = BEST_STARTS.get(profile);
+  if (table) return table;
+  const t = tablesFor(model);
+  table = [];
+  for (let m = 0; m <= FULL_MASK; m++) {
+    let best: number[] = [];
+    let bestLoss = Infinity;
+    let bestFree = Infinity;
+    for (const s of profile.starts) {
+      const sm = slotMask(profile, s);
+      if ((sm & m) !== 0) continue;
+      const loss = t.potential[m] - t.potential[m | sm];
+      const free = t.free[m | sm];
+      if (loss < bestLoss || (loss === bestLoss && free < bestFree)) {
+        best = [s];
+        bestLoss = loss;
+        bestFree = free;
+      } else if (loss === bestLoss && free === bestFree) {
+        best.push(s);
+      }
+    }
+    table.push(best);
+  }
+  BEST_STARTS.set(profile, table);
+  return table;
+}

@@ -12,8 +12,8 @@
  *   reuse first, mode switch last, potential loss (fragmentation), free slots left (best fit),
  *   carved slots destroyed, node/clique idleness, then snapshot order (determinism).
  */
-import { COMPUTE_SLICES, slotMask, type MigProfile } from './catalog.js';
-import { popcount, tablesFor } from './geometry.js';
+import { COMPUTE_SLICES, slotMask, type GpuModel, type MigProfile } from './catalog.js';
+import { bestStartsFor, popcount, tablesFor } from './geometry.js';
 import { isVictim, victimCost, type PreemptionPolicy } from './preemption.js';
 import type { MemberPlan } from './request.js';
 import type { GpuState, NodeState, PlacementState } from './state.js';
@@ -170,8 +170,7 @@ function slowCheck(
 
 /** The free carved slice of `profile` at `start` on `gpu`, if there is one. */
 function freeCarved(gpu: GpuState, profile: MigProfile, start: number): boolean {
-  for (const s of gpu.slices) if (s.start === start && s.profile === profile.name && !s.holder && !s.inUse) return true;
-  return false;
+  return gpu.softAt[start] === profile.name;
 }
 
 /** True when `gpu` can take a new slice at all (healthy, understood, MIG-capable). */
@@ -192,17 +191,42 @@ export function bestSlice(state: PlacementState, policy: PreemptionPolicy, membe
     if (scope.exclude?.[node.idx]) continue;
     const profile = member.profileOn(node.model);
     if (!profile) continue;
+    if (pruning) {
+      // Without victims only open GPUs (tiers 0, 1, 3) and idle ones (tier 2) can take a slice.
+      if (node.open === 0 && (node.idle === 0 || (best !== undefined && best[TIER] < 2))) continue;
+    }
     for (const gpu of node.gpus) {
       if (!sliceCapable(gpu)) continue;
       if (pruning && best) {
         // Without victims the tier is the first field that differs, and it does not depend on the start.
         const idle = state.isIdle(gpu);
-        const minTier = idle ? 2 : gpu.soft !== 0 ? 0 : 1;  // tier 3 is only reached from 1
+        const minTier = idle ? 2 : gpu.soft !== 0 ? 0 : 1; // tier 3 is only reached from 1
         if (minTier > best[TIER]) continue;
         if (!idle && gpu.mode === 'whole') continue;
+        // A busy GPU without free carved slices: its best carve loses at least this much potential.
+        if (!idle && gpu.soft === 0 && best[TIER] === 1 && best[REUSE] === 1) {
+          const starts = bestStartsFor(node.model as GpuModel, profile)[gpu.hard];
+          if (starts.length === 0) continue;
+          const t = tablesFor(node.model as GpuModel);
+          const m = slotMask(profile, starts[0]);
+          if (t.potential[gpu.hard] - t.potential[gpu.hard | m] > best[LOSS]) continue;
+        }
       }
-      for (const start of profile.starts) {
-        const reuse = (gpu.soft & slotMask(profile, start)) !== 0 && freeCarved(gpu, profile, start);
+      // Fast path: only the starts that can win on this GPU, plus free carved slices to reuse.
+      const fast = pruning && gpu.mode === 'mig' && !profile.mediaExtensions;
+      const starts = fast ? bestStartsFor(node.model as GpuModel, profile)[gpu.hard] : profile.starts;
+      for (let k = 0, n = starts.length + (fast && gpu.soft !== 0 ? profile.starts.length : 0); k < n; k++) {
+        let start: number;
+        let reuse: boolean;
+        if (k < starts.length) {
+          start = starts[k];
+          reuse = (gpu.soft & slotMask(profile, start)) !== 0 && freeCarved(gpu, profile, start);
+          if (fast && reuse) continue; // scored by the reuse pass below
+        } else {
+          start = profile.starts[k - starts.length];
+          if (!freeCarved(gpu, profile, start)) continue;
+          reuse = true;
+        }
         if (!scoreSlice(state, policy, gpu, profile, start, reuse, cand)) continue;
         if (!best || compareKeys(cand, best) < 0) {
           best = best ?? new Float64Array(KEY_LEN);

@@ -35,8 +35,6 @@ export interface RequestPlan {
   readonly mayPreempt: boolean;
   /** Members in placement order: whole GPUs first (largest first), then slices, largest first. */
   readonly members: MemberPlan[];
-  /** Per node index: 1 when the node passes the request's constraints and may receive new allocations. */
-  readonly nodeOk: Uint8Array;
   /** Eligible nodes per member (same order as `members`). */
   readonly eligible: NodeState[][];
 }
@@ -70,16 +68,24 @@ export function planRequest(state: PlacementState, request: PlacementRequest): R
   if (constraints.products !== undefined && !Array.isArray(constraints.products)) {
     return fail('InvalidRequest', `${id}: constraints.products must be a list of gpu.product values`);
   }
-  const nodeOk = new Uint8Array(state.nodes.length);
-  const products = constraints.products ?? [];
-  const selector = constraints.nodeSelector ?? {};
-  for (const node of state.nodes) {
-    if (!node.schedulable || !node.model) continue;
-    if (products.length > 0 && !products.some((p) => p === node.product || p === node.model?.product || node.model?.aliases.includes(p))) continue;
-    if (!Object.entries(selector).every(([k, v]) => node.labels[k] === v)) continue;
-    nodeOk[node.idx] = 1;
+  // Node eligibility only depends on the constraints (schedulable and model never change in a state).
+  const scopeKey = `${JSON.stringify(constraints.products ?? [])}|${JSON.stringify(constraints.nodeSelector ?? {})}`;
+  let scope = state.cache.get(scopeKey) as { nodes: NodeState[]; models: GpuModel[]; byMember: Map<string, NodeState[]> } | undefined;
+  if (!scope) {
+    const products = constraints.products ?? [];
+    const selector = Object.entries(constraints.nodeSelector ?? {});
+    const nodes = state.nodes.filter((node) => {
+      if (!node.schedulable || !node.model) return false;
+      if (products.length > 0 && !products.some((p) => p === node.product || p === node.model?.product || node.model?.aliases.includes(p))) return false;
+      return selector.every(([k, v]) => node.labels[k] === v);
+    });
+    const models: GpuModel[] = [];
+    for (const n of nodes) if (!models.includes(n.model as GpuModel)) models.push(n.model as GpuModel);
+    scope = { nodes, models, byMember: new Map() };
+    state.cache.set(scopeKey, scope);
   }
-  const models = [...new Set(state.nodes.filter((n) => nodeOk[n.idx]).map((n) => n.model as GpuModel))];
+  const okNodes = scope.nodes;
+  const models = scope.models;
 
   const holderBase = { priority, preemptible: request.preemptible ?? true };
   const seen = new Set<string>();
@@ -104,10 +110,20 @@ export function planRequest(state: PlacementState, request: PlacementRequest): R
   }
 
   const members = [...plans].sort((a, b) => b.gpus - a.gpus || sliceSize(b, models) - sliceSize(a, models) || a.order - b.order);
-  const eligible = members.map((m) => state.nodes.filter((n) => nodeOk[n.idx] && (m.gpus > 0 || m.profileOn(n.model) !== undefined)));
-  const sizeProblem = checkSizes(id, topology, members, eligible);
-  if (sizeProblem) return sizeProblem;
-  return { request, topology, priority, mayPreempt: request.mayPreempt === true, members, nodeOk, eligible };
+  const byMember = scope.byMember;
+  const eligible = members.map((m) => {
+    if (m.gpus > 0) return okNodes;
+    const sig = memberSignature(m.member);
+    let list = byMember.get(sig);
+    if (!list) byMember.set(sig, (list = okNodes.filter((n) => m.profileOn(n.model) !== undefined)));
+    return list;
+  });
+  // A lone slice can never be too big for the cluster (its profile exists on an eligible model).
+  if (topology !== 'any' || members.length > 1 || members[0].gpus > 0) {
+    const sizeProblem = checkSizes(id, topology, members, eligible);
+    if (sizeProblem) return sizeProblem;
+  }
+  return { request, topology, priority, mayPreempt: request.mayPreempt === true, members, eligible };
 }
 
 function planSlice(
@@ -164,6 +180,10 @@ function planSlice(
   return { profileOn, label: names.length === 1 ? (names[0] as string) : `slice with ${wants}` };
 }
 
+function memberSignature(m: Member): string {
+  return m.kind === 'slice' ? `${m.profile ?? ''}|${m.memoryMiB ?? ''}|${m.computeSlices ?? ''}` : 'whole';
+}
+
 // Sort key for slices: memory slots of the largest profile the member resolves to on any eligible model.
 function sliceSize(m: MemberPlan, models: GpuModel[]): number {
   let size = 0;
@@ -181,8 +201,9 @@ function checkSizes(
   members: MemberPlan[],
   eligible: NodeState[][],
 ): Failure | undefined {
-  const healthy = (n: NodeState) => n.gpus.filter((g) => g.healthy).length;
-  const allNodes = new Set(eligible.flat());
+  const healthy = (n: NodeState) => n.healthy;
+  const allNodes = new Set<NodeState>();
+  for (const list of new Set(eligible)) for (const n of list) allNodes.add(n);
   const wholeTotal = members.reduce((s, m) => s + m.gpus, 0);
   const clusterGpus = [...allNodes].reduce((s, n) => s + healthy(n), 0);
   if (wholeTotal > clusterGpus) {

@@ -23,6 +23,10 @@ export interface NodeState {
   readonly gpus: GpuState[];
   /** Healthy GPUs that hold nothing (no claimed or in-use slice, no whole-GPU holder). */
   idle: number;
+  /** Busy GPUs that can still take a slice (see {@link PlacementState.isOpen}). */
+  open: number;
+  /** Healthy GPUs of the node. */
+  healthy: number;
 }
 
 /** One GPU of the working state. Slice arrays are replaced, never mutated, so the journal can keep them. */
@@ -41,6 +45,8 @@ export interface GpuState {
   soft: number;
   /** Compute slices of the held or in-use slices. */
   hardCompute: number;
+  /** Profile name of the free carved slice starting at each memory slot, if any. */
+  softAt: Array<string | undefined>;
   /** The snapshot's layout of this GPU is not understood (unknown profile, slices in whole mode): left alone. */
   broken: boolean;
 }
@@ -76,6 +82,8 @@ export class PlacementState {
   readonly groups: CliqueState[] = [];
   /** Busy GPUs (not idle) that can still take more compute: the "open bins" of the packing. */
   open = 0;
+  /** Memo for derived data that depends only on static node facts (e.g. eligible nodes per constraint). */
+  readonly cache = new Map<string, unknown>();
   private readonly journal: JournalEntry[] = [];
   private readonly byHolder = new Map<string, Set<GpuState>>();
   private readonly profileCache = new Map<GpuModel, Map<string, MigProfile>>();
@@ -106,6 +114,8 @@ export class PlacementState {
       schedulable: n.schedulable,
       gpus: [],
       idle: 0,
+      open: 0,
+      healthy: 0,
     };
     group.nodes.push(node);
     this.nodes.push(node);
@@ -126,14 +136,16 @@ export class PlacementState {
       hard: 0,
       soft: 0,
       hardCompute: 0,
+      softAt: [],
       broken: false,
     };
     node.gpus.push(gpu);
     this.gpus.push(gpu);
+    if (gpu.healthy) node.healthy++;
     gpu.broken = !this.computeMasks(gpu);
-    this.indexHolders(gpu, +1);
+    for (const key of holderKeys(gpu)) this.index(key, gpu);
     if (this.isIdle(gpu)) this.adjustIdle(gpu, +1);
-    if (this.isOpen(gpu)) this.open++;
+    if (this.isOpen(gpu)) this.adjustOpen(gpu, 1);
   }
 
   /** The profile of a slice on a GPU's model, cached by name. */
@@ -153,6 +165,7 @@ export class PlacementState {
     let soft = 0;
     let compute = 0;
     let ok = true;
+    const softAt: Array<string | undefined> = [];
     if (gpu.mode === 'whole' && gpu.slices.length > 0) ok = false;
     for (const s of gpu.slices) {
       const p = this.profileOf(gpu.node.model, s.profile);
@@ -167,8 +180,10 @@ export class PlacementState {
         compute += p.computeSlices;
       } else {
         soft |= m;
+        softAt[s.start] = s.profile;
       }
     }
+    gpu.softAt = softAt;
     gpu.hardCompute = compute;
     gpu.hard = ok ? hard : 0xff;
     gpu.soft = ok ? soft : 0;
@@ -185,20 +200,17 @@ export class PlacementState {
     this.groups[gpu.node.cliqueIdx].idle += delta;
   }
 
-  private indexHolders(gpu: GpuState, delta: number): void {
-    const keys: string[] = [];
-    if (gpu.holder) keys.push(gpu.holder.key);
-    for (const s of gpu.slices) if (s.holder) keys.push(s.holder.key);
-    for (const key of keys) {
-      let set = this.byHolder.get(key);
-      if (delta > 0) {
-        if (!set) this.byHolder.set(key, (set = new Set()));
-        set.add(gpu);
-      } else if (set) {
-        set.delete(gpu);
-        if (set.size === 0) this.byHolder.delete(key);
-      }
-    }
+  private index(key: string, gpu: GpuState): void {
+    let set = this.byHolder.get(key);
+    if (!set) this.byHolder.set(key, (set = new Set()));
+    set.add(gpu);
+  }
+
+  private unindex(key: string, gpu: GpuState): void {
+    const set = this.byHolder.get(key);
+    if (!set) return;
+    set.delete(gpu);
+    if (set.size === 0) this.byHolder.delete(key);
   }
 
   /** Replaces a GPU's contents (journaled). `slices` must be a fresh array. */
@@ -210,17 +222,25 @@ export class PlacementState {
   private assign(gpu: GpuState, next: GpuContents): void {
     const wasIdle = this.isIdle(gpu);
     const wasOpen = this.isOpen(gpu);
-    this.indexHolders(gpu, -1);
+    const before = holderKeys(gpu);
     gpu.mode = next.mode;
     gpu.slices = next.slices;
     gpu.holder = next.holder;
     gpu.inUse = next.inUse;
     gpu.broken = !this.computeMasks(gpu);
-    this.indexHolders(gpu, +1);
+    // Re-index only the claim keys that appeared or disappeared.
+    const after = holderKeys(gpu);
+    for (const key of before) if (!after.includes(key)) this.unindex(key, gpu);
+    for (const key of after) if (!before.includes(key)) this.index(key, gpu);
     const idle = this.isIdle(gpu);
     if (idle !== wasIdle) this.adjustIdle(gpu, idle ? +1 : -1);
     const open = this.isOpen(gpu);
-    if (open !== wasOpen) this.open += open ? 1 : -1;
+    if (open !== wasOpen) this.adjustOpen(gpu, open ? 1 : -1);
+  }
+
+  private adjustOpen(gpu: GpuState, delta: number): void {
+    this.open += delta;
+    gpu.node.open += delta;
   }
 
   /** A busy MIG GPU with compute left that its free slots can still reach. */
@@ -310,6 +330,13 @@ export class PlacementState {
       })),
     };
   }
+}
+
+function holderKeys(gpu: GpuState): string[] {
+  const keys: string[] = [];
+  if (gpu.holder) keys.push(gpu.holder.key);
+  for (const s of gpu.slices) if (s.holder) keys.push(s.holder.key);
+  return keys;
 }
 
 /** Deep copy of a slice. */
