@@ -42,6 +42,12 @@ export interface NodeAgentOptions {
 }
 
 const RETRY_MS = 2000;
+const MAX_RETRY_MS = 30_000;
+
+/** Capped exponential delay after `failures` consecutive failures: 2 s, 4 s, … 30 s. */
+function retryDelay(failures: number): number {
+  return Math.min(MAX_RETRY_MS, RETRY_MS * 2 ** Math.max(0, failures - 1));
+}
 
 /**
  * GpuNode annotation that injects simulated GPU failures: a comma-separated list of GPU indices that are
@@ -78,6 +84,8 @@ export class NodeAgent {
   private podResourcesFailing = false;
   private failedGpusSeen: string | undefined;
   private unsubscribe: (() => void) | undefined;
+  private reconcileFailures = 0;
+  private watchFailures = 0;
 
   constructor(opts: NodeAgentOptions) {
     this.o = opts;
@@ -155,9 +163,17 @@ export class NodeAgent {
         this.dirty = false;
         try {
           await this.reconcile();
+          this.reconcileFailures = 0;
         } catch (err) {
-          this.log.error('Node agent reconcile failed; retrying', { node: this.node, err: String(err), cause: String((err as Error).cause ?? '') });
-          this.after(RETRY_MS, () => this.trigger());
+          // An API server without the CRDs yet, or unreachable, must not flood the log: back off.
+          const delay = retryDelay(++this.reconcileFailures);
+          this.log.error('Node agent reconcile failed; retrying', {
+            node: this.node,
+            retryInMs: delay,
+            err: String(err),
+            cause: String((err as Error).cause ?? ''),
+          });
+          this.after(delay, () => this.trigger());
         }
       }
     } finally {
@@ -382,10 +398,12 @@ export class NodeAgent {
     try {
       await this.ensureGpuNode();
       resourceVersion = this.gpuNode?.metadata.resourceVersion;
+      this.watchFailures = 0;
       void this.trigger();
     } catch (err) {
-      this.log.warn('Reading GpuNode failed; retrying', { node: this.node, err: String(err) });
-      this.after(RETRY_MS, () => this.startWatch());
+      const delay = retryDelay(++this.watchFailures);
+      this.log.warn('Reading GpuNode failed; retrying', { node: this.node, retryInMs: delay, err: String(err) });
+      this.after(delay, () => this.startWatch());
       return;
     }
     this.watch = await this.o.client.watch(
@@ -406,7 +424,7 @@ export class NodeAgent {
       (err) => {
         if (this.stopped) return;
         if (err) this.log.warn('GpuNode watch ended with an error; restarting', { node: this.node, err: String(err) });
-        this.after(err ? RETRY_MS : 0, () => this.startWatch());
+        this.after(err ? retryDelay(++this.watchFailures) : 0, () => this.startWatch());
       },
     );
   }

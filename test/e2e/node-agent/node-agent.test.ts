@@ -46,7 +46,9 @@ beforeAll(async () => {
   env = await ensureNodeMode();
   // With the chart installed its operator rewrites the GpuNode spec and its admission policy gates MIG pods.
   const policies = await kubectl(['get', 'validatingadmissionpolicies', '-o', 'name'], { allowFailure: true });
-  if (policies.includes('partition-pods')) {
+  // A second agent (the chart's DaemonSet) on the same device-plugin dir would fight over the registrations.
+  const chartAgents = await kubectl(['get', 'pods', '-A', '-l', 'app.kubernetes.io/component=node-agent', '-o', 'name'], { allowFailure: true });
+  if (policies.includes('partition-pods') || chartAgents.trim() !== '') {
     throw new Error('the Haein chart is installed on this cluster; run the node-agent e2e suite without it (helm uninstall first)');
   }
   const obj = await eventually(async () => {
