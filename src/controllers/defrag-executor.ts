@@ -18,7 +18,7 @@ import { claimsByKey, describePlan, describeWanted, ledgerMoves, protectSnapshot
 import { LedgerDraft } from './ledger.js';
 import { withLayouts } from './pending-queue.js';
 import type { PodObject } from './pods.js';
-import type { CachePort, KubeObject, PlaceFn, RecorderPort } from './ports.js';
+import type { CachePort, KubeObject, LogPort, PlaceFn, RecorderPort } from './ports.js';
 import { buildSnapshot, type NodeObject } from './snapshot.js';
 
 /** Placement failure codes defragmentation can help with. */
@@ -33,6 +33,8 @@ export interface DefragDeps {
   pods: CachePort<PodObject>;
   partitions: CachePort<GpuPartition>;
   metrics?: DefragMetricsPort;
+  /** Where rejected plans (a planner bug) are reported. */
+  log?: LogPort;
 }
 
 /**
@@ -78,13 +80,17 @@ export class Defragmenter {
     if (!plan.ok) return this.#fail('none', plan.message);
     if (plan.moves.length === 0) return this.#fail('ineffective', 'the plan has no moves, yet the request did not fit');
     const unsafe = unsafePlan(guarded, request, plan.moves);
-    if (unsafe) return this.#fail('rejected', unsafe);
+    if (unsafe) {
+      this.#d.log?.warn('Rejected an unsafe defragmentation plan', { request: request.id, reason: unsafe });
+      return this.#fail('rejected', unsafe);
+    }
 
     // Dry run on a copy: the request must fit after the moves, without starving a higher-priority request.
     const trial = new LedgerDraft(draft.nodes());
     try {
       this.#apply(trial, plan.moves);
     } catch (err) {
+      this.#d.log?.warn('Rejected a defragmentation plan with an illegal result', { request: request.id, reason: (err as Error).message });
       return this.#fail('rejected', (err as Error).message);
     }
     const moved = buildSnapshot(trial.nodes(), nodes);

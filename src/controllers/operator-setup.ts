@@ -84,6 +84,7 @@ export function registerControllers(manager: Manager, client: KubeClient, opts: 
           pods: partitionPods,
           partitions,
           metrics: new DefragMetrics(manager.metrics.registry),
+          ...(opts.logger ? { log: opts.logger } : {}),
         });
   const withDefrag = defrag ? { defrag } : {};
 
