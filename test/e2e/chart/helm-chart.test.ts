@@ -39,6 +39,10 @@ async function getJson<T>(args: string[]): Promise<T | undefined> {
 interface PartitionView {
   status?: { phase?: string; resourceName?: string; allocations?: Array<{ node: string; uuid?: string; realised: boolean }> };
 }
+interface GpuNodeView {
+  metadata: { generation?: number };
+  status?: { observedGeneration?: number; gpus?: Array<{ inUse?: boolean; slices: Array<{ inUse: boolean }> }> };
+}
 interface TrainingJobView {
   status?: { phase?: string };
 }
@@ -69,6 +73,17 @@ afterAll(async () => {
   // Leave the node's layout as other suites found it (the agent realises it again once restarted).
   await kubectl(['patch', 'gpunode', env.nodeName, '--type', 'merge', '-p', JSON.stringify({ spec: { gpus: originalGpus } })], { allowFailure: true });
   if (env?.agentMode === 'host') await runScript('hack/node/agent.sh', ['start']).catch((err: unknown) => console.error('restarting the host node agent failed', err));
+  // Hand the node over quiescent: the restored layout realised and no slice still marked in use.
+  await eventually(
+    async () => {
+      const g = await getJson<GpuNodeView>(['get', 'gpunode', env.nodeName]);
+      if (!g) return true;
+      const realised = g.status?.observedGeneration === g.metadata.generation;
+      const inUse = (g.status?.gpus ?? []).some((gpu) => gpu.inUse || gpu.slices.some((sl) => sl.inUse));
+      return realised && !inUse;
+    },
+    { timeoutMs: 60_000, what: `GpuNode ${env.nodeName} realised with nothing in use` },
+  ).catch((err: unknown) => console.warn('the node is not quiescent after the chart suite', err));
 }, 5 * 60_000);
 
 describe('helm chart on the node-mode cluster', () => {
