@@ -20,6 +20,8 @@ export interface OperatorConfig {
   namespace?: string;
   /** Reconcile workers per controller. */
   workers: number;
+  /** Carry out defragmentation plans when a request does not fit. */
+  defrag: boolean;
   /** winston level. */
   logLevel: string;
 }
@@ -34,6 +36,7 @@ export const USAGE = `haein-operator [flags]
   --lease-name=NAME        name of the Lease (default haein-operator)
   --namespace=NS           watch only this namespace (default: all)
   --workers=N              reconcile workers per controller (default 2)
+  --defrag[=BOOL]          move idle slices to make room for requests that do not fit (default true)
 env: LOG_LEVEL (default info), POD_NAME (leader identity), POD_NAMESPACE`;
 
 /** Parses `argv` (without node and script) and `env`; throws with a message naming the bad flag. */
@@ -45,7 +48,7 @@ export function parseOperatorArgs(argv: string[], env: Record<string, string | u
     const eq = arg.indexOf('=');
     if (eq >= 0) {
       flags.set(arg.slice(2, eq), arg.slice(eq + 1));
-    } else if (arg === '--leader-elect' || arg === '--help') {
+    } else if (arg === '--leader-elect' || arg === '--defrag' || arg === '--help') {
       flags.set(arg.slice(2), 'true');
     } else {
       const value = argv[++i];
@@ -53,7 +56,7 @@ export function parseOperatorArgs(argv: string[], env: Record<string, string | u
       flags.set(arg.slice(2), value);
     }
   }
-  const known = new Set(['kubeconfig', 'metrics-port', 'health-port', 'leader-elect', 'lease-namespace', 'lease-name', 'namespace', 'workers', 'help']);
+  const known = new Set(['kubeconfig', 'metrics-port', 'health-port', 'leader-elect', 'lease-namespace', 'lease-name', 'namespace', 'workers', 'defrag', 'help']);
   for (const k of flags.keys()) if (!known.has(k)) throw new Error(`unknown flag --${k}\n${USAGE}`);
   const int = (name: string, dflt: number, min: number): number => {
     const raw = flags.get(name);
@@ -81,6 +84,7 @@ export function parseOperatorArgs(argv: string[], env: Record<string, string | u
     identity: env.POD_NAME ?? `haein-operator-${process.pid}`,
     ...(namespace ? { namespace } : {}),
     workers: int('workers', 2, 1),
+    defrag: bool('defrag', true),
     logLevel: env.LOG_LEVEL ?? 'info',
   };
 }

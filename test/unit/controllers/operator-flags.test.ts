@@ -3,7 +3,7 @@ import { parseOperatorArgs } from '../../../src/controllers/operator-flags.js';
 describe('parseOperatorArgs', () => {
   test('defaults', () => {
     const cfg = parseOperatorArgs([], { POD_NAME: 'op-1', POD_NAMESPACE: 'haein' });
-    expect(cfg).toMatchObject({ metricsPort: 8080, healthPort: 8081, leaderElect: true, leaseNamespace: 'haein', identity: 'op-1', workers: 2, logLevel: 'info' });
+    expect(cfg).toMatchObject({ metricsPort: 8080, healthPort: 8081, leaderElect: true, leaseNamespace: 'haein', identity: 'op-1', workers: 2, defrag: true, logLevel: 'info' });
     expect(cfg.namespace).toBeUndefined();
   });
 
@@ -11,6 +11,8 @@ describe('parseOperatorArgs', () => {
     const cfg = parseOperatorArgs(['--kubeconfig', '/k', '--metrics-port=9090', '--leader-elect=false', '--namespace=team-a', '--lease-namespace', 'x'], { LOG_LEVEL: 'debug' });
     expect(cfg).toMatchObject({ kubeconfig: '/k', metricsPort: 9090, leaderElect: false, namespace: 'team-a', leaseNamespace: 'x', logLevel: 'debug' });
     expect(parseOperatorArgs(['--leader-elect'], {}).leaderElect).toBe(true);
+    expect(parseOperatorArgs(['--defrag=false'], {}).defrag).toBe(false);
+    expect(parseOperatorArgs(['--defrag'], {}).defrag).toBe(true);
   });
 
   test('bad input names the flag', () => {
