@@ -7,8 +7,10 @@
  * - `templates`: first-fit over a fixed list of geometry templates, as nos does: take the first free slice
  *   of the profile anywhere; otherwise re-partition the first GPU whose used slices plus the new one fit a
  *   template (first template in list order). Idle GPUs may switch to whole mode for whole-GPU members
- *   (first node with enough idle GPUs). Slot positions are not modelled, which only helps this baseline.
+ *   (first node with enough idle GPUs). Positions follow the hardware: held slices stay put, and a new
+ *   geometry's instances are created largest first at the lowest free legal start (the driver's pick).
  */
+import { findProfile, modelForProduct, slotMask, type GpuModel, type MigProfile } from '../src/placement/catalog.js';
 import type { PlacementRequest } from '../src/placement/types.js';
 
 /** A scheduler under test. */
@@ -107,11 +109,15 @@ export const TEMPLATES: Array<Record<string, number>> = [
   { '7g.180gb': 1 },
 ];
 
+interface TemplateSlice {
+  profile: string;
+  start: number;
+  holder?: string;
+}
+
 interface TemplateGpu {
-  node: number;
   mode: 'mig' | 'whole';
-  template: number;
-  used: Map<string, number>;
+  slices: TemplateSlice[];
   holder?: string;
 }
 
@@ -119,22 +125,18 @@ interface TemplateGpu {
 export class TemplateFirstFitSim implements Simulator {
   readonly name = 'templates';
   private readonly gpus: TemplateGpu[];
-  private readonly held = new Map<string, Array<{ gpu: number; profile?: string }>>();
+  private readonly held = new Map<string, Array<{ gpu: number; slice?: TemplateSlice }>>();
   private readonly shape: Shape;
+  private readonly model = modelForProduct('NVIDIA-B200') as GpuModel;
 
-  /** Starts with every GPU in MIG mode and no template (idle). */
+  /** Starts with every GPU in MIG mode and no slices (idle). */
   constructor(shape: Shape) {
     this.shape = shape;
-    this.gpus = Array.from({ length: shape.nodes * shape.gpusPerNode }, (_, g) => ({
-      node: Math.floor(g / shape.gpusPerNode),
-      mode: 'mig' as const,
-      template: -1,
-      used: new Map(),
-    }));
+    this.gpus = Array.from({ length: shape.nodes * shape.gpusPerNode }, () => ({ mode: 'mig' as const, slices: [] }));
   }
 
   private idle(g: TemplateGpu): boolean {
-    return !g.holder && g.used.size === 0;
+    return !g.holder && g.slices.every((s) => !s.holder);
   }
 
   place(request: PlacementRequest): boolean {
@@ -166,50 +168,72 @@ export class TemplateFirstFitSim implements Simulator {
     return out;
   }
 
+  /**
+   * Re-partitions around the held slices to `template`: held slices stay where they are, free ones are
+   * destroyed, and the template's missing instances are created largest first, each at the lowest free
+   * legal start (the driver's choice when no placement is given). Undefined when that does not work out.
+   */
+  private realise(gpu: TemplateGpu, template: Record<string, number>): TemplateSlice[] | undefined {
+    const keep = gpu.slices.filter((s) => s.holder);
+    let used = 0;
+    for (const s of keep) used |= slotMask(findProfile(this.model, s.profile) as MigProfile, s.start);
+    const out = [...keep];
+    const names = Object.keys(template).sort((a, b) => (findProfile(this.model, b)?.memorySlots ?? 0) - (findProfile(this.model, a)?.memorySlots ?? 0));
+    for (const name of names) {
+      const p = findProfile(this.model, name) as MigProfile;
+      let missing = template[name] - keep.filter((s) => s.profile === name).length;
+      if (missing < 0) return undefined;
+      while (missing-- > 0) {
+        const start = p.starts.find((st) => (slotMask(p, st) & used) === 0);
+        if (start === undefined) return undefined;
+        used |= slotMask(p, start);
+        out.push({ profile: name, start });
+      }
+    }
+    return out;
+  }
+
   private takeSlice(nodes: number[], profile: string, key: string): (() => void) | undefined {
     const candidates = this.gpusOf(nodes);
     // Pass 1: a free slice of the profile in an existing geometry (no re-partitioning).
-    let chosen = candidates.find((g) => {
+    for (const g of candidates) {
       const gpu = this.gpus[g];
-      return gpu.mode === 'mig' && gpu.template >= 0 && (TEMPLATES[gpu.template][profile] ?? 0) > (gpu.used.get(profile) ?? 0);
-    });
-    let newTemplate: number | undefined;
-    if (chosen === undefined) {
-      // Pass 2: the first GPU that a template can re-partition around its used slices.
-      for (const g of candidates) {
-        const gpu = this.gpus[g];
-        if (gpu.holder) continue;
-        const t = TEMPLATES.findIndex((tpl) => (tpl[profile] ?? 0) >= (gpu.used.get(profile) ?? 0) + 1 && [...gpu.used].every(([p, n]) => (tpl[p] ?? 0) >= n));
-        if (t >= 0) {
-          chosen = g;
-          newTemplate = t;
-          break;
-        }
+      if (gpu.mode !== 'mig') continue;
+      const slice = gpu.slices.find((s) => s.profile === profile && !s.holder);
+      if (slice) return this.hold(g, slice, key, undefined);
+    }
+    // Pass 2: the first GPU that the first fitting template can re-partition around its held slices.
+    for (const g of candidates) {
+      const gpu = this.gpus[g];
+      if (gpu.holder) continue;
+      const counts = new Map<string, number>();
+      for (const s of gpu.slices) if (s.holder) counts.set(s.profile, (counts.get(s.profile) ?? 0) + 1);
+      for (const tpl of TEMPLATES) {
+        if ((tpl[profile] ?? 0) < (counts.get(profile) ?? 0) + 1 || ![...counts].every(([p, n]) => (tpl[p] ?? 0) >= n)) continue;
+        const slices = this.realise(gpu, tpl);
+        if (!slices) continue;
+        const before = { mode: gpu.mode, slices: gpu.slices };
+        gpu.mode = 'mig';
+        gpu.slices = slices;
+        const slice = slices.find((s) => s.profile === profile && !s.holder) as TemplateSlice;
+        return this.hold(g, slice, key, before);
       }
     }
-    if (chosen === undefined) return undefined;
-    const gpu = this.gpus[chosen];
-    const before = { mode: gpu.mode, template: gpu.template };
-    if (newTemplate !== undefined) {
-      gpu.mode = 'mig';
-      gpu.template = newTemplate;
-    }
-    gpu.used.set(profile, (gpu.used.get(profile) ?? 0) + 1);
-    const g = chosen;
-    this.held.set(key, [{ gpu: g, profile }]);
-    return () => {
-      this.dropSlice(g, profile);
-      gpu.mode = before.mode;
-      gpu.template = before.template;
-      this.held.delete(key);
-    };
+    return undefined;
   }
 
-  private dropSlice(g: number, profile: string): void {
+  private hold(g: number, slice: TemplateSlice, key: string, before: { mode: 'mig' | 'whole'; slices: TemplateSlice[] } | undefined): () => void {
     const gpu = this.gpus[g];
-    const n = (gpu.used.get(profile) ?? 0) - 1;
-    if (n > 0) gpu.used.set(profile, n);
-    else gpu.used.delete(profile);
+    slice.holder = key;
+    this.held.set(key, [{ gpu: g, slice }]);
+    return () => {
+      slice.holder = undefined;
+      if (before) {
+        gpu.mode = before.mode;
+        gpu.slices = before.slices;
+      }
+      this.held.delete(key);
+    };
   }
 
   private takeWhole(nodes: number[], count: number, key: string): (() => void) | undefined {
@@ -217,9 +241,10 @@ export class TemplateFirstFitSim implements Simulator {
       const idle = this.gpusOf([n]).filter((g) => this.idle(this.gpus[g]));
       if (idle.length < count) continue;
       const chosen = idle.slice(0, count);
-      const before = chosen.map((g) => ({ mode: this.gpus[g].mode, template: this.gpus[g].template }));
+      const before = chosen.map((g) => ({ mode: this.gpus[g].mode, slices: this.gpus[g].slices }));
       for (const g of chosen) {
         this.gpus[g].mode = 'whole';
+        this.gpus[g].slices = [];
         this.gpus[g].holder = key;
       }
       this.held.set(key, chosen.map((gpu) => ({ gpu })));
@@ -227,7 +252,7 @@ export class TemplateFirstFitSim implements Simulator {
         chosen.forEach((g, i) => {
           this.gpus[g].holder = undefined;
           this.gpus[g].mode = before[i].mode;
-          this.gpus[g].template = before[i].template;
+          this.gpus[g].slices = before[i].slices;
         });
         this.held.delete(key);
       };
@@ -238,7 +263,7 @@ export class TemplateFirstFitSim implements Simulator {
   release(request: PlacementRequest): void {
     for (const m of request.members) {
       for (const h of this.held.get(m.key) ?? []) {
-        if (h.profile) this.dropSlice(h.gpu, h.profile);
+        if (h.slice) h.slice.holder = undefined;
         else this.gpus[h.gpu].holder = undefined;
       }
       this.held.delete(m.key);

@@ -15,7 +15,7 @@ const SHAPE: Shape = { nodes: 128, gpusPerNode: 8, cliques: 16 };
 const SEED = Number(process.env.BENCH_SEED ?? 20261129);
 const REQUESTS = 10_000;
 // Mean holding time (in mean inter-arrival times) that offers a little more than the cluster holds.
-const MEAN_HOLD = Number(process.env.BENCH_HOLD ?? 900);
+const MEAN_HOLD = Number(process.env.BENCH_HOLD ?? 1300);
 const FIT_REQUESTS = 1_600;
 
 /** The engine behind the simulator interface, timing only its own calls. */
