@@ -58,6 +58,8 @@ interface RunStats {
   placed: number;
   rejected: number;
   gpusUsedPeak: number;
+  /** GPUs in use averaged over arrivals. */
+  gpusUsedMean: number;
   gpusUsedEnd: number;
   lowerBoundPeak: number;
   lowerBoundEnd: number;
@@ -77,6 +79,7 @@ function run(sim: Simulator, stream: TimedRequest[], audit = false): RunStats {
   const c0 = process.cpuUsage();
   let placed = 0;
   let peak = 0;
+  let usedSum = 0;
   let compute = 0;
   let memory = 0;
   let lbPeak = 0;
@@ -105,9 +108,11 @@ function run(sim: Simulator, stream: TimedRequest[], audit = false): RunStats {
       memory += dem.memory;
       placedGpuEq += dem.compute / 7;
       if (Number.isFinite(item.duration)) heapPush(departures, { at: item.arrival + item.duration, request: item.request });
-      peak = Math.max(peak, sim.gpusUsed());
       lbPeak = Math.max(lbPeak, lowerBound(compute, memory));
     }
+    const used = sim.gpusUsed();
+    peak = Math.max(peak, used);
+    usedSum += used;
     if (i % 1000 === 999) check();
   }
   const seconds = (performance.now() - t0) / 1000;
@@ -119,6 +124,7 @@ function run(sim: Simulator, stream: TimedRequest[], audit = false): RunStats {
     placed,
     rejected: stream.length - placed,
     gpusUsedPeak: peak,
+    gpusUsedMean: Math.round((usedSum / stream.length) * 10) / 10,
     gpusUsedEnd: sim.gpusUsed(),
     lowerBoundPeak: lbPeak,
     lowerBoundEnd: lowerBound(compute, memory),
@@ -166,11 +172,11 @@ function heapPop<T extends { at: number }>(h: T[]): T {
 
 function table(title: string, rows: RunStats[]): void {
   console.log(`\n${title}`);
-  console.log('scheduler   placed  rejected  GPU-eq placed  GPUs used peak  lower bound peak  seconds  cpu s  illegal  overlaps');
+  console.log('scheduler   placed  rejected  GPU-eq placed  GPUs used peak   mean  lower bound peak  seconds  cpu s  illegal  overlaps');
   for (const r of rows) {
     console.log(
       `${r.name.padEnd(10)} ${String(r.placed).padStart(7)} ${String(r.rejected).padStart(9)} ${String(r.placedGpuEq).padStart(14)} ` +
-        `${String(r.gpusUsedPeak).padStart(15)} ${String(r.lowerBoundPeak).padStart(17)} ${r.seconds.toFixed(3).padStart(8)} ` +
+        `${String(r.gpusUsedPeak).padStart(15)} ${r.gpusUsedMean.toFixed(1).padStart(6)} ${String(r.lowerBoundPeak).padStart(17)} ${r.seconds.toFixed(3).padStart(8)} ` +
         `${r.cpuSeconds.toFixed(3).padStart(6)} ` +
         `${String(r.illegal).padStart(8)} ${String(r.overlaps).padStart(9)}`,
     );
@@ -186,6 +192,18 @@ function withAudit(stream: TimedRequest[]): RunStats {
   return { ...timed, illegal: audited.illegal, overlaps: audited.overlaps };
 }
 
+function baselineSummary(r: RunStats): Record<string, number> {
+  return {
+    seconds: Number(r.seconds.toFixed(3)),
+    placed: r.placed,
+    rejected: r.rejected,
+    gpusUsedPeak: r.gpusUsedPeak,
+    gpusUsedMean: r.gpusUsedMean,
+    lowerBoundGpus: r.lowerBoundPeak,
+    placedGpuEq: r.placedGpuEq,
+  };
+}
+
 function main(): void {
   const gpus = SHAPE.nodes * SHAPE.gpusPerNode;
   // The fit stream runs first, which also warms the JIT up the way a long-running operator is warm.
@@ -197,12 +215,19 @@ function main(): void {
   const churnRuns = [withAudit(churn), run(new StaticLayoutSim(SHAPE), churn), run(new TemplateFirstFitSim(SHAPE), churn)];
   table(`churn: ${REQUESTS} requests on ${gpus} B200 GPUs (seed ${SEED}, mean hold ${MEAN_HOLD})`, churnRuns);
 
+  // Slices only, light enough that nothing is rejected: the difference is the GPUs kept busy.
+  const slices = makeStream(REQUESTS, SEED + 2, 600, 0);
+  const sliceRuns = [withAudit(slices), run(new StaticLayoutSim(SHAPE), slices), run(new TemplateFirstFitSim(SHAPE), slices)];
+  table(`slice churn: ${REQUESTS} slice requests (no whole GPUs), mean hold 600`, sliceRuns);
+  const [hs, , ts] = sliceRuns;
+
   const [h, s, t] = churnRuns;
   const better = Math.max(s.placed, t.placed);
   const [hf, sf, tf] = fitRuns;
   console.log(
     `\nchurn: haein places ${(((h.placed - better) / better) * 100).toFixed(1)} % more requests than the better baseline; ` +
-      `fit: haein uses ${(hf.gpusUsedEnd / hf.lowerBoundEnd).toFixed(3)} × the lower bound (${hf.gpusUsedEnd} / ${hf.lowerBoundEnd} GPUs)`,
+      `fit: haein uses ${(hf.gpusUsedEnd / hf.lowerBoundEnd).toFixed(3)} × the lower bound (${hf.gpusUsedEnd} / ${hf.lowerBoundEnd} GPUs); ` +
+      `slice churn: haein keeps ${(((ts.gpusUsedMean - hs.gpusUsedMean) / ts.gpusUsedMean) * 100).toFixed(1)} % fewer GPUs busy than templates on average`,
   );
   const summary = {
     gpus,
@@ -219,8 +244,18 @@ function main(): void {
     illegal: h.illegal + hf.illegal,
     overlaps: h.overlaps + hf.overlaps,
     gainOverBetterBaseline: Number(((h.placed - better) / better).toFixed(4)),
-    static: { placed: s.placed, rejected: s.rejected, gpusUsedPeak: s.gpusUsedPeak, placedGpuEq: s.placedGpuEq },
-    templates: { placed: t.placed, rejected: t.rejected, gpusUsedPeak: t.gpusUsedPeak, placedGpuEq: t.placedGpuEq },
+    gpusUsedMean: h.gpusUsedMean,
+    static: baselineSummary(s),
+    templates: baselineSummary(t),
+    sliceChurn: {
+      requests: REQUESTS,
+      placed: hs.placed,
+      gpusUsedMean: hs.gpusUsedMean,
+      gpusUsedPeak: hs.gpusUsedPeak,
+      cpuSeconds: Number(hs.cpuSeconds.toFixed(3)),
+      templates: { placed: ts.placed, gpusUsedMean: ts.gpusUsedMean, gpusUsedPeak: ts.gpusUsedPeak },
+      gpusSavedVsTemplates: Number(((ts.gpusUsedMean - hs.gpusUsedMean) / ts.gpusUsedMean).toFixed(4)),
+    },
     fit: {
       requests: FIT_REQUESTS,
       placed: hf.placed,
