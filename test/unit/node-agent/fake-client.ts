@@ -42,8 +42,20 @@ export class FakeClient {
     return o ? (structuredClone(o) as T) : undefined;
   }
 
+  /** Lists one type; supports `a=b,c=d` label selectors and `status.phase=X` field selectors. */
+  async list<T>(ref: ResourceRef, opts: { labelSelector?: string; fieldSelector?: string } = {}): Promise<{ items: T[]; resourceVersion: string }> {
+    const pairs = (sel?: string) => (sel ? sel.split(',').map((p) => p.split('=')) : []);
+    const items = [...this.objects.entries()]
+      .filter(([k]) => k.startsWith(`${ref.plural}/`))
+      .map(([, o]) => o)
+      .filter((o) => pairs(opts.labelSelector).every(([k, v]) => (o.metadata.labels as Record<string, string> | undefined)?.[k] === v))
+      .filter((o) => pairs(opts.fieldSelector).every(([k, v]) => k !== 'status.phase' || (o.status as { phase?: string } | undefined)?.phase === v));
+    return { items: structuredClone(items) as T[], resourceVersion: String(this.rv) };
+  }
+
   async create<T>(ref: ResourceRef, obj: T): Promise<T> {
     const o = structuredClone(obj) as unknown as Obj;
+    // Namespaced objects are keyed by name only; test names are unique.
     if (this.objects.has(this.key(ref, o.metadata.name))) throw new ApiError('exists', 409);
     o.metadata.generation = 1;
     this.calls.push(`create ${ref.plural}/${o.metadata.name}`);
