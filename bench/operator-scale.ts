@@ -20,6 +20,7 @@ import { writeRows, writesByWriter } from './scale/api-writes.js';
 import { getApiText, getText } from './scale/http-get.js';
 import { parseScaleArgs, USAGE, type ScaleOptions } from './scale/options.js';
 import { forEachLimit } from './scale/pool.js';
+import { summarizeProfile, type CpuProfile } from './scale/cpu-profile.js';
 import { bucketCounts, delta, histogramOf, parseProm, quantile, sumBy, sumOf, type Sample } from './scale/prom-text.js';
 import { PeakTracker, controlPlanePids, cpuSecondsOf, exited, freePort, memoryOf, startNodeProcess, stopProcess, type Child } from './scale/processes.js';
 import { renderReport, type ScaleResult } from './scale/report.js';
@@ -64,6 +65,8 @@ class ScaleRun {
   private readonly ready = new Map<string, number>();
   private readonly deleteSent = new Map<string, number>();
   private readonly gone = new Map<string, number>();
+  /** Where the operator's CPU went (with --profile-operator), read once it has exited. */
+  profile: ReturnType<typeof summarizeProfile> | undefined;
   private partitions!: Informer<GpuPartition>;
   private jobs!: Informer<TrainingJob>;
   private gpuNodes!: Informer<GpuNode>;
@@ -105,7 +108,7 @@ class ScaleRun {
       agent: cpuSecondsOf(this.agent!.pid) ?? NaN,
       ...Object.fromEntries([...cpPids].map(([n, pid]) => [n, cpuSecondsOf(pid) ?? NaN])),
     });
-    const [op0, api0] = await Promise.all([this.operatorMetrics(), this.apiMetrics()]);
+    const [op0, api0] = await Promise.all([this.operatorMetricsOrEmpty(), this.apiMetrics()]);
     const cpu0 = cpu();
     this.startSampler();
 
@@ -121,7 +124,7 @@ class ScaleRun {
     const allReady = allIn ? (Math.max(...this.ready.values()) - tApply) / 1000 : null;
     const notReady = this.notReady(plan);
     progress(allIn ? `all Ready/Running ${allReady!.toFixed(1)} s after the first create` : `timed out: ${JSON.stringify(notReady)}`);
-    const [op1, api1] = await Promise.all([this.operatorMetrics(), this.apiMetrics()]);
+    const [op1, api1] = await Promise.all([this.operatorMetricsOrEmpty(), this.apiMetrics()]);
     const cpu1 = cpu();
 
     // Release.
@@ -146,7 +149,7 @@ class ScaleRun {
     );
     const release = released ? (releasedAt - tDelete) / 1000 : null;
     progress(released ? `everything released ${release!.toFixed(1)} s after the first delete` : `release timed out: ${plan.length - this.gone.size} objects left, ${this.claimsLeft()} claims left`);
-    const [op2, api2] = await Promise.all([this.operatorMetrics(), this.apiMetrics()]);
+    const [op2, api2] = await Promise.all([this.operatorMetricsOrEmpty(), this.apiMetrics()]);
     const cpu2 = cpu();
     this.stopSampler();
 
@@ -246,6 +249,7 @@ class ScaleRun {
       ],
       path.join(this.work, 'operator.log'),
       { LOG_LEVEL: o.logLevel, POD_NAMESPACE: o.namespace, POD_NAME: `haein-scale-operator-${process.pid}` },
+      o.profileOperator ? ['--cpu-prof', '--cpu-prof-dir', path.join(this.work, 'profile')] : [],
     );
     this.children.push(this.operator);
     this.operatorMetricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
@@ -315,19 +319,26 @@ class ScaleRun {
   private startSampler(): void {
     let ticks = 0;
     let lastCpu = cpuSecondsOf(this.operator!.pid) ?? 0;
+    let lastAt = Date.now();
+    let inFlight = false;
     this.sampler = setInterval(() => {
+      // One scrape at a time: a saturated operator answers slower than this interval.
+      if (inFlight) return;
+      inFlight = true;
       ticks++;
-      void this.operatorMetrics().then(
+      void this.operatorMetrics().finally(() => (inFlight = false)).then(
         (m) => {
           this.heapPeak.sample(sumOf(m, 'haein_process_nodejs_heap_size_used_bytes'));
           if (ticks % 5 !== 0) return;
           const cpuNow = cpuSecondsOf(this.operator!.pid) ?? lastCpu;
+          const now = Date.now();
           const mem = memoryOf(this.operator!.pid);
           const depth = [...sumBy(m, 'haein_workqueue_depth', 'controller')].map(([c, v]) => `${c}=${v}`).join(' ');
           progress(
-            `ready ${this.ready.size}/${this.applied.size} gone ${this.gone.size} claims ${this.claimsLeft()} | operator cpu ${(((cpuNow - lastCpu) / 10) * 100).toFixed(0)}% rss ${((mem?.rss ?? 0) / MiB).toFixed(0)} MiB | queues ${depth}`,
+            `ready ${this.ready.size}/${this.applied.size} gone ${this.gone.size} claims ${this.claimsLeft()} | operator cpu ${(((cpuNow - lastCpu) * 1000) / Math.max(1, now - lastAt) * 100).toFixed(0)}% rss ${((mem?.rss ?? 0) / MiB).toFixed(0)} MiB | queues ${depth}`,
           );
           lastCpu = cpuNow;
+          lastAt = now;
         },
         () => undefined,
       );
@@ -339,8 +350,21 @@ class ScaleRun {
     this.sampler = undefined;
   }
 
-  private async operatorMetrics(): Promise<Sample[]> {
-    return parseProm(await getText(this.operatorMetricsUrl));
+  /** The operator's metrics; a busy operator answers slowly, so the wait is long. */
+  private async operatorMetrics(timeoutMs = 60_000): Promise<Sample[]> {
+    return parseProm(await getText(this.operatorMetricsUrl, timeoutMs));
+  }
+
+  /** A phase-boundary scrape: retried once, then empty (the figures derived from it are then missing). */
+  private async operatorMetricsOrEmpty(): Promise<Sample[]> {
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        return await this.operatorMetrics(120_000);
+      } catch (err) {
+        progress(`warning: operator /metrics did not answer (${String(err)})`);
+      }
+    }
+    return [];
   }
 
   private async apiMetrics(): Promise<Sample[]> {
@@ -436,7 +460,10 @@ class ScaleRun {
     const o = this.o;
     this.stopSampler();
     for (const i of this.informers) i.stop();
-    for (const c of [this.operator, this.agent]) if (c) await stopProcess(c);
+    // The operator may need a while to finish in-flight passes (and to write its CPU profile).
+    if (this.operator) await stopProcess(this.operator, 60_000);
+    if (this.agent) await stopProcess(this.agent);
+    if (o.profileOperator) this.readProfile();
     const quiet = async (what: string, fn: () => Promise<unknown>) => {
       try {
         await fn();
@@ -460,6 +487,18 @@ class ScaleRun {
     if (this.namespaceCreated) await quiet(`deleting namespace ${o.namespace}`, () => this.client.delete(RESOURCES.namespace, o.namespace));
     if (o.keepLogs) progress(`operator and agent logs kept in ${this.work}`);
     else fs.rmSync(this.work, { recursive: true, force: true });
+  }
+
+  /** Summarises the operator's `.cpuprofile` (written by node when the operator exits). */
+  private readProfile(): void {
+    const dir = path.join(this.work, 'profile');
+    const file = fs.existsSync(dir) ? fs.readdirSync(dir).find((f) => f.endsWith('.cpuprofile')) : undefined;
+    if (!file) {
+      progress('warning: the operator wrote no CPU profile (it did not exit cleanly)');
+      return;
+    }
+    this.profile = summarizeProfile(JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8')) as CpuProfile);
+    if (this.o.keepLogs) progress(`operator CPU profile: ${path.join(dir, file)} (open in Chrome DevTools)`);
   }
 }
 
@@ -510,6 +549,7 @@ async function main(): Promise<void> {
   } finally {
     if (!stopping) await run.cleanup();
   }
+  if (run.profile) result.operatorProfile = run.profile;
   process.stdout.write(`${renderReport(result)}\n`);
   process.stdout.write(`${JSON.stringify({ benchmark: 'operator-scale', ...result })}\n`);
   const complete = result.seconds.allReady !== null && result.seconds.release !== null;

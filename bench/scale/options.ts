@@ -37,6 +37,8 @@ export interface ScaleOptions {
   logLevel: string;
   /** Keep the operator/agent logs (their directory is printed) instead of deleting them. */
   keepLogs: boolean;
+  /** Run the operator under `node --cpu-prof` and print where its CPU went. */
+  profileOperator: boolean;
 }
 
 /** Usage text. */
@@ -57,7 +59,8 @@ export const USAGE = `operator-scale [flags]
   --reconfigure-delay-ms N     agent's simulated time per MIG step (default 100, the agent's default)
   --apply-concurrency N        parallel creates/deletes of the benchmark (default 8)
   --log-level LEVEL            operator and agent LOG_LEVEL (default info)
-  --keep-logs                  keep the operator and agent logs`;
+  --keep-logs                  keep the operator and agent logs
+  --profile-operator           run the operator under node --cpu-prof and print its hottest functions`;
 
 function int(name: string, raw: string | undefined, dflt: number, min: number): number {
   if (raw === undefined) return dflt;
@@ -91,6 +94,7 @@ export function parseScaleArgs(argv: string[]): ScaleOptions {
         'apply-concurrency': { type: 'string' },
         'log-level': { type: 'string' },
         'keep-logs': { type: 'boolean' },
+        'profile-operator': { type: 'boolean' },
       },
     }));
   } catch (cause) {
@@ -124,5 +128,6 @@ export function parseScaleArgs(argv: string[]): ScaleOptions {
     applyConcurrency: int('apply-concurrency', v['apply-concurrency'], 8, 1),
     logLevel: v['log-level'] ?? 'info',
     keepLogs: v['keep-logs'] ?? false,
+    profileOperator: v['profile-operator'] ?? false,
   };
 }

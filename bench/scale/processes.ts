@@ -14,11 +14,11 @@ export interface Child {
   log: string;
 }
 
-/** Starts `node script args…` in its own process group, stdout and stderr appended to `log`. */
-export function startNodeProcess(name: string, script: string, args: string[], log: string, env: Record<string, string>): Child {
+/** Starts `node [nodeArgs…] script args…` in its own process group, stdout and stderr appended to `log`. */
+export function startNodeProcess(name: string, script: string, args: string[], log: string, env: Record<string, string>, nodeArgs: string[] = []): Child {
   const fd = fs.openSync(log, 'a');
   try {
-    const proc = spawn(process.execPath, [script, ...args], { stdio: ['ignore', fd, fd], env: { ...process.env, ...env }, detached: true });
+    const proc = spawn(process.execPath, [...nodeArgs, script, ...args], { stdio: ['ignore', fd, fd], env: { ...process.env, ...env }, detached: true });
     if (proc.pid === undefined) throw new Error(`starting ${name}: no pid (see ${log})`);
     return { name, proc, pid: proc.pid, log };
   } finally {

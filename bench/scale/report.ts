@@ -17,6 +17,8 @@ export interface ScaleResult {
   operator: { peakRssMiB: number; peakHeapUsedMiB: number; cpuSeconds: number };
   agent: { peakRssMiB: number; cpuSeconds: number };
   controlPlaneCpuSeconds: Record<string, number>;
+  /** With --profile-operator: the operator's busy CPU time and hottest functions. */
+  operatorProfile?: { totalMs: number; self: Array<{ fn: string; ms: number; share: number }>; inclusive: Array<{ fn: string; ms: number; share: number }> };
 }
 
 const f = (n: number | null | undefined, digits = 2): string => (n === null || n === undefined || Number.isNaN(n) ? '-' : n.toFixed(digits));
@@ -78,5 +80,14 @@ export function renderReport(r: ScaleResult): string {
   lines.push(`node agent (${s.nodes} nodes in one process): peak RSS ${f(r.agent.peakRssMiB, 0)} MiB, CPU ${f(r.agent.cpuSeconds, 1)} s`);
   const cp = Object.entries(r.controlPlaneCpuSeconds);
   if (cp.length) lines.push(`control plane CPU during the run: ${cp.map(([k, v]) => `${k} ${f(v, 1)} s`).join(', ')}`);
+  const prof = r.operatorProfile;
+  if (prof) {
+    lines.push('');
+    lines.push(`operator CPU profile: ${f(prof.totalMs / 1000, 1)} s busy (whole operator lifetime)`);
+    for (const [title, list] of [['inclusive (function and its callees)', prof.inclusive], ['self', prof.self]] as const) {
+      lines.push(`  top ${title}:`);
+      for (const x of list.slice(0, 12)) lines.push(`    ${lpad(f(x.share * 100, 1), 5)}%  ${lpad(f(x.ms / 1000, 2), 7)} s  ${x.fn}`);
+    }
+  }
   return lines.join('\n');
 }
