@@ -44,13 +44,17 @@ function agentPid(): string | undefined {
 
 beforeAll(async () => {
   env = await ensureNodeMode();
-  // With the chart installed its operator rewrites the GpuNode spec and its admission policy gates MIG pods.
-  const policies = await kubectl(['get', 'validatingadmissionpolicies', '-o', 'name'], { allowFailure: true });
-  // A second agent (the chart's DaemonSet) on the same device-plugin dir would fight over the registrations.
-  const chartAgents = await kubectl(['get', 'pods', '-A', '-l', 'app.kubernetes.io/component=node-agent', '-o', 'name'], { allowFailure: true });
-  if (policies.includes('partition-pods') || chartAgents.trim() !== '') {
-    throw new Error('the Haein chart is installed on this cluster; run the node-agent e2e suite without it (helm uninstall first)');
-  }
+  // With the chart installed its operator rewrites the GpuNode spec and its admission policy gates MIG pods; a
+  // second agent (the chart's DaemonSet) on the same device-plugin dir would fight over the registrations. A
+  // just-uninstalled chart gets a minute to go away.
+  await eventually(
+    async () => {
+      const policies = await kubectl(['get', 'validatingadmissionpolicies', '-o', 'name'], { allowFailure: true });
+      const agents = await kubectl(['get', 'pods', '-A', '-l', 'app.kubernetes.io/component=node-agent', '-o', 'name'], { allowFailure: true });
+      return !policies.includes('partition-pods') && agents.trim() === '';
+    },
+    { timeoutMs: 60_000, intervalMs: 1000, what: 'no Haein chart on the cluster (this suite plays the operator; helm uninstall first)' },
+  );
   const obj = await eventually(async () => {
     const o = await gpuNode();
     return o.status?.inventory ? o : undefined;
