@@ -282,6 +282,10 @@ export class NodeAgent {
       }
     }
     if (!obj) throw new Error(`GpuNode ${this.node} vanished while being created`);
+    // After an agent restart, carry on from the published status: transition times and the last
+    // reconfiguration stay meaningful.
+    if (this.conditions.length === 0 && obj.status?.conditions) this.conditions = obj.status.conditions;
+    if (!this.lastReconfiguration && obj.status?.lastReconfiguration) this.lastReconfiguration = obj.status.lastReconfiguration;
     this.gpuNode = obj;
     // A new object has an empty status: publish everything again.
     this.lastStatus = '';

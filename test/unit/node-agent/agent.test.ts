@@ -101,6 +101,21 @@ describe('NodeAgent', () => {
     expect(sim.gpus()[0].slices.map((s) => s.profile)).toEqual(['1g.23gb']);
   });
 
+  it('a restarted agent keeps the published transition times and last reconfiguration', async () => {
+    await setSpec([{ index: 2, mode: 'mig', slices: [{ profile: '7g.180gb', start: 0 }] }]);
+    await until(async () => (await gpuNode()).status?.lastReconfiguration?.generation === 2 && (await condition('LayoutRealised'))?.status === 'True');
+    const before = (await gpuNode()).status!;
+    await agent.stop();
+    agent = new NodeAgent({ sim, client, patchNodeCapacity: true });
+    await agent.start();
+    const after = (await gpuNode()).status!;
+    expect(after.lastReconfiguration).toEqual(before.lastReconfiguration);
+    expect(after.conditions?.find((c) => c.type === 'LayoutRealised')?.lastTransitionTime).toBe(
+      before.conditions?.find((c) => c.type === 'LayoutRealised')?.lastTransitionTime,
+    );
+    expect(after.conditions?.find((c) => c.type === 'AgentReady')?.status).toBe('True');
+  });
+
   it('reports an illegal target as IllegalLayout and keeps the hardware unchanged', async () => {
     const before = sim.gpus();
     await setSpec([{ index: 1, mode: 'mig', slices: [{ profile: '3g.90gb', start: 2 }] }]);
