@@ -4,6 +4,7 @@
  */
 import fc from 'fast-check';
 import { modelForProduct, validateLayout } from '../../../src/placement/catalog.js';
+import { planDefrag } from '../../../src/placement/defrag.js';
 import { place, PlacementEngine } from '../../../src/placement/engine.js';
 import type { ClusterSnapshot, GpuSnapshot, Member, NodeSnapshot, PlacementRequest, SliceSnapshot } from '../../../src/placement/types.js';
 import { bruteForceFeasible, contractProblems } from './checks.js';
@@ -28,6 +29,46 @@ const slicesArb = fc
     }
     return out;
   });
+
+// Fragmented GPUs for defragmentation: mostly small slices, mostly claimed and idle (movable).
+const fragmentedGpuArb = (index: number): fc.Arbitrary<GpuSnapshot> =>
+  fc
+    .array(
+      fc.record({
+        profile: fc.constantFrom('1g.23gb', '1g.23gb', '1g.45gb', '2g.45gb'),
+        start: fc.integer({ min: 0, max: 6 }),
+        key: fc.integer({ min: 0, max: 99 }),
+        inUse: fc.integer({ min: 0, max: 3 }).map((x) => x === 0),
+      }),
+      { maxLength: 4 },
+    )
+    .map((cands) => {
+      const slices: SliceSnapshot[] = [];
+      for (const c of cands) {
+        const s: SliceSnapshot = { profile: c.profile, start: c.start, inUse: c.inUse, holder: { key: `k${index}-${c.key}`, priority: 0, preemptible: true } };
+        if (validateLayout(B200, [...slices, s]).length === 0 && !slices.some((x) => x.holder?.key === s.holder?.key)) slices.push(s);
+      }
+      return { index, mode: 'mig' as const, healthy: true, slices };
+    });
+
+const fragmentedClusterArb: fc.Arbitrary<ClusterSnapshot> = fc
+  .tuple(fc.tuple(fragmentedGpuArb(0), fragmentedGpuArb(1), fragmentedGpuArb(2)), fc.tuple(fragmentedGpuArb(0), fragmentedGpuArb(1)))
+  .map(([a, b]) => ({
+    nodes: [
+      { name: 'n0', product: 'NVIDIA-B200', labels: {}, schedulable: true, clique: 'c1', gpus: a },
+      { name: 'n1', product: 'NVIDIA-B200', labels: {}, schedulable: true, clique: 'c1', gpus: b },
+    ],
+  }));
+
+const bigRequestArb: fc.Arbitrary<PlacementRequest> = fc
+  .array(
+    fc.oneof(
+      fc.constantFrom('3g.90gb', '4g.90gb', '7g.180gb', '2g.45gb').map((profile) => ({ kind: 'slice' as const, profile })),
+      fc.constant({ kind: 'whole' as const, gpus: 1 }),
+    ),
+    { minLength: 1, maxLength: 2 },
+  )
+  .map((members) => ({ id: 'big', members: members.map((m, i) => ({ ...m, key: `b${i}` })) as Member[] }));
 
 const gpuArb = (index: number): fc.Arbitrary<GpuSnapshot> =>
   fc.oneof(
@@ -131,6 +172,47 @@ describe('placement properties', () => {
       }),
       { numRuns: 200, seed: 7 },
     );
+  });
+
+  it('defragmentation plans move only idle claims, keep in-use slices and end in legal layouts', () => {
+    let planned = 0;
+    let withMoves = 0;
+    fc.assert(
+      fc.property(fragmentedClusterArb, bigRequestArb, (snapshot, request) => {
+        const plan = planDefrag(snapshot, request);
+        if (!plan.ok) return;
+        planned++;
+        if (plan.moves.length > 0) {
+          withMoves++;
+          // Moves are proposed only when the request does not fit as things are.
+          expect(place(snapshot, request).ok).toBe(false);
+        }
+        const byGpu = new Map(snapshot.nodes.flatMap((n) => n.gpus.map((g) => [`${n.name}/${g.index}`, g] as const)));
+        const moved = new Set<string>();
+        for (const m of plan.moves) {
+          const slice = byGpu.get(`${m.node}/${m.gpuIndex}`)?.slices.find((s) => s.start === m.start && s.profile === m.profile);
+          expect(slice?.holder?.key).toBe(m.holderKey);
+          expect(m.action).toBe('move');
+          expect(slice?.inUse).toBe(false);
+          moved.add(`${m.node}/${m.gpuIndex}/${m.holderKey}`);
+          // The moved claim is at its destination in the target layouts.
+          const dest = plan.placement.layouts.find((l) => l.node === m.to?.node && l.gpuIndex === m.to?.gpuIndex);
+          expect(dest?.slices.some((s) => s.holder?.key === m.holderKey && s.start === m.to?.start && s.profile === m.profile)).toBe(true);
+        }
+        for (const l of plan.placement.layouts) {
+          expect(validateLayout(B200, l.mode === 'mig' ? l.slices : [])).toEqual([]);
+          const before = byGpu.get(`${l.node}/${l.gpuIndex}`);
+          for (const s of before?.slices ?? []) {
+            if (s.inUse) expect(l.slices).toContainEqual(s);
+            else if (s.holder && !moved.has(`${l.node}/${l.gpuIndex}/${s.holder.key}`)) expect(l.slices).toContainEqual(s);
+          }
+        }
+        expect(plan.placement.assignments.map((a) => a.key).sort()).toEqual(request.members.map((m) => m.key).sort());
+      }),
+      { numRuns: 200, seed: 99 },
+    );
+    expect(planned).toBeGreaterThan(40);
+    expect(withMoves).toBeGreaterThan(20);
   });
 
   it('streams of arrivals and departures keep every GPU legal and gangs atomic', () => {
