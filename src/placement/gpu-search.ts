@@ -187,9 +187,15 @@ export function bestSlice(state: PlacementState, policy: PreemptionPolicy, membe
   let bestStart = 0;
   let bestReuse = false;
   const pruning = policy.below === undefined;
+  // Clusters are mostly one model: resolve the profile once per model change, not once per node.
+  let lastModel: NodeState['model'] | null = null;
+  let profile: MigProfile | undefined;
   for (const node of scope.nodes) {
     if (scope.exclude?.[node.idx]) continue;
-    const profile = member.profileOn(node.model);
+    if (node.model !== lastModel) {
+      lastModel = node.model;
+      profile = member.profileOn(node.model);
+    }
     if (!profile) continue;
     if (pruning) {
       // Without victims only open GPUs (tiers 0, 1, 3) and idle ones (tier 2) can take a slice.

@@ -194,6 +194,26 @@ function sliceSize(m: MemberPlan, models: GpuModel[]): number {
   return size;
 }
 
+const SIZES = new WeakMap<NodeState[], { total: number; largestNode: number; largestClique: number }>();
+
+// Healthy GPU totals of a node list (lists are cached per constraint set, so this is memoised).
+function sizesOf(nodes: NodeState[]): { total: number; largestNode: number; largestClique: number } {
+  let sizes = SIZES.get(nodes);
+  if (!sizes) {
+    let total = 0;
+    let largestNode = 0;
+    const perClique = new Map<number, number>();
+    for (const n of nodes) {
+      total += n.healthy;
+      largestNode = Math.max(largestNode, n.healthy);
+      perClique.set(n.cliqueIdx, (perClique.get(n.cliqueIdx) ?? 0) + n.healthy);
+    }
+    sizes = { total, largestNode, largestClique: Math.max(0, ...perClique.values()) };
+    SIZES.set(nodes, sizes);
+  }
+  return sizes;
+}
+
 // Requests that can never fit whatever the cluster's load: a typed error rather than "no capacity".
 function checkSizes(
   id: string,
@@ -201,34 +221,32 @@ function checkSizes(
   members: MemberPlan[],
   eligible: NodeState[][],
 ): Failure | undefined {
-  const healthy = (n: NodeState) => n.healthy;
-  const allNodes = new Set<NodeState>();
-  for (const list of new Set(eligible)) for (const n of list) allNodes.add(n);
+  const lists = [...new Set(eligible)];
+  const allNodes = lists.length === 1 ? lists[0] : [...new Set(lists.flat())];
+  const sizes = sizesOf(allNodes);
   const wholeTotal = members.reduce((s, m) => s + m.gpus, 0);
-  const clusterGpus = [...allNodes].reduce((s, n) => s + healthy(n), 0);
+  const clusterGpus = sizes.total;
   if (wholeTotal > clusterGpus) {
     return fail('InvalidRequest', `${id}: the gang needs ${wholeTotal} whole GPUs but the eligible nodes have ${clusterGpus} healthy GPUs in total`);
   }
   for (const [i, m] of members.entries()) {
     if (m.gpus === 0) continue;
-    const largest = Math.max(0, ...eligible[i].map(healthy));
+    const largest = sizesOf(eligible[i]).largestNode;
     if (eligible[i].length > 0 && m.gpus > largest) {
       return fail('InvalidRequest', `${id}: member ${m.member.key} needs ${m.gpus} GPUs on one node but the largest eligible node has ${largest}`);
     }
   }
-  if (topology === 'spread' && allNodes.size > 0 && members.length > allNodes.size) {
-    return fail('InvalidRequest', `${id}: spread needs ${members.length} distinct nodes but only ${allNodes.size} are eligible`);
+  if (topology === 'spread' && allNodes.length > 0 && members.length > allNodes.length) {
+    return fail('InvalidRequest', `${id}: spread needs ${members.length} distinct nodes but only ${allNodes.length} are eligible`);
   }
-  if (topology === 'sameNode' && allNodes.size > 0) {
-    const largest = Math.max(...[...allNodes].map(healthy));
+  if (topology === 'sameNode' && allNodes.length > 0) {
+    const largest = sizes.largestNode;
     if (wholeTotal > largest) {
       return fail('InvalidRequest', `${id}: sameNode needs ${wholeTotal} whole GPUs on one node but the largest eligible node has ${largest}`);
     }
   }
-  if (topology === 'sameClique' && allNodes.size > 0) {
-    const perClique = new Map<number, number>();
-    for (const n of allNodes) perClique.set(n.cliqueIdx, (perClique.get(n.cliqueIdx) ?? 0) + healthy(n));
-    const largest = Math.max(...perClique.values());
+  if (topology === 'sameClique' && allNodes.length > 0) {
+    const largest = sizes.largestClique;
     if (wholeTotal > largest) {
       return fail('InvalidRequest', `${id}: sameClique needs ${wholeTotal} whole GPUs in one clique but the largest eligible clique has ${largest}`);
     }
