@@ -38,7 +38,11 @@ export const NODE_LABELS = {
 /** Extended resource for whole GPUs. */
 export const WHOLE_GPU_RESOURCE = 'nvidia.com/gpu';
 
-/** Extended resource name of a MIG profile under NVIDIA's "mixed" strategy. */
+/**
+ * Extended resource name of a MIG profile under NVIDIA's "mixed" strategy. `+` is not allowed in a resource
+ * name, and NVIDIA's plugin advertises media-extension instances under the base profile's name
+ * (NVIDIA/k8s-device-plugin#1462), so `1g.23gb+me` becomes `nvidia.com/mig-1g.23gb`.
+ */
 export function migResourceName(profile: string): string {
-  return `nvidia.com/mig-${profile}`;
+  return `nvidia.com/mig-${profile.replace(/\+me$/, '')}`;
 }

@@ -2,15 +2,6 @@ import { WHOLE_GPU_RESOURCE, migResourceName } from '../api/constants.js';
 import type { PluginDevice } from '../device-plugin/plugin-server.js';
 import type { SimGpu } from './simulated-gpu-types.js';
 
-/**
- * Extended resource of a MIG profile. `+` is not allowed in a resource name, and NVIDIA's plugin advertises
- * media-extension instances under the base profile's name (NVIDIA/k8s-device-plugin#1462), so `1g.23gb+me`
- * becomes `nvidia.com/mig-1g.23gb`.
- */
-export function migResourceForProfile(profile: string): string {
-  return migResourceName(profile.replace(/\+me$/, ''));
-}
-
 /** How GPUs are wired, for topology hints. */
 export interface BoardTopology {
   gpuCount: number;
@@ -39,7 +30,7 @@ export function pluginDevices(gpus: readonly SimGpu[], topology: BoardTopology):
       continue;
     }
     for (const s of g.slices) {
-      add(migResourceForProfile(s.profile), {
+      add(migResourceName(s.profile), {
         id: s.uuid,
         uuid: s.uuid,
         healthy,

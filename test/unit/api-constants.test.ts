@@ -4,6 +4,7 @@ import { migResourceName, API_VERSION } from '../../src/api/constants.js';
 describe('api constants', () => {
   it('names MIG resources the way the NVIDIA mixed strategy does', () => {
     expect(migResourceName('1g.23gb')).toBe('nvidia.com/mig-1g.23gb');
+    expect(migResourceName('1g.23gb+me')).toBe('nvidia.com/mig-1g.23gb');
     expect(API_VERSION).toBe('gpu.haein.dev/v1alpha1');
   });
   it('loads the ESM-only client library under Jest', () => {

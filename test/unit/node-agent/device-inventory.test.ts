@@ -1,4 +1,5 @@
-import { healthyCounts, migResourceForProfile, pluginDevices } from '../../../src/node-agent/device-inventory.js';
+import { migResourceName } from '../../../src/api/constants.js';
+import { healthyCounts, pluginDevices } from '../../../src/node-agent/device-inventory.js';
 import type { SimGpu } from '../../../src/node-agent/simulated-gpu-types.js';
 
 const gpu = (index: number, mode: 'mig' | 'whole', slices: Array<[string, number]> = [], health: 'Healthy' | 'Unhealthy' = 'Healthy'): SimGpu => ({
@@ -32,7 +33,7 @@ describe('pluginDevices', () => {
   });
 
   it('advertises media-extension instances under the base profile, as NVIDIA does', () => {
-    expect(migResourceForProfile('1g.23gb+me')).toBe('nvidia.com/mig-1g.23gb');
+    expect(migResourceName('1g.23gb+me')).toBe('nvidia.com/mig-1g.23gb');
     const devices = pluginDevices([gpu(0, 'mig', [['1g.23gb+me', 0], ['1g.23gb', 1]])], { gpuCount: 1 });
     expect([...devices.keys()]).toEqual(['nvidia.com/mig-1g.23gb']);
     expect(devices.get('nvidia.com/mig-1g.23gb')).toHaveLength(2);
