@@ -25,12 +25,14 @@ start() {
     --pod-resources-socket "$POD_RESOURCES_SOCKET"
   # The agent registers one plugin per resource; the kubelet then publishes them in allocatable.
   local kubectl; kubectl="$("$HACK/tools.sh")/kubectl"
-  has_gpu_resources() {
-    "$kubectl" --kubeconfig "$HAEIN_STATE/admin.kubeconfig" get node "$NODE_NAME" -o jsonpath='{.status.allocatable}' |
-      grep '"nvidia.com/' >/dev/null
+  # Stale resources stay in allocatable at 0 after a restart: wait until some GPU device is offered again.
+  gpu_devices() {
+    "$kubectl" --kubeconfig "$HAEIN_STATE/admin.kubeconfig" get node "$NODE_NAME" -o json |
+      python3 -c 'import json,sys; a=json.load(sys.stdin)["status"].get("allocatable",{}); print(sum(int(v) for k,v in a.items() if k.startswith("nvidia.com/")))'
   }
+  has_gpu_resources() { [ "$(gpu_devices 2>/dev/null || echo 0)" -gt 0 ]; }
   if wait_until 60 "nvidia.com/* resources in the allocatable of $NODE_NAME" has_gpu_resources; then
-    log "node agent registered its device plugins: $("$kubectl" --kubeconfig "$HAEIN_STATE/admin.kubeconfig" get node "$NODE_NAME" -o jsonpath='{.status.allocatable}' | tr ',' '\n' | grep -c nvidia.com/) GPU resources allocatable"
+    log "node agent registered its device plugins: $(gpu_devices) GPU devices allocatable"
   else
     node_alive haein-node-agent || proc_fail haein-node-agent
     warn "the node agent runs but no nvidia.com/* resource is allocatable yet; see $HAEIN_STATE/logs/haein-node-agent.log"

@@ -41,7 +41,11 @@ interface PartitionView {
 }
 interface GpuNodeView {
   metadata: { generation?: number };
-  status?: { observedGeneration?: number; gpus?: Array<{ inUse?: boolean; slices: Array<{ inUse: boolean }> }> };
+  spec?: { gpus?: unknown };
+  status?: {
+    observedGeneration?: number;
+    gpus?: Array<{ index: number; mode: 'mig' | 'whole'; health?: string; inUse?: boolean; slices: Array<{ profile: string; start: number; inUse: boolean }> }>;
+  };
 }
 interface TrainingJobView {
   status?: { phase?: string };
@@ -50,16 +54,77 @@ interface TrainingJobView {
 let env: NodeModeEnv;
 let ns: TestNamespace | undefined;
 let installed = false;
-/** The node's GpuNode target layout before the chart's operator rewrote it (restored afterwards). */
-let originalGpus: unknown = null;
+/** The node's GpuNode before the chart's operator rewrote it: its target spec and its realised layout. */
+let before: GpuNodeView | undefined;
+
+async function readGpuNode(): Promise<GpuNodeView | undefined> {
+  return getJson<GpuNodeView>(['get', 'gpunode', env.nodeName]);
+}
+
+/** Waits until the agent has realised the current spec and no slice is in use. */
+async function waitQuiescent(what: string): Promise<void> {
+  await eventually(
+    async () => {
+      const g = await readGpuNode();
+      if (!g) return true;
+      const realised = g.status?.observedGeneration === g.metadata.generation;
+      const inUse = (g.status?.gpus ?? []).some((gpu) => gpu.inUse || gpu.slices.some((sl) => sl.inUse));
+      return realised && !inUse;
+    },
+    { timeoutMs: 60_000, what },
+  );
+}
+
+/**
+ * Puts the node back as this suite found it: first an explicit target equal to the realised layout from before
+ * (GPUs the operator carved up become whole again), then the original spec (a realised layout stays as is).
+ */
+async function restoreLayout(): Promise<void> {
+  if (!before) return;
+  const patch = (gpus: unknown): Promise<string> =>
+    kubectl(['patch', 'gpunode', env.nodeName, '--type', 'merge', '-p', JSON.stringify({ spec: { gpus } })]);
+  const realised = (before.status?.gpus ?? []).map((g) => ({
+    index: g.index,
+    mode: g.mode,
+    slices: g.slices.map((sl) => ({ profile: sl.profile, start: sl.start })),
+  }));
+  if (realised.length > 0) {
+    await patch(realised);
+    await waitQuiescent(`GpuNode ${env.nodeName} back to its earlier layout`);
+  }
+  await patch(before.spec?.gpus ?? null);
+  await waitQuiescent(`GpuNode ${env.nodeName} with its earlier spec`);
+  await waitAllocatableMatchesLayout();
+}
+
+/** Waits until the kubelet's allocatable offers exactly the devices of the agent's realised layout. */
+async function waitAllocatableMatchesLayout(): Promise<void> {
+  await eventually(
+    async () => {
+      const g = await readGpuNode();
+      const expected = new Map<string, number>([['nvidia.com/gpu', 0]]);
+      // The kubelet offers only healthy devices.
+      for (const gpu of (g?.status?.gpus ?? []).filter((x) => x.health !== 'Unhealthy')) {
+        if (gpu.mode === 'whole') expected.set('nvidia.com/gpu', (expected.get('nvidia.com/gpu') ?? 0) + 1);
+        for (const sl of gpu.mode === 'mig' ? gpu.slices : []) {
+          const key = `nvidia.com/mig-${sl.profile}`;
+          expected.set(key, (expected.get(key) ?? 0) + 1);
+        }
+      }
+      const alloc = JSON.parse(await kubectl(['get', 'node', env.nodeName, '-o', 'jsonpath={.status.allocatable}'])) as Record<string, string>;
+      const offered = Object.entries(alloc).filter(([k]) => k.startsWith('nvidia.com/'));
+      return offered.every(([k, v]) => Number(v) === (expected.get(k) ?? 0)) && [...expected].every(([k, n]) => Number(alloc[k] ?? 0) === n);
+    },
+    { timeoutMs: 60_000, what: `allocatable of ${env.nodeName} matching its realised GPU layout` },
+  );
+}
 
 beforeAll(async () => {
   env = await ensureNodeMode();
   await ensureHaeinImage(env);
   // The chart's DaemonSet serves this node's device plugins; a host agent would register the same resources.
   await runScript('hack/node/agent.sh', ['stop']);
-  const gpuNode = await getJson<{ spec?: { gpus?: unknown } }>(['get', 'gpunode', env.nodeName]);
-  originalGpus = gpuNode?.spec?.gpus ?? null;
+  before = await readGpuNode();
 }, 20 * 60_000);
 
 afterAll(async () => {
@@ -70,20 +135,9 @@ afterAll(async () => {
   }
   if (installed) await helmUninstall(RELEASE, RELEASE_NS);
   await kubectl(['delete', 'namespace', RELEASE_NS, '--ignore-not-found', '--wait=false'], { allowFailure: true });
-  // Leave the node's layout as other suites found it (the agent realises it again once restarted).
-  await kubectl(['patch', 'gpunode', env.nodeName, '--type', 'merge', '-p', JSON.stringify({ spec: { gpus: originalGpus } })], { allowFailure: true });
   if (env?.agentMode === 'host') await runScript('hack/node/agent.sh', ['start']).catch((err: unknown) => console.error('restarting the host node agent failed', err));
-  // Hand the node over quiescent: the restored layout realised and no slice still marked in use.
-  await eventually(
-    async () => {
-      const g = await getJson<GpuNodeView>(['get', 'gpunode', env.nodeName]);
-      if (!g) return true;
-      const realised = g.status?.observedGeneration === g.metadata.generation;
-      const inUse = (g.status?.gpus ?? []).some((gpu) => gpu.inUse || gpu.slices.some((sl) => sl.inUse));
-      return realised && !inUse;
-    },
-    { timeoutMs: 60_000, what: `GpuNode ${env.nodeName} realised with nothing in use` },
-  ).catch((err: unknown) => console.warn('the node is not quiescent after the chart suite', err));
+  // Hand the node over as found, quiescent, so the next suite starts from a known layout.
+  await restoreLayout().catch((err: unknown) => console.warn('restoring the node layout after the chart suite failed', err));
 }, 5 * 60_000);
 
 describe('helm chart on the node-mode cluster', () => {
