@@ -4,10 +4,12 @@
  * - `static`: every GPU pre-cut into one fixed mig-parted-style layout (B200 "all-balanced":
  *   2 × 1g.23gb, 1 × 2g.45gb, 1 × 3g.90gb); a slice request takes a free slice of exactly its profile;
  *   whole-GPU requests cannot be served.
- * - `templates`: first-fit over a fixed list of geometry templates, as nos does: take the first free slice
+ * - `nos`: first-fit over a fixed list of geometry templates, as nos does: take the first free slice
  *   of the profile anywhere; otherwise re-partition the first GPU whose used slices plus the new one fit a
- *   template (first template in list order). Idle GPUs may switch to whole mode for whole-GPU members
- *   (first node with enough idle GPUs). Positions follow the hardware: held slices stay put, and a new
+ *   template (first template in list order). As in nos, MIG is a node-level setting: a fixed share of the
+ *   nodes (sized by the bench from the stream's own whole-GPU demand, i.e. an oracle split) serves whole
+ *   GPUs, the rest are MIG nodes. First node with enough idle GPUs for a whole-GPU member.
+ * - `templates` (ablation): the same first-fit, but any idle GPU may switch mode, as in Haein. Positions follow the hardware: held slices stay put, and a new
  *   geometry's instances are created largest first at the lowest free legal start (the driver's pick).
  */
 import { findProfile, modelForProduct, slotMask, type GpuModel, type MigProfile } from '../src/placement/catalog.js';
@@ -123,16 +125,28 @@ interface TemplateGpu {
 
 /** First-fit over geometry templates. */
 export class TemplateFirstFitSim implements Simulator {
-  readonly name = 'templates';
+  readonly name: string;
+  /** Nodes fixed in whole-GPU mode (nos only partitions nodes labelled for MIG); undefined: any idle GPU may switch. */
+  private readonly wholeNodes: number | undefined;
   private readonly gpus: TemplateGpu[];
   private readonly held = new Map<string, Array<{ gpu: number; slice?: TemplateSlice }>>();
   private readonly shape: Shape;
   private readonly model = modelForProduct('NVIDIA-B200') as GpuModel;
 
   /** Starts with every GPU in MIG mode and no slices (idle). */
-  constructor(shape: Shape) {
+  constructor(shape: Shape, options: { name?: string; wholeNodes?: number } = {}) {
     this.shape = shape;
-    this.gpus = Array.from({ length: shape.nodes * shape.gpusPerNode }, () => ({ mode: 'mig' as const, slices: [] }));
+    this.name = options.name ?? 'templates';
+    this.wholeNodes = options.wholeNodes;
+    this.gpus = Array.from({ length: shape.nodes * shape.gpusPerNode }, (_, g) => ({
+      mode: this.isWholeNode(Math.floor(g / shape.gpusPerNode)) ? ('whole' as const) : ('mig' as const),
+      slices: [],
+    }));
+  }
+
+  // With a fixed split, the first `wholeNodes` nodes serve whole GPUs and the rest are MIG nodes.
+  private isWholeNode(node: number): boolean {
+    return this.wholeNodes !== undefined && node < this.wholeNodes;
   }
 
   private idle(g: TemplateGpu): boolean {
@@ -194,7 +208,7 @@ export class TemplateFirstFitSim implements Simulator {
   }
 
   private takeSlice(nodes: number[], profile: string, key: string): (() => void) | undefined {
-    const candidates = this.gpusOf(nodes);
+    const candidates = this.gpusOf(nodes.filter((n) => !this.isWholeNode(n)));
     // Pass 1: a free slice of the profile in an existing geometry (no re-partitioning).
     for (const g of candidates) {
       const gpu = this.gpus[g];
@@ -238,6 +252,7 @@ export class TemplateFirstFitSim implements Simulator {
 
   private takeWhole(nodes: number[], count: number, key: string): (() => void) | undefined {
     for (const n of nodes) {
+      if (this.wholeNodes !== undefined && !this.isWholeNode(n)) continue;
       const idle = this.gpusOf([n]).filter((g) => this.idle(this.gpus[g]));
       if (idle.length < count) continue;
       const chosen = idle.slice(0, count);

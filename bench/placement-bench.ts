@@ -1,7 +1,9 @@
 /**
- * Placement benchmark (`npm run bench:placement`): 128 nodes × 8 B200 = 1,024 GPUs in 16 NVLink cliques,
- * a seeded churn stream of 10,000 mixed requests with departures, and a stream with no departures that
- * fits, run through the engine and two baselines. Prints a table and ends with one JSON line.
+ * Placement benchmark (`npm run bench:placement`): 128 nodes × 8 B200 = 1,024 GPUs in 16 NVLink cliques.
+ * Three seeded streams (fit: no departures; churn: 10,000 mixed requests with departures; slice churn) run
+ * through the engine and the baselines of `baselines.ts` (static layouts; nos-style template first-fit with
+ * a static MIG/whole node split, at the best split in hindsight; and a template ablation with Haein's
+ * per-GPU mode switch). Prints tables and ends with one JSON line.
  */
 import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
@@ -65,6 +67,8 @@ interface RunStats {
   lowerBoundEnd: number;
   /** GPU-equivalents (compute slices / 7) of everything placed. */
   placedGpuEq: number;
+  /** For the nos baseline: the nodes fixed in whole-GPU mode. */
+  wholeNodes?: number;
   seconds: number;
   cpuSeconds: number;
   illegal: number;
@@ -192,6 +196,35 @@ function withAudit(stream: TimedRequest[]): RunStats {
   return { ...timed, illegal: audited.illegal, overlaps: audited.overlaps };
 }
 
+/**
+ * Whole-GPU nodes of the nos baseline: the stream's whole-GPU share of GPU-time (compute slices × holding
+ * time), rounded to nodes: the split an operator would size from the demand (reported as `nos-prop`).
+ */
+function wholeNodeSplit(stream: TimedRequest[]): number {
+  let whole = 0;
+  let total = 0;
+  for (const { request, duration } of stream) {
+    const hold = Number.isFinite(duration) ? duration : 1;
+    const d = demandOf(request).compute * hold;
+    total += d;
+    if (request.members.some((m) => m.kind === 'whole')) whole += d;
+  }
+  return total === 0 ? 0 : Math.round((whole / total) * SHAPE.nodes);
+}
+
+/**
+ * The nos baseline with the best static split in hindsight: every multiple of 8 whole-GPU nodes is tried
+ * and the one placing the most requests (then the most GPU-equivalents) is kept.
+ */
+function bestNosSplit(stream: TimedRequest[]): RunStats {
+  let best: RunStats | undefined;
+  for (let wholeNodes = 0; wholeNodes <= SHAPE.nodes; wholeNodes += 8) {
+    const r = { ...run(new TemplateFirstFitSim(SHAPE, { name: 'nos', wholeNodes }), stream), wholeNodes };
+    if (!best || r.placed > best.placed || (r.placed === best.placed && r.placedGpuEq > best.placedGpuEq)) best = r;
+  }
+  return best as RunStats;
+}
+
 function baselineSummary(r: RunStats): Record<string, number> {
   return {
     seconds: Number(r.seconds.toFixed(3)),
@@ -208,26 +241,45 @@ function main(): void {
   const gpus = SHAPE.nodes * SHAPE.gpusPerNode;
   // The fit stream runs first, which also warms the JIT up the way a long-running operator is warm.
   const fit = makeStream(FIT_REQUESTS, SEED + 1, Infinity, 0.01);
-  const fitRuns = [withAudit(fit), run(new StaticLayoutSim(SHAPE), fit), run(new TemplateFirstFitSim(SHAPE), fit)];
+  const fitRuns = [
+    withAudit(fit),
+    run(new StaticLayoutSim(SHAPE), fit),
+    run(new TemplateFirstFitSim(SHAPE, { name: 'nos', wholeNodes: wholeNodeSplit(fit) }), fit),
+    run(new TemplateFirstFitSim(SHAPE), fit),
+  ];
   table(`fit: ${FIT_REQUESTS} requests, no departures`, fitRuns);
 
   const churn = makeStream(REQUESTS, SEED, MEAN_HOLD);
-  const churnRuns = [withAudit(churn), run(new StaticLayoutSim(SHAPE), churn), run(new TemplateFirstFitSim(SHAPE), churn)];
-  table(`churn: ${REQUESTS} requests on ${gpus} B200 GPUs (seed ${SEED}, mean hold ${MEAN_HOLD})`, churnRuns);
+  const churnRuns = [
+    withAudit(churn),
+    run(new StaticLayoutSim(SHAPE), churn),
+    bestNosSplit(churn),
+    run(new TemplateFirstFitSim(SHAPE), churn),
+    run(new TemplateFirstFitSim(SHAPE, { name: 'nos-prop', wholeNodes: wholeNodeSplit(churn) }), churn),
+  ];
+  table(`churn: ${REQUESTS} requests on ${gpus} B200 GPUs (seed ${SEED}, mean hold ${MEAN_HOLD}; nos with ${churnRuns[2].wholeNodes} whole-GPU nodes, the best static split)`, churnRuns);
 
   // Slices only, light enough that nothing is rejected: the difference is the GPUs kept busy.
   const slices = makeStream(REQUESTS, SEED + 2, 600, 0);
-  const sliceRuns = [withAudit(slices), run(new StaticLayoutSim(SHAPE), slices), run(new TemplateFirstFitSim(SHAPE), slices)];
+  const sliceRuns = [
+    withAudit(slices),
+    run(new StaticLayoutSim(SHAPE), slices),
+    run(new TemplateFirstFitSim(SHAPE, { name: 'nos', wholeNodes: wholeNodeSplit(slices) }), slices),
+    run(new TemplateFirstFitSim(SHAPE), slices),
+  ];
   table(`slice churn: ${REQUESTS} slice requests (no whole GPUs), mean hold 600`, sliceRuns);
-  const [hs, , ts] = sliceRuns;
+  const [hs, , ns, ts] = sliceRuns;
 
-  const [h, s, t] = churnRuns;
-  const better = Math.max(s.placed, t.placed);
-  const [hf, sf, tf] = fitRuns;
+  // The issue's baselines are static and nos; `templates` is an ablation with Haein's per-GPU mode switch.
+  const [h, s, n, t, np] = churnRuns;
+  const better = Math.max(s.placed, n.placed);
+  const [hf, sf, nf, tf] = fitRuns;
   console.log(
-    `\nchurn: haein places ${(((h.placed - better) / better) * 100).toFixed(1)} % more requests than the better baseline; ` +
+    `\nchurn: haein places ${(((h.placed - better) / better) * 100).toFixed(1)} % more requests and ` +
+      `${(((h.placedGpuEq - Math.max(s.placedGpuEq, n.placedGpuEq)) / Math.max(s.placedGpuEq, n.placedGpuEq)) * 100).toFixed(1)} % more GPU-equivalents than the better baseline ` +
+      `(${(((h.placed - t.placed) / t.placed) * 100).toFixed(1)} % more than the mode-switching template ablation); ` +
       `fit: haein uses ${(hf.gpusUsedEnd / hf.lowerBoundEnd).toFixed(3)} × the lower bound (${hf.gpusUsedEnd} / ${hf.lowerBoundEnd} GPUs); ` +
-      `slice churn: haein keeps ${(((ts.gpusUsedMean - hs.gpusUsedMean) / ts.gpusUsedMean) * 100).toFixed(1)} % fewer GPUs busy than templates on average`,
+      `slice churn: haein keeps ${(((ns.gpusUsedMean - hs.gpusUsedMean) / ns.gpusUsedMean) * 100).toFixed(1)} % fewer GPUs busy than nos on average`,
   );
   const summary = {
     gpus,
@@ -244,8 +296,12 @@ function main(): void {
     illegal: h.illegal + hf.illegal,
     overlaps: h.overlaps + hf.overlaps,
     gainOverBetterBaseline: Number(((h.placed - better) / better).toFixed(4)),
+    gpuEqGainOverBetterBaseline: Number(((h.placedGpuEq - Math.max(s.placedGpuEq, n.placedGpuEq)) / Math.max(s.placedGpuEq, n.placedGpuEq)).toFixed(4)),
+    gainOverTemplateAblation: Number(((h.placed - t.placed) / t.placed).toFixed(4)),
     gpusUsedMean: h.gpusUsedMean,
     static: baselineSummary(s),
+    nos: { ...baselineSummary(n), wholeNodes: n.wholeNodes ?? 0 },
+    nosProportionalSplit: { ...baselineSummary(np), wholeNodes: wholeNodeSplit(churn) },
     templates: baselineSummary(t),
     sliceChurn: {
       requests: REQUESTS,
@@ -253,8 +309,9 @@ function main(): void {
       gpusUsedMean: hs.gpusUsedMean,
       gpusUsedPeak: hs.gpusUsedPeak,
       cpuSeconds: Number(hs.cpuSeconds.toFixed(3)),
+      nos: { placed: ns.placed, gpusUsedMean: ns.gpusUsedMean, gpusUsedPeak: ns.gpusUsedPeak },
       templates: { placed: ts.placed, gpusUsedMean: ts.gpusUsedMean, gpusUsedPeak: ts.gpusUsedPeak },
-      gpusSavedVsTemplates: Number(((ts.gpusUsedMean - hs.gpusUsedMean) / ts.gpusUsedMean).toFixed(4)),
+      gpusSavedVsNos: Number(((ns.gpusUsedMean - hs.gpusUsedMean) / ns.gpusUsedMean).toFixed(4)),
     },
     fit: {
       requests: FIT_REQUESTS,
@@ -264,6 +321,7 @@ function main(): void {
       ratio: Number((hf.gpusUsedEnd / hf.lowerBoundEnd).toFixed(4)),
       seconds: Number(hf.seconds.toFixed(3)),
       static: { placed: sf.placed, gpusUsed: sf.gpusUsedEnd },
+      nos: { placed: nf.placed, gpusUsed: nf.gpusUsedEnd },
       templates: { placed: tf.placed, gpusUsed: tf.gpusUsedEnd },
     },
   };
