@@ -8,8 +8,8 @@
  * 1. if the member fits as things are, place it (no move);
  * 2. otherwise rank every spot it could take (slice: GPU × legal start; whole: node × cheapest GPUs) by
  *    the number of slices in the way, cheapest first, and take the first spot whose displaced slices can
- *    all be re-placed elsewhere (by the normal scorer, on the same node unless `crossNode`); in-use or
- *    unmovable slices in the way can only be preempted.
+ *    all be re-placed elsewhere (by the normal scorer, on the same node unless `crossNode`, which emptying
+ *    a whole node needs); in-use or unmovable slices in the way can only be preempted.
  * The group needing the fewest moves wins. Cost: O(spots × blockers × GPUs in the move scope).
  */
 import { slotMask, type GpuModel, type MigProfile } from './catalog.js';
@@ -41,6 +41,8 @@ interface Blocker {
 }
 
 interface GroupPlan {
+  /** Claim keys already moved by this plan: never moved twice (a move names a slice of the snapshot). */
+  moved: Set<string>;
   moves: DefragMove[];
   victims: Victim[];
   placements: MemberPlacement[];
@@ -92,12 +94,12 @@ function planGroup(
   maxMoves: number,
   crossNode: boolean,
 ): GroupPlan | undefined {
-  const out: GroupPlan = { moves: [], victims: [], placements: [] };
+  const out: GroupPlan = { moved: new Set(), moves: [], victims: [], placements: [] };
   const used = plan.topology === 'spread' ? new Uint8Array(state.nodes.length) : undefined;
   for (const [i, member] of plan.members.entries()) {
     const scope: Scope = { nodes: scopes[i], exclude: used };
     const budget = maxMoves - out.moves.length;
-    const placed = member.gpus > 0 ? wholeWithMoves(state, policy, member, scope, budget, out) : sliceWithMoves(state, policy, member, scope, budget, crossNode, out);
+    const placed = member.gpus > 0 ? wholeWithMoves(state, policy, member, scope, budget, crossNode, out) : sliceWithMoves(state, policy, member, scope, budget, crossNode, out);
     if (!placed) return undefined;
     if (used) used[placed.node.idx] = 1;
     out.placements.push(placed);
@@ -106,13 +108,21 @@ function planGroup(
 }
 
 // Slices in the way of `profile` at mask `m` on `gpu`; undefined when one can be neither moved nor preempted.
-function blockersAt(policy: PreemptionPolicy, gpu: GpuState, profile: MigProfile, m: number, profileOf: (n: string) => MigProfile | undefined): Blocker[] | undefined {
+function blockersAt(
+  policy: PreemptionPolicy,
+  gpu: GpuState,
+  profile: MigProfile,
+  m: number,
+  profileOf: (n: string) => MigProfile | undefined,
+  moved: Set<string>,
+): Blocker[] | undefined {
   const out: Blocker[] = [];
   for (const s of gpu.slices) {
     const p = profileOf(s.profile);
     if (!p) return undefined;
     const inWay = (slotMask(p, s.start) & m) !== 0 || (profile.mediaExtensions && p.mediaExtensions);
     if (!inWay || (!s.holder && !s.inUse)) continue;
+    if (s.holder && moved.has(s.holder.key)) return undefined;
     if (s.holder && !s.inUse) out.push({ slice: { ...s, holder: s.holder }, gpu, action: 'move' });
     else if (isVictim(policy, s.holder)) out.push({ slice: { ...s, holder: s.holder }, gpu, action: 'preempt' });
     else return undefined;
@@ -143,7 +153,7 @@ function sliceWithMoves(
     for (const gpu of node.gpus) {
       if (!gpu.healthy || gpu.broken || gpu.mode !== 'mig') continue;
       for (const start of profile.starts) {
-        const blockers = blockersAt(policy, gpu, profile, slotMask(profile, start), (n) => state.profileOf(node.model, n));
+        const blockers = blockersAt(policy, gpu, profile, slotMask(profile, start), (n) => state.profileOf(node.model, n), out.moved);
         if (!blockers || blockers.length === 0 || blockers.length > budget) continue;
         const preempts = blockers.filter((b) => b.action === 'preempt').length;
         // Rank equal-cost spots by how the normal scorer would see them once emptied.
@@ -159,6 +169,7 @@ function sliceWithMoves(
     const moved = clearAndPlace(state, spot.gpu, spot.profile, spot.start, member.holder, spot.blockers);
     const moves = relocate(state, spot.blockers, crossNode);
     if (moves) {
+      for (const mv of moves) if (mv.holderKey) out.moved.add(mv.holderKey);
       out.moves.push(...moves, ...spot.blockers.filter((b) => b.action === 'preempt').map((b) => preemptMove(b)));
       out.victims.push(...moved);
       return { plan: member, node: spot.gpu.node, gpus: [spot.gpu], profile: spot.profile, start: spot.start };
@@ -226,6 +237,7 @@ function wholeWithMoves(
   member: MemberPlan,
   scope: Scope,
   budget: number,
+  crossNode: boolean,
   out: GroupPlan,
 ): MemberPlacement | undefined {
   const direct = bestWhole(state, policy, member, scope);
@@ -243,7 +255,7 @@ function wholeWithMoves(
         if (!gpu.holder && !gpu.inUse) costs.push({ gpu, blockers: [] });
         continue;
       }
-      const blockers = blockersAt(policy, gpu, { mediaExtensions: false } as MigProfile, 0xff, (n) => state.profileOf(node.model, n));
+      const blockers = blockersAt(policy, gpu, { mediaExtensions: false } as MigProfile, 0xff, (n) => state.profileOf(node.model, n), out.moved);
       if (blockers) costs.push({ gpu, blockers });
     }
     if (costs.length < member.gpus) continue;
@@ -258,8 +270,9 @@ function wholeWithMoves(
     const gpus = option.gpus.map((c) => c.gpu);
     for (const gpu of gpus) state.setGpu(gpu, { mode: 'whole', slices: [], holder: member.holder, inUse: false });
     const blockers = option.gpus.flatMap((c) => c.blockers);
-    const moves = relocate(state, blockers, false);
+    const moves = relocate(state, blockers, crossNode);
     if (moves) {
+      for (const mv of moves) if (mv.holderKey) out.moved.add(mv.holderKey);
       out.moves.push(...moves, ...blockers.filter((b) => b.action === 'preempt').map((b) => preemptMove(b)));
       out.victims.push(
         ...blockers

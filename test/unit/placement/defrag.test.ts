@@ -64,6 +64,25 @@ describe('planDefrag', () => {
     expect(p.placement.assignments[0]).toMatchObject({ gpuIndices: [1] });
   });
 
+  it('empties a whole node by moving claims to other nodes when crossNode is allowed', () => {
+    const c = cluster(node('a', 2), node('b', 2));
+    c.nodes[0].gpus[0].slices = [held('1g.23gb', 6, 'p')];
+    c.nodes[0].gpus[1].slices = [held('2g.45gb', 4, 'q')];
+    c.nodes[1].gpus[0].slices = [held('3g.90gb', 4, 'r', { inUse: true })];
+    c.nodes[1].gpus[1].slices = [held('7g.180gb', 0, 's', { inUse: true })];
+    const request: PlacementRequest = { id: 'w', members: [{ kind: 'whole', key: 'w', gpus: 2 }] };
+    expect(planDefrag(c, request).ok).toBe(false);
+    const p = planned(planDefrag(c, request, { crossNode: true }));
+    expect(p.moves.map((m) => [m.holderKey, m.to?.node, m.to?.gpuIndex])).toEqual([
+      ['p', 'b', 0],
+      ['q', 'b', 0],
+    ]);
+    expect(p.placement.assignments).toEqual([{ key: 'w', node: 'a', gpuIndex: 0, gpuIndices: [0, 1] }]);
+    const b0 = p.placement.layouts.find((l) => l.node === 'b' && l.gpuIndex === 0);
+    expect(B200 && b0 && validateLayout(B200, b0.slices)).toEqual([]);
+    expect(b0?.slices.map((s) => s.holder?.key).sort()).toEqual(['p', 'q', 'r']);
+  });
+
   it('respects the move budget', () => {
     const c = cluster(node('n', 2));
     c.nodes[0].gpus[0].slices = [held('1g.23gb', 0, 'a'), held('1g.23gb', 2, 'b'), held('1g.23gb', 4, 'c', { inUse: true })];
