@@ -61,7 +61,12 @@ export function place(snapshot: ClusterSnapshot, request: PlacementRequest): Pla
   } catch (err) {
     return { ok: false, code: 'InvalidRequest', message: `malformed cluster snapshot: ${(err as Error).message}` };
   }
-  return placeOn(state, request);
+  try {
+    return placeOn(state, request);
+  } catch (err) {
+    // Validation should have caught it; a malformed field deep in the snapshot still must not escape as a throw.
+    return { ok: false, code: 'InvalidRequest', message: `${request?.id ?? 'request'}: cannot be placed on this snapshot: ${(err as Error).message}` };
+  }
 }
 
 /** An engine that keeps its state between requests: place, commit, release, mark in use. */
