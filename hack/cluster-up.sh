@@ -58,7 +58,7 @@ proc_start kube-apiserver "$BIN_DIR/kube-apiserver" \
   --service-account-issuer https://kubernetes.default.svc.cluster.local \
   --service-account-key-file "$pki/sa.pub" --service-account-signing-key-file "$pki/sa.key" \
   --service-cluster-ip-range 10.0.0.0/24 \
-  --authorization-mode Node,RBAC --allow-privileged=true \
+  --authorization-mode Node,RBAC --allow-privileged=true --kubelet-preferred-address-types InternalIP,Hostname \
   --max-requests-inflight 1000 --max-mutating-requests-inflight 500 \
   --profiling=false --v 1
 wait_until 90 "kube-apiserver readiness" curl -sf --cacert "$pki/ca.crt" --cert "$pki/admin.crt" --key "$pki/admin.key" \
