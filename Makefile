@@ -39,6 +39,10 @@ helm-lint: deps ## helm lint and helm template of charts/haein.
 bench: deps ## Placement engine benchmark (1,024 GPUs, 10,000 requests).
 	npm run bench:placement
 
+.PHONY: bench-operator
+bench-operator: deps ## Operator scale benchmark on a real control plane (128 KWOK nodes x 8 B200).
+	npm run bench:operator
+
 ##@ Tests
 
 .PHONY: test
