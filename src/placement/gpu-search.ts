@@ -7,8 +7,8 @@
  *   3 carve on a busy GPU in a way that strands compute (e.g. 3g beside 3g leaves a compute slice no
  *   memory can reach: better to open an idle GPU and keep the hole for the small slices that fill it),
  *   unless many GPUs are already open (then the holes are not being filled and stranding is cheaper);
- *   for tier 2 only: idle GPUs of the node, then of the clique (open GPUs on busy nodes, keep idle nodes
- *   and cliques whole for gangs);
+ *   for tier 2 only: whether the node is entirely idle, then the clique's idle GPUs (open GPUs on partly
+ *   used nodes in busy cliques, keep idle nodes and cliques whole for gangs);
  *   reuse first, mode switch last, potential loss (fragmentation), free slots left (best fit),
  *   carved slots destroyed, node/clique idleness, then snapshot order (determinism).
  */
@@ -119,7 +119,7 @@ export function scoreSlice(
   out[V_MAX] = vm;
   out[V_SUM] = vs;
   out[TIER] = tier;
-  out[T2_NODE] = tier === 2 ? node.idle : 0;
+  out[T2_NODE] = tier === 2 ? (node.idle === node.healthy ? 1 : 0) : 0;
   out[T2_CLIQUE] = tier === 2 ? clique : 0;
   out[REUSE] = reuse ? 0 : 1;
   out[SWITCH] = gpu.mode === 'whole' ? 1 : 0;
