@@ -77,6 +77,13 @@ export interface GpuNodeSpec {
   gpus?: TargetGpu[];
 }
 
+/** The pod holding a realised device, as the kubelet's PodResources API reports it (it carries no uid). */
+export interface PodRef {
+  namespace: string;
+  name: string;
+  uid?: string;
+}
+
 /** A slice the node agent has actually realised (status). */
 export interface RealisedSlice {
   profile: string;
@@ -87,6 +94,8 @@ export interface RealisedSlice {
   deviceId: string;
   /** True while a container holds the device. */
   inUse: boolean;
+  /** The pod whose container holds the device, when the agent knows it. */
+  pod?: PodRef;
 }
 
 /** A GPU as the node agent sees it (status). */
@@ -101,6 +110,8 @@ export interface RealisedGpu {
   deviceId?: string;
   /** Whole mode: true while a container holds the GPU. */
   inUse?: boolean;
+  /** Whole mode: the pod whose container holds the GPU, when the agent knows it. */
+  pod?: PodRef;
 }
 
 /** Hardware inventory reported by the node agent. */
