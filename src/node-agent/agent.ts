@@ -1,16 +1,17 @@
 import { API_VERSION } from '../api/constants.js';
 import type { Condition, GpuNode, GpuNodeStatus } from '../api/types.js';
 import { type Log, silentLog } from '../device-plugin/log.js';
-import type { HeldDevices } from '../device-plugin/pod-resources-client.js';
+import type { PodRef } from '../api/types.js';
+import type { HeldDevices, PodResourcesReport } from '../device-plugin/pod-resources-client.js';
 import type { DevicePluginManager } from '../device-plugin/plugin-manager.js';
 import type { PluginDevice } from '../device-plugin/plugin-server.js';
 import type { KubeClient, WatchHandle } from '../k8s/client.js';
 import { RESOURCES, isAlreadyExists, isNotFound } from '../k8s/client.js';
 import { healthyCounts, pluginDevices } from './device-inventory.js';
 import { CONDITIONS, gpuInventory, realisedGpus, setCondition } from './gpu-node-status.js';
-import { InUseTracker } from './in-use-tracker.js';
+import { InUseTracker, assignPodDevices } from './in-use-tracker.js';
 import type { NodeAgentMetrics } from './metrics.js';
-import { assignHeld } from './pod-devices.js';
+import { assignHeld, podDeviceRequests, type PodLike } from './pod-devices.js';
 import { planRealisation, realiseLayout } from './layout-realiser.js';
 import { nodeLabels } from './node-labels.js';
 import type { SimulatedNode } from './simulated-gpu.js';
@@ -30,8 +31,8 @@ export interface NodeAgentOptions {
   devicePlugins?: DevicePluginManager;
   /** Write the extended resources into the Node's status capacity/allocatable (no kubelet does it). */
   patchNodeCapacity?: boolean;
-  /** Source of held devices (the kubelet's PodResources API). */
-  podResources?: { list(): Promise<HeldDevices> };
+  /** Source of held devices (the kubelet's PodResources API); with `report`, also of the pods holding them. */
+  podResources?: { list(): Promise<HeldDevices>; report?(): Promise<PodResourcesReport> };
   podResourcesIntervalMs?: number;
   /** Full re-check of the GpuNode even without events; default 30 s. */
   resyncIntervalMs?: number;
@@ -145,6 +146,31 @@ export class NodeAgent {
     const devices = pluginDevices(sim.gpus(), { gpuCount: sim.gpus().length, nvlinkGroupSize: this.o.nvlinkGroupSize });
     this.tracker.observe(assignHeld(need, devices, sim.heldDeviceIds()));
     await sim.setHeld(this.tracker.held());
+  }
+
+  /**
+   * Kubelet-less nodes: the node's running pods. Like {@link observePodRequests}, but each device is given to
+   * one pod (a pod keeps what it held), so the status can say which pod holds which device.
+   */
+  async observePods(pods: ReadonlyArray<PodLike & { metadata?: { namespace?: string; name?: string; uid?: string } }>): Promise<void> {
+    const { sim } = this.o;
+    const devices = pluginDevices(sim.gpus(), { gpuCount: sim.gpus().length, nvlinkGroupSize: this.o.nvlinkGroupSize });
+    const demands = pods
+      .filter((p) => p.metadata?.namespace && p.metadata.name)
+      .map((p) => {
+        const { namespace, name, uid } = p.metadata as { namespace: string; name: string; uid?: string };
+        const pod: PodRef = { namespace, name, ...(uid ? { uid } : {}) };
+        return { pod, need: podDeviceRequests(p) };
+      });
+    const held = sim.heldDeviceIds();
+    const previous = new Map([...held].flatMap((id) => {
+      const pod = this.tracker.podOf(id);
+      return pod ? [[id, pod] as const] : [];
+    }));
+    const owners = assignPodDevices(demands, devices, previous, held);
+    const changed = this.tracker.observe(new Set(owners.keys()), owners);
+    // A new pod on an already-held device changes no hardware state, only the status.
+    if (!(await sim.setHeld(this.tracker.held())) && changed) void this.trigger();
   }
 
   /** Requests a reconcile; concurrent requests coalesce into one more pass. Resolves when the loop is idle. */
@@ -308,7 +334,7 @@ export class NodeAgent {
     const status: GpuNodeStatus = {
       ...(this.observedGeneration === undefined ? {} : { observedGeneration: this.observedGeneration }),
       inventory: gpuInventory(sim.model, sim.gpus().length, this.o.clique),
-      gpus: realisedGpus(sim.gpus(), sim.heldDeviceIds()),
+      gpus: realisedGpus(sim.gpus(), sim.heldDeviceIds(), (id) => this.tracker.podOf(id)),
       conditions: this.conditions,
       ...(this.lastReconfiguration ? { lastReconfiguration: this.lastReconfiguration } : {}),
     };
@@ -382,18 +408,21 @@ export class NodeAgent {
   }
 
   private async pollPodResources(): Promise<void> {
+    let podsChanged = false;
     try {
-      const held = await this.o.podResources!.list();
+      const source = this.o.podResources!;
+      const report = source.report ? await source.report() : { held: await source.list(), pods: new Map<string, PodRef>() };
       const ids = new Set<string>();
-      for (const set of held.values()) for (const id of set) ids.add(id);
-      this.tracker.observe(ids);
+      for (const set of report.held.values()) for (const id of set) ids.add(id);
+      podsChanged = this.tracker.observe(ids, report.pods);
       if (this.podResourcesFailing) this.log.info('PodResources API reachable again', { node: this.node });
       this.podResourcesFailing = false;
     } catch (err) {
       if (!this.podResourcesFailing) this.log.warn('PodResources API unavailable; in-use relies on Allocate', { err: String(err) });
       this.podResourcesFailing = true;
     }
-    await this.o.sim.setHeld(this.tracker.held());
+    // A changed set of held devices triggers a pass through the hardware change hook; a changed pod alone does not.
+    if (!(await this.o.sim.setHeld(this.tracker.held())) && podsChanged) void this.trigger();
   }
 
   private async startWatch(): Promise<void> {

@@ -1,4 +1,4 @@
-import type { Condition, GpuInventory, RealisedGpu } from '../api/types.js';
+import type { Condition, GpuInventory, PodRef, RealisedGpu } from '../api/types.js';
 import type { GpuModel } from '../placement/catalog.js';
 import type { SimGpu } from './simulated-gpu-types.js';
 
@@ -16,15 +16,19 @@ export function gpuInventory(model: GpuModel, gpuCount: number, clique?: string)
   };
 }
 
-/** Status view of the GPUs with in-use flags. */
-export function realisedGpus(gpus: readonly SimGpu[], held: ReadonlySet<string>): RealisedGpu[] {
+/** Status view of the GPUs with in-use flags and, where `podOf` knows it, the pod holding each held device. */
+export function realisedGpus(gpus: readonly SimGpu[], held: ReadonlySet<string>, podOf: (deviceId: string) => PodRef | undefined = () => undefined): RealisedGpu[] {
+  const holder = (id: string) => {
+    const pod = held.has(id) ? podOf(id) : undefined;
+    return pod ? { pod } : {};
+  };
   return gpus.map((g) => ({
     index: g.index,
     uuid: g.uuid,
     mode: g.mode,
     health: g.health,
-    slices: g.slices.map((s) => ({ profile: s.profile, start: s.start, uuid: s.uuid, deviceId: s.uuid, inUse: held.has(s.uuid) })),
-    ...(g.mode === 'whole' ? { deviceId: g.uuid, inUse: held.has(g.uuid) } : {}),
+    slices: g.slices.map((s) => ({ profile: s.profile, start: s.start, uuid: s.uuid, deviceId: s.uuid, inUse: held.has(s.uuid), ...holder(s.uuid) })),
+    ...(g.mode === 'whole' ? { deviceId: g.uuid, inUse: held.has(g.uuid), ...holder(g.uuid) } : {}),
   }));
 }
 

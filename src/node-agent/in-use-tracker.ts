@@ -2,10 +2,17 @@
  * Combines the two signals of "a container holds this device": the kubelet's PodResources report (the truth
  * once it lists the container) and Allocate calls (immediate, but nothing says when the container ends). An
  * allocated device counts as held for a grace period, long enough for PodResources to start reporting it.
+ * PodResources also names the pod holding each device; Allocate does not, so a device known only from
+ * Allocate has no pod yet.
  */
+import type { PodRef } from '../api/types.js';
+import type { PluginDevice } from '../device-plugin/plugin-server.js';
+
+/** Held devices and their pods, from Allocate calls and PodResources reports. */
 export class InUseTracker {
   private readonly allocatedAt = new Map<string, number>();
   private observed = new Set<string>();
+  private pods = new Map<string, PodRef>();
 
   constructor(
     private readonly graceMs = 30_000,
@@ -17,11 +24,18 @@ export class InUseTracker {
     for (const id of ids) this.allocatedAt.set(id, this.now());
   }
 
-  /** Records the latest PodResources report. */
-  observe(ids: ReadonlySet<string>): void {
+  /**
+   * Records the latest PodResources report: the held device IDs and, when known, the pod holding each.
+   * Returns true when the pod of any device changed.
+   */
+  observe(ids: ReadonlySet<string>, pods: ReadonlyMap<string, PodRef> = new Map()): boolean {
     this.observed = new Set(ids);
     // Once PodResources reports a device, it is the authority for it.
     for (const id of ids) this.allocatedAt.delete(id);
+    const next = new Map([...pods].filter(([id]) => ids.has(id)));
+    const changed = next.size !== this.pods.size || [...next].some(([id, p]) => podKey(this.pods.get(id)) !== podKey(p));
+    this.pods = next;
+    return changed;
   }
 
   /** Devices currently held. */
@@ -34,4 +48,62 @@ export class InUseTracker {
     }
     return out;
   }
+
+  /** The pod holding device `id`, when the last report named one. */
+  podOf(id: string): PodRef | undefined {
+    return this.pods.get(id);
+  }
+}
+
+/** The `nvidia.com/*` devices one pod's containers ask for, per resource. */
+export interface PodDemand {
+  pod: PodRef;
+  need: Readonly<Record<string, number>>;
+}
+
+/**
+ * Kubelet-less nodes: which device each running pod holds, as a kubelet's device manager would decide it.
+ * A pod keeps the devices it held before; devices held before by a pod that is gone or unknown (e.g. after an
+ * agent restart) go to pods still short of devices first, since a running container keeps its device; the
+ * rest come from healthy free devices in board order. Pods are served in `namespace/name` order. Pure.
+ */
+export function assignPodDevices(
+  demands: readonly PodDemand[],
+  devices: ReadonlyMap<string, readonly PluginDevice[]>,
+  previous: ReadonlyMap<string, PodRef>,
+  previouslyHeld: ReadonlySet<string>,
+): Map<string, PodRef> {
+  const out = new Map<string, PodRef>();
+  const sorted = [...demands].sort((a, b) => podKey(a.pod).localeCompare(podKey(b.pod)));
+  const resources = [...new Set(sorted.flatMap((d) => Object.keys(d.need)))].sort();
+  for (const resource of resources) {
+    const list = [...(devices.get(resource) ?? [])].sort((a, b) => a.place.order - b.place.order);
+    const short = new Map(sorted.map((d) => [podKey(d.pod), d.need[resource] ?? 0]));
+    const give = (d: PodDemand, id: string): void => {
+      out.set(id, d.pod);
+      short.set(podKey(d.pod), (short.get(podKey(d.pod)) ?? 0) - 1);
+    };
+    for (const d of sorted) {
+      for (const dev of list) {
+        if ((short.get(podKey(d.pod)) ?? 0) <= 0) break;
+        if (!out.has(dev.id) && podKey(previous.get(dev.id)) === podKey(d.pod)) give(d, dev.id);
+      }
+    }
+    const orphaned = list.filter((dev) => !out.has(dev.id) && previouslyHeld.has(dev.id) && !sorted.some((d) => podKey(d.pod) === podKey(previous.get(dev.id))));
+    const fresh = list.filter((dev) => !out.has(dev.id) && !previouslyHeld.has(dev.id) && dev.healthy);
+    for (const pool of [orphaned, fresh]) {
+      for (const d of sorted) {
+        while ((short.get(podKey(d.pod)) ?? 0) > 0) {
+          const next = pool.find((dev) => !out.has(dev.id));
+          if (!next) break;
+          give(d, next.id);
+        }
+      }
+    }
+  }
+  return out;
+}
+
+function podKey(p: PodRef | undefined): string {
+  return p ? `${p.namespace}/${p.name}` : '';
 }
