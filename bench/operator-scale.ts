@@ -133,7 +133,7 @@ class ScaleRun {
       this.deleteSent.set(key(obj.kind, obj.name), Date.now());
       await this.client.delete(obj.kind === 'GpuPartition' ? RESOURCES.gpuPartition : RESOURCES.trainingJob, obj.name, o.namespace, { propagationPolicy: 'Background' });
     });
-    progress(`deleted ${plan.length} objects in ${((Date.now() - tDelete) / 1000).toFixed(1)} s; waiting for finalizers, claims and worker pods`);
+    progress(`deleted ${plan.length} objects in ${((Date.now() - tDelete) / 1000).toFixed(1)} s; waiting for finalizers, claims and worker pods (timeout ${o.releaseTimeoutS} s)`);
     let releasedAt = 0;
     const released = await waitFor(
       async () => {
@@ -143,17 +143,18 @@ class ScaleRun {
         releasedAt = Date.now();
         return true;
       },
-      o.timeoutS * 1000,
+      o.releaseTimeoutS * 1000,
       250,
       () => this.childDied(),
     );
     const release = released ? (releasedAt - tDelete) / 1000 : null;
+    const notReleased = { objects: plan.length - this.gone.size, claims: this.claimsLeft() };
     progress(released ? `everything released ${release!.toFixed(1)} s after the first delete` : `release timed out: ${plan.length - this.gone.size} objects left, ${this.claimsLeft()} claims left`);
     const [op2, api2] = await Promise.all([this.operatorMetricsOrEmpty(), this.apiMetrics()]);
     const cpu2 = cpu();
     this.stopSampler();
 
-    return this.result(plan, need.jobGpus, { nodesAndAgent, operatorStart, apply, allReady, release }, notReady, [op0, op1, op2], [api0, api1, api2], [cpu0, cpu1, cpu2]);
+    return this.result(plan, need.jobGpus, { nodesAndAgent, operatorStart, apply, allReady, release }, notReady, notReleased, [op0, op1, op2], [api0, api1, api2], [cpu0, cpu1, cpu2]);
   }
 
   /** Refuses to run over leftovers of an earlier run (they would skew every figure). */
@@ -389,6 +390,7 @@ class ScaleRun {
     jobGpus: number,
     seconds: ScaleResult['seconds'],
     notReady: ScaleResult['notReady'],
+    notReleased: ScaleResult['notReleased'],
     op: Sample[][],
     api: Sample[][],
     cpu: Array<Record<string, number>>,
@@ -435,6 +437,7 @@ class ScaleRun {
       },
       seconds,
       notReady,
+      notReleased,
       latency: {
         partitionReady: summarize(durationsS(ofKind(this.applied, 'GpuPartition'), this.ready)),
         jobRunning: summarize(durationsS(ofKind(this.applied, 'TrainingJob'), this.ready)),

@@ -19,8 +19,10 @@ export interface ScaleOptions {
   jobs: number;
   /** Workload seed. */
   seed: number;
-  /** Give up waiting for Ready/Running (and again for release) after this many seconds. */
+  /** Give up waiting for Ready/Running after this many seconds. */
   timeoutS: number;
+  /** Give up waiting for the release after this many seconds. */
+  releaseTimeoutS: number;
   /** Run the operator with Lease-based leader election. */
   leaderElect: boolean;
   /** Operator reconcile workers per controller. */
@@ -51,7 +53,8 @@ export const USAGE = `operator-scale [flags]
   --partitions N               GpuPartitions (default 1000)
   --jobs N                     TrainingJobs, 8 GPUs per worker, 2-8 workers, sameClique (default nodes/32, at least 1)
   --seed N                     workload seed (default 1)
-  --timeout-s N                wait at most N s for Ready/Running, and again for release (default 420)
+  --timeout-s N                wait at most N s for Ready/Running (default 420)
+  --release-timeout-s N        wait at most N s for the release after the deletes (default 120)
   --leader-elect BOOL          operator leader election (default false)
   --workers N                  operator workers per controller (default 2, the operator's default)
   --namespace NS               namespace of the objects (default haein-scale)
@@ -86,6 +89,7 @@ export function parseScaleArgs(argv: string[]): ScaleOptions {
         jobs: { type: 'string' },
         seed: { type: 'string' },
         'timeout-s': { type: 'string' },
+        'release-timeout-s': { type: 'string' },
         'leader-elect': { type: 'string' },
         workers: { type: 'string' },
         namespace: { type: 'string' },
@@ -120,6 +124,7 @@ export function parseScaleArgs(argv: string[]): ScaleOptions {
     jobs: int('jobs', v.jobs, Math.max(1, Math.round(nodes / 32)), 0),
     seed: int('seed', v.seed, 1, 0),
     timeoutS: int('timeout-s', v['timeout-s'], 420, 1),
+    releaseTimeoutS: int('release-timeout-s', v['release-timeout-s'], 120, 1),
     leaderElect: le === 'true',
     workers: int('workers', v.workers, 2, 1),
     namespace,

@@ -7,6 +7,8 @@ export interface ScaleResult {
   shape: { nodes: number; gpusPerNode: number; gpus: number; cliques: number; partitions: number; jobs: number; jobGpus: number; seed: number; workers: number; leaderElect: boolean };
   seconds: { nodesAndAgent: number; operatorStart: number; apply: number; allReady: number | null; release: number | null };
   notReady: { partitions: number; jobs: number; reasons: Record<string, number> };
+  /** Objects not gone and ledger claims left when the release wait ended. */
+  notReleased: { objects: number; claims: number };
   latency: { partitionReady: Summary; jobRunning: Summary; partitionRelease: Summary; jobRelease: Summary };
   placement: Record<string, { n: number; meanMs: number; p50Ms: number; p95Ms: number }>;
   reconfiguration: { n: number; meanS: number; p50S: number; p95S: number; buckets: Array<{ upTo: string; count: number }> };
@@ -39,6 +41,9 @@ export function renderReport(r: ScaleResult): string {
   lines.push(`${pad('first delete → all released', 40)}${lpad(r.seconds.release === null ? 'TIMEOUT' : f(r.seconds.release, 1), 7)}`);
   if (r.notReady.partitions + r.notReady.jobs > 0) {
     lines.push(`not Ready at the end: ${r.notReady.partitions} partitions, ${r.notReady.jobs} jobs; reasons ${JSON.stringify(r.notReady.reasons)}`);
+  }
+  if (r.notReleased.objects + r.notReleased.claims > 0) {
+    lines.push(`not released at the end: ${r.notReleased.objects} objects, ${r.notReleased.claims} ledger claims`);
   }
   lines.push('');
   lines.push('per object (s)                  n      p50      p95      max     mean');
