@@ -72,13 +72,25 @@ interface Unit {
 
 /**
  * Plans the claim swaps that make the ledger of `gn` match the pods its agent reports on realised devices.
- * Swaps are applied in order to a copy of the node, so each decision sees the earlier ones. `owns` limits
- * the pass to claims and pods of namespaces this operator manages.
+ * Swaps are applied in order to a copy of the node, so each decision sees the earlier ones; passes repeat
+ * until one swaps nothing (a swap can free a slice an earlier decision lacked), so the result is a fixpoint.
+ * `owns` limits the work to claims and pods of namespaces this operator manages.
  */
 export function reconcileClaims(gn: GpuNode, podOwner: PodOwner, owns: (namespace: string) => boolean = () => true): ClaimReconciliation {
   const node = gn.metadata.name ?? '';
   const copy = structuredClone(gn);
   const units = deviceUnits(copy);
+  const swaps: ClaimSwap[] = [];
+  for (;;) {
+    const pass = swapPass(node, units, podOwner, owns);
+    swaps.push(...pass.swaps);
+    // Every swap gives one more in-use device its user's claim, so this ends.
+    if (pass.swaps.length === 0) return { swaps, misuses: pass.misuses, ...(swaps.length > 0 ? { updated: copy } : {}) };
+  }
+}
+
+/** One walk over the devices, swapping claims in `units` (and so in the node they point into). */
+function swapPass(node: string, units: Unit[], podOwner: PodOwner, owns: (namespace: string) => boolean): { swaps: ClaimSwap[]; misuses: SliceMisuse[] } {
   const swaps: ClaimSwap[] = [];
   const misuses: SliceMisuse[] = [];
   for (const u of units) {
@@ -110,7 +122,7 @@ export function reconcileClaims(gn: GpuNode, podOwner: PodOwner, owns: (namespac
       freed: { gpuIndex: partner.gpuIndex, ...(partner.start !== undefined ? { start: partner.start } : {}), uuid: partner.uuid, ...(holder ? { displaced: holder } : {}) },
     });
   }
-  return { swaps, misuses, ...(swaps.length > 0 ? { updated: copy } : {}) };
+  return { swaps, misuses };
 }
 
 /**
