@@ -127,6 +127,22 @@ class ScaleRun {
     const [op1, api1] = await Promise.all([this.operatorMetricsOrEmpty(), this.apiMetrics()]);
     const cpu1 = cpu();
 
+    // Steady state: nothing changes, so every write now is overhead.
+    let hold: ScaleResult['hold'];
+    if (o.holdS > 0) {
+      progress(`holding ${o.holdS} s with everything Ready`);
+      const apiHold0 = await this.apiMetrics();
+      const t = Date.now();
+      await waitFor(() => false, o.holdS * 1000, 1000, () => this.childDied());
+      const diff = delta(apiHold0, await this.apiMetrics());
+      const rows = writeRows(diff);
+      const seconds = (Date.now() - t) / 1000;
+      // Reads matter too: a watch that keeps restarting shows as GETs and WATCHes of GpuNodes.
+      const gpuNodeReads = Object.fromEntries(['GET', 'LIST', 'WATCH'].map((verb) => [verb, sumOf(diff, 'apiserver_request_total', { resource: 'gpunodes', verb })]));
+      hold = { seconds, rows, perSecondByWriter: Object.fromEntries(Object.entries(writesByWriter(rows)).map(([k, v]) => [k, v / seconds])), gpuNodeReads };
+      progress(`steady-state writes/s: ${JSON.stringify(hold.perSecondByWriter)}; GpuNode reads: ${JSON.stringify(gpuNodeReads)}`);
+    }
+
     // Release.
     const tDelete = Date.now();
     await forEachLimit(plan, o.applyConcurrency, async (obj) => {
@@ -154,7 +170,7 @@ class ScaleRun {
     const cpu2 = cpu();
     this.stopSampler();
 
-    return this.result(plan, need.jobGpus, { nodesAndAgent, operatorStart, apply, allReady, release }, notReady, notReleased, [op0, op1, op2], [api0, api1, api2], [cpu0, cpu1, cpu2]);
+    return this.result(plan, need.jobGpus, { nodesAndAgent, operatorStart, apply, allReady, release }, notReady, notReleased, hold, [op0, op1, op2], [api0, api1, api2], [cpu0, cpu1, cpu2]);
   }
 
   /** Refuses to run over leftovers of an earlier run (they would skew every figure). */
@@ -391,6 +407,7 @@ class ScaleRun {
     seconds: ScaleResult['seconds'],
     notReady: ScaleResult['notReady'],
     notReleased: ScaleResult['notReleased'],
+    hold: ScaleResult['hold'],
     op: Sample[][],
     api: Sample[][],
     cpu: Array<Record<string, number>>,
@@ -438,6 +455,7 @@ class ScaleRun {
       seconds,
       notReady,
       notReleased,
+      ...(hold ? { hold } : {}),
       latency: {
         partitionReady: summarize(durationsS(ofKind(this.applied, 'GpuPartition'), this.ready)),
         jobRunning: summarize(durationsS(ofKind(this.applied, 'TrainingJob'), this.ready)),

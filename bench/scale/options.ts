@@ -23,6 +23,8 @@ export interface ScaleOptions {
   timeoutS: number;
   /** Give up waiting for the release after this many seconds. */
   releaseTimeoutS: number;
+  /** Seconds to keep everything in place after all is Ready, measuring the steady-state write rate. */
+  holdS: number;
   /** Run the operator with Lease-based leader election. */
   leaderElect: boolean;
   /** Operator reconcile workers per controller. */
@@ -55,6 +57,7 @@ export const USAGE = `operator-scale [flags]
   --seed N                     workload seed (default 1)
   --timeout-s N                wait at most N s for Ready/Running (default 420)
   --release-timeout-s N        wait at most N s for the release after the deletes (default 120)
+  --hold-s N                   after all is Ready, hold N s and measure steady-state API writes (default 0)
   --leader-elect BOOL          operator leader election (default false)
   --workers N                  operator workers per controller (default 2, the operator's default)
   --namespace NS               namespace of the objects (default haein-scale)
@@ -90,6 +93,7 @@ export function parseScaleArgs(argv: string[]): ScaleOptions {
         seed: { type: 'string' },
         'timeout-s': { type: 'string' },
         'release-timeout-s': { type: 'string' },
+        'hold-s': { type: 'string' },
         'leader-elect': { type: 'string' },
         workers: { type: 'string' },
         namespace: { type: 'string' },
@@ -125,6 +129,7 @@ export function parseScaleArgs(argv: string[]): ScaleOptions {
     seed: int('seed', v.seed, 1, 0),
     timeoutS: int('timeout-s', v['timeout-s'], 420, 1),
     releaseTimeoutS: int('release-timeout-s', v['release-timeout-s'], 120, 1),
+    holdS: int('hold-s', v['hold-s'], 0, 0),
     leaderElect: le === 'true',
     workers: int('workers', v.workers, 2, 1),
     namespace,

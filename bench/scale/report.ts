@@ -9,6 +9,8 @@ export interface ScaleResult {
   notReady: { partitions: number; jobs: number; reasons: Record<string, number> };
   /** Objects not gone and ledger claims left when the release wait ended. */
   notReleased: { objects: number; claims: number };
+  /** With --hold-s: API writes while everything stayed Ready (steady-state overhead). */
+  hold?: { seconds: number; rows: WriteRow[]; perSecondByWriter: Record<string, number>; gpuNodeReads: Record<string, number> };
   latency: { partitionReady: Summary; jobRunning: Summary; partitionRelease: Summary; jobRelease: Summary };
   placement: Record<string, { n: number; meanMs: number; p50Ms: number; p95Ms: number }>;
   reconfiguration: { n: number; meanS: number; p50S: number; p95S: number; buckets: Array<{ upTo: string; count: number }> };
@@ -80,6 +82,11 @@ export function renderReport(r: ScaleResult): string {
   }
   lines.push(`  by writer until Ready: ${JSON.stringify(r.apiWrites.byWriterReady)}`);
   lines.push(`  by writer in release:  ${JSON.stringify(r.apiWrites.byWriterRelease)}`);
+  if (r.hold) {
+    lines.push(`  steady state (${f(r.hold.seconds, 0)} s hold, nothing changing), writes/s by writer: ${Object.entries(r.hold.perSecondByWriter).map(([k, v]) => `${k} ${f(v, 1)}`).join(', ')}`);
+    lines.push(`    GpuNode reads during the hold: ${Object.entries(r.hold.gpuNodeReads).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+    for (const w of r.hold.rows.slice(0, 6)) lines.push(`    ${pad(`${w.verb} ${w.resource}`, 50)}${lpad(String(w.count), 8)}   ${w.writer}`);
+  }
   lines.push('');
   lines.push(`operator: peak RSS ${f(r.operator.peakRssMiB, 0)} MiB, peak heap used ${f(r.operator.peakHeapUsedMiB, 0)} MiB, CPU ${f(r.operator.cpuSeconds, 1)} s`);
   lines.push(`node agent (${s.nodes} nodes in one process): peak RSS ${f(r.agent.peakRssMiB, 0)} MiB, CPU ${f(r.agent.cpuSeconds, 1)} s`);
