@@ -13,6 +13,14 @@ describe('parseScaleArgs', () => {
     expect([o.nodes, o.jobs, o.leaderElect, o.keepLogs]).toEqual([64, 0, true, true]);
   });
 
+  it('has separate ready and release timeouts and an optional steady-state hold', () => {
+    const d = parseScaleArgs(['--kubeconfig', '/k']);
+    expect([d.timeoutS, d.releaseTimeoutS, d.holdS, d.profileOperator]).toEqual([420, 120, 0, false]);
+    const o = parseScaleArgs(['--kubeconfig', '/k', '--timeout-s', '60', '--release-timeout-s', '30', '--hold-s', '330', '--profile-operator']);
+    expect([o.timeoutS, o.releaseTimeoutS, o.holdS, o.profileOperator]).toEqual([60, 30, 330, true]);
+    expect(() => parseScaleArgs(['--kubeconfig', '/k', '--hold-s', '-1'])).toThrow(/--hold-s/);
+  });
+
   it('rejects a missing kubeconfig, unknown flags, bad numbers and bad names', () => {
     expect(() => parseScaleArgs([])).toThrow(/--kubeconfig is required/);
     expect(() => parseScaleArgs(['--kubeconfig', '/k', '--bogus', '1'])).toThrow(/bogus/);
