@@ -108,7 +108,7 @@ export function registerControllers(manager: Manager, client: KubeClient, opts: 
     .watch(partitionPods, podToPartition)
     .watch(partitions, (p, prev) => uniqueRequests(self(p), prev ? self(prev) : []));
 
-  const gpuNodeR = new GpuNodeReconciler({ ...common, gpuNodes, nodes, partitions, jobs, ...(opts.namespace ? { watchNamespace: opts.namespace } : {}) });
+  const gpuNodeR = new GpuNodeReconciler({ ...common, gpuNodes, nodes, partitions, jobs, pods: partitionPods, ...(opts.namespace ? { watchNamespace: opts.namespace } : {}) });
   const gpuNodeC = new Controller(gpuNodeR, { ...copts, kind: 'GpuNode' })
     .watch(gpuNodes, self)
     .watch(nodes, (n, prev, deleted) => (nodePlacementChanged(n, prev, deleted) ? self(n) : []));

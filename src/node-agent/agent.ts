@@ -11,7 +11,7 @@ import { healthyCounts, pluginDevices } from './device-inventory.js';
 import { CONDITIONS, gpuInventory, realisedGpus, setCondition } from './gpu-node-status.js';
 import { InUseTracker, assignPodDevices } from './in-use-tracker.js';
 import type { NodeAgentMetrics } from './metrics.js';
-import { assignHeld, podDeviceRequests, type PodLike } from './pod-devices.js';
+import { podDeviceRequests, type PodLike } from './pod-devices.js';
 import { planRealisation, realiseLayout } from './layout-realiser.js';
 import { nodeLabels } from './node-labels.js';
 import type { SimulatedNode } from './simulated-gpu.js';
@@ -138,19 +138,9 @@ export class NodeAgent {
   }
 
   /**
-   * Kubelet-less nodes: the devices the node's running pods ask for, per resource. The agent picks which
-   * devices they hold (keeping earlier picks) and records them as in use, as a kubelet's device manager would.
-   */
-  async observePodRequests(need: Readonly<Record<string, number>>): Promise<void> {
-    const { sim } = this.o;
-    const devices = pluginDevices(sim.gpus(), { gpuCount: sim.gpus().length, nvlinkGroupSize: this.o.nvlinkGroupSize });
-    this.tracker.observe(assignHeld(need, devices, sim.heldDeviceIds()));
-    await sim.setHeld(this.tracker.held());
-  }
-
-  /**
-   * Kubelet-less nodes: the node's running pods. Like {@link observePodRequests}, but each device is given to
-   * one pod (a pod keeps what it held), so the status can say which pod holds which device.
+   * Kubelet-less nodes: the node's running pods. No device manager hands out devices there, so the agent
+   * gives each pod the devices it asks for (a pod keeps what it held) and records them as in use, so the
+   * status can say which pod holds which device.
    */
   async observePods(pods: ReadonlyArray<PodLike & { metadata?: { namespace?: string; name?: string; uid?: string } }>): Promise<void> {
     const { sim } = this.o;

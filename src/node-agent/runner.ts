@@ -7,7 +7,10 @@ import { modelForProduct } from '../placement/catalog.js';
 import { type AgentClient, NodeAgent } from './agent.js';
 import { cliqueFor, type NodeAgentConfig } from './config.js';
 import { NodeAgentMetrics } from './metrics.js';
-import { type PodLike, podDeviceRequests } from './pod-devices.js';
+import type { PodLike } from './pod-devices.js';
+
+/** A running pod as the runner lists it. */
+type ServedPod = PodLike & { metadata?: { namespace?: string; name?: string; uid?: string }; spec?: { nodeName?: string } };
 import { SimulatedNode } from './simulated-gpu.js';
 
 /** The API calls the runner needs on top of the agent's: listing Nodes for `--node-selector`. */
@@ -76,23 +79,19 @@ export class NodeAgentRunner {
 
   /**
    * Kubelet-less nodes: one list of running pods for all served nodes every couple of seconds (not one per
-   * node), handed to each agent as the device counts its pods ask for.
+   * node), handed to each node's agent so it can say which pod holds which device.
    */
   private pollPods(): void {
     const tick = async (): Promise<void> => {
       try {
-        const { items } = await this.client.list<PodLike & { spec?: { nodeName?: string } }>(RESOURCES.pod, {
-          fieldSelector: 'status.phase=Running',
-        });
-        const need = new Map<string, Record<string, number>>();
+        const { items } = await this.client.list<ServedPod>(RESOURCES.pod, { fieldSelector: 'status.phase=Running' });
+        const byNode = new Map<string, ServedPod[]>();
         for (const pod of items) {
           const node = pod.spec?.nodeName;
           if (!node || !this.served.has(node)) continue;
-          const sum = need.get(node) ?? {};
-          for (const [r, n] of Object.entries(podDeviceRequests(pod))) sum[r] = (sum[r] ?? 0) + n;
-          need.set(node, sum);
+          byNode.set(node, [...(byNode.get(node) ?? []), pod]);
         }
-        await Promise.all([...this.served].map(([node, s]) => s.agent.observePodRequests(need.get(node) ?? {})));
+        await Promise.all([...this.served].map(([node, s]) => s.agent.observePods(byNode.get(node) ?? [])));
       } catch (err) {
         this.log.warn('Listing running pods for in-use failed', { err: String(err) });
       }

@@ -133,13 +133,14 @@ describe('NodeAgent', () => {
     await agent.stop();
     agent = new NodeAgent({ sim, client, patchNodeCapacity: true });
     await agent.start();
-    await agent.observePodRequests({ 'nvidia.com/gpu': 2 });
+    const trainer = { metadata: { namespace: 'team', name: 'trainer' }, spec: { containers: [{ resources: { limits: { 'nvidia.com/gpu': '2' } } }] } };
+    await agent.observePods([trainer]);
     await until(async () => ((await gpuNode()).status?.gpus ?? []).filter((g) => g.inUse).length === 2);
     const busy = (await gpuNode()).status!.gpus!.find((g) => g.inUse)!.index;
     await setSpec([{ index: busy, mode: 'mig', slices: [{ profile: '7g.180gb', start: 0 }] }]);
     await until(async () => (await condition('LayoutRealised'))?.reason === 'SliceInUse');
     expect(sim.gpus()[busy].mode).toBe('whole');
-    await agent.observePodRequests({});
+    await agent.observePods([]);
     await until(async () => (await condition('LayoutRealised'))?.status === 'True');
     expect(sim.gpus()[busy].mode).toBe('mig');
   });
