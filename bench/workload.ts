@@ -2,18 +2,7 @@
  * Seeded workload for the placement benchmark: a Haein-scale B200 cluster and request streams.
  */
 import type { ClusterSnapshot, Member, PlacementRequest } from '../src/placement/types.js';
-
-/** Deterministic PRNG (mulberry32). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { pick, rng } from './seeded-random.js';
 
 /** `nodes` × `gpusPerNode` idle B200 GPUs in MIG mode, `cliques` NVLink domains of consecutive nodes. */
 export function makeCluster(nodes: number, gpusPerNode: number, cliques: number): ClusterSnapshot {
@@ -46,16 +35,6 @@ export const SLICES: Record<string, { compute: number; memory: number }> = {
   '4g.90gb': { compute: 4, memory: 4 },
   '7g.180gb': { compute: 7, memory: 8 },
 };
-
-function pick<T>(r: () => number, items: Array<[T, number]>): T {
-  const total = items.reduce((s, [, w]) => s + w, 0);
-  let x = r() * total;
-  for (const [item, w] of items) {
-    x -= w;
-    if (x < 0) return item;
-  }
-  return items[items.length - 1][0];
-}
 
 const SINGLE_MIX: Array<[string, number]> = [
   ['1g.23gb', 40],

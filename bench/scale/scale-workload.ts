@@ -4,7 +4,7 @@
  * in one interleaved apply order. Pure.
  */
 import type { GpuPartitionSpec, TrainingJobSpec } from '../../src/api/types.js';
-import { rng } from '../workload.js';
+import { pick, rng } from '../seeded-random.js';
 
 /** One object to apply. */
 export type PlannedObject =
@@ -30,16 +30,6 @@ const COUNTS: Array<[number, number]> = [
   [3, 5],
   [4, 3],
 ];
-
-function pick<T>(r: () => number, items: Array<[T, number]>): T {
-  const total = items.reduce((s, [, w]) => s + w, 0);
-  let x = r() * total;
-  for (const [item, w] of items) {
-    x -= w;
-    if (x < 0) return item;
-  }
-  return items[items.length - 1]![0];
-}
 
 /** Options of {@link planWorkload}. */
 export interface WorkloadShape {
