@@ -7,28 +7,28 @@
 import { PARTITION_FINALIZER, migResourceName } from '../api/constants.js';
 import type { ClaimRef, GpuNode, GpuPartition, GpuPartitionPhase, GpuPartitionStatus, TrainingJob } from '../api/types.js';
 import { RESOURCES } from '../k8s/resources.js';
-import { ignoreNotFound } from './ignore-not-found.js';
 import { findProfile, listModels, modelForProduct } from '../placement/catalog.js';
-import type { ClusterSnapshot, PlacementRequest, PlacementResult } from '../placement/types.js';
+import type { PlacementResult } from '../placement/types.js';
+import { ClaimantScaffold, WAITING_FOR_PRIORITY_REASON, type PassEvent } from './claimant-scaffold.js';
 import { claimKey, claimNames, claimsOf, holderKey, ledgerEntries, type ClaimantId } from './claims.js';
 import { claimantObject } from './claimant-ref.js';
 import { deepEqual, setCondition, type DesiredCondition } from './conditions.js';
-import { DEFRAGGABLE_CODES, type AppliedDefrag, type Defragmenter, type PriorityCheck } from './defrag-executor.js';
-import { CACHE_WAIT_MS, LedgerDraft, commitLedger, overlay, type LedgerExpectations } from './ledger.js';
+import type { AppliedDefrag, Defragmenter, PriorityCheck } from './defrag-executor.js';
+import { CACHE_WAIT_MS, LedgerDraft, overlay, type LedgerExpectations } from './ledger.js';
 import { describeAllocations, describeWaiting, partitionAllocations } from './partition-status.js';
-import { PRIORITY_RECHECK_MS, describeBlocker, findBlocker, withLayouts } from './pending-queue.js';
+import { PRIORITY_RECHECK_MS } from './pending-queue.js';
 import { partitionRequest, pendingRequests } from './pending-requests.js';
 import { partitionPods, type PodObject } from './pods.js';
-import { NO_METRICS, type CachePort, type ClientPort, type Clock, type ControllerMetricsPort, type KubeObject, type LogPort, type PlaceFn, type ReconcileRequest, type ReconcileResult, type RecorderPort } from './ports.js';
+import { NO_METRICS, type CachePort, type ClientPort, type Clock, type ControllerMetricsPort, type LogPort, type PlaceFn, type ReconcileRequest, type ReconcileResult, type RecorderPort } from './ports.js';
 import { quantityToMiB } from './quantity.js';
 import type { ReconfigTracker } from './reconfig-tracker.js';
-import { buildSnapshot, type NodeObject } from './snapshot.js';
+import type { NodeObject } from './snapshot.js';
 
 /** Condition types of a GpuPartition. */
 export const PARTITION_CONDITIONS = { allocated: 'Allocated', ready: 'Ready' } as const;
 
 /** Reason of a partition held back because a higher-priority request needs the capacity it would take. */
-export const WAITING_FOR_PRIORITY = 'WaitingForPriority';
+export const WAITING_FOR_PRIORITY = WAITING_FOR_PRIORITY_REASON;
 
 /** How long a partition waiting for capacity waits before a safety re-check (GpuNode changes requeue it sooner). */
 export const CAPACITY_RECHECK_MS = 60_000;
@@ -56,25 +56,18 @@ export interface PartitionReconcilerDeps {
   priorityQueue?: { jobs: CachePort<TrainingJob> };
 }
 
-interface PendingEvent {
-  obj: KubeObject;
-  type: 'Normal' | 'Warning';
-  reason: string;
-  message: string;
-}
-
 /** Reconciles GpuPartition objects against the GpuNode ledger. */
 export class GpuPartitionReconciler {
   /** Controller name used in metrics and logs. */
   readonly name = 'gpupartition';
   readonly #d: PartitionReconcilerDeps;
-  readonly #metrics: ControllerMetricsPort;
+  readonly #s: ClaimantScaffold<GpuPartition>;
   readonly #now: Clock;
 
   /** Creates the reconciler over its caches and client. */
   constructor(deps: PartitionReconcilerDeps) {
     this.#d = deps;
-    this.#metrics = deps.metrics ?? NO_METRICS;
+    this.#s = new ClaimantScaffold({ ...deps, kind: 'GpuPartition', resource: RESOURCES.gpuPartition, finalizer: PARTITION_FINALIZER, metrics: deps.metrics ?? NO_METRICS });
     this.#now = deps.clock ?? (() => new Date());
   }
 
@@ -84,19 +77,14 @@ export class GpuPartitionReconciler {
     let p = this.#d.partitions.get(req.name, req.namespace);
     if (!p) return;
     const who: ClaimantId = { kind: 'GpuPartition', namespace: req.namespace, name: req.name };
-    const events: PendingEvent[] = [];
+    const events: PassEvent[] = [];
     const pass: { defrag?: AppliedDefrag } = {};
 
-    if (!this.#cacheCurrent()) return { requeueAfterMs: CACHE_WAIT_MS };
+    if (!this.#s.cacheCurrent()) return { requeueAfterMs: CACHE_WAIT_MS };
     if (p.metadata.deletionTimestamp) return this.#finalize(p, who, log);
 
-    if (!(p.metadata.finalizers ?? []).includes(PARTITION_FINALIZER)) {
-      p = await this.#d.client.mergePatch<GpuPartition>(
-        RESOURCES.gpuPartition,
-        req.name,
-        { metadata: { finalizers: [...(p.metadata.finalizers ?? []), PARTITION_FINALIZER], resourceVersion: p.metadata.resourceVersion } },
-        req.namespace,
-      );
+    if (!this.#s.hasFinalizer(p)) {
+      p = await this.#s.ensureFinalizer(p);
       log.debug('Added finalizer to GpuPartition');
     }
 
@@ -136,28 +124,14 @@ export class GpuPartitionReconciler {
           if (!failed) result = { requeueAfterMs: placed.code === WAITING_FOR_PRIORITY ? PRIORITY_RECHECK_MS : CAPACITY_RECHECK_MS };
         }
       }
-      if (draft.changed().length > 0) {
-        try {
-          written = await commitLedger(this.#d.client, draft, (n) => this.#noteWrite(n, now));
-        } catch (err) {
-          if (pass.defrag) this.#d.defrag?.abandoned(pass.defrag);
-          throw err;
-        }
-        log.info('Wrote GpuNode target layouts', { nodes: written.map((n) => n.metadata.name) });
-        if (pass.defrag) {
-          await this.#d.defrag?.committed(pass.defrag, p, this.#d.recorder);
-          log.info('Defragmented to place GpuPartition', { plan: pass.defrag.summary });
-        }
-      }
+      written = await this.#s.commit(p, draft, now, pass.defrag, log);
     }
 
     const status = this.#status(p, who, overlay(this.#d.gpuNodes.list(), written), allocated, failed, now);
     const eventsForStatus = this.#statusEvents(p, status);
-    if (!deepEqual(status, p.status ?? {})) {
-      // Deleted meanwhile: nothing left to report on.
-      if ((await ignoreNotFound(this.#d.client.replaceStatus<GpuPartition>(RESOURCES.gpuPartition, { ...p, status }))) === undefined) return;
-    }
-    for (const e of [...events, ...eventsForStatus]) await this.#d.recorder.event(e.obj, e.type, e.reason, e.message);
+    // Deleted meanwhile: nothing left to report on.
+    if ((await this.#s.writeStatus(p, status, p.status ?? {})) === 'gone') return;
+    await this.#s.flushEvents(p, [...events, ...eventsForStatus]);
     return result;
   }
 
@@ -201,64 +175,24 @@ export class GpuPartitionReconciler {
     p: GpuPartition,
     missing: number[],
     draft: LedgerDraft,
-    events: PendingEvent[],
+    events: PassEvent[],
     pass: { defrag?: AppliedDefrag },
   ): { ok: true } | { ok: false; code: string; message: string } {
-    const request = partitionRequest(p, missing);
-    const nodeOf = (n: string) => this.#d.nodes.get(n);
-    const check = this.#priorityCheck(p, draft);
-    const snapshot = buildSnapshot(draft.nodes(), nodeOf);
-    const res = this.#timedPlace(snapshot, request);
-    if (res.ok) {
-      const waiting = check?.(snapshot, withLayouts(snapshot, res.layouts));
-      if (waiting) return { ok: false, code: WAITING_FOR_PRIORITY, message: waiting };
-      this.#applyPlacement(p, missing, draft, res, events);
-      return { ok: true };
-    }
-    if (!this.#d.defrag || !DEFRAGGABLE_CODES.has(res.code)) return { ok: false, code: res.code, message: res.message };
-    const d = this.#d.defrag.prepare(draft, request, nodeOf, check);
-    if (!d.ok) {
-      if (d.waiting) return { ok: false, code: WAITING_FOR_PRIORITY, message: d.waiting };
-      return { ok: false, code: res.code, message: res.message };
-    }
-    pass.defrag = d.applied;
-    // The moves are in the draft now; the same engine call as the dry run places the request on it.
-    const after = this.#timedPlace(buildSnapshot(draft.nodes(), nodeOf), request);
-    if (!after.ok) {
-      this.#d.defrag.abandoned(d.applied);
-      throw new Error(`GpuPartition ${request.id}: placement after defragmentation failed: ${after.message}`);
-    }
-    this.#applyPlacement(p, missing, draft, after, events);
+    const placed = this.#s.place(draft, partitionRequest(p, missing), this.#priorityCheck(p, draft));
+    if (!placed.ok) return placed;
+    pass.defrag = placed.defrag;
+    this.#applyPlacement(p, missing, draft, placed.placed, events);
     return { ok: true };
   }
 
   /** The priority-order check of this partition's placement on `draft`, when ordering is on. */
   #priorityCheck(p: GpuPartition, draft: LedgerDraft): PriorityCheck | undefined {
     const q = this.#d.priorityQueue;
-    if (!q) return undefined;
-    const self = {
-      kind: 'GpuPartition' as const,
-      namespace: p.metadata.namespace as string,
-      name: p.metadata.name as string,
-      priority: p.spec.priority ?? 0,
-      created: p.metadata.creationTimestamp ?? '',
-    };
-    return (before, after) => {
-      const pending = pendingRequests(this.#d.partitions.list(), q.jobs.list(), draft.nodes());
-      const blocker = findBlocker(self, pending, before, after, this.#d.place);
-      return blocker ? describeBlocker(blocker) : undefined;
-    };
-  }
-
-  #timedPlace(snapshot: ClusterSnapshot, request: PlacementRequest): PlacementResult {
-    const t0 = performance.now();
-    const res = this.#d.place(snapshot, request);
-    this.#metrics.observePlacementSeconds((performance.now() - t0) / 1000, 'GpuPartition');
-    return res;
+    return this.#s.priorityCheck(p, q ? () => pendingRequests(this.#d.partitions.list(), q.jobs.list(), draft.nodes()) : undefined);
   }
 
   /** Writes a successful placement (releasing its victims) into the draft and notes the Events. */
-  #applyPlacement(p: GpuPartition, missing: number[], draft: LedgerDraft, res: Extract<PlacementResult, { ok: true }>, events: PendingEvent[]): void {
+  #applyPlacement(p: GpuPartition, missing: number[], draft: LedgerDraft, res: Extract<PlacementResult, { ok: true }>, events: PassEvent[]): void {
     const ns = p.metadata.namespace as string;
     const name = p.metadata.name as string;
     const priority = p.spec.priority ?? 0;
@@ -320,8 +254,8 @@ export class GpuPartitionReconciler {
   }
 
   /** Events for user-visible transitions: unsatisfiable, ready. */
-  #statusEvents(p: GpuPartition, next: GpuPartitionStatus): PendingEvent[] {
-    const out: PendingEvent[] = [];
+  #statusEvents(p: GpuPartition, next: GpuPartitionStatus): PassEvent[] {
+    const out: PassEvent[] = [];
     const before = new Map((p.status?.conditions ?? []).map((c) => [c.type, c]));
     for (const c of next.conditions ?? []) {
       const prev = before.get(c.type);
@@ -336,19 +270,9 @@ export class GpuPartitionReconciler {
     return out;
   }
 
-  #noteWrite(node: GpuNode, now: Date): void {
-    this.#d.reconfig?.noteWrite(node, now);
-    this.#d.expectations?.noteWritten(node);
-  }
-
-  /** Whether the GpuNode cache shows every ledger write this process made (else plan later, not from stale data). */
-  #cacheCurrent(): boolean {
-    return this.#d.expectations?.satisfied((n) => this.#d.gpuNodes.get(n)) ?? true;
-  }
-
   /** Deletion: wait while admitted pods use the partition, then release every claim and drop the finalizer. */
   async #finalize(p: GpuPartition, who: ClaimantId, log: LogPort): Promise<ReconcileResult | void> {
-    if (!(p.metadata.finalizers ?? []).includes(PARTITION_FINALIZER)) return;
+    if (!this.#s.hasFinalizer(p)) return;
     const ns = p.metadata.namespace as string;
     const name = p.metadata.name as string;
     const now = this.#now();
@@ -365,21 +289,8 @@ export class GpuPartitionReconciler {
       // Pod changes map back to this partition, so no timed requeue is needed.
       return;
     }
-    const draft = new LedgerDraft(this.#d.gpuNodes.list());
-    const released = draft.release((c) => claimNames(c, who));
-    if (released > 0) {
-      await commitLedger(this.#d.client, draft, (n) => this.#noteWrite(n, now));
-      await this.#d.recorder.event(p, 'Normal', 'Released', `Released ${released} slice(s)`);
-      log.info('Released GpuPartition slices', { released });
-    }
-    await ignoreNotFound(
-      this.#d.client.mergePatch<GpuPartition>(
-        RESOURCES.gpuPartition,
-        name,
-        { metadata: { finalizers: (p.metadata.finalizers ?? []).filter((f) => f !== PARTITION_FINALIZER), resourceVersion: p.metadata.resourceVersion } },
-        ns,
-      ),
-    );
+    await this.#s.releaseAll(p, who, now, log, (n) => `Released ${n} slice(s)`, 'Released GpuPartition slices');
+    await this.#s.removeFinalizer(p);
     log.info('Removed finalizer from GpuPartition');
   }
 }

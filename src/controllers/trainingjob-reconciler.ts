@@ -7,24 +7,23 @@
  */
 import { JOB_FINALIZER, JOB_LABEL } from '../api/constants.js';
 import type { GpuNode, GpuPartition, TrainingJob, TrainingJobPhase, TrainingJobStatus } from '../api/types.js';
-import type { ClusterSnapshot, PlacementRequest, PlacementResult } from '../placement/types.js';
 import { isAlreadyExists } from '../k8s/errors.js';
 import { RESOURCES } from '../k8s/resources.js';
-import { ignoreNotFound } from './ignore-not-found.js';
+import { ClaimantScaffold, WAITING_FOR_PRIORITY_REASON } from './claimant-scaffold.js';
 import { claimNames, claimKey, claimsOf, type ClaimantId } from './claims.js';
-import { deepEqual, setCondition, type DesiredCondition } from './conditions.js';
-import { DEFRAGGABLE_CODES, type AppliedDefrag, type Defragmenter, type PriorityCheck } from './defrag-executor.js';
+import { setCondition, type DesiredCondition } from './conditions.js';
+import type { AppliedDefrag, Defragmenter, PriorityCheck } from './defrag-executor.js';
 import { buildHeadlessService, type ServiceObject } from './headless-service.js';
 import { gangComplete, gangRequest, rankAllocations, type RankAllocation } from './job-placement.js';
 import { JOB_CONDITIONS, describeRanks, failureReason, isTerminal, workerStatuses } from './job-status.js';
-import { CACHE_WAIT_MS, LedgerDraft, commitLedger, overlay, type LedgerExpectations } from './ledger.js';
+import { CACHE_WAIT_MS, LedgerDraft, overlay, type LedgerExpectations } from './ledger.js';
 import { describeAllocations, describeWaiting } from './partition-status.js';
-import { PRIORITY_RECHECK_MS, describeBlocker, findBlocker, withLayouts } from './pending-queue.js';
+import { PRIORITY_RECHECK_MS } from './pending-queue.js';
 import { pendingRequests } from './pending-requests.js';
 import type { PodObject } from './pods.js';
 import { NO_METRICS, type CachePort, type ClientPort, type Clock, type ControllerMetricsPort, type LogPort, type PlaceFn, type ReconcileRequest, type ReconcileResult, type RecorderPort } from './ports.js';
 import type { ReconfigTracker } from './reconfig-tracker.js';
-import { buildSnapshot, type NodeObject } from './snapshot.js';
+import type { NodeObject } from './snapshot.js';
 import { buildWorkerPod, workerIdentity } from './worker-pods.js';
 
 /** Default gang restarts before the job fails. */
@@ -56,7 +55,7 @@ export interface JobReconcilerDeps {
 }
 
 /** Reason of a job held back because a higher-priority request needs the capacity it would take. */
-export const JOB_WAITING_FOR_PRIORITY = 'WaitingForPriority';
+export const JOB_WAITING_FOR_PRIORITY = WAITING_FOR_PRIORITY_REASON;
 
 interface Pass {
   job: TrainingJob;
@@ -74,13 +73,13 @@ export class TrainingJobReconciler {
   /** Controller name used in metrics and logs. */
   readonly name = 'trainingjob';
   readonly #d: JobReconcilerDeps;
-  readonly #metrics: ControllerMetricsPort;
+  readonly #s: ClaimantScaffold<TrainingJob>;
   readonly #now: Clock;
 
   /** Creates the reconciler over its caches and client. */
   constructor(deps: JobReconcilerDeps) {
     this.#d = deps;
-    this.#metrics = deps.metrics ?? NO_METRICS;
+    this.#s = new ClaimantScaffold({ ...deps, kind: 'TrainingJob', resource: RESOURCES.trainingJob, finalizer: JOB_FINALIZER, metrics: deps.metrics ?? NO_METRICS });
     this.#now = deps.clock ?? (() => new Date());
   }
 
@@ -90,16 +89,9 @@ export class TrainingJobReconciler {
     let job = this.#d.jobs.get(req.name, req.namespace);
     if (!job) return;
     const who: ClaimantId = { kind: 'TrainingJob', namespace: req.namespace, name: req.name };
-    if (!this.#cacheCurrent()) return { requeueAfterMs: CACHE_WAIT_MS };
+    if (!this.#s.cacheCurrent()) return { requeueAfterMs: CACHE_WAIT_MS };
     if (job.metadata.deletionTimestamp) return this.#finalize(job, who, log);
-    if (!(job.metadata.finalizers ?? []).includes(JOB_FINALIZER)) {
-      job = await this.#d.client.mergePatch<TrainingJob>(
-        RESOURCES.trainingJob,
-        req.name,
-        { metadata: { finalizers: [...(job.metadata.finalizers ?? []), JOB_FINALIZER], resourceVersion: job.metadata.resourceVersion } },
-        req.namespace,
-      );
-    }
+    job = await this.#s.ensureFinalizer(job);
 
     const gpuNodes = this.#d.gpuNodes.list();
     const pass: Pass = { job, who, draft: new LedgerDraft(gpuNodes), events: [], conditions: job.status?.conditions, now: this.#now() };
@@ -217,20 +209,7 @@ export class TrainingJobReconciler {
       }
     }
 
-    let written: GpuNode[] = [];
-    if (pass.draft.changed().length > 0) {
-      try {
-        written = await commitLedger(this.#d.client, pass.draft, (n) => this.#noteWrite(n, pass.now));
-      } catch (err) {
-        if (pass.defrag) this.#d.defrag?.abandoned(pass.defrag);
-        throw err;
-      }
-      log.info('Wrote GpuNode target layouts', { nodes: written.map((n) => n.metadata.name) });
-      if (pass.defrag) {
-        await this.#d.defrag?.committed(pass.defrag, job, this.#d.recorder);
-        log.info('Defragmented to place TrainingJob', { plan: pass.defrag.summary });
-      }
-    }
+    const written = await this.#s.commit(job, pass.draft, pass.now, pass.defrag, log);
     // Realisation is re-read from the freshest node objects so device UUIDs show up as soon as they exist.
     const fresh = new Map(overlay(this.#d.gpuNodes.list(), written).map((n) => [n.metadata.name, n]));
     const shownAllocs = rankAllocations(claimsOf([...fresh.values()], who, job.metadata.uid).current, (n) => fresh.get(n));
@@ -245,9 +224,10 @@ export class TrainingJobReconciler {
       ...(completionTime ? { completionTime } : {}),
       conditions: pass.conditions ?? [],
     };
-    if (!deepEqual(status, prev)) {
-      // Deleted meanwhile: nothing left to report on.
-      if ((await ignoreNotFound(this.#d.client.replaceStatus<TrainingJob>(RESOURCES.trainingJob, { ...job, status }))) === undefined) return;
+    const wrote = await this.#s.writeStatus(job, status, prev);
+    // Deleted meanwhile: nothing left to report on.
+    if (wrote === 'gone') return;
+    if (wrote === 'written') {
       // Unsatisfiable placement is announced when it first happens, not on every retry.
       const before = prev.conditions?.find((c) => c.type === JOB_CONDITIONS.placed);
       const after = status.conditions?.find((c) => c.type === JOB_CONDITIONS.placed);
@@ -256,7 +236,7 @@ export class TrainingJobReconciler {
         else pass.events.push({ type: 'Warning', reason: after.reason === 'UnknownProfile' ? 'UnknownProfile' : 'Unsatisfiable', message: after.message });
       }
     }
-    for (const e of pass.events) await this.#d.recorder.event(job, e.type, e.reason, e.message);
+    await this.#s.flushEvents(job, pass.events);
     return result;
   }
 
@@ -274,26 +254,10 @@ export class TrainingJobReconciler {
    */
   #place(pass: Pass): { ok: true; allocs: RankAllocation[]; message: string } | { ok: false; code: string; message: string } {
     const { job, draft, who } = pass;
-    const nodeOf = (n: string) => this.#d.nodes.get(n);
-    const request = gangRequest(job);
-    const check = this.#priorityCheck(job, draft);
-    const snapshot = buildSnapshot(draft.nodes(), nodeOf);
-    let res = this.#timedPlace(snapshot, request);
-    if (res.ok) {
-      const waiting = check?.(snapshot, withLayouts(snapshot, res.layouts));
-      if (waiting) return { ok: false, code: JOB_WAITING_FOR_PRIORITY, message: waiting };
-    } else {
-      if (!this.#d.defrag || !DEFRAGGABLE_CODES.has(res.code)) return { ok: false, code: res.code, message: res.message };
-      const d = this.#d.defrag.prepare(draft, request, nodeOf, check);
-      if (!d.ok) return d.waiting ? { ok: false, code: JOB_WAITING_FOR_PRIORITY, message: d.waiting } : { ok: false, code: res.code, message: res.message };
-      pass.defrag = d.applied;
-      // The moves are in the draft now; the same engine call as the dry run places the gang on it.
-      res = this.#timedPlace(buildSnapshot(draft.nodes(), nodeOf), request);
-      if (!res.ok) {
-        this.#d.defrag.abandoned(d.applied);
-        throw new Error(`TrainingJob ${request.id}: placement after defragmentation failed: ${res.message}`);
-      }
-    }
+    const placed = this.#s.place(draft, gangRequest(job), this.#priorityCheck(job, draft));
+    if (!placed.ok) return placed;
+    pass.defrag = placed.defrag;
+    const res = placed.placed;
     const ns = job.metadata.namespace as string;
     const name = job.metadata.name as string;
     const priority = job.spec.priority ?? 0;
@@ -321,26 +285,7 @@ export class TrainingJobReconciler {
   /** The priority-order check of this job's placement on `draft`, when ordering is on. */
   #priorityCheck(job: TrainingJob, draft: LedgerDraft): PriorityCheck | undefined {
     const q = this.#d.priorityQueue;
-    if (!q) return undefined;
-    const self = {
-      kind: 'TrainingJob' as const,
-      namespace: job.metadata.namespace as string,
-      name: job.metadata.name as string,
-      priority: job.spec.priority ?? 0,
-      created: job.metadata.creationTimestamp ?? '',
-    };
-    return (before, after) => {
-      const pending = pendingRequests(q.partitions.list(), this.#d.jobs.list(), draft.nodes());
-      const blocker = findBlocker(self, pending, before, after, this.#d.place);
-      return blocker ? describeBlocker(blocker) : undefined;
-    };
-  }
-
-  #timedPlace(snapshot: ClusterSnapshot, request: PlacementRequest): PlacementResult {
-    const t0 = performance.now();
-    const res = this.#d.place(snapshot, request);
-    this.#metrics.observePlacementSeconds((performance.now() - t0) / 1000, 'TrainingJob');
-    return res;
+    return this.#s.priorityCheck(job, q ? () => pendingRequests(q.partitions.list(), this.#d.jobs.list(), draft.nodes()) : undefined);
   }
 
   /** Releases every claim of the job in the draft; returns how many. */
@@ -376,36 +321,13 @@ export class TrainingJobReconciler {
     }
   }
 
-  #noteWrite(node: GpuNode, now: Date): void {
-    this.#d.reconfig?.noteWrite(node, now);
-    this.#d.expectations?.noteWritten(node);
-  }
-
-  /** Whether the GpuNode cache shows every ledger write this process made (else plan later, not from stale data). */
-  #cacheCurrent(): boolean {
-    return this.#d.expectations?.satisfied((n) => this.#d.gpuNodes.get(n)) ?? true;
-  }
-
   /** Deletion: delete the workers, release every claim, drop the finalizer. */
   async #finalize(job: TrainingJob, who: ClaimantId, log: LogPort): Promise<ReconcileResult | void> {
-    if (!(job.metadata.finalizers ?? []).includes(JOB_FINALIZER)) return;
+    if (!this.#s.hasFinalizer(job)) return;
     await this.#deletePods(this.#pods(job));
     const now = this.#now();
-    const draft = new LedgerDraft(this.#d.gpuNodes.list());
-    const released = draft.release((c) => claimNames(c, who));
-    if (released > 0) {
-      await commitLedger(this.#d.client, draft, (n) => this.#noteWrite(n, now));
-      await this.#d.recorder.event(job, 'Normal', 'Released', `Released ${released} GPU allocation(s)`);
-      log.info('Released TrainingJob GPUs', { released });
-    }
-    await ignoreNotFound(
-      this.#d.client.mergePatch<TrainingJob>(
-        RESOURCES.trainingJob,
-        job.metadata.name as string,
-        { metadata: { finalizers: (job.metadata.finalizers ?? []).filter((f) => f !== JOB_FINALIZER), resourceVersion: job.metadata.resourceVersion } },
-        job.metadata.namespace,
-      ),
-    );
+    await this.#s.releaseAll(job, who, now, log, (n) => `Released ${n} GPU allocation(s)`, 'Released TrainingJob GPUs');
+    await this.#s.removeFinalizer(job);
   }
 }
 
