@@ -13,7 +13,7 @@ import { ignoreNotFound } from './ignore-not-found.js';
 import { LedgerDraft, commitLedger, type LedgerExpectations } from './ledger.js';
 import { describeBlocker, findBlocker, withLayouts } from './pending-queue.js';
 import type { PendingRequest } from './pending-requests.js';
-import type { CachePort, ClientPort, ControllerMetricsPort, KubeObject, LogPort, PlaceFn, RecorderPort } from './ports.js';
+import { NO_METRICS, type CachePort, type ClientPort, type Clock, type ControllerMetricsPort, type KubeObject, type LogPort, type PlaceFn, type RecorderPort } from './ports.js';
 import type { ReconfigTracker } from './reconfig-tracker.js';
 import { buildSnapshot, type NodeObject } from './snapshot.js';
 
@@ -27,21 +27,28 @@ export interface ClaimantObject {
   status?: object;
 }
 
-/** What the scaffold reads and writes; the reconciler's own dependencies plus what tells the kinds apart. */
-export interface ClaimantScaffoldDeps {
-  kind: ClaimantKind;
-  /** REST coordinates of `kind`. */
-  resource: ResourceRef;
-  finalizer: string;
+/** What a claimant reconciler (GpuPartition, TrainingJob) reads and writes, besides its own kind's caches. */
+export interface ClaimantReconcilerDeps {
   client: ClientPort;
   gpuNodes: CachePort<GpuNode>;
   nodes: CachePort<NodeObject>;
   recorder: RecorderPort;
   place: PlaceFn;
-  metrics: ControllerMetricsPort;
+  metrics?: ControllerMetricsPort;
+  clock?: Clock;
   reconfig?: ReconfigTracker;
+  /** Shared record of ledger writes the caches have not shown yet. */
   expectations?: LedgerExpectations;
+  /** Defragmentation for requests that do not fit; absent: none (`--defrag=false`). */
   defrag?: Defragmenter;
+}
+
+/** What the scaffold needs: the reconciler's dependencies plus what tells the kinds apart. */
+export interface ClaimantScaffoldDeps extends ClaimantReconcilerDeps {
+  kind: ClaimantKind;
+  /** REST coordinates of `kind`. */
+  resource: ResourceRef;
+  finalizer: string;
 }
 
 /** An Event of the pass, on `obj` when given, else on the reconciled object. */
@@ -63,10 +70,15 @@ export type StatusWrite = 'unchanged' | 'written' | 'gone';
 /** Shared reconciler steps for one claimant kind. */
 export class ClaimantScaffold<T extends ClaimantObject> {
   readonly #d: ClaimantScaffoldDeps;
+  readonly #metrics: ControllerMetricsPort;
+  /** The wall clock (the injected one in tests). */
+  readonly now: Clock;
 
   /** Creates the scaffold over the reconciler's client and caches. */
   constructor(deps: ClaimantScaffoldDeps) {
     this.#d = deps;
+    this.#metrics = deps.metrics ?? NO_METRICS;
+    this.now = deps.clock ?? (() => new Date());
   }
 
   /** Whether the GpuNode cache shows every ledger write this process made (else plan later, not from stale data). */
@@ -151,7 +163,7 @@ export class ClaimantScaffold<T extends ClaimantObject> {
   timedPlace(snapshot: ClusterSnapshot, request: PlacementRequest): PlacementResult {
     const t0 = performance.now();
     const res = this.#d.place(snapshot, request);
-    this.#d.metrics.observePlacementSeconds((performance.now() - t0) / 1000, this.#d.kind);
+    this.#metrics.observePlacementSeconds((performance.now() - t0) / 1000, this.#d.kind);
     return res;
   }
 

@@ -9,20 +9,18 @@ import type { ClaimRef, GpuNode, GpuPartition, GpuPartitionPhase, GpuPartitionSt
 import { RESOURCES } from '../k8s/resources.js';
 import { findProfile, listModels, modelForProduct } from '../placement/catalog.js';
 import type { PlacementResult } from '../placement/types.js';
-import { ClaimantScaffold, WAITING_FOR_PRIORITY_REASON, type PassEvent } from './claimant-scaffold.js';
+import { ClaimantScaffold, WAITING_FOR_PRIORITY_REASON, type ClaimantReconcilerDeps, type PassEvent } from './claimant-scaffold.js';
 import { claimKey, claimNames, claimsOf, holderKey, ledgerEntries, type ClaimantId } from './claims.js';
 import { claimantObject } from './claimant-ref.js';
 import { deepEqual, setCondition, type DesiredCondition } from './conditions.js';
-import type { AppliedDefrag, Defragmenter, PriorityCheck } from './defrag-executor.js';
-import { CACHE_WAIT_MS, LedgerDraft, overlay, type LedgerExpectations } from './ledger.js';
+import type { AppliedDefrag, PriorityCheck } from './defrag-executor.js';
+import { CACHE_WAIT_MS, LedgerDraft, overlay } from './ledger.js';
 import { describeAllocations, describeWaiting, partitionAllocations } from './partition-status.js';
 import { PRIORITY_RECHECK_MS } from './pending-queue.js';
 import { partitionRequest, pendingRequests } from './pending-requests.js';
 import { partitionPods, type PodObject } from './pods.js';
-import { NO_METRICS, type CachePort, type ClientPort, type Clock, type ControllerMetricsPort, type LogPort, type PlaceFn, type ReconcileRequest, type ReconcileResult, type RecorderPort } from './ports.js';
+import type { CachePort, LogPort, ReconcileRequest, ReconcileResult } from './ports.js';
 import { quantityToMiB } from './quantity.js';
-import type { ReconfigTracker } from './reconfig-tracker.js';
-import type { NodeObject } from './snapshot.js';
 
 /** Condition types of a GpuPartition. */
 export const PARTITION_CONDITIONS = { allocated: 'Allocated', ready: 'Ready' } as const;
@@ -34,21 +32,9 @@ export const WAITING_FOR_PRIORITY = WAITING_FOR_PRIORITY_REASON;
 export const CAPACITY_RECHECK_MS = 60_000;
 
 /** What the GpuPartition reconciler reads and writes. */
-export interface PartitionReconcilerDeps {
-  client: ClientPort;
+export interface PartitionReconcilerDeps extends ClaimantReconcilerDeps {
   partitions: CachePort<GpuPartition>;
-  gpuNodes: CachePort<GpuNode>;
-  nodes: CachePort<NodeObject>;
   pods: CachePort<PodObject>;
-  recorder: RecorderPort;
-  place: PlaceFn;
-  metrics?: ControllerMetricsPort;
-  clock?: Clock;
-  reconfig?: ReconfigTracker;
-  /** Shared record of ledger writes the caches have not shown yet. */
-  expectations?: LedgerExpectations;
-  /** Defragmentation for partitions that do not fit; absent: none (`--defrag=false`). */
-  defrag?: Defragmenter;
   /**
    * Serve waiting requests in priority order (partitions from `partitions`, jobs from here); absent: every
    * partition places as soon as it fits.
@@ -62,13 +48,11 @@ export class GpuPartitionReconciler {
   readonly name = 'gpupartition';
   readonly #d: PartitionReconcilerDeps;
   readonly #s: ClaimantScaffold<GpuPartition>;
-  readonly #now: Clock;
 
   /** Creates the reconciler over its caches and client. */
   constructor(deps: PartitionReconcilerDeps) {
     this.#d = deps;
-    this.#s = new ClaimantScaffold({ ...deps, kind: 'GpuPartition', resource: RESOURCES.gpuPartition, finalizer: PARTITION_FINALIZER, metrics: deps.metrics ?? NO_METRICS });
-    this.#now = deps.clock ?? (() => new Date());
+    this.#s = new ClaimantScaffold({ ...deps, kind: 'GpuPartition', resource: RESOURCES.gpuPartition, finalizer: PARTITION_FINALIZER });
   }
 
   /** One level-triggered pass for the partition `req`. */
@@ -88,7 +72,7 @@ export class GpuPartitionReconciler {
       log.debug('Added finalizer to GpuPartition');
     }
 
-    const now = this.#now();
+    const now = this.#s.now();
     const count = p.spec.count ?? 1;
     const invalid = this.#validate(p);
     let allocated: DesiredCondition | undefined;
@@ -275,7 +259,7 @@ export class GpuPartitionReconciler {
     if (!this.#s.hasFinalizer(p)) return;
     const ns = p.metadata.namespace as string;
     const name = p.metadata.name as string;
-    const now = this.#now();
+    const now = this.#s.now();
     const { admitted } = partitionPods(this.#d.pods.list(ns), name);
     if (admitted.length > 0) {
       const names = admitted.map((x) => x.metadata.name).sort();

@@ -6,24 +6,22 @@
  * exists; waiting requests are served in priority order (see `pending-queue.ts`).
  */
 import { JOB_FINALIZER, JOB_LABEL } from '../api/constants.js';
-import type { GpuNode, GpuPartition, TrainingJob, TrainingJobPhase, TrainingJobStatus } from '../api/types.js';
+import type { GpuPartition, TrainingJob, TrainingJobPhase, TrainingJobStatus } from '../api/types.js';
 import { isAlreadyExists } from '../k8s/errors.js';
 import { RESOURCES } from '../k8s/resources.js';
-import { ClaimantScaffold, WAITING_FOR_PRIORITY_REASON } from './claimant-scaffold.js';
+import { ClaimantScaffold, WAITING_FOR_PRIORITY_REASON, type ClaimantReconcilerDeps } from './claimant-scaffold.js';
 import { claimNames, claimKey, claimsOf, type ClaimantId } from './claims.js';
 import { setCondition, type DesiredCondition } from './conditions.js';
-import type { AppliedDefrag, Defragmenter, PriorityCheck } from './defrag-executor.js';
+import type { AppliedDefrag, PriorityCheck } from './defrag-executor.js';
 import { buildHeadlessService, type ServiceObject } from './headless-service.js';
 import { gangComplete, gangRequest, rankAllocations, type RankAllocation } from './job-placement.js';
 import { JOB_CONDITIONS, describeRanks, failureReason, isTerminal, workerStatuses } from './job-status.js';
-import { CACHE_WAIT_MS, LedgerDraft, overlay, type LedgerExpectations } from './ledger.js';
+import { CACHE_WAIT_MS, LedgerDraft, overlay } from './ledger.js';
 import { describeAllocations, describeWaiting } from './partition-status.js';
 import { PRIORITY_RECHECK_MS } from './pending-queue.js';
 import { pendingRequests } from './pending-requests.js';
 import type { PodObject } from './pods.js';
-import { NO_METRICS, type CachePort, type ClientPort, type Clock, type ControllerMetricsPort, type LogPort, type PlaceFn, type ReconcileRequest, type ReconcileResult, type RecorderPort } from './ports.js';
-import type { ReconfigTracker } from './reconfig-tracker.js';
-import type { NodeObject } from './snapshot.js';
+import type { CachePort, LogPort, ReconcileRequest, ReconcileResult } from './ports.js';
 import { buildWorkerPod, workerIdentity } from './worker-pods.js';
 
 /** Default gang restarts before the job fails. */
@@ -34,22 +32,10 @@ export const JOB_CAPACITY_RECHECK_MS = 60_000;
 export const RESTART_RECHECK_MS = 2_000;
 
 /** What the TrainingJob reconciler reads and writes. */
-export interface JobReconcilerDeps {
-  client: ClientPort;
+export interface JobReconcilerDeps extends ClaimantReconcilerDeps {
   jobs: CachePort<TrainingJob>;
-  gpuNodes: CachePort<GpuNode>;
-  nodes: CachePort<NodeObject>;
   /** Pods labelled with the job label. */
   pods: CachePort<PodObject>;
-  recorder: RecorderPort;
-  place: PlaceFn;
-  metrics?: ControllerMetricsPort;
-  clock?: Clock;
-  reconfig?: ReconfigTracker;
-  /** Shared record of ledger writes the caches have not shown yet. */
-  expectations?: LedgerExpectations;
-  /** Defragmentation for gangs that do not fit; absent: none (`--defrag=false`). */
-  defrag?: Defragmenter;
   /** Serve waiting requests in priority order (jobs from `jobs`, partitions from here); absent: place when it fits. */
   priorityQueue?: { partitions: CachePort<GpuPartition> };
 }
@@ -74,13 +60,11 @@ export class TrainingJobReconciler {
   readonly name = 'trainingjob';
   readonly #d: JobReconcilerDeps;
   readonly #s: ClaimantScaffold<TrainingJob>;
-  readonly #now: Clock;
 
   /** Creates the reconciler over its caches and client. */
   constructor(deps: JobReconcilerDeps) {
     this.#d = deps;
-    this.#s = new ClaimantScaffold({ ...deps, kind: 'TrainingJob', resource: RESOURCES.trainingJob, finalizer: JOB_FINALIZER, metrics: deps.metrics ?? NO_METRICS });
-    this.#now = deps.clock ?? (() => new Date());
+    this.#s = new ClaimantScaffold({ ...deps, kind: 'TrainingJob', resource: RESOURCES.trainingJob, finalizer: JOB_FINALIZER });
   }
 
   /** One level-triggered pass for the job `req`. */
@@ -94,7 +78,7 @@ export class TrainingJobReconciler {
     job = await this.#s.ensureFinalizer(job);
 
     const gpuNodes = this.#d.gpuNodes.list();
-    const pass: Pass = { job, who, draft: new LedgerDraft(gpuNodes), events: [], conditions: job.status?.conditions, now: this.#now() };
+    const pass: Pass = { job, who, draft: new LedgerDraft(gpuNodes), events: [], conditions: job.status?.conditions, now: this.#s.now() };
     // Claims of an older job of the same name are never ours to keep.
     pass.draft.release((c) => claimNames(c, who) && c.uid !== job.metadata.uid);
     const prev = job.status ?? {};
@@ -325,7 +309,7 @@ export class TrainingJobReconciler {
   async #finalize(job: TrainingJob, who: ClaimantId, log: LogPort): Promise<ReconcileResult | void> {
     if (!this.#s.hasFinalizer(job)) return;
     await this.#deletePods(this.#pods(job));
-    const now = this.#now();
+    const now = this.#s.now();
     await this.#s.releaseAll(job, who, now, log, (n) => `Released ${n} GPU allocation(s)`, 'Released TrainingJob GPUs');
     await this.#s.removeFinalizer(job);
   }
