@@ -48,6 +48,17 @@ interface GroupPlan {
   placements: MemberPlacement[];
 }
 
+/** One member's search for a spot: the plan so far and what it may still spend. */
+interface MemberSearch {
+  state: PlacementState;
+  policy: PreemptionPolicy;
+  scope: Scope;
+  /** Moves the member may still add. */
+  budget: number;
+  crossNode: boolean;
+  out: GroupPlan;
+}
+
 /** Proposes the fewest moves after which `request` fits on `snapshot`. */
 export function planDefrag(snapshot: ClusterSnapshot, request: PlacementRequest, options: DefragOptions = {}): DefragPlan {
   let state: PlacementState;
@@ -99,7 +110,8 @@ function planGroup(
   for (const [i, member] of plan.members.entries()) {
     const scope: Scope = { nodes: scopes[i], exclude: used };
     const budget = maxMoves - out.moves.length;
-    const placed = member.gpus > 0 ? wholeWithMoves(state, policy, member, scope, budget, crossNode, out) : sliceWithMoves(state, policy, member, scope, budget, crossNode, out);
+    const search: MemberSearch = { state, policy, scope, budget, crossNode, out };
+    const placed = member.gpus > 0 ? wholeWithMoves(search, member) : sliceWithMoves(search, member);
     if (!placed) return undefined;
     if (used) used[placed.node.idx] = 1;
     out.placements.push(placed);
@@ -130,15 +142,8 @@ function blockersAt(
   return out;
 }
 
-function sliceWithMoves(
-  state: PlacementState,
-  policy: PreemptionPolicy,
-  member: MemberPlan,
-  scope: Scope,
-  budget: number,
-  crossNode: boolean,
-  out: GroupPlan,
-): MemberPlacement | undefined {
+function sliceWithMoves(search: MemberSearch, member: MemberPlan): MemberPlacement | undefined {
+  const { state, policy, scope, budget, out } = search;
   const direct = bestSlice(state, policy, member, scope);
   if (direct) {
     out.victims.push(...applySlice(state, policy, direct.gpu, direct.profile, direct.start, member.holder));
@@ -164,15 +169,30 @@ function sliceWithMoves(
     }
   }
   spots.sort((a, b) => compareKeys(a.key, b.key));
-  for (const spot of spots.slice(0, 2000)) {
+  const spot = firstRelocatable(search, spots.slice(0, 2000), (sp) => {
+    clearAndPlace(state, sp.gpu, sp.profile, sp.start, member.holder, sp.blockers);
+    return sp.blockers;
+  });
+  return spot && { plan: member, node: spot.gpu.node, gpus: [spot.gpu], profile: spot.profile, start: spot.start };
+}
+
+/**
+ * Tries the candidate spots in order: `take` clears one for the member and returns the slices it displaced;
+ * the first spot whose displaced slices can all be re-placed is kept and its moves, preemptions and victims
+ * are added to the plan. A spot that does not work out is rolled back.
+ */
+function firstRelocatable<C>(search: MemberSearch, candidates: C[], take: (candidate: C) => Blocker[]): C | undefined {
+  const { state, crossNode, out } = search;
+  for (const candidate of candidates) {
     const mark = state.mark();
-    const moved = clearAndPlace(state, spot.gpu, spot.profile, spot.start, member.holder, spot.blockers);
-    const moves = relocate(state, spot.blockers, crossNode);
+    const blockers = take(candidate);
+    const moves = relocate(state, blockers, crossNode);
     if (moves) {
       for (const mv of moves) if (mv.holderKey) out.moved.add(mv.holderKey);
-      out.moves.push(...moves, ...spot.blockers.filter((b) => b.action === 'preempt').map((b) => preemptMove(b)));
-      out.victims.push(...moved);
-      return { plan: member, node: spot.gpu.node, gpus: [spot.gpu], profile: spot.profile, start: spot.start };
+      const preempted = blockers.filter((b) => b.action === 'preempt');
+      out.moves.push(...moves, ...preempted.map((b) => preemptMove(b)));
+      out.victims.push(...preempted.map((b) => victimOf(b)));
+      return candidate;
     }
     state.rollback(mark);
   }
@@ -185,14 +205,16 @@ function sliceMask(state: PlacementState, b: Blocker): number {
 }
 
 // Removes the blockers, destroys free carved slices in the way and carves the member's slice.
-function clearAndPlace(state: PlacementState, gpu: GpuState, profile: MigProfile, start: number, holder: Holder, blockers: Blocker[]): Victim[] {
+function clearAndPlace(state: PlacementState, gpu: GpuState, profile: MigProfile, start: number, holder: Holder, blockers: Blocker[]): void {
   const gone = new Set(blockers.map((b) => b.slice.start));
   state.setGpu(gpu, { mode: gpu.mode, slices: gpu.slices.filter((s) => !gone.has(s.start) || !s.holder), holder: gpu.holder, inUse: gpu.inUse });
   // What is still in the way now is free carved space, which the normal apply destroys.
   applySlice(state, NO_PREEMPTION, gpu, profile, start, holder);
-  return blockers
-    .filter((b) => b.action === 'preempt')
-    .map((b) => ({ holderKey: b.slice.holder.key, node: gpu.node.name, gpuIndex: gpu.index, profile: b.slice.profile, start: b.slice.start, priority: b.slice.holder.priority }));
+}
+
+// The victim a preempted blocker becomes.
+function victimOf(b: Blocker): Victim {
+  return { holderKey: b.slice.holder.key, node: b.gpu.node.name, gpuIndex: b.gpu.index, profile: b.slice.profile, start: b.slice.start, priority: b.slice.holder.priority };
 }
 
 function preemptMove(b: Blocker): DefragMove {
@@ -231,15 +253,8 @@ function relocate(state: PlacementState, blockers: Blocker[], crossNode: boolean
   return moves;
 }
 
-function wholeWithMoves(
-  state: PlacementState,
-  policy: PreemptionPolicy,
-  member: MemberPlan,
-  scope: Scope,
-  budget: number,
-  crossNode: boolean,
-  out: GroupPlan,
-): MemberPlacement | undefined {
+function wholeWithMoves(search: MemberSearch, member: MemberPlan): MemberPlacement | undefined {
+  const { state, policy, scope, budget, out } = search;
   const direct = bestWhole(state, policy, member, scope);
   if (direct) {
     out.victims.push(...applyWhole(state, policy, direct.gpus, member.holder));
@@ -265,23 +280,9 @@ function wholeWithMoves(
     if (cost <= budget) options.push({ node, gpus: chosen, cost });
   }
   options.sort((a, b) => a.cost - b.cost || a.node.idx - b.node.idx);
-  for (const option of options) {
-    const mark = state.mark();
-    const gpus = option.gpus.map((c) => c.gpu);
-    for (const gpu of gpus) state.setGpu(gpu, { mode: 'whole', slices: [], holder: member.holder, inUse: false });
-    const blockers = option.gpus.flatMap((c) => c.blockers);
-    const moves = relocate(state, blockers, crossNode);
-    if (moves) {
-      for (const mv of moves) if (mv.holderKey) out.moved.add(mv.holderKey);
-      out.moves.push(...moves, ...blockers.filter((b) => b.action === 'preempt').map((b) => preemptMove(b)));
-      out.victims.push(
-        ...blockers
-          .filter((b) => b.action === 'preempt')
-          .map((b) => ({ holderKey: b.slice.holder.key, node: b.gpu.node.name, gpuIndex: b.gpu.index, profile: b.slice.profile, start: b.slice.start, priority: b.slice.holder.priority })),
-      );
-      return { plan: member, node: option.node, gpus: [...gpus].sort((a, b) => a.index - b.index) };
-    }
-    state.rollback(mark);
-  }
-  return undefined;
+  const option = firstRelocatable(search, options, (o) => {
+    for (const c of o.gpus) state.setGpu(c.gpu, { mode: 'whole', slices: [], holder: member.holder, inUse: false });
+    return o.gpus.flatMap((c) => c.blockers);
+  });
+  return option && { plan: member, node: option.node, gpus: option.gpus.map((c) => c.gpu).sort((a, b) => a.index - b.index) };
 }
