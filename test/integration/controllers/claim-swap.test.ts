@@ -4,24 +4,22 @@
  * swaps the two claims in the node's ledger, emits ClaimSwapped on both partitions, and their statuses then
  * name the right devices. A pod of no partition on a held slice only raises SliceMisused on the GpuNode.
  */
-import winston from 'winston';
 import { PARTITION_GATE, PARTITION_LABEL } from '../../../src/api/constants.js';
 import type { GpuNode, GpuPartition } from '../../../src/api/types.js';
 import { ledgerEntries } from '../../../src/controllers/claims.js';
-import { registerControllers } from '../../../src/controllers/operator-setup.js';
 import type { PodObject } from '../../../src/controllers/pods.js';
-import { KubeClient } from '../../../src/k8s/client.js';
+import type { KubeClient } from '../../../src/k8s/client.js';
 import { RESOURCES } from '../../../src/k8s/resources.js';
-import { Manager } from '../../../src/runtime/manager.js';
-import { createTestNamespace, eventually, getKubeConfig, installCrds, type TestNamespace } from '../../support/cluster.js';
-import { FakeAgent, createGpuNode } from './fake-agent.js';
+import { eventually, type TestNamespace } from '../../support/cluster.js';
+import { OperatorHarness } from '../../support/operator-harness.js';
+import type { FakeAgent } from './fake-agent.js';
 
 let client: KubeClient;
 let ns: TestNamespace;
-let manager: Manager;
 let agent: FakeAgent;
 let node: string;
 let selector: Record<string, string>;
+const h = new OperatorHarness();
 
 interface EventLike {
   type: string;
@@ -52,29 +50,14 @@ async function reportUse(start: number, pod: string): Promise<void> {
 }
 
 beforeAll(async () => {
-  client = new KubeClient(getKubeConfig());
-  await installCrds();
-  ns = await createTestNamespace('swap');
-  selector = { 'haein.dev/suite': ns.name };
-  node = `${ns.name}-n0`;
-  await createGpuNode(client, node, 1, selector);
-  agent = new FakeAgent(client, [node]);
-  agent.start();
-  const logger = winston.createLogger({ silent: !process.env.HAEIN_TEST_LOGS, transports: [new winston.transports.Console()] });
-  manager = new Manager({ client, health: false, leaderElection: false, handleSignals: false, logger });
-  registerControllers(manager, client, { namespace: ns.name, logger });
-  await manager.start();
+  await h.setUp('swap', { count: 1, gpus: 1 });
+  ({ client, ns, selector } = h);
+  node = h.nodeNames[0] as string;
+  agent = h.startAgent();
+  await h.startOperator();
 });
 
-afterAll(async () => {
-  await manager?.stop();
-  agent?.stop();
-  if (node) {
-    await client.delete(RESOURCES.gpuNode, node).catch(() => undefined);
-    await client.delete(RESOURCES.node, node).catch(() => undefined);
-  }
-  await ns?.cleanup();
-});
+afterAll(() => h.stop());
 
 test('a pod of A given B’s slice: the ledger swaps the claims, both partitions are told, statuses follow', async () => {
   for (const name of ['a', 'b']) {

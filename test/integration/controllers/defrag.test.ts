@@ -5,26 +5,24 @@
  * must take the two-move plan, move only idle slices and place the 4g partition, which becomes Ready. The node
  * agent is simulated here (spec → status) so the in-use flag survives relayouts.
  */
-import winston from 'winston';
 import { API_VERSION, PARTITION_LABEL } from '../../../src/api/constants.js';
 import type { ClaimRef, GpuNode, GpuPartition } from '../../../src/api/types.js';
 import { ledgerEntries } from '../../../src/controllers/claims.js';
 import { deepEqual } from '../../../src/controllers/conditions.js';
 import { DEFRAG_METRIC_NAMES } from '../../../src/controllers/defrag-metrics.js';
-import { registerControllers } from '../../../src/controllers/operator-setup.js';
 import type { PodObject } from '../../../src/controllers/pods.js';
-import { KubeClient } from '../../../src/k8s/client.js';
+import type { KubeClient } from '../../../src/k8s/client.js';
 import { RESOURCES } from '../../../src/k8s/resources.js';
-import { Manager } from '../../../src/runtime/manager.js';
-import { createTestNamespace, eventually, getKubeConfig, installCrds, type TestNamespace } from '../../support/cluster.js';
-import { createGpuNode } from './fake-agent.js';
+import type { Manager } from '../../../src/runtime/manager.js';
+import { eventually, type TestNamespace } from '../../support/cluster.js';
+import { OperatorHarness } from '../../support/operator-harness.js';
 
 let client: KubeClient;
 let ns: TestNamespace;
 let manager: Manager;
 let node: string;
 let selector: Record<string, string>;
-let timer: NodeJS.Timeout | undefined;
+const h = new OperatorHarness();
 /** Slices (`gpu/start`) the simulated agent reports in use. */
 const inUse = new Set<string>();
 
@@ -51,12 +49,9 @@ function partition(name: string, profile: string): GpuPartition {
 }
 
 beforeAll(async () => {
-  client = new KubeClient(getKubeConfig());
-  await installCrds();
-  ns = await createTestNamespace('defrag');
-  selector = { 'haein.dev/suite': ns.name };
-  node = `${ns.name}-n0`;
-  await createGpuNode(client, node, 3, selector);
+  await h.setUp('defrag', { count: 1, gpus: 3 });
+  ({ client, ns, selector } = h);
+  node = h.nodeNames[0] as string;
 
   // The fragmented ledger, written before the operator starts: one 1g slice per GPU, each in the way of a 4g.
   const layout: Array<[string, number, number]> = [
@@ -83,21 +78,13 @@ beforeAll(async () => {
     metadata: { name: 'admitted-0', namespace: ns.name, labels: { [PARTITION_LABEL]: 'admitted' } },
     spec: { containers: [{ name: 'main', image: 'busybox', resources: { requests: { 'nvidia.com/mig-1g.23gb': '1' }, limits: { 'nvidia.com/mig-1g.23gb': '1' } } }] },
   });
-  timer = setInterval(() => void realise().catch(() => undefined), 200);
+  const timer = setInterval(() => void realise().catch(() => undefined), 200);
+  h.useAgent({ stop: () => clearInterval(timer) });
 
-  const logger = winston.createLogger({ silent: !process.env.HAEIN_TEST_LOGS, transports: [new winston.transports.Console()] });
-  manager = new Manager({ client, health: false, leaderElection: false, handleSignals: false, logger });
-  registerControllers(manager, client, { namespace: ns.name, logger });
-  await manager.start();
+  manager = await h.startOperator();
 });
 
-afterAll(async () => {
-  await manager?.stop();
-  if (timer) clearInterval(timer);
-  await client?.delete(RESOURCES.gpuNode, node).catch(() => undefined);
-  await client?.delete(RESOURCES.node, node).catch(() => undefined);
-  await ns?.cleanup();
-});
+afterAll(() => h.stop());
 
 test('a 4g partition on a fragmented node is placed after moving only idle slices, and becomes Ready', async () => {
   for (const name of ['busy', 'admitted', 'idle-a', 'idle-b']) {

@@ -7,39 +7,27 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import yaml from 'js-yaml';
-import winston from 'winston';
 import { JOB_LABEL, PARTITION_GATE } from '../../../src/api/constants.js';
 import type { GpuPartition, TrainingJob } from '../../../src/api/types.js';
-import { registerControllers } from '../../../src/controllers/operator-setup.js';
 import { podTargetNode, type PodObject } from '../../../src/controllers/pods.js';
-import { KubeClient } from '../../../src/k8s/client.js';
+import type { KubeClient } from '../../../src/k8s/client.js';
 import { RESOURCES, type ResourceRef } from '../../../src/k8s/resources.js';
-import { Manager } from '../../../src/runtime/manager.js';
-import { REPO_ROOT, createTestNamespace, eventually, getKubeConfig, installCrds, type TestNamespace } from '../../support/cluster.js';
-import { FakeAgent, createGpuNode } from './fake-agent.js';
+import { REPO_ROOT, eventually, type TestNamespace } from '../../support/cluster.js';
+import { OperatorHarness } from '../../support/operator-harness.js';
 
 let client: KubeClient;
 let ns: TestNamespace;
-let manager: Manager;
-let agent: FakeAgent;
-let nodeNames: string[];
+const h = new OperatorHarness();
 
 const REFS: Record<string, ResourceRef> = { GpuPartition: RESOURCES.gpuPartition, TrainingJob: RESOURCES.trainingJob, Pod: RESOURCES.pod };
 
 beforeAll(async () => {
-  client = new KubeClient(getKubeConfig());
-  await installCrds();
-  ns = await createTestNamespace('ex');
-  const selector = { 'haein.dev/suite': ns.name };
-  nodeNames = [0, 1, 2].map((i) => `${ns.name}-n${i}`);
   // One NVLink domain, as the job's sameClique topology asks.
-  for (const n of nodeNames) await createGpuNode(client, n, 8, selector, `${ns.name}.0`);
-  agent = new FakeAgent(client, nodeNames);
-  agent.start();
-  const logger = winston.createLogger({ silent: !process.env.HAEIN_TEST_LOGS, transports: [new winston.transports.Console()] });
-  manager = new Manager({ client, health: false, leaderElection: false, handleSignals: false, logger });
-  registerControllers(manager, client, { namespace: ns.name, logger });
-  await manager.start();
+  await h.setUp('ex', { count: 3, gpus: 8, oneClique: true });
+  ({ client, ns } = h);
+  const selector = h.selector;
+  h.startAgent();
+  await h.startOperator();
 
   const dir = join(REPO_ROOT, 'examples');
   for (const file of readdirSync(dir).filter((f) => f.endsWith('.yaml')).sort()) {
@@ -53,15 +41,7 @@ beforeAll(async () => {
   }
 });
 
-afterAll(async () => {
-  await manager?.stop();
-  agent?.stop();
-  for (const n of nodeNames ?? []) {
-    await client.delete(RESOURCES.gpuNode, n).catch(() => undefined);
-    await client.delete(RESOURCES.node, n).catch(() => undefined);
-  }
-  await ns?.cleanup();
-});
+afterAll(() => h.stop());
 
 const ready = (name: string) =>
   eventually(async () => {

@@ -4,27 +4,23 @@
  * with the torchrun environment, and deletion releases every slice. The node agent is simulated by
  * FakeAgent (spec → status).
  */
-import winston from 'winston';
 import { JOB_LABEL, PARTITION_GATE, PARTITION_LABEL, RANK_LABEL } from '../../../src/api/constants.js';
 import type { GpuNode, GpuPartition, TrainingJob } from '../../../src/api/types.js';
 import { ledgerEntries } from '../../../src/controllers/claims.js';
-import { registerControllers } from '../../../src/controllers/operator-setup.js';
 import { ADMISSION_ANNOTATION } from '../../../src/controllers/pod-admission.js';
 import { podTargetNode, type PodObject } from '../../../src/controllers/pods.js';
-import { KubeClient } from '../../../src/k8s/client.js';
+import type { KubeClient } from '../../../src/k8s/client.js';
 import { RESOURCES } from '../../../src/k8s/resources.js';
-import { Manager } from '../../../src/runtime/manager.js';
-import { createTestNamespace, eventually, getKubeConfig, installCrds, type TestNamespace } from '../../support/cluster.js';
-import { FakeAgent, createGpuNode } from './fake-agent.js';
+import { eventually, type TestNamespace } from '../../support/cluster.js';
+import { OperatorHarness } from '../../support/operator-harness.js';
 
 // Timeouts: the integration script runs jest with --testTimeout=120000.
 
 let client: KubeClient;
 let ns: TestNamespace;
-let manager: Manager;
-let agent: FakeAgent;
 let nodeNames: string[];
 let selector: Record<string, string>;
+const h = new OperatorHarness();
 
 const gpuNodes = async () => (await client.list<GpuNode>(RESOURCES.gpuNode)).items.filter((n) => nodeNames.includes(n.metadata.name ?? ''));
 const claimsOf = async (name: string) => ledgerEntries(await gpuNodes()).filter((e) => e.claim.namespace === ns.name && e.claim.name === name);
@@ -32,30 +28,13 @@ const events = async (name: string) =>
   (await client.list<{ reason: string; message: string; involvedObject: { name: string } }>(RESOURCES.event, { namespace: ns.name })).items.filter((e) => e.involvedObject.name === name);
 
 beforeAll(async () => {
-  client = new KubeClient(getKubeConfig());
-  await installCrds();
-  ns = await createTestNamespace('ctl');
-  // GpuNodes are cluster-scoped and shared with other suites: this suite's nodes carry its own label.
-  selector = { 'haein.dev/suite': ns.name };
-  nodeNames = [`${ns.name}-n0`, `${ns.name}-n1`];
-  for (const n of nodeNames) await createGpuNode(client, n, 8, selector);
-  agent = new FakeAgent(client, nodeNames);
-  agent.start();
-  const logger = winston.createLogger({ silent: !process.env.HAEIN_TEST_LOGS, transports: [new winston.transports.Console()] });
-  manager = new Manager({ client, health: false, leaderElection: false, handleSignals: false, logger });
-  registerControllers(manager, client, { namespace: ns.name, logger });
-  await manager.start();
+  await h.setUp('ctl', { count: 2, gpus: 8 });
+  ({ client, ns, selector, nodeNames } = h);
+  h.startAgent();
+  await h.startOperator();
 });
 
-afterAll(async () => {
-  await manager?.stop();
-  agent?.stop();
-  for (const n of nodeNames ?? []) {
-    await client.delete(RESOURCES.gpuNode, n).catch(() => undefined);
-    await client.delete(RESOURCES.node, n).catch(() => undefined);
-  }
-  await ns?.cleanup();
-});
+afterAll(() => h.stop());
 
 function partition(name: string, spec: GpuPartition['spec']): GpuPartition {
   return { apiVersion: 'gpu.haein.dev/v1alpha1', kind: 'GpuPartition', metadata: { name, namespace: ns.name }, spec: { nodeSelector: selector, ...spec } };

@@ -2,58 +2,34 @@
  * Two operator replicas in-process against the real API server, with Lease-based leader election: only the
  * leader reconciles, no slice is ever claimed twice, and when the leader stops the standby takes over.
  */
-import winston from 'winston';
 import type { GpuNode, GpuPartition } from '../../../src/api/types.js';
 import { ledgerEntries } from '../../../src/controllers/claims.js';
-import { registerControllers } from '../../../src/controllers/operator-setup.js';
-import { KubeClient } from '../../../src/k8s/client.js';
+import type { KubeClient } from '../../../src/k8s/client.js';
 import { RESOURCES } from '../../../src/k8s/resources.js';
-import { Manager } from '../../../src/runtime/manager.js';
-import { createTestNamespace, eventually, getKubeConfig, installCrds, type TestNamespace } from '../../support/cluster.js';
-import { FakeAgent, createGpuNode } from './fake-agent.js';
+import type { Manager } from '../../../src/runtime/manager.js';
+import { eventually, type TestNamespace } from '../../support/cluster.js';
+import { OperatorHarness } from '../../support/operator-harness.js';
 
 let client: KubeClient;
 let ns: TestNamespace;
-let agent: FakeAgent;
 let nodeNames: string[];
 let selector: Record<string, string>;
-const managers: Manager[] = [];
+const h = new OperatorHarness();
 
 function replica(identity: string): Manager {
-  const logger = winston.createLogger({ silent: !process.env.HAEIN_TEST_LOGS, transports: [new winston.transports.Console()] });
-  const m = new Manager({
-    client,
-    health: false,
-    handleSignals: false,
-    logger,
+  return h.addOperator({
     leaderElection: { namespace: ns.name, name: 'haein-operator', identity, leaseDurationMs: 3000, renewDeadlineMs: 2000, retryPeriodMs: 300 },
     onLostLeadership: () => undefined,
   });
-  registerControllers(m, client, { namespace: ns.name, logger });
-  managers.push(m);
-  return m;
 }
 
 beforeAll(async () => {
-  client = new KubeClient(getKubeConfig());
-  await installCrds();
-  ns = await createTestNamespace('ha');
-  selector = { 'haein.dev/suite': ns.name };
-  nodeNames = [`${ns.name}-n0`];
-  await createGpuNode(client, nodeNames[0] as string, 2, selector);
-  agent = new FakeAgent(client, nodeNames);
-  agent.start();
+  await h.setUp('ha', { count: 1, gpus: 2 });
+  ({ client, ns, selector, nodeNames } = h);
+  h.startAgent();
 });
 
-afterAll(async () => {
-  for (const m of managers) await m.stop();
-  agent?.stop();
-  for (const n of nodeNames ?? []) {
-    await client.delete(RESOURCES.gpuNode, n).catch(() => undefined);
-    await client.delete(RESOURCES.node, n).catch(() => undefined);
-  }
-  await ns?.cleanup();
-});
+afterAll(() => h.stop());
 
 const partition = (name: string): GpuPartition => ({
   apiVersion: 'gpu.haein.dev/v1alpha1',

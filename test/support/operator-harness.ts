@@ -1,0 +1,100 @@
+/**
+ * Set-up shared by the controller integration suites: a test namespace on the local control plane, this
+ * suite's simulated GPU nodes (labelled so that only its own objects select them), the simulated node agent,
+ * and the operator running in-process; `stop()` takes down whatever was started, in reverse order.
+ */
+import winston from 'winston';
+import { registerControllers } from '../../src/controllers/operator-setup.js';
+import { KubeClient } from '../../src/k8s/client.js';
+import { RESOURCES } from '../../src/k8s/resources.js';
+import { Manager, type ManagerOptions } from '../../src/runtime/manager.js';
+import { FakeAgent, createGpuNode } from '../integration/controllers/fake-agent.js';
+import { createTestNamespace, getKubeConfig, installCrds, type TestNamespace } from './cluster.js';
+
+/** The simulated nodes of a suite. */
+export interface HarnessNodes {
+  /** How many nodes (named `<namespace>-n0`, `-n1`, …). */
+  count: number;
+  /** GPUs per node. */
+  gpus: number;
+  /** Put every node in one NVLink domain (`<namespace>.0`). */
+  oneClique?: boolean;
+}
+
+/** A running stand-in for the node agent. */
+export interface SimulatedAgent {
+  stop(): void;
+}
+
+/** Manager options a suite may set; the rest are fixed for in-process tests (no health server, no signals). */
+export type HarnessManagerOptions = Pick<ManagerOptions, 'leaderElection' | 'onLostLeadership'>;
+
+/**
+ * One suite's share of the control plane. Fields are set by {@link OperatorHarness.setUp}; a set-up that fails
+ * half-way still leaves `stop()` able to clean up what was made.
+ */
+export class OperatorHarness {
+  /** Client of the local control plane. */
+  client!: KubeClient;
+  /** The suite's namespace. */
+  ns!: TestNamespace;
+  /** Labels on the suite's nodes; the suite's objects select them with this node selector. */
+  selector!: Record<string, string>;
+  /** Names of the suite's simulated nodes. */
+  nodeNames: string[] = [];
+  /** The simulated node agent, once started. */
+  agent: SimulatedAgent | undefined;
+  readonly #managers: Manager[] = [];
+
+  /** Installs the CRDs, creates the namespace (`prefix-…`) and the simulated nodes. */
+  async setUp(prefix: string, nodes: HarnessNodes): Promise<this> {
+    this.client = new KubeClient(getKubeConfig());
+    await installCrds();
+    this.ns = await createTestNamespace(prefix);
+    // GpuNodes are cluster-scoped and shared with other suites: this suite's nodes carry its own label.
+    this.selector = { 'haein.dev/suite': this.ns.name };
+    this.nodeNames = [...Array(nodes.count).keys()].map((i) => `${this.ns.name}-n${i}`);
+    for (const n of this.nodeNames) await createGpuNode(this.client, n, nodes.gpus, this.selector, nodes.oneClique ? `${this.ns.name}.0` : undefined);
+    return this;
+  }
+
+  /** Starts the simulated node agent on the suite's nodes. */
+  startAgent(): FakeAgent {
+    const agent = new FakeAgent(this.client, this.nodeNames);
+    agent.start();
+    this.agent = agent;
+    return agent;
+  }
+
+  /** Adopts a suite's own simulated agent (already running), to be stopped with the rest. */
+  useAgent(agent: SimulatedAgent): void {
+    this.agent = agent;
+  }
+
+  /** An operator (manager with every controller, watching the suite's namespace), not started yet. */
+  addOperator(options: HarnessManagerOptions = {}): Manager {
+    const logger = winston.createLogger({ silent: !process.env.HAEIN_TEST_LOGS, transports: [new winston.transports.Console()] });
+    const manager = new Manager({ client: this.client, health: false, leaderElection: false, handleSignals: false, logger, ...options });
+    registerControllers(manager, this.client, { namespace: this.ns.name, logger });
+    this.#managers.push(manager);
+    return manager;
+  }
+
+  /** Starts one operator without leader election. */
+  async startOperator(): Promise<Manager> {
+    const manager = this.addOperator();
+    await manager.start();
+    return manager;
+  }
+
+  /** Stops the operators and the agent, deletes the suite's nodes and its namespace. */
+  async stop(): Promise<void> {
+    for (const m of this.#managers) await m.stop();
+    this.agent?.stop();
+    for (const n of this.nodeNames) {
+      await this.client.delete(RESOURCES.gpuNode, n).catch(() => undefined);
+      await this.client.delete(RESOURCES.node, n).catch(() => undefined);
+    }
+    await this.ns?.cleanup();
+  }
+}
