@@ -1,4 +1,4 @@
-import type { ClaimRef, GpuNode, GpuPartition, TrainingJob } from '../../../src/api/types.js';
+import type { GpuNode, GpuPartition } from '../../../src/api/types.js';
 import { ledgerEntries } from '../../../src/controllers/claims.js';
 import { Defragmenter } from '../../../src/controllers/defrag-executor.js';
 import { AdmissionGuard, guardGateClient } from '../../../src/controllers/defrag-guard.js';
@@ -6,7 +6,6 @@ import type { DefragMetricsPort, DefragResult } from '../../../src/controllers/d
 import type { PlanDefragFn } from '../../../src/controllers/defrag-plan.js';
 import { CAPACITY_RECHECK_MS, GpuPartitionReconciler } from '../../../src/controllers/gpupartition-reconciler.js';
 import type { PodObject } from '../../../src/controllers/pods.js';
-import type { NodeObject } from '../../../src/controllers/snapshot.js';
 import { isConflict } from '../../../src/k8s/errors.js';
 import { RESOURCES } from '../../../src/k8s/resources.js';
 import { planDefrag } from '../../../src/placement/defrag.js';
@@ -14,7 +13,8 @@ import { place } from '../../../src/placement/engine.js';
 import { PARTITION_GATE } from '../../../src/api/constants.js';
 import { TrainingJobReconciler } from '../../../src/controllers/trainingjob-reconciler.js';
 import { makeGpuNode, makeJob, makeNode, makePartition, makePartitionPod, realise } from './builders.js';
-import { FakeClient, FakeRecorder, cacheOf, quietLog } from './fakes.js';
+import { FakeClient, FakeRecorder, quietLog } from './fakes.js';
+import { claimantCaches, partitionClaim } from './reconciler-fixtures.js';
 
 const NS = 'team-a';
 
@@ -38,12 +38,11 @@ function setup(opts: { planner?: PlanDefragFn; defrag?: boolean } = {}) {
   client.seed(RESOURCES.node, makeNode('n1'));
   const idle = client.seed(RESOURCES.gpuPartition, makePartition('idle', NS, { profile: '1g.23gb' }));
   const busy = client.seed(RESOURCES.gpuPartition, makePartition('busy', NS, { profile: '1g.23gb' }));
-  const claim = (p: GpuPartition): ClaimRef => ({ kind: 'GpuPartition', namespace: NS, name: p.metadata.name as string, uid: p.metadata.uid as string, slot: 0, priority: 0, preemptible: false });
   const gn = makeGpuNode('n1', { gpus: 2 });
   gn.spec = {
     gpus: [
-      { index: 0, mode: 'mig', slices: [{ profile: '1g.23gb', start: 1, claim: claim(idle) }] },
-      { index: 1, mode: 'mig', slices: [{ profile: '1g.23gb', start: 2, claim: claim(busy) }] },
+      { index: 0, mode: 'mig', slices: [{ profile: '1g.23gb', start: 1, claim: partitionClaim(idle) }] },
+      { index: 1, mode: 'mig', slices: [{ profile: '1g.23gb', start: 2, claim: partitionClaim(busy) }] },
     ],
   };
   realise(gn);
@@ -53,20 +52,17 @@ function setup(opts: { planner?: PlanDefragFn; defrag?: boolean } = {}) {
   const recorder = new FakeRecorder();
   const metrics = new RecordingMetrics();
   const guard = new AdmissionGuard();
-  const partitions = cacheOf<GpuPartition>(client, RESOURCES.gpuPartition);
-  const pods = cacheOf<PodObject>(client, RESOURCES.pod);
+  const caches = claimantCaches(client);
+  const { partitions, pods } = caches;
   const defrag = new Defragmenter({ planDefrag: opts.planner ?? ((s, r) => planDefrag(s, r)), place, guard, pods, partitions, metrics });
   const r = new GpuPartitionReconciler({
     client,
-    partitions,
-    gpuNodes: cacheOf<GpuNode>(client, RESOURCES.gpuNode),
-    nodes: cacheOf<NodeObject>(client, RESOURCES.node),
-    pods,
+    ...caches,
     recorder,
     place,
     clock: () => new Date('2026-01-01T00:00:05Z'),
     ...(opts.defrag === false ? {} : { defrag }),
-    priorityQueue: { jobs: cacheOf<TrainingJob>(client, RESOURCES.trainingJob) },
+    priorityQueue: { jobs: caches.jobs },
   });
   const pass = (name: string) => r.reconcile({ namespace: NS, name }, quietLog);
   const part = (name: string) => client.store.get(client.key(RESOURCES.gpuPartition, name, NS)) as GpuPartition | undefined;
@@ -210,13 +206,12 @@ test('a TrainingJob gang is placed after idle slices are consolidated onto one G
   client.seed(RESOURCES.node, makeNode('n1'));
   const a = client.seed(RESOURCES.gpuPartition, makePartition('a', NS, { profile: '1g.23gb' }));
   const b = client.seed(RESOURCES.gpuPartition, makePartition('b', NS, { profile: '1g.23gb' }));
-  const claim = (p: GpuPartition): ClaimRef => ({ kind: 'GpuPartition', namespace: NS, name: p.metadata.name as string, uid: p.metadata.uid as string, slot: 0, priority: 0, preemptible: false });
   // Three GPUs, two of them opened by one idle 1g each: two whole GPUs need one of those slices to move over.
   const gn = makeGpuNode('n1', { gpus: 3 });
   gn.spec = {
     gpus: [
-      { index: 0, mode: 'mig', slices: [{ profile: '1g.23gb', start: 0, claim: claim(a) }] },
-      { index: 1, mode: 'mig', slices: [{ profile: '1g.23gb', start: 3, claim: claim(b) }] },
+      { index: 0, mode: 'mig', slices: [{ profile: '1g.23gb', start: 0, claim: partitionClaim(a) }] },
+      { index: 1, mode: 'mig', slices: [{ profile: '1g.23gb', start: 3, claim: partitionClaim(b) }] },
     ],
   };
   realise(gn);
@@ -224,14 +219,11 @@ test('a TrainingJob gang is placed after idle slices are consolidated onto one G
   client.seed(RESOURCES.trainingJob, makeJob('train', NS, { replicas: 1, gpusPerWorker: 2 }));
   const recorder = new FakeRecorder();
   const metrics = new RecordingMetrics();
-  const partitions = cacheOf<GpuPartition>(client, RESOURCES.gpuPartition);
-  const pods = cacheOf<PodObject>(client, RESOURCES.pod);
+  const caches = claimantCaches(client);
+  const { partitions, pods } = caches;
   const r = new TrainingJobReconciler({
     client,
-    jobs: cacheOf<TrainingJob>(client, RESOURCES.trainingJob),
-    gpuNodes: cacheOf<GpuNode>(client, RESOURCES.gpuNode),
-    nodes: cacheOf<NodeObject>(client, RESOURCES.node),
-    pods,
+    ...caches,
     recorder,
     place,
     defrag: new Defragmenter({ planDefrag: (s, q) => planDefrag(s, q), place, guard: new AdmissionGuard(), pods, partitions, metrics }),

@@ -4,35 +4,27 @@ import { ledgerEntries } from '../../../src/controllers/claims.js';
 import { CAPACITY_RECHECK_MS, GpuPartitionReconciler } from '../../../src/controllers/gpupartition-reconciler.js';
 import type { PodObject } from '../../../src/controllers/pods.js';
 import { ReconfigTracker } from '../../../src/controllers/reconfig-tracker.js';
-import type { NodeObject } from '../../../src/controllers/snapshot.js';
 import { isConflict } from '../../../src/k8s/errors.js';
 import { RESOURCES } from '../../../src/k8s/resources.js';
-import { makeGpuNode, makeNode, makePartition, makePartitionPod, realise } from './builders.js';
+import { makeGpuNode, makePartition, makePartitionPod, realise } from './builders.js';
 import { place } from '../../../src/placement/engine.js';
 import type { PlaceFn } from '../../../src/controllers/ports.js';
-import { FakeClient, FakeRecorder, cacheOf, firstFitPlace, quietLog } from './fakes.js';
+import { FakeClient, FakeRecorder, quietLog } from './fakes.js';
+import { ENGINES, claimantCaches, seedNodes } from './reconciler-fixtures.js';
 
-// Every case runs against the real engine and against the first-fit fake (which pins down the reconciler's
-// behaviour independently of the engine's scoring).
-const ENGINES: Array<[string, PlaceFn]> = [['engine', place], ['first-fit', firstFitPlace]];
+// Every case runs against each of ENGINES.
 let currentPlace: PlaceFn = place;
 
 const NS = 'team-a';
 
 function setup(nodes: GpuNode[] = [makeGpuNode('n1')]) {
   const client = new FakeClient();
-  for (const n of nodes) {
-    client.seed(RESOURCES.gpuNode, n);
-    client.seed(RESOURCES.node, makeNode(n.metadata.name as string));
-  }
+  seedNodes(client, nodes);
   const recorder = new FakeRecorder();
   const reconfig = new ReconfigTracker();
   const r = new GpuPartitionReconciler({
     client,
-    partitions: cacheOf<GpuPartition>(client, RESOURCES.gpuPartition),
-    gpuNodes: cacheOf<GpuNode>(client, RESOURCES.gpuNode),
-    nodes: cacheOf<NodeObject>(client, RESOURCES.node),
-    pods: cacheOf<PodObject>(client, RESOURCES.pod),
+    ...claimantCaches(client),
     recorder,
     place: (snap, req) => currentPlace(snap, req),
     clock: () => new Date('2026-01-01T00:00:05Z'),

@@ -2,13 +2,12 @@ import type { GpuNode, GpuPartition } from '../../../src/api/types.js';
 import { ledgerEntries } from '../../../src/controllers/claims.js';
 import { GpuPartitionReconciler } from '../../../src/controllers/gpupartition-reconciler.js';
 import { CACHE_WAIT_MS, LedgerDraft, LedgerExpectations } from '../../../src/controllers/ledger.js';
-import type { PodObject } from '../../../src/controllers/pods.js';
 import type { CachePort } from '../../../src/controllers/ports.js';
-import type { NodeObject } from '../../../src/controllers/snapshot.js';
 import { RESOURCES } from '../../../src/k8s/resources.js';
 import { place } from '../../../src/placement/engine.js';
 import { makeGpuNode, makeNode, makePartition } from './builders.js';
 import { FakeClient, FakeRecorder, cacheOf, quietLog } from './fakes.js';
+import { claimantCaches, partitionClaim } from './reconciler-fixtures.js';
 
 const claim = (name: string, slot = 0) => ({ kind: 'GpuPartition' as const, namespace: 'a', name, uid: name, slot, priority: 0, preemptible: false });
 
@@ -67,10 +66,8 @@ describe('restart safety', () => {
     };
     const r = new GpuPartitionReconciler({
       client,
-      partitions: cacheOf<GpuPartition>(client, RESOURCES.gpuPartition),
+      ...claimantCaches(client),
       gpuNodes: stale,
-      nodes: cacheOf<NodeObject>(client, RESOURCES.node),
-      pods: cacheOf<PodObject>(client, RESOURCES.pod),
       recorder: new FakeRecorder(),
       place,
       expectations: new LedgerExpectations(),
@@ -85,16 +82,13 @@ describe('restart safety', () => {
     const client = new FakeClient();
     const part = client.seed(RESOURCES.gpuPartition, makePartition('nb', 'a', { profile: '3g.90gb', count: 2 }));
     const gn = makeGpuNode('n1');
-    const c = (slot: number) => ({ kind: 'GpuPartition' as const, namespace: 'a', name: 'nb', uid: part.metadata.uid as string, slot, priority: 0, preemptible: false });
+    const c = (slot: number) => partitionClaim(part, slot);
     gn.spec = { gpus: [{ index: 0, mode: 'mig', slices: [{ profile: '3g.90gb', start: 0, claim: c(0) }, { profile: '3g.90gb', start: 4, claim: c(1) }] }] };
     client.seed(RESOURCES.gpuNode, gn);
     client.seed(RESOURCES.node, makeNode('n1'));
     const r = new GpuPartitionReconciler({
       client,
-      partitions: cacheOf<GpuPartition>(client, RESOURCES.gpuPartition),
-      gpuNodes: cacheOf<GpuNode>(client, RESOURCES.gpuNode),
-      nodes: cacheOf<NodeObject>(client, RESOURCES.node),
-      pods: cacheOf<PodObject>(client, RESOURCES.pod),
+      ...claimantCaches(client),
       recorder: new FakeRecorder(),
       place,
     });

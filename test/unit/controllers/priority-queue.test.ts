@@ -3,13 +3,13 @@ import { ledgerEntries } from '../../../src/controllers/claims.js';
 import { GpuPartitionReconciler, WAITING_FOR_PRIORITY } from '../../../src/controllers/gpupartition-reconciler.js';
 import { PRIORITY_RECHECK_MS, compareQueue, findBlocker, withLayouts, type QueueKey } from '../../../src/controllers/pending-queue.js';
 import { partitionRequest, pendingRequests, type PendingRequest } from '../../../src/controllers/pending-requests.js';
-import type { PodObject } from '../../../src/controllers/pods.js';
-import { buildSnapshot, type NodeObject } from '../../../src/controllers/snapshot.js';
+import { buildSnapshot } from '../../../src/controllers/snapshot.js';
 import { TrainingJobReconciler } from '../../../src/controllers/trainingjob-reconciler.js';
 import { RESOURCES } from '../../../src/k8s/resources.js';
 import { place } from '../../../src/placement/engine.js';
 import { makeGpuNode, makeJob, makeNode, makePartition } from './builders.js';
-import { FakeClient, FakeRecorder, cacheOf, quietLog } from './fakes.js';
+import { FakeClient, FakeRecorder, quietLog } from './fakes.js';
+import { claimantCaches } from './reconciler-fixtures.js';
 
 const NS = 'team-a';
 
@@ -96,18 +96,17 @@ describe('reconcilers serve waiting requests in priority order', () => {
     client.seed(RESOURCES.gpuNode, makeGpuNode('n1', { gpus }));
     client.seed(RESOURCES.node, makeNode('n1'));
     const recorder = new FakeRecorder();
-    const partitions = cacheOf<GpuPartition>(client, RESOURCES.gpuPartition);
-    const jobs = cacheOf<TrainingJob>(client, RESOURCES.trainingJob);
+    const caches = claimantCaches(client);
+    const { partitions, jobs } = caches;
     const common = {
       client,
-      gpuNodes: cacheOf<GpuNode>(client, RESOURCES.gpuNode),
-      nodes: cacheOf<NodeObject>(client, RESOURCES.node),
+      ...caches,
       recorder,
       place,
       clock: () => new Date('2026-01-01T00:00:05Z'),
     };
-    const pr = new GpuPartitionReconciler({ ...common, partitions, pods: cacheOf<PodObject>(client, RESOURCES.pod), priorityQueue: { jobs } });
-    const jr = new TrainingJobReconciler({ ...common, jobs, pods: cacheOf<PodObject>(client, RESOURCES.pod), priorityQueue: { partitions } });
+    const pr = new GpuPartitionReconciler({ ...common, priorityQueue: { jobs } });
+    const jr = new TrainingJobReconciler({ ...common, priorityQueue: { partitions } });
     const part = (name: string) => client.store.get(client.key(RESOURCES.gpuPartition, name, NS)) as GpuPartition | undefined;
     const claims = (name: string) => ledgerEntries(client.all<GpuNode>(RESOURCES.gpuNode)).filter((e) => e.claim.name === name);
     return {
