@@ -30,24 +30,34 @@ class RecordingMetrics implements DefragMetricsPort {
 }
 
 /**
+ * Seeds node `n1` with `gpus` B200s fragmented by 1g.23gb slices: for each `[partition, gpu, start]`, a
+ * partition holding that slice. The agent has realised the layout; `inUse` names the partitions whose pods
+ * use their slice.
+ */
+function seedFragmented(client: FakeClient, gpus: number, slices: Array<[string, number, number]>, inUse: string[] = []): void {
+  client.seed(RESOURCES.node, makeNode('n1'));
+  const gn = makeGpuNode('n1', { gpus });
+  const targets: NonNullable<NonNullable<GpuNode['spec']>['gpus']> = [];
+  for (const [name, gpu, start] of slices) {
+    const p = client.seed(RESOURCES.gpuPartition, makePartition(name, NS, { profile: '1g.23gb' }));
+    const target = targets.find((g) => g.index === gpu) ?? targets[targets.push({ index: gpu, mode: 'mig', slices: [] }) - 1]!;
+    target.slices.push({ profile: '1g.23gb', start, claim: partitionClaim(p) });
+  }
+  gn.spec = { gpus: targets };
+  realise(gn);
+  for (const [name, gpu, start] of slices) {
+    if (inUse.includes(name)) gn.status!.gpus!.find((g) => g.index === gpu)!.slices.find((sl) => sl.start === start)!.inUse = true;
+  }
+  client.seed(RESOURCES.gpuNode, gn);
+}
+
+/**
  * One node with two B200s, fragmented by 1g slices: `idle` holds 1g@1 on GPU 0 (not in use) and `busy` holds
  * 1g@2 on GPU 1 (in use). No 4g.90gb (start 0, slots 0–3) fits without moving one of them.
  */
 function setup(opts: { planner?: PlanDefragFn; defrag?: boolean } = {}) {
   const client = new FakeClient();
-  client.seed(RESOURCES.node, makeNode('n1'));
-  const idle = client.seed(RESOURCES.gpuPartition, makePartition('idle', NS, { profile: '1g.23gb' }));
-  const busy = client.seed(RESOURCES.gpuPartition, makePartition('busy', NS, { profile: '1g.23gb' }));
-  const gn = makeGpuNode('n1', { gpus: 2 });
-  gn.spec = {
-    gpus: [
-      { index: 0, mode: 'mig', slices: [{ profile: '1g.23gb', start: 1, claim: partitionClaim(idle) }] },
-      { index: 1, mode: 'mig', slices: [{ profile: '1g.23gb', start: 2, claim: partitionClaim(busy) }] },
-    ],
-  };
-  realise(gn);
-  gn.status!.gpus![1]!.slices[0]!.inUse = true;
-  client.seed(RESOURCES.gpuNode, gn);
+  seedFragmented(client, 2, [['idle', 0, 1], ['busy', 1, 2]], ['busy']);
 
   const recorder = new FakeRecorder();
   const metrics = new RecordingMetrics();
@@ -203,19 +213,8 @@ test('a plan that would not let the request fit is not carried out', async () =>
 
 test('a TrainingJob gang is placed after idle slices are consolidated onto one GPU', async () => {
   const client = new FakeClient();
-  client.seed(RESOURCES.node, makeNode('n1'));
-  const a = client.seed(RESOURCES.gpuPartition, makePartition('a', NS, { profile: '1g.23gb' }));
-  const b = client.seed(RESOURCES.gpuPartition, makePartition('b', NS, { profile: '1g.23gb' }));
   // Three GPUs, two of them opened by one idle 1g each: two whole GPUs need one of those slices to move over.
-  const gn = makeGpuNode('n1', { gpus: 3 });
-  gn.spec = {
-    gpus: [
-      { index: 0, mode: 'mig', slices: [{ profile: '1g.23gb', start: 0, claim: partitionClaim(a) }] },
-      { index: 1, mode: 'mig', slices: [{ profile: '1g.23gb', start: 3, claim: partitionClaim(b) }] },
-    ],
-  };
-  realise(gn);
-  client.seed(RESOURCES.gpuNode, gn);
+  seedFragmented(client, 3, [['a', 0, 0], ['b', 1, 3]]);
   client.seed(RESOURCES.trainingJob, makeJob('train', NS, { replicas: 1, gpusPerWorker: 2 }));
   const recorder = new FakeRecorder();
   const metrics = new RecordingMetrics();
