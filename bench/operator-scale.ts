@@ -67,6 +67,10 @@ class ScaleRun {
   private readonly gone = new Map<string, number>();
   /** Where the operator's CPU went (with --profile-operator), read once it has exited. */
   profile: ReturnType<typeof summarizeProfile> | undefined;
+  /** The same for the --hold-s window only. */
+  holdProfile: ReturnType<typeof summarizeProfile> | undefined;
+  private operatorStartedAt = 0;
+  private holdWindow: { from: number; to: number } | undefined;
   private partitions!: Informer<GpuPartition>;
   private jobs!: Informer<TrainingJob>;
   private gpuNodes!: Informer<GpuNode>;
@@ -134,6 +138,7 @@ class ScaleRun {
       const apiHold0 = await this.apiMetrics();
       const t = Date.now();
       await waitFor(() => false, o.holdS * 1000, 1000, () => this.childDied());
+      this.holdWindow = { from: t, to: Date.now() };
       const diff = delta(apiHold0, await this.apiMetrics());
       const rows = writeRows(diff);
       const seconds = (Date.now() - t) / 1000;
@@ -269,6 +274,7 @@ class ScaleRun {
       o.profileOperator ? ['--cpu-prof', '--cpu-prof-dir', path.join(this.work, 'profile')] : [],
     );
     this.children.push(this.operator);
+    this.operatorStartedAt = Date.now();
     this.operatorMetricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
     const ok = await waitFor(
       async () => {
@@ -518,7 +524,11 @@ class ScaleRun {
       progress('warning: the operator wrote no CPU profile (it did not exit cleanly)');
       return;
     }
-    this.profile = summarizeProfile(JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8')) as CpuProfile);
+    const profile = JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8')) as CpuProfile;
+    this.profile = summarizeProfile(profile);
+    // The profile clock starts with the operator process (within the spawn latency).
+    const h = this.holdWindow;
+    if (h) this.holdProfile = summarizeProfile(profile, 15, { fromMs: h.from - this.operatorStartedAt, toMs: h.to - this.operatorStartedAt });
     if (this.o.keepLogs) progress(`operator CPU profile: ${path.join(dir, file)} (open in Chrome DevTools)`);
   }
 }
@@ -571,6 +581,7 @@ async function main(): Promise<void> {
     if (!stopping) await run.cleanup();
   }
   if (run.profile) result.operatorProfile = run.profile;
+  if (run.holdProfile) result.operatorHoldProfile = run.holdProfile;
   process.stdout.write(`${renderReport(result)}\n`);
   process.stdout.write(`${JSON.stringify({ benchmark: 'operator-scale', ...result })}\n`);
   const complete = result.seconds.allReady !== null && result.seconds.release !== null;

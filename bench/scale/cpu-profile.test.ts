@@ -30,6 +30,12 @@ describe('summarizeProfile', () => {
     expect(self).toEqual({ a: 40, b: 20 });
   });
 
+  it('keeps only the samples of a time window', () => {
+    // Sample times: 0, 10, 30, 60, 100 ms; the window [5, 40) holds the samples in node 3 and node 5.
+    const s = summarizeProfile(profile(), 15, { fromMs: 5, toMs: 40 });
+    expect(Object.fromEntries(s.self.map((x) => [x.fn.split(' ')[0], x.ms]))).toEqual({ b: 20, a: 30 });
+  });
+
   it('counts a function once per path in inclusive time, with callees', () => {
     const s = summarizeProfile(profile());
     const inc = Object.fromEntries(s.inclusive.map((x) => [x.fn.split(' ')[0], x.ms]));

@@ -27,13 +27,17 @@ function label(cf: CpuProfile['nodes'][number]['callFrame']): string {
 }
 
 /** Busy (non-idle) time, and self and inclusive time per function, each sorted by time, at most `top` entries. */
-export function summarizeProfile(p: CpuProfile, top = 15): { totalMs: number; self: FunctionTime[]; inclusive: FunctionTime[] } {
+export function summarizeProfile(p: CpuProfile, top = 15, window?: { fromMs: number; toMs: number }): { totalMs: number; self: FunctionTime[]; inclusive: FunctionTime[] } {
   const byId = new Map(p.nodes.map((n) => [n.id, n]));
   // Self time per node: the time deltas of the samples that landed in it.
   const selfUs = new Map<number, number>();
   const samples = p.samples ?? [];
   const deltas = p.timeDeltas ?? [];
+  let at = 0;
   for (let i = 0; i < samples.length; i++) {
+    at += deltas[i] ?? 0;
+    // Only samples inside the window (milliseconds since the profile started), when one is given.
+    if (window && (at / 1000 < window.fromMs || at / 1000 >= window.toMs)) continue;
     const id = samples[i] as number;
     // A sample's duration is the gap to the next sample.
     const dt = deltas[i + 1] ?? 0;

@@ -2,6 +2,13 @@
 import type { WriteRow } from './api-writes.js';
 import type { Summary } from './stats.js';
 
+/** Busy CPU time and hottest functions of a profile. */
+export interface ProfileSummary {
+  totalMs: number;
+  self: Array<{ fn: string; ms: number; share: number }>;
+  inclusive: Array<{ fn: string; ms: number; share: number }>;
+}
+
 /** Everything a run measured (also the final JSON line). */
 export interface ScaleResult {
   shape: { nodes: number; gpusPerNode: number; gpus: number; cliques: number; partitions: number; jobs: number; jobGpus: number; seed: number; workers: number; leaderElect: boolean };
@@ -22,7 +29,9 @@ export interface ScaleResult {
   agent: { peakRssMiB: number; cpuSeconds: number };
   controlPlaneCpuSeconds: Record<string, number>;
   /** With --profile-operator: the operator's busy CPU time and hottest functions. */
-  operatorProfile?: { totalMs: number; self: Array<{ fn: string; ms: number; share: number }>; inclusive: Array<{ fn: string; ms: number; share: number }> };
+  operatorProfile?: ProfileSummary;
+  /** With --profile-operator and --hold-s: the same, for the hold window only. */
+  operatorHoldProfile?: ProfileSummary;
 }
 
 const f = (n: number | null | undefined, digits = 2): string => (n === null || n === undefined || Number.isNaN(n) ? '-' : n.toFixed(digits));
@@ -92,10 +101,10 @@ export function renderReport(r: ScaleResult): string {
   lines.push(`node agent (${s.nodes} nodes in one process): peak RSS ${f(r.agent.peakRssMiB, 0)} MiB, CPU ${f(r.agent.cpuSeconds, 1)} s`);
   const cp = Object.entries(r.controlPlaneCpuSeconds);
   if (cp.length) lines.push(`control plane CPU during the run: ${cp.map(([k, v]) => `${k} ${f(v, 1)} s`).join(', ')}`);
-  const prof = r.operatorProfile;
-  if (prof) {
+  for (const [what, prof] of [['whole operator lifetime', r.operatorProfile], ['hold window only', r.operatorHoldProfile]] as const) {
+    if (!prof) continue;
     lines.push('');
-    lines.push(`operator CPU profile: ${f(prof.totalMs / 1000, 1)} s busy (whole operator lifetime)`);
+    lines.push(`operator CPU profile: ${f(prof.totalMs / 1000, 1)} s busy (${what})`);
     for (const [title, list] of [['inclusive (function and its callees)', prof.inclusive], ['self', prof.self]] as const) {
       lines.push(`  top ${title}:`);
       for (const x of list.slice(0, 12)) lines.push(`    ${lpad(f(x.share * 100, 1), 5)}%  ${lpad(f(x.ms / 1000, 2), 7)} s  ${x.fn}`);
