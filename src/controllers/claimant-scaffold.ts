@@ -64,7 +64,7 @@ export type PlaceOutcome =
   | { ok: true; placed: Extract<PlacementResult, { ok: true }>; defrag?: AppliedDefrag }
   | { ok: false; code: string; message: string };
 
-/** How the last step of a pass went: status unchanged, written, or the object is gone. */
+/** How a status write went: nothing to write, written, or the object is gone (deleted meanwhile). */
 export type StatusWrite = 'unchanged' | 'written' | 'gone';
 
 /** Shared reconciler steps for one claimant kind. */
