@@ -24,6 +24,9 @@ all_in_phase() {
   [ -n "$phases" ] && ! grep -qv "^$2\$" <<<"$phases"
 }
 
+# notebook_running: the example pod consuming the notebook partition has started.
+notebook_running() { [ "$(k get pod notebook -n haein-demo -o jsonpath='{.status.phase}' 2>/dev/null)" = Running ]; }
+
 up() {
   need go "Install Go >= 1.24."
   [ -x "$node_bin" ] || die "npm dependencies missing: run 'npm ci' (or 'make demo', which does it)."
@@ -69,13 +72,18 @@ up() {
   local ok=1
   wait_until 180 "partitions Ready" all_in_phase gpupartitions Ready || ok=0
   wait_until 180 "TrainingJob Running" all_in_phase trainingjobs Running || ok=0
+  # On the real kubelet the notebook pod really starts; give it time to print what its container sees.
+  wait_until 120 "notebook pod Running" notebook_running || ok=0
 
   echo
   k get haein -A -o wide || true
   echo
   k get pods -n haein-demo -o wide || true
-  if k get pod notebook -n haein-demo -o jsonpath='{.status.phase}' 2>/dev/null | grep -q Running; then
-    echo; log "the notebook pod's view of its slice:"; k logs notebook -n haein-demo 2>/dev/null | head -3 || true
+  if notebook_running && [ -d "$HAEIN_STATE/node" ]; then
+    echo; log "what the notebook pod's container sees (real kubelet, device plugin Allocate):"
+    wait_until 20 "notebook output" sh -c "'$(hack/tools.sh)/kubectl' --kubeconfig '$KUBECONFIG_FILE' logs notebook -n haein-demo 2>/dev/null | grep -q NVIDIA" || true
+    k logs notebook -n haein-demo 2>/dev/null | head -3 || true
+    log "and the slice its partition holds: $(k get gpup notebook -n haein-demo -o jsonpath='{.status.allocations[0].uuid} (inUse={.status.allocations[0].inUse})')"
   fi
   echo
   if [ "$ok" = 1 ]; then log "demo is up"; else warn "demo is up but not everything became Ready in time: kubectl describe -n haein-demo gpup,tj; logs in $HAEIN_STATE/logs"; fi
