@@ -40,6 +40,16 @@ function partition(name: string, spec: GpuPartition['spec']): GpuPartition {
   return { apiVersion: 'gpu.haein.dev/v1alpha1', kind: 'GpuPartition', metadata: { name, namespace: ns.name }, spec: { nodeSelector: selector, ...spec } };
 }
 
+/** A TrainingJob on this suite's nodes with a one-container template. */
+function trainingJob(name: string, spec: Omit<TrainingJob['spec'], 'nodeSelector' | 'template'>): TrainingJob {
+  return {
+    apiVersion: 'gpu.haein.dev/v1alpha1',
+    kind: 'TrainingJob',
+    metadata: { name, namespace: ns.name },
+    spec: { ...spec, nodeSelector: selector, template: { spec: { containers: [{ name: 'trainer', image: 'pytorch' }] } } },
+  };
+}
+
 function gatedPod(name: string, part: string, resource: string): PodObject {
   return {
     apiVersion: 'v1',
@@ -126,18 +136,7 @@ test('a 2-node × 8-GPU TrainingJob gets its Service and pinned pods with the to
   // The notebook partition holds MIG slices on these nodes; free them so 8 whole GPUs fit per node.
   await client.delete(RESOURCES.gpuPartition, 'notebook', ns.name);
   await eventually(async () => (await claimsOf('notebook')).length === 0, { what: 'notebook released' });
-  const job: TrainingJob = {
-    apiVersion: 'gpu.haein.dev/v1alpha1',
-    kind: 'TrainingJob',
-    metadata: { name: 'llm', namespace: ns.name },
-    spec: {
-      replicas: 2,
-      gpusPerWorker: 8,
-      nodeSelector: selector,
-      template: { spec: { containers: [{ name: 'trainer', image: 'pytorch' }] } },
-    },
-  };
-  await client.create(RESOURCES.trainingJob, job);
+  await client.create(RESOURCES.trainingJob, trainingJob('llm', { replicas: 2, gpusPerWorker: 8 }));
   const pods = await eventually(async () => {
     const list = (await client.list<PodObject>(RESOURCES.pod, { namespace: ns.name, labelSelector: `${JOB_LABEL}=llm` })).items;
     return list.length === 2 ? list : undefined;
@@ -164,19 +163,7 @@ test('a 2-node × 8-GPU TrainingJob gets its Service and pinned pods with the to
 });
 
 test('a failed worker restarts the whole gang; suspend releases the GPUs', async () => {
-  const job: TrainingJob = {
-    apiVersion: 'gpu.haein.dev/v1alpha1',
-    kind: 'TrainingJob',
-    metadata: { name: 'ft', namespace: ns.name },
-    spec: {
-      replicas: 2,
-      profile: '2g.45gb',
-      backoffLimit: 2,
-      nodeSelector: selector,
-      template: { spec: { containers: [{ name: 'trainer', image: 'pytorch' }] } },
-    },
-  };
-  await client.create(RESOURCES.trainingJob, job);
+  await client.create(RESOURCES.trainingJob, trainingJob('ft', { replicas: 2, profile: '2g.45gb', backoffLimit: 2 }));
   const workers = async () => (await client.list<PodObject>(RESOURCES.pod, { namespace: ns.name, labelSelector: `${JOB_LABEL}=ft` })).items;
   await eventually(async () => (await client.get<TrainingJob>(RESOURCES.trainingJob, 'ft', ns.name))?.status?.phase === 'Running', { timeoutMs: 60_000, what: 'ft Running' });
   const victim = (await workers()).find((p) => p.metadata.labels?.[RANK_LABEL] === '1')!;
