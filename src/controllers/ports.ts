@@ -3,6 +3,7 @@
  * `src/runtime/**` structurally, so the real `KubeClient`, `Informer`, event recorder and winston logger fit
  * them, and unit tests can pass small in-memory fakes.
  */
+import type { ObjectMeta } from '../api/types.js';
 import type { ResourceRef } from '../k8s/resources.js';
 import type { ClusterSnapshot, PlacementRequest, PlacementResult } from '../placement/types.js';
 
@@ -10,19 +11,7 @@ import type { ClusterSnapshot, PlacementRequest, PlacementResult } from '../plac
 export interface KubeObject {
   apiVersion?: string;
   kind?: string;
-  metadata?: {
-    name?: string;
-    namespace?: string;
-    uid?: string;
-    resourceVersion?: string;
-    generation?: number;
-    labels?: Record<string, string>;
-    annotations?: Record<string, string>;
-    finalizers?: string[];
-    deletionTimestamp?: string;
-    creationTimestamp?: string;
-    ownerReferences?: unknown[];
-  };
+  metadata?: ObjectMeta;
 }
 
 /** The subset of `KubeClient` the reconcilers call. `get` returns undefined on 404; `delete` false on 404. */

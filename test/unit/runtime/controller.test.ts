@@ -8,17 +8,7 @@ import type { ReconcileRequest, ReconcileResult, Reconciler } from '../../../src
 import type winston from 'winston';
 import { FakeListWatch, type Obj } from '../k8s/fake-list-watch.js';
 import { captureLogger } from './capture-logger.js';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Polls until `cond` holds (positive outcomes do not depend on exact timer timing on a loaded machine). */
-async function waitFor(cond: () => boolean, ms = 3000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await sleep(5);
-  }
-}
+import { sleep, waitFor } from './wait-for.js';
 
 /** Reconciler whose behaviour each test scripts; records calls and concurrency. */
 class ScriptedReconciler implements Reconciler {

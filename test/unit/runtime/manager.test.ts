@@ -8,16 +8,7 @@ import { OperatorMetrics } from '../../../src/runtime/metrics.js';
 import type { ReconcileRequest, Reconciler } from '../../../src/runtime/reconciler.js';
 import { FakeListWatch, type Obj } from '../k8s/fake-list-watch.js';
 import { captureLogger } from './capture-logger.js';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function waitFor(cond: () => boolean, ms = 3000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await sleep(5);
-  }
-}
+import { sleep, waitFor } from './wait-for.js';
 
 /** Shared "API server": pods via FakeListWatch, one Lease with optimistic concurrency, events accepted. */
 class FakeCluster {
