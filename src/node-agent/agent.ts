@@ -5,8 +5,10 @@ import type { PodRef } from '../api/types.js';
 import type { HeldDevices, PodResourcesReport } from '../device-plugin/pod-resources-client.js';
 import type { DevicePluginManager } from '../device-plugin/plugin-manager.js';
 import type { PluginDevice } from '../device-plugin/plugin-server.js';
-import type { KubeClient, WatchHandle } from '../k8s/client.js';
+import { Backoff } from '../k8s/backoff.js';
+import type { KubeClient, WatchEventType, WatchHandle } from '../k8s/client.js';
 import { RESOURCES, isAlreadyExists, isNotFound } from '../k8s/client.js';
+import { isGone } from '../k8s/errors.js';
 import { healthyCounts, pluginDevices } from './device-inventory.js';
 import { CONDITIONS, gpuInventory, realisedGpus, setCondition } from './gpu-node-status.js';
 import { InUseTracker, assignPodDevices } from './in-use-tracker.js';
@@ -17,7 +19,7 @@ import { nodeLabels } from './node-labels.js';
 import type { SimulatedNode } from './simulated-gpu.js';
 
 /** The Kubernetes calls the agent makes; a `KubeClient` provides them, tests pass a fake. */
-export type AgentClient = Pick<KubeClient, 'get' | 'create' | 'mergePatch' | 'mergePatchStatus' | 'watch'>;
+export type AgentClient = Pick<KubeClient, 'get' | 'list' | 'create' | 'mergePatch' | 'mergePatchStatus' | 'watch'>;
 
 /** Settings of one node's agent. */
 export interface NodeAgentOptions {
@@ -38,11 +40,17 @@ export interface NodeAgentOptions {
   resyncIntervalMs?: number;
   /** How long an Allocate counts as "in use" before PodResources confirms it; default 30 s. */
   allocateGraceMs?: number;
+  /** Watch restart backoff after errors; default 500 ms → 30 s with jitter 0.5. */
+  watchBackoff?: { baseMs?: number; maxMs?: number };
+  /** Server-side watch timeout; default a random 240–300 s, so that many nodes' watches do not end together. */
+  watchTimeoutSeconds?: number;
   log?: Log;
   metrics?: NodeAgentMetrics;
 }
 
 const RETRY_MS = 2000;
+/** A watch that ends sooner than this after it started counts as a failure (it would otherwise spin). */
+const MIN_WATCH_MS = 1000;
 const MAX_RETRY_MS = 30_000;
 
 /** Capped exponential delay after `failures` consecutive failures: 2 s, 4 s, … 30 s. */
@@ -86,6 +94,12 @@ export class NodeAgent {
   private failedGpusSeen: string | undefined;
   private unsubscribe: (() => void) | undefined;
   private reconcileFailures = 0;
+  /** Resource version the next watch resumes from: the last list's, event's or bookmark's. */
+  private watchRv: string | undefined;
+  /** Incremented per watch; callbacks of an older watch are ignored. */
+  private watchEpoch = 0;
+  private readonly watchBackoff: Backoff;
+  /** Consecutive watch failures (410s, errors, immediate ends) since the last healthy watch. */
   private watchFailures = 0;
 
   constructor(opts: NodeAgentOptions) {
@@ -93,6 +107,7 @@ export class NodeAgent {
     this.node = opts.sim.node;
     this.log = opts.log ?? silentLog;
     this.tracker = new InUseTracker(opts.allocateGraceMs ?? 30_000);
+    this.watchBackoff = new Backoff({ baseMs: 500, maxMs: 30_000, jitter: 0.5, ...opts.watchBackoff });
   }
 
   /** Whether a reconcile has completed (inventory and status published at least once). */
@@ -104,7 +119,7 @@ export class NodeAgent {
   async start(): Promise<void> {
     this.unsubscribe = this.o.sim.onChange(() => this.onHardwareChange());
     await this.publishDevices();
-    await this.startWatch();
+    await this.startWatch(true);
     if (this.o.podResources) this.every(this.o.podResourcesIntervalMs ?? 1000, () => this.pollPodResources());
     this.every(this.o.resyncIntervalMs ?? 30_000, () => this.trigger());
     await this.trigger();
@@ -298,13 +313,18 @@ export class NodeAgent {
       }
     }
     if (!obj) throw new Error(`GpuNode ${this.node} vanished while being created`);
+    this.adopt(obj);
+  }
+
+  /** Takes a fresh copy of the GpuNode (read, listed or from the watch) as the current one. */
+  private adopt(obj: GpuNode): void {
     // After an agent restart, carry on from the published status: transition times and the last
     // reconfiguration stay meaningful.
     if (this.conditions.length === 0 && obj.status?.conditions) this.conditions = obj.status.conditions;
     if (!this.lastReconfiguration && obj.status?.lastReconfiguration) this.lastReconfiguration = obj.status.lastReconfiguration;
+    // Only a re-created object (new uid) has lost what we wrote; a re-read of the same one has not.
+    if (this.gpuNode?.metadata.uid !== obj.metadata.uid || !obj.status) this.lastStatus = '';
     this.gpuNode = obj;
-    // A new object has an empty status: publish everything again.
-    this.lastStatus = '';
   }
 
   private async labelNode(): Promise<void> {
@@ -330,6 +350,12 @@ export class NodeAgent {
     };
     const json = JSON.stringify(status);
     if (json === this.lastStatus) return;
+    // Nothing written to this object yet (agent restart): the published status may already be this one.
+    // The server orders keys its own way, hence the order-insensitive comparison.
+    if (this.lastStatus === '' && this.gpuNode?.status && canonicalJson(this.gpuNode.status) === canonicalJson(status)) {
+      this.lastStatus = json;
+      return;
+    }
     try {
       await this.o.client.mergePatchStatus(RESOURCES.gpuNode, this.node, { status });
       this.lastStatus = json;
@@ -415,41 +441,96 @@ export class NodeAgent {
     if (!(await this.o.sim.setHeld(this.tracker.held())) && podsChanged) void this.trigger();
   }
 
-  private async startWatch(): Promise<void> {
+  /**
+   * Watches the GpuNode from a current resource version: the list's at first and after a 410, then the
+   * last event's or bookmark's. A clean end (server timeout) resumes at once; a 410 relists at once the
+   * first time; errors, repeated 410s and watches that end immediately back off (capped, with jitter).
+   */
+  private async startWatch(relist: boolean): Promise<void> {
     if (this.stopped) return;
-    let resourceVersion: string | undefined;
-    try {
-      await this.ensureGpuNode();
-      resourceVersion = this.gpuNode?.metadata.resourceVersion;
-      this.watchFailures = 0;
-      void this.trigger();
-    } catch (err) {
-      const delay = retryDelay(++this.watchFailures);
-      this.log.warn('Reading GpuNode failed; retrying', { node: this.node, retryInMs: delay, err: String(err) });
-      this.after(delay, () => this.startWatch());
-      return;
+    const fieldSelector = `metadata.name=${this.node}`;
+    if (relist || this.watchRv === undefined) {
+      try {
+        const listed = await this.o.client.list<GpuNode>(RESOURCES.gpuNode, { fieldSelector });
+        const obj = listed.items.find((o) => o.metadata.name === this.node);
+        const changed = !obj || obj.metadata.resourceVersion !== this.gpuNode?.metadata.resourceVersion;
+        // A missing GpuNode is created by the next reconcile pass; the watch then sees it appear.
+        if (obj) this.adopt(obj);
+        else this.gpuNode = undefined;
+        this.watchRv = listed.resourceVersion;
+        if (changed) void this.trigger();
+      } catch (err) {
+        this.restartWatchLater('list-error', err);
+        return;
+      }
     }
-    this.watch = await this.o.client.watch(
-      RESOURCES.gpuNode,
-      { fieldSelector: `metadata.name=${this.node}`, resourceVersion, timeoutSeconds: 300 },
-      (type, obj: GpuNode) => {
-        if (type === 'ADDED' || type === 'MODIFIED') {
-          this.gpuNode = obj;
+    if (this.stopped) return;
+    const epoch = ++this.watchEpoch;
+    const startedAt = Date.now();
+    let gone = false;
+    let failed: unknown;
+    const timeoutSeconds = this.o.watchTimeoutSeconds ?? 240 + Math.floor(Math.random() * 61);
+    try {
+      const handle = await this.o.client.watch(
+        RESOURCES.gpuNode,
+        { fieldSelector, resourceVersion: this.watchRv, timeoutSeconds },
+        (type: WatchEventType, obj: GpuNode) => {
+          if (epoch !== this.watchEpoch) return;
+          if (type === 'ERROR') {
+            // The server ends the stream after an ERROR; remember why, so onDone picks the right restart.
+            if (isGone(obj)) gone = true;
+            else failed = new Error(`GpuNode ${this.node} watch: ${(obj as { message?: string })?.message ?? 'error event'}`, { cause: obj });
+            this.watch?.abort();
+            return;
+          }
+          const rv = obj?.metadata?.resourceVersion;
+          if (rv) this.watchRv = rv;
+          // Events arrive: the watch is healthy again.
+          this.watchFailures = 0;
+          this.watchBackoff.reset();
+          if (type === 'BOOKMARK' || obj?.metadata?.name !== this.node) return;
+          if (type === 'DELETED') this.gpuNode = undefined;
+          else this.adopt(obj);
           void this.trigger();
-        } else if (type === 'DELETED') {
-          this.gpuNode = undefined;
-          void this.trigger();
-        } else if (type === 'ERROR') {
-          // E.g. 410 Gone: start over from a fresh read.
-          this.watch?.abort();
-        }
-      },
-      (err) => {
-        if (this.stopped) return;
-        if (err) this.log.warn('GpuNode watch ended with an error; restarting', { node: this.node, err: String(err) });
-        this.after(err ? retryDelay(++this.watchFailures) : 0, () => this.startWatch());
-      },
-    );
+        },
+        (err) => {
+          if (epoch !== this.watchEpoch || this.stopped) return;
+          this.watch = undefined;
+          if (gone || isGone(err)) this.onWatchGone();
+          else if (err || failed) this.restartWatchLater('watch-error', err ?? failed);
+          else if (Date.now() - startedAt < MIN_WATCH_MS) this.restartWatchLater('watch-closed', new Error('watch closed immediately'));
+          else {
+            this.watchFailures = 0;
+            this.watchBackoff.reset();
+            void this.startWatch(false);
+          }
+        },
+      );
+      if (epoch === this.watchEpoch && !this.stopped) this.watch = handle;
+      else handle.abort();
+    } catch (err) {
+      if (epoch === this.watchEpoch) this.restartWatchLater('watch-error', err);
+    }
+  }
+
+  /** 410: our resource version left the server's window. Relist at once, unless that just happened. */
+  private onWatchGone(): void {
+    if (this.watchFailures === 0) {
+      this.watchFailures++;
+      this.log.info('GpuNode watch expired; relisting', { node: this.node });
+      void this.startWatch(true);
+    } else {
+      this.restartWatchLater('gone', new Error('resource version expired again right after a relist'));
+    }
+  }
+
+  /** Relists and rewatches after the next backoff delay. */
+  private restartWatchLater(reason: string, err: unknown): void {
+    if (this.stopped) return;
+    this.watchFailures++;
+    const delay = this.watchBackoff.next();
+    this.log.warn('GpuNode watch failed; restarting', { node: this.node, reason, retryInMs: delay, failures: this.watchFailures, err: String(err) });
+    this.after(delay, () => this.startWatch(true));
   }
 
   private every(ms: number, fn: () => Promise<void>): void {
@@ -469,4 +550,13 @@ export class NodeAgent {
     }, ms);
     this.timers.add(t);
   }
+}
+
+/** JSON with object keys sorted at every level, for order-insensitive comparison. */
+function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : v,
+  );
 }

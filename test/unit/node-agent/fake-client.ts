@@ -2,7 +2,18 @@ import type { ResourceRef } from '../../../src/k8s/client.js';
 import { ApiError } from '../../../src/k8s/errors.js';
 
 type Obj = { metadata: { name: string; generation?: number; resourceVersion?: string; [k: string]: unknown }; [k: string]: unknown };
-type Listener = { plural: string; onEvent: (type: 'ADDED' | 'MODIFIED' | 'DELETED', obj: unknown) => void; onDone: (err?: unknown) => void };
+type Listener = {
+  plural: string;
+  /** Only this object (a `metadata.name=` field selector), or all of the type. */
+  name?: string;
+  onEvent: (type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR', obj: unknown) => void;
+  onDone: (err?: unknown) => void;
+};
+
+/** Value of `metadata.name=X` in a field selector, if any. */
+function nameSelected(fieldSelector?: string): string | undefined {
+  return fieldSelector?.split(',').map((p) => p.split('=')).find(([k]) => k === 'metadata.name')?.[1];
+}
 
 /** RFC 7386 merge patch. */
 function merge(target: unknown, patch: unknown): unknown {
@@ -19,6 +30,12 @@ function merge(target: unknown, patch: unknown): unknown {
 export class FakeClient {
   readonly objects = new Map<string, Obj>();
   readonly calls: string[] = [];
+  /** Reads: `get <plural>/<name>`, `list <plural>`, `watch <plural> rv=<rv>`. */
+  readonly reads: string[] = [];
+  /** Watches from a resourceVersion below this answer 410 Expired at once, like a compacted watch cache. */
+  oldestWatchableRv = 0;
+  /** While set, every new watch fails at once with this error (or, for `'close'`, ends cleanly at once). */
+  failWatches: Error | 'close' | undefined;
   private listeners: Listener[] = [];
   private rv = 1;
 
@@ -33,22 +50,26 @@ export class FakeClient {
   private store(ref: ResourceRef, obj: Obj, type: 'ADDED' | 'MODIFIED'): Obj {
     obj.metadata.resourceVersion = String(++this.rv);
     this.objects.set(this.key(ref, obj.metadata.name), obj);
-    for (const l of this.listeners.filter((x) => x.plural === ref.plural)) l.onEvent(type, structuredClone(obj));
+    for (const l of this.listeners.filter((x) => x.plural === ref.plural && (!x.name || x.name === obj.metadata.name))) l.onEvent(type, structuredClone(obj));
     return structuredClone(obj);
   }
 
   async get<T>(ref: ResourceRef, name: string): Promise<T | undefined> {
+    this.reads.push(`get ${ref.plural}/${name}`);
     const o = this.objects.get(this.key(ref, name));
     return o ? (structuredClone(o) as T) : undefined;
   }
 
   /** Lists one type; supports `a=b,c=d` label selectors and `status.phase=X` field selectors. */
   async list<T>(ref: ResourceRef, opts: { labelSelector?: string; fieldSelector?: string } = {}): Promise<{ items: T[]; resourceVersion: string }> {
+    this.reads.push(`list ${ref.plural}`);
     const pairs = (sel?: string) => (sel ? sel.split(',').map((p) => p.split('=')) : []);
+    const name = nameSelected(opts.fieldSelector);
     const items = [...this.objects.entries()]
       .filter(([k]) => k.startsWith(`${ref.plural}/`))
       .map(([, o]) => o)
       .filter((o) => pairs(opts.labelSelector).every(([k, v]) => (o.metadata.labels as Record<string, string> | undefined)?.[k] === v))
+      .filter((o) => !name || o.metadata.name === name)
       .filter((o) => pairs(opts.fieldSelector).every(([k, v]) => k !== 'status.phase' || (o.status as { phase?: string } | undefined)?.phase === v));
     return { items: structuredClone(items) as T[], resourceVersion: String(this.rv) };
   }
@@ -80,18 +101,54 @@ export class FakeClient {
 
   async watch(
     ref: ResourceRef,
-    _opts: unknown,
+    opts: { fieldSelector?: string; resourceVersion?: string },
     onEvent: Listener['onEvent'],
     onDone: Listener['onDone'],
   ): Promise<{ abort(): void }> {
-    const l: Listener = { plural: ref.plural, onEvent, onDone };
+    this.reads.push(`watch ${ref.plural} rv=${opts.resourceVersion ?? ''}`);
+    const failure = this.failWatches;
+    const expired = opts.resourceVersion !== undefined && Number(opts.resourceVersion) < this.oldestWatchableRv;
+    if (failure || expired) {
+      // Like the API server: the answer arrives after the request returned its handle.
+      setImmediate(() => {
+        if (expired && !failure) {
+          onEvent('ERROR', { kind: 'Status', code: 410, reason: 'Expired', message: `too old resource version: ${opts.resourceVersion} (${this.rv})` });
+        }
+        onDone(failure instanceof Error ? failure : undefined);
+      });
+      return { abort: () => undefined };
+    }
+    const l: Listener = { plural: ref.plural, name: nameSelected(opts.fieldSelector), onEvent, onDone };
     this.listeners.push(l);
     return {
       abort: () => {
+        if (!this.listeners.includes(l)) return;
         this.listeners = this.listeners.filter((x) => x !== l);
         onDone();
       },
     };
+  }
+
+  /** Ends every open watch cleanly, like the API server's watch timeout. */
+  endWatches(): void {
+    const open = this.listeners;
+    this.listeners = [];
+    for (const l of open) l.onDone();
+  }
+
+  /** Sends a bookmark with the current resourceVersion to every open watch. */
+  bookmark(): void {
+    for (const l of this.listeners) l.onEvent('BOOKMARK', { metadata: { resourceVersion: String(this.rv) } });
+  }
+
+  /** Advances the resourceVersion, as writes to other objects do. */
+  bumpRv(by: number): void {
+    this.rv += by;
+  }
+
+  /** Current resourceVersion of the store. */
+  get resourceVersion(): number {
+    return this.rv;
   }
 
   /** Number of open watches. */
