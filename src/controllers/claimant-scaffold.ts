@@ -13,7 +13,7 @@ import { ignoreNotFound } from './ignore-not-found.js';
 import { LedgerDraft, commitLedger, type LedgerExpectations } from './ledger.js';
 import { describeBlocker, findBlocker, withLayouts } from './pending-queue.js';
 import type { PendingRequest } from './pending-requests.js';
-import { NO_METRICS, type CachePort, type ClientPort, type Clock, type ControllerMetricsPort, type KubeObject, type LogPort, type PlaceFn, type RecorderPort } from './ports.js';
+import { NO_METRICS, type CachePort, type ClientPort, type Clock, type ControllerMetricsPort, type KubeObject, type LogPort, type PlaceFn, type RecorderPort, type ReconcileRequest } from './ports.js';
 import type { ReconfigTracker } from './reconfig-tracker.js';
 import { buildSnapshot, type NodeObject } from './snapshot.js';
 
@@ -81,9 +81,16 @@ export class ClaimantScaffold<T extends ClaimantObject> {
     this.now = deps.clock ?? (() => new Date());
   }
 
-  /** Whether the GpuNode cache shows every ledger write this process made (else plan later, not from stale data). */
-  cacheCurrent(): boolean {
-    return this.#d.expectations?.satisfied((n) => this.#d.gpuNodes.get(n)) ?? true;
+  /**
+   * Whether the GpuNode cache shows every ledger write this process made (else plan later, not from stale data).
+   * When it does not and `req` is given, the pass is remembered and woken by the GpuNode change that shows the
+   * writes (see `LedgerExpectations.wake`).
+   */
+  cacheCurrent(req?: ReconcileRequest): boolean {
+    const exp = this.#d.expectations;
+    if (!exp || exp.satisfied((n) => this.#d.gpuNodes.get(n))) return true;
+    if (req) exp.wait(this.#d.kind, req);
+    return false;
   }
 
   /** Whether `obj` carries the finalizer. */
@@ -175,7 +182,7 @@ export class ClaimantScaffold<T extends ClaimantObject> {
     if (draft.changed().length === 0) return [];
     let written: GpuNode[];
     try {
-      written = await commitLedger(this.#d.client, draft, (n) => this.#noteWrite(n, now));
+      written = await commitLedger(this.#d.client, draft, (n) => this.#noteWrite(n, now), (n) => this.#d.gpuNodes.get(n));
     } catch (err) {
       if (defrag) this.#d.defrag?.abandoned(defrag);
       throw err;
@@ -196,7 +203,7 @@ export class ClaimantScaffold<T extends ClaimantObject> {
     const draft = new LedgerDraft(this.#d.gpuNodes.list());
     const released = draft.release((c) => claimNames(c, who));
     if (released > 0) {
-      await commitLedger(this.#d.client, draft, (n) => this.#noteWrite(n, now));
+      await commitLedger(this.#d.client, draft, (n) => this.#noteWrite(n, now), (n) => this.#d.gpuNodes.get(n));
       await this.#d.recorder.event(obj, 'Normal', 'Released', describe(released));
       log.info(logMessage, { released });
     }

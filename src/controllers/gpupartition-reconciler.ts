@@ -64,8 +64,7 @@ export class GpuPartitionReconciler {
     const events: PassEvent[] = [];
     const pass: { defrag?: AppliedDefrag } = {};
 
-    if (!this.#s.cacheCurrent()) return { requeueAfterMs: CACHE_WAIT_MS };
-    if (p.metadata.deletionTimestamp) return this.#finalize(p, who, log);
+    if (p.metadata.deletionTimestamp) return this.#finalize(p, who, req, log);
 
     if (!this.#s.hasFinalizer(p)) {
       p = await this.#s.ensureFinalizer(p);
@@ -96,6 +95,10 @@ export class GpuPartitionReconciler {
       const draft = new LedgerDraft(gpuNodes);
       // Stale claims (an older object of the same name) and surplus ones go back in the same write.
       draft.release((c, node, gpu, start) => claimNames(c, who) && (c.uid !== p.metadata.uid || !kept.has(`${node}/${gpu}/${start}`)));
+
+      // Only a pass that places or releases needs a cache showing this process's own writes: planned from an
+      // older ledger it could place a claim twice. Passes that only report status go on.
+      if ((missing.length > 0 || draft.changed().length > 0) && !this.#s.cacheCurrent(req)) return { requeueAfterMs: CACHE_WAIT_MS };
 
       if (missing.length > 0) {
         const placed = this.#placeMissing(p, missing, draft, events, pass);
@@ -255,7 +258,7 @@ export class GpuPartitionReconciler {
   }
 
   /** Deletion: wait while admitted pods use the partition, then release every claim and drop the finalizer. */
-  async #finalize(p: GpuPartition, who: ClaimantId, log: LogPort): Promise<ReconcileResult | void> {
+  async #finalize(p: GpuPartition, who: ClaimantId, req: ReconcileRequest, log: LogPort): Promise<ReconcileResult | void> {
     if (!this.#s.hasFinalizer(p)) return;
     const ns = p.metadata.namespace as string;
     const name = p.metadata.name as string;
@@ -273,6 +276,8 @@ export class GpuPartitionReconciler {
       // Pod changes map back to this partition, so no timed requeue is needed.
       return;
     }
+    // A claim written by this process but not yet cached would otherwise be missed and leak.
+    if (!this.#s.cacheCurrent(req)) return { requeueAfterMs: CACHE_WAIT_MS };
     await this.#s.releaseAll(p, who, now, log, (n) => `Released ${n} slice(s)`, 'Released GpuPartition slices');
     await this.#s.removeFinalizer(p);
     log.info('Removed finalizer from GpuPartition');

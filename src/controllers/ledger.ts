@@ -6,18 +6,27 @@
 import type { ClaimRef, GpuNode, TargetGpu } from '../api/types.js';
 import { RESOURCES } from '../k8s/resources.js';
 import type { GpuLayout, Victim } from '../placement/types.js';
-import { claimKey } from './claims.js';
-import type { ClientPort } from './ports.js';
+import { claimKey, type ClaimantKind } from './claims.js';
+import { deepEqual } from './conditions.js';
+import type { ClientPort, ReconcileRequest } from './ports.js';
+import { placementView } from './snapshot.js';
 
-/** A working copy of the GpuNodes a pass may modify, and which of them changed. */
+/**
+ * A copy-on-write view of the GpuNodes a pass may modify, and which of them changed. The given nodes (the
+ * informer's cached objects) are only read; a node is cloned the first time the pass edits it, so a pass that
+ * changes nothing copies nothing.
+ */
 export class LedgerDraft {
-  readonly #nodes = new Map<string, GpuNode>();
+  /** The nodes as given, never mutated. */
+  readonly #base = new Map<string, GpuNode>();
+  /** Private copies of the nodes this draft edited. */
+  readonly #copies = new Map<string, GpuNode>();
   readonly #changed = new Set<string>();
 
-  /** Copies `nodes`; the originals are never mutated. */
+  /** Reads `nodes`; the originals are never mutated. */
   constructor(nodes: GpuNode[]) {
     for (const n of nodes) {
-      if (n.metadata.name) this.#nodes.set(n.metadata.name, structuredClone(n));
+      if (n.metadata.name) this.#base.set(n.metadata.name, n);
     }
   }
 
@@ -27,8 +36,7 @@ export class LedgerDraft {
    */
   applyLayouts(layouts: GpuLayout[], claimFor: (key: string) => ClaimRef | undefined): void {
     for (const layout of layouts) {
-      const node = this.#nodes.get(layout.node);
-      if (!node) throw new Error(`placement names GpuNode ${layout.node}, which is not in the snapshot`);
+      if (!this.#base.has(layout.node)) throw new Error(`placement names GpuNode ${layout.node}, which is not in the snapshot`);
       const resolve = (key: string): ClaimRef => {
         const claim = claimFor(key);
         if (!claim) throw new Error(`placement names holder ${key} on ${layout.node}/${layout.gpuIndex}, which has no claim`);
@@ -43,7 +51,7 @@ export class LedgerDraft {
             : [],
         ...(layout.mode === 'whole' && layout.holder ? { claim: resolve(layout.holder.key) } : {}),
       };
-      this.#setGpu(node, gpu);
+      this.#setGpu(this.#writable(layout.node), gpu);
     }
   }
 
@@ -55,35 +63,61 @@ export class LedgerDraft {
   /** Removes every claim matching `pred`; a released slice stays carved and free for reuse. Returns how many. */
   release(pred: (claim: ClaimRef, node: string, gpuIndex: number, start?: number) => boolean): number {
     let released = 0;
-    for (const [name, node] of this.#nodes) {
-      let touched = false;
-      for (const gpu of node.spec?.gpus ?? []) {
-        if (gpu.claim && pred(gpu.claim, name, gpu.index)) {
-          delete gpu.claim;
-          touched = true;
-          released++;
-        }
-        for (const s of gpu.slices) {
-          if (s.claim && pred(s.claim, name, gpu.index, s.start)) {
-            delete s.claim;
-            touched = true;
-            released++;
-          }
-        }
+    for (const name of this.#base.keys()) {
+      // Find the matches on the current view first: only a node that loses a claim is copied.
+      const hits: Array<{ gpu: number; slice?: number }> = [];
+      (this.#current(name).spec?.gpus ?? []).forEach((gpu, gi) => {
+        if (gpu.claim && pred(gpu.claim, name, gpu.index)) hits.push({ gpu: gi });
+        gpu.slices.forEach((s, si) => {
+          if (s.claim && pred(s.claim, name, gpu.index, s.start)) hits.push({ gpu: gi, slice: si });
+        });
+      });
+      if (hits.length === 0) continue;
+      const gpus = this.#writable(name).spec?.gpus ?? [];
+      for (const h of hits) {
+        const gpu = gpus[h.gpu] as TargetGpu;
+        if (h.slice === undefined) delete gpu.claim;
+        else delete (gpu.slices[h.slice] as TargetGpu['slices'][number]).claim;
       }
-      if (touched) this.#changed.add(name);
+      released += hits.length;
+      this.#changed.add(name);
     }
     return released;
   }
 
-  /** Every node of the draft, with the edits so far. */
+  /** Every node of the draft, with the edits so far. Read-only: edit through the draft's methods. */
   nodes(): GpuNode[] {
-    return [...this.#nodes.values()];
+    return [...this.#base.keys()].map((n) => this.#current(n));
   }
 
-  /** The modified nodes, in name order (the deterministic write order of a gang). */
+  /**
+   * The nodes whose spec the edits actually changed, in name order (the deterministic write order of a gang).
+   * A node edited back to what it was is left out, so it is not written (a write that changes nothing could
+   * only conflict).
+   */
   changed(): GpuNode[] {
-    return [...this.#changed].sort().map((n) => this.#nodes.get(n) as GpuNode);
+    return [...this.#changed]
+      .sort()
+      .filter((n) => !deepEqual(this.#copies.get(n)?.spec, this.#base.get(n)?.spec))
+      .map((n) => this.#copies.get(n) as GpuNode);
+  }
+
+  /** The node as given, before any edit of this draft (the version its write must be based on). */
+  original(name: string): GpuNode | undefined {
+    return this.#base.get(name);
+  }
+
+  #current(name: string): GpuNode {
+    return this.#copies.get(name) ?? (this.#base.get(name) as GpuNode);
+  }
+
+  #writable(name: string): GpuNode {
+    let copy = this.#copies.get(name);
+    if (!copy) {
+      copy = structuredClone(this.#base.get(name) as GpuNode);
+      this.#copies.set(name, copy);
+    }
+    return copy;
   }
 
   #setGpu(node: GpuNode, gpu: TargetGpu): void {
@@ -97,15 +131,20 @@ export class LedgerDraft {
   }
 }
 
-/** Wait before re-planning while the GpuNode cache lags this process's own ledger writes. */
-export const CACHE_WAIT_MS = 200;
+/**
+ * Safety-net wait before re-checking a pass held back because the GpuNode cache lags this process's own ledger
+ * writes; normally the GpuNode event that shows the write wakes the waiting passes sooner (`LedgerExpectations.wake`).
+ */
+export const CACHE_WAIT_MS = 1_000;
 
 /**
  * Generations of GpuNodes this process wrote, until the informer cache shows them: a pass that planned from an
  * older cached ledger could otherwise place a claim a second time (controller-runtime calls these expectations).
+ * Passes held back meanwhile are remembered per claimant kind and woken when the cache catches up.
  */
 export class LedgerExpectations {
   readonly #expected = new Map<string, number>();
+  readonly #waiting = new Map<ClaimantKind, Map<string, ReconcileRequest>>();
 
   /** Records a written node. */
   noteWritten(node: GpuNode): void {
@@ -122,6 +161,24 @@ export class LedgerExpectations {
     }
     return this.#expected.size === 0;
   }
+
+  /** Remembers a pass of `kind` held back until the cache is current; {@link wake} returns it then. */
+  wait(kind: ClaimantKind, req: ReconcileRequest): void {
+    let keys = this.#waiting.get(kind);
+    if (!keys) this.#waiting.set(kind, (keys = new Map()));
+    keys.set(`${req.namespace ?? ''}/${req.name}`, req);
+  }
+
+  /**
+   * The held-back passes of `kind` once the cache shows every write (then forgotten); none while it still lags.
+   * Call from the GpuNode informer's change handler, after the cache took the change.
+   */
+  wake(kind: ClaimantKind, cached: (name: string) => GpuNode | undefined): ReconcileRequest[] {
+    const keys = this.#waiting.get(kind);
+    if (!keys || keys.size === 0 || !this.satisfied(cached)) return [];
+    this.#waiting.delete(kind);
+    return [...keys.values()];
+  }
 }
 
 /** Called after each successful ledger write with the node's new generation (reconfiguration latency clock). */
@@ -130,19 +187,41 @@ export type LedgerWriteHook = (node: GpuNode) => void;
 /**
  * Commits the draft: replaces each changed GpuNode in name order. A conflict propagates (the caller re-plans);
  * nodes written before it stay written and the next pass sees their claims in the ledger.
+ *
+ * `latest` (the informer cache) lets a write skip a conflict that could not change the plan: when the cache
+ * holds a newer version of the node whose generation, spec and placement view (see `placementView`) equal
+ * those the draft was planned from (e.g. the agent reported a slice realised), the write carries that newer
+ * resourceVersion. Any other change, and any change the cache has not seen, still conflicts.
  */
-export async function commitLedger(client: ClientPort, draft: LedgerDraft, onWritten?: LedgerWriteHook): Promise<GpuNode[]> {
+export async function commitLedger(
+  client: ClientPort,
+  draft: LedgerDraft,
+  onWritten?: LedgerWriteHook,
+  latest?: (name: string) => GpuNode | undefined,
+): Promise<GpuNode[]> {
   const written: GpuNode[] = [];
   for (const node of draft.changed()) {
+    const name = node.metadata.name as string;
     try {
-      const out = await client.replace<GpuNode>(RESOURCES.gpuNode, node);
+      const out = await client.replace<GpuNode>(RESOURCES.gpuNode, rebase(node, draft.original(name), latest?.(name)));
       written.push(out);
       onWritten?.(out);
     } catch (err) {
-      throw new Error(`writing target layout of GpuNode ${node.metadata.name}`, { cause: err });
+      throw new Error(`writing target layout of GpuNode ${name}`, { cause: err });
     }
   }
   return written;
+}
+
+/** `edited` carrying the resourceVersion of `latest` when `latest` differs from `base` in nothing placement reads. */
+function rebase(edited: GpuNode, base: GpuNode | undefined, latest: GpuNode | undefined): GpuNode {
+  if (!base || !latest || latest.metadata.resourceVersion === edited.metadata.resourceVersion) return edited;
+  const same =
+    latest.metadata.uid === base.metadata.uid &&
+    latest.metadata.generation === base.metadata.generation &&
+    deepEqual(latest.spec, base.spec) &&
+    placementView(latest) === placementView(base);
+  return same ? { ...edited, metadata: { ...edited.metadata, resourceVersion: latest.metadata.resourceVersion } } : edited;
 }
 
 /** The cached GpuNodes with this pass's written versions in place of the cached ones (the cache lags writes). */

@@ -1,13 +1,14 @@
 /**
  * Maps informer changes to reconcile requests: a GpuNode or Node change wakes the claimants that hold
- * slices on it and the ones still waiting for capacity; a pod change wakes its partition or job. Pure.
+ * slices on it, and the ones still waiting for capacity when what placement sees of it changed; a pod change
+ * wakes its partition or job. Pure.
  */
 import { JOB_LABEL, PARTITION_LABEL } from '../api/constants.js';
 import type { GpuNode, GpuPartition, TrainingJob } from '../api/types.js';
 import { ledgerEntries, type ClaimantKind } from './claims.js';
 import type { PodObject } from './pods.js';
 import type { CachePort, ReconcileRequest } from './ports.js';
-import { nodeSchedulable, type NodeObject } from './snapshot.js';
+import { nodeSchedulable, placementView, type NodeObject } from './snapshot.js';
 
 /** Claimants of `kind` holding claims on any of the given GpuNode versions. */
 export function claimantsOn(kind: ClaimantKind, ...nodes: Array<GpuNode | undefined>): ReconcileRequest[] {
@@ -25,11 +26,14 @@ export function uniqueRequests(...lists: ReconcileRequest[][]): ReconcileRequest
   return [...out.values()];
 }
 
-/** Partitions that may be waiting for capacity or for a node to realise their slices (not Ready, not deleting). */
+/**
+ * Partitions that may be waiting for capacity (not Ready, not deleting, not fully allocated). An `Allocating`
+ * partition holds its claims and is woken by changes of the nodes they are on.
+ */
 export function waitingPartitions(partitions: CachePort<GpuPartition>): ReconcileRequest[] {
   return partitions
     .list()
-    .filter((p) => p.status?.phase !== 'Ready' && !p.metadata.deletionTimestamp)
+    .filter((p) => p.status?.phase !== 'Ready' && p.status?.phase !== 'Allocating' && !p.metadata.deletionTimestamp)
     .map((p) => ({ namespace: p.metadata.namespace as string, name: p.metadata.name as string }));
 }
 
@@ -41,14 +45,36 @@ export function waitingJobs(jobs: CachePort<TrainingJob>): ReconcileRequest[] {
     .map((j) => ({ namespace: j.metadata.namespace as string, name: j.metadata.name as string }));
 }
 
-/** GpuNode change → the partitions on it (before and after) plus every waiting partition. */
-export function gpuNodeToPartitions(partitions: CachePort<GpuPartition>) {
-  return (gn: GpuNode, prev: GpuNode | undefined): ReconcileRequest[] => uniqueRequests(claimantsOn('GpuPartition', gn, prev), waitingPartitions(partitions));
+/**
+ * True when a GpuNode change can change a placement decision: the node appeared or went away, or its
+ * placement view (ledger, realised busy slices, health, inventory, agent readiness) differs. Realisation of
+ * idle slices and other status-only writes do not.
+ */
+export function gpuNodePlacementChanged(gn: GpuNode, prev: GpuNode | undefined, deleted = false): boolean {
+  if (deleted || !prev) return true;
+  return placementView(gn) !== placementView(prev);
 }
 
-/** GpuNode change → the jobs on it (before and after) plus every waiting job. */
-export function gpuNodeToJobs(jobs: CachePort<TrainingJob>) {
-  return (gn: GpuNode, prev: GpuNode | undefined): ReconcileRequest[] => uniqueRequests(claimantsOn('TrainingJob', gn, prev), waitingJobs(jobs));
+/** Held-back passes to wake on a GpuNode change (see `LedgerExpectations.wake`); none by default. */
+export type CacheWaiters = () => ReconcileRequest[];
+
+/**
+ * GpuNode change → the partitions on it (before and after), the waiting partitions when placement could
+ * change, and the passes that waited for the cache to show this process's writes.
+ */
+export function gpuNodeToPartitions(partitions: CachePort<GpuPartition>, cacheWaiters: CacheWaiters = () => []) {
+  return (gn: GpuNode, prev: GpuNode | undefined, deleted = false): ReconcileRequest[] =>
+    uniqueRequests(
+      claimantsOn('GpuPartition', gn, prev),
+      gpuNodePlacementChanged(gn, prev, deleted) ? waitingPartitions(partitions) : [],
+      cacheWaiters(),
+    );
+}
+
+/** GpuNode change → the jobs on it (before and after), the waiting jobs when placement could change, and the cache waiters. */
+export function gpuNodeToJobs(jobs: CachePort<TrainingJob>, cacheWaiters: CacheWaiters = () => []) {
+  return (gn: GpuNode, prev: GpuNode | undefined, deleted = false): ReconcileRequest[] =>
+    uniqueRequests(claimantsOn('TrainingJob', gn, prev), gpuNodePlacementChanged(gn, prev, deleted) ? waitingJobs(jobs) : [], cacheWaiters());
 }
 
 /**

@@ -14,6 +14,7 @@ import { planDefrag as enginePlanDefrag } from '../placement/defrag.js';
 import { place as enginePlace } from '../placement/engine.js';
 import { Controller } from '../runtime/controller.js';
 import type { Manager } from '../runtime/manager.js';
+import type { ClaimantKind } from './claims.js';
 import { Defragmenter } from './defrag-executor.js';
 import { AdmissionGuard, guardGateClient } from './defrag-guard.js';
 import { DefragMetrics } from './defrag-metrics.js';
@@ -63,13 +64,10 @@ export function registerControllers(manager: Manager, client: KubeClient, opts: 
   const partitionPods = manager.informer<PodObject>(RESOURCES.pod, { ...ns, labelSelector: PARTITION_LABEL });
   const jobPods = manager.informer<PodObject>(RESOURCES.pod, { ...ns, labelSelector: JOB_LABEL });
 
-  const common = {
-    client,
-    recorder: manager.recorder,
-    metrics: manager.metrics,
-    reconfig: new ReconfigTracker(),
-    expectations: new LedgerExpectations(),
-  };
+  const expectations = new LedgerExpectations();
+  const common = { client, recorder: manager.recorder, metrics: manager.metrics, reconfig: new ReconfigTracker(), expectations };
+  // Passes held back until the cache shows this process's ledger writes are woken by the GpuNode change that does.
+  const cacheWaiters = (kind: ClaimantKind) => () => expectations.wake(kind, (n) => gpuNodes.get(n));
   const place = opts.place ?? enginePlace;
   const copts = { workers: opts.workers ?? 2, metrics: manager.metrics, ...(opts.logger ? { logger: opts.logger } : {}) };
 
@@ -91,14 +89,14 @@ export function registerControllers(manager: Manager, client: KubeClient, opts: 
   const partitionR = new GpuPartitionReconciler({ ...common, partitions, gpuNodes, nodes, pods: partitionPods, place, ...withDefrag, priorityQueue: { jobs } });
   const partitionC = new Controller(partitionR, { ...copts, kind: 'GpuPartition' })
     .watch(partitions, self)
-    .watch(gpuNodes, gpuNodeToPartitions(partitions))
+    .watch(gpuNodes, gpuNodeToPartitions(partitions, cacheWaiters('GpuPartition')))
     .watch(nodes, nodeToClaimants('GpuPartition', gpuNodes, () => waitingPartitions(partitions)))
     .watch(partitionPods, podToPartition);
 
   const jobR = new TrainingJobReconciler({ ...common, jobs, gpuNodes, nodes, pods: jobPods, place, ...withDefrag, priorityQueue: { partitions } });
   const jobC = new Controller(jobR, { ...copts, kind: 'TrainingJob' })
     .watch(jobs, self)
-    .watch(gpuNodes, gpuNodeToJobs(jobs))
+    .watch(gpuNodes, gpuNodeToJobs(jobs, cacheWaiters('TrainingJob')))
     .watch(nodes, nodeToClaimants('TrainingJob', gpuNodes, () => waitingJobs(jobs)))
     .watch(jobPods, podToJob);
 

@@ -48,6 +48,17 @@ export function buildSnapshot(gpuNodes: GpuNode[], nodes: (name: string) => Node
   return { nodes: out };
 }
 
+// A Node that is schedulable: the core Node's part of placement is watched separately (`nodePlacementChanged`).
+const SCHEDULABLE_NODE: NodeObject = { metadata: {}, status: { conditions: [{ type: 'Ready', status: 'True' }] } };
+
+/**
+ * What placement sees of one GpuNode (its snapshot, its core Node taken as schedulable), as a string: equal
+ * views mean a change of the object (a realised slice, a heartbeat) cannot change any placement decision.
+ */
+export function placementView(gn: GpuNode): string {
+  return JSON.stringify(buildSnapshot([gn], () => SCHEDULABLE_NODE).nodes);
+}
+
 /** Per-GPU union of target and realised layouts. */
 function gpuSnapshots(gn: GpuNode, product: string): GpuSnapshot[] {
   const model = modelForProduct(product);

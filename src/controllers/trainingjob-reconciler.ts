@@ -73,7 +73,7 @@ export class TrainingJobReconciler {
     let job = this.#d.jobs.get(req.name, req.namespace);
     if (!job) return;
     const who: ClaimantId = { kind: 'TrainingJob', namespace: req.namespace, name: req.name };
-    if (!this.#s.cacheCurrent()) return { requeueAfterMs: CACHE_WAIT_MS };
+    if (!this.#s.cacheCurrent(req)) return { requeueAfterMs: CACHE_WAIT_MS };
     if (job.metadata.deletionTimestamp) return this.#finalize(job, who, log);
     job = await this.#s.ensureFinalizer(job);
 

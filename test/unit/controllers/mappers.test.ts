@@ -19,6 +19,24 @@ describe('mappers', () => {
     expect(reqs.map((r) => r.name).sort()).toEqual(['new', 'old']);
   });
 
+  test('a status-only GpuNode change wakes the partitions on it but not the waiting ones; busy slices and cache waiters do', () => {
+    const before = makeGpuNode('n1');
+    before.spec = { gpus: [{ index: 0, mode: 'mig', slices: [{ profile: '1g.23gb', start: 0, claim: claim('holder') }] }] };
+    const realised: GpuNode = structuredClone(before);
+    realised.status!.gpus![0]!.slices = [{ profile: '1g.23gb', start: 0, uuid: 'MIG-0', deviceId: 'MIG-0', inUse: false }];
+    const waiting = makePartition('waiting', 'a', { profile: '1g.23gb' });
+    const allocating = makePartition('allocating', 'a', { profile: '1g.23gb' });
+    allocating.status = { phase: 'Allocating' };
+    const cache: CachePort<GpuPartition> = { get: () => undefined, list: () => [waiting, allocating] };
+    expect(gpuNodeToPartitions(cache)(realised, before).map((r) => r.name)).toEqual(['holder']);
+    const busy: GpuNode = structuredClone(realised);
+    busy.status!.gpus![1]!.slices = [{ profile: '7g.180gb', start: 0, uuid: 'MIG-1', deviceId: 'MIG-1', inUse: true }];
+    expect(gpuNodeToPartitions(cache)(busy, realised).map((r) => r.name).sort()).toEqual(['holder', 'waiting']);
+    expect(gpuNodeToPartitions(cache)(realised, realised, true).map((r) => r.name).sort()).toEqual(['holder', 'waiting']);
+    const woken = gpuNodeToPartitions(cache, () => [{ namespace: 'a', name: 'held-back' }])(realised, before);
+    expect(woken.map((r) => r.name).sort()).toEqual(['held-back', 'holder']);
+  });
+
   test('pods map to the partition or job they name', () => {
     const pod = makePartitionPod('p', 'a', 'nb', 'nvidia.com/mig-1g.23gb');
     expect(podToPartition(pod)).toEqual([{ namespace: 'a', name: 'nb' }]);
