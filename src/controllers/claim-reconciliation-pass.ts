@@ -58,6 +58,7 @@ export class ClaimReconciliationPass {
     if (pods.length === 0) return 'unchanged';
     const plan = reconcileClaims(gn, (p) => owners.get(podKey(p)), owns);
     if (plan.updated) {
+      this.#d.expectations?.noteWriting(node);
       try {
         const out = await this.#d.client.replace<GpuNode>(RESOURCES.gpuNode, plan.updated);
         this.#d.expectations?.noteWritten(out);
@@ -67,6 +68,8 @@ export class ClaimReconciliationPass {
           return 'conflict';
         }
         throw new Error(`writing swapped claims of GpuNode ${node}`, { cause: err });
+      } finally {
+        this.#d.expectations?.noteWriteEnded(node);
       }
       log.info('Swapped claims to match the devices pods use', { node, swaps: plan.swaps.length });
     }

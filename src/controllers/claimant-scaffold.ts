@@ -182,7 +182,7 @@ export class ClaimantScaffold<T extends ClaimantObject> {
     if (draft.changed().length === 0) return [];
     let written: GpuNode[];
     try {
-      written = await commitLedger(this.#d.client, draft, (n) => this.#noteWrite(n, now), (n) => this.#d.gpuNodes.get(n));
+      written = await commitLedger(this.#d.client, draft, (n) => this.#noteWrite(n, now), (n) => this.#d.gpuNodes.get(n), this.#d.expectations);
     } catch (err) {
       if (defrag) this.#d.defrag?.abandoned(defrag);
       throw err;
@@ -203,7 +203,7 @@ export class ClaimantScaffold<T extends ClaimantObject> {
     const draft = new LedgerDraft(this.#d.gpuNodes.list());
     const released = draft.release((c) => claimNames(c, who));
     if (released > 0) {
-      await commitLedger(this.#d.client, draft, (n) => this.#noteWrite(n, now), (n) => this.#d.gpuNodes.get(n));
+      await commitLedger(this.#d.client, draft, (n) => this.#noteWrite(n, now), (n) => this.#d.gpuNodes.get(n), this.#d.expectations);
       await this.#d.recorder.event(obj, 'Normal', 'Released', describe(released));
       log.info(logMessage, { released });
     }

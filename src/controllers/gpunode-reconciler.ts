@@ -101,7 +101,7 @@ export class GpuNodeReconciler {
     await commitLedger(this.#d.client, draft, (n) => {
       this.#d.reconfig?.noteWrite(n, now);
       this.#d.expectations?.noteWritten(n);
-    }, (n) => this.#d.gpuNodes.get(n));
+    }, (n) => this.#d.gpuNodes.get(n), this.#d.expectations);
     log.info('Released claims of a lost node or claimant', { released: lost.length, nodeGone });
     if (!nodeGone) return true;
     // Tell each claimant once; their own reconcilers re-place them (GpuNode changes map back to them).

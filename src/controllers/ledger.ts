@@ -144,7 +144,28 @@ export const CACHE_WAIT_MS = 1_000;
  */
 export class LedgerExpectations {
   readonly #expected = new Map<string, number>();
+  /** Ledger writes sent and not answered yet, per node: their outcome is unknown, so nobody plans meanwhile. */
+  readonly #inflight = new Map<string, number>();
   readonly #waiting = new Map<ClaimantKind, Map<string, ReconcileRequest>>();
+  readonly #settled: Array<() => void> = [];
+
+  /** Registers `fn`, called whenever the last write in flight got its answer (its cache event may have come first). */
+  onWritesSettled(fn: () => void): void {
+    this.#settled.push(fn);
+  }
+
+  /** Records a ledger write about to be sent for node `name`. */
+  noteWriting(name: string): void {
+    this.#inflight.set(name, (this.#inflight.get(name) ?? 0) + 1);
+  }
+
+  /** Records the answer (success or failure) to a write announced with {@link noteWriting}; a success is noted first. */
+  noteWriteEnded(name: string): void {
+    const n = (this.#inflight.get(name) ?? 1) - 1;
+    if (n > 0) this.#inflight.set(name, n);
+    else this.#inflight.delete(name);
+    if (this.#inflight.size === 0) for (const fn of this.#settled) fn();
+  }
 
   /** Records a written node. */
   noteWritten(node: GpuNode): void {
@@ -153,13 +174,16 @@ export class LedgerExpectations {
     if (name && gen !== undefined) this.#expected.set(name, Math.max(gen, this.#expected.get(name) ?? 0));
   }
 
-  /** True once every written node appears in `cached` at its written generation or later (deleted nodes count as seen). */
+  /**
+   * True once no write is in flight and every written node appears in `cached` at its written generation or
+   * later (deleted nodes count as seen).
+   */
   satisfied(cached: (name: string) => GpuNode | undefined): boolean {
     for (const [name, gen] of this.#expected) {
       const node = cached(name);
       if (!node || (node.metadata.generation ?? 0) >= gen) this.#expected.delete(name);
     }
-    return this.#expected.size === 0;
+    return this.#expected.size === 0 && this.#inflight.size === 0;
   }
 
   /** Remembers a pass of `kind` held back until the cache is current; {@link wake} returns it then. */
@@ -188,6 +212,7 @@ export type LedgerWriteHook = (node: GpuNode) => void;
  * Commits the draft: replaces each changed GpuNode in name order. A conflict propagates (the caller re-plans);
  * nodes written before it stay written and the next pass sees their claims in the ledger.
  *
+ * `inflight`, when given, knows of each write while it is in flight (see `LedgerExpectations.noteWriting`).
  * `latest` (the informer cache) lets a write skip a conflict that could not change the plan: when the cache
  * holds a newer version of the node whose generation, spec and placement view (see `placementView`) equal
  * those the draft was planned from (e.g. the agent reported a slice realised), the write carries that newer
@@ -198,16 +223,21 @@ export async function commitLedger(
   draft: LedgerDraft,
   onWritten?: LedgerWriteHook,
   latest?: (name: string) => GpuNode | undefined,
+  inflight?: LedgerExpectations,
 ): Promise<GpuNode[]> {
   const written: GpuNode[] = [];
   for (const node of draft.changed()) {
     const name = node.metadata.name as string;
+    inflight?.noteWriting(name);
     try {
       const out = await client.replace<GpuNode>(RESOURCES.gpuNode, rebase(node, draft.original(name), latest?.(name)));
       written.push(out);
       onWritten?.(out);
+      inflight?.noteWritten(out);
     } catch (err) {
       throw new Error(`writing target layout of GpuNode ${name}`, { cause: err });
+    } finally {
+      inflight?.noteWriteEnded(name);
     }
   }
   return written;

@@ -111,6 +111,12 @@ export function registerControllers(manager: Manager, client: KubeClient, opts: 
     .watch(gpuNodes, self)
     .watch(nodes, (n, prev, deleted) => (nodePlacementChanged(n, prev, deleted) ? self(n) : []));
 
+  // A write whose cache event came before its answer (or that failed) brings no further GpuNode event.
+  expectations.onWritesSettled(() => {
+    for (const r of cacheWaiters('GpuPartition')()) partitionC.enqueue(r);
+    for (const r of cacheWaiters('TrainingJob')()) jobC.enqueue(r);
+  });
+
   for (const c of [partitionC, jobC, gateC, gpuNodeC]) manager.addController(c);
   return { partitions: partitionC, jobs: jobC, podGate: gateC, gpuNodes: gpuNodeC };
 }

@@ -97,6 +97,46 @@ describe('LedgerExpectations waiters', () => {
   });
 });
 
+describe('LedgerExpectations in-flight writes', () => {
+  test('nobody is current while a write is unanswered; its end, even a failed one, is announced', () => {
+    const exp = new LedgerExpectations();
+    const settled: string[] = [];
+    exp.onWritesSettled(() => settled.push('settled'));
+    exp.noteWriting('n1');
+    exp.noteWriting('n2');
+    expect(exp.satisfied(() => undefined)).toBe(false);
+    exp.noteWriteEnded('n1');
+    expect(settled).toEqual([]);
+    expect(exp.satisfied(() => undefined)).toBe(false);
+    exp.noteWriteEnded('n2');
+    expect(settled).toEqual(['settled']);
+    expect(exp.satisfied(() => undefined)).toBe(true);
+  });
+
+  test('commitLedger marks each write in flight until it is answered, and notes what it wrote', async () => {
+    const client = new FakeClient();
+    const planned = client.seed(RESOURCES.gpuNode, makeGpuNode('n1'));
+    const exp = new LedgerExpectations();
+    const seen: boolean[] = [];
+    const replace = client.replace.bind(client);
+    client.replace = async <T>(ref: Parameters<FakeClient['replace']>[0], obj: T): Promise<T> => {
+      seen.push(exp.satisfied(() => undefined));
+      return replace(ref, obj);
+    };
+    const draft = new LedgerDraft([planned]);
+    draft.release(() => true);
+    draft.applyLayouts(
+      [{ node: 'n1', gpuIndex: 0, mode: 'whole', slices: [], holder: { key: 'GpuPartition/a/x/0', priority: 0, preemptible: false } }],
+      () => claim('x'),
+    );
+    const [out] = await commitLedger(client, draft, undefined, undefined, exp);
+    expect(seen).toEqual([false]);
+    const stale = structuredClone(planned);
+    expect(exp.satisfied(() => stale)).toBe(false);
+    expect(exp.satisfied(() => out)).toBe(true);
+  });
+});
+
 describe('commitLedger', () => {
   const layoutFor = (draft: LedgerDraft) =>
     draft.applyLayouts(
