@@ -4,6 +4,7 @@
  * caller re-plans on its next pass from what the ledger then says.
  */
 import type { ClaimRef, GpuNode, TargetGpu } from '../api/types.js';
+import { isConflict } from '../k8s/errors.js';
 import { RESOURCES } from '../k8s/resources.js';
 import type { GpuLayout, Victim } from '../placement/types.js';
 import { claimKey, type ClaimantKind } from './claims.js';
@@ -135,7 +136,7 @@ export class LedgerDraft {
  * Safety-net wait before re-checking a pass held back because the GpuNode cache lags this process's own ledger
  * writes; normally the GpuNode event that shows the write wakes the waiting passes sooner (`LedgerExpectations.wake`).
  */
-export const CACHE_WAIT_MS = 1_000;
+export const CACHE_WAIT_MS = 2_000;
 
 /**
  * Generations of GpuNodes this process wrote, until the informer cache shows them: a pass that planned from an
@@ -194,14 +195,21 @@ export class LedgerExpectations {
   }
 
   /**
-   * The held-back passes of `kind` once the cache shows every write (then forgotten); none while it still lags.
-   * Call from the GpuNode informer's change handler, after the cache took the change.
+   * Up to `limit` of the held-back passes of `kind`, oldest first, once the cache shows every write (then
+   * forgotten); none while it still lags. Call from the GpuNode informer's change handler, after the cache took
+   * the change. Waking only as many as can run at once keeps the rest from all re-checking a gate the first
+   * ledger write closes again; the next change or settled write wakes the next ones.
    */
-  wake(kind: ClaimantKind, cached: (name: string) => GpuNode | undefined): ReconcileRequest[] {
+  wake(kind: ClaimantKind, cached: (name: string) => GpuNode | undefined, limit = Infinity): ReconcileRequest[] {
     const keys = this.#waiting.get(kind);
     if (!keys || keys.size === 0 || !this.satisfied(cached)) return [];
-    this.#waiting.delete(kind);
-    return [...keys.values()];
+    const out: ReconcileRequest[] = [];
+    for (const [key, req] of keys) {
+      if (out.length >= limit) break;
+      keys.delete(key);
+      out.push(req);
+    }
+    return out;
   }
 }
 
@@ -230,7 +238,7 @@ export async function commitLedger(
     const name = node.metadata.name as string;
     inflight?.noteWriting(name);
     try {
-      const out = await client.replace<GpuNode>(RESOURCES.gpuNode, rebase(node, draft.original(name), latest?.(name)));
+      const out = await replaceNode(client, node, draft.original(name), latest?.(name));
       written.push(out);
       onWritten?.(out);
       inflight?.noteWritten(out);
@@ -241,6 +249,23 @@ export async function commitLedger(
     }
   }
   return written;
+}
+
+/**
+ * One ledger write. On a conflict the node is read once: when only something placement does not read changed
+ * (typically the agent's status report right after a spec change), the write is repeated on that version.
+ */
+async function replaceNode(client: ClientPort, edited: GpuNode, base: GpuNode | undefined, latest: GpuNode | undefined): Promise<GpuNode> {
+  const first = rebase(edited, base, latest);
+  try {
+    return await client.replace<GpuNode>(RESOURCES.gpuNode, first);
+  } catch (err) {
+    if (!isConflict(err)) throw err;
+    const current = await client.get<GpuNode>(RESOURCES.gpuNode, edited.metadata.name as string);
+    const second = rebase(edited, base, current);
+    if (second === edited || second.metadata.resourceVersion === first.metadata.resourceVersion) throw err;
+    return client.replace<GpuNode>(RESOURCES.gpuNode, second);
+  }
 }
 
 /** `edited` carrying the resourceVersion of `latest` when `latest` differs from `base` in nothing placement reads. */

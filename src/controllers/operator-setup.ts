@@ -67,7 +67,7 @@ export function registerControllers(manager: Manager, client: KubeClient, opts: 
   const expectations = new LedgerExpectations();
   const common = { client, recorder: manager.recorder, metrics: manager.metrics, reconfig: new ReconfigTracker(), expectations };
   // Passes held back until the cache shows this process's ledger writes are woken by the GpuNode change that does.
-  const cacheWaiters = (kind: ClaimantKind) => () => expectations.wake(kind, (n) => gpuNodes.get(n));
+  const cacheWaiters = (kind: ClaimantKind) => () => expectations.wake(kind, (n) => gpuNodes.get(n), copts.workers * 2);
   const place = opts.place ?? enginePlace;
   const copts = { workers: opts.workers ?? 2, metrics: manager.metrics, ...(opts.logger ? { logger: opts.logger } : {}) };
 

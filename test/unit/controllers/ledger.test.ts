@@ -95,6 +95,15 @@ describe('LedgerExpectations waiters', () => {
     expect(exp.wake('GpuPartition', () => cached)).toEqual([]);
     expect(exp.wake('TrainingJob', () => cached)).toEqual([{ namespace: 'a', name: 'j1' }]);
   });
+
+  test('wakes at most `limit` held-back passes at a time, oldest first', () => {
+    const exp = new LedgerExpectations();
+    for (const name of ['p1', 'p2', 'p3']) exp.wait('GpuPartition', { namespace: 'a', name });
+    expect(exp.wake('GpuPartition', () => undefined, 2).map((r) => r.name)).toEqual(['p1', 'p2']);
+    exp.wait('GpuPartition', { namespace: 'a', name: 'p1' });
+    expect(exp.wake('GpuPartition', () => undefined, 2).map((r) => r.name)).toEqual(['p3', 'p1']);
+    expect(exp.wake('GpuPartition', () => undefined, 2)).toEqual([]);
+  });
 });
 
 describe('LedgerExpectations in-flight writes', () => {
@@ -162,6 +171,18 @@ describe('commitLedger', () => {
     const written = await commitLedger(client, draft, undefined, () => latest);
     expect(ledgerEntries(written).map((e) => e.claim.name)).toEqual(['x']);
     expect(ledgerEntries(client.all<GpuNode>(RESOURCES.gpuNode))).toHaveLength(1);
+  });
+
+  test('on a conflict, reads the node once and repeats the write when only a status placement ignores changed', async () => {
+    const client = new FakeClient();
+    const planned = client.seed(RESOURCES.gpuNode, carved());
+    const draft = new LedgerDraft([planned]);
+    layoutFor(draft);
+    client.edit<GpuNode>(RESOURCES.gpuNode, 'n1', undefined, (n) => (n.status!.observedGeneration = 2));
+    // The cache has not seen the agent's report: the first write conflicts, the re-read one succeeds.
+    const written = await commitLedger(client, draft, undefined, () => planned);
+    expect(ledgerEntries(written).map((e) => e.claim.name)).toEqual(['x']);
+    expect(client.writesOf('GpuNode')).toBe(1);
   });
 
   test('still conflicts when the newer version changed what placement sees, or when nothing newer is cached', async () => {
