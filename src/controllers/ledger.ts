@@ -136,7 +136,7 @@ export class LedgerDraft {
  * Safety-net wait before re-checking a pass held back because the GpuNode cache lags this process's own ledger
  * writes; normally the GpuNode event that shows the write wakes the waiting passes sooner (`LedgerExpectations.wake`).
  */
-export const CACHE_WAIT_MS = 2_000;
+export const CACHE_WAIT_MS = 3_000;
 
 /**
  * Generations of GpuNodes this process wrote, until the informer cache shows them: a pass that planned from an
@@ -192,6 +192,11 @@ export class LedgerExpectations {
     let keys = this.#waiting.get(kind);
     if (!keys) this.#waiting.set(kind, (keys = new Map()));
     keys.set(`${req.namespace ?? ''}/${req.name}`, req);
+  }
+
+  /** Whether a pass of `kind` for `req` is held back (it will be woken by {@link wake}). */
+  isWaiting(kind: ClaimantKind, req: ReconcileRequest): boolean {
+    return this.#waiting.get(kind)?.has(`${req.namespace ?? ''}/${req.name}`) ?? false;
   }
 
   /**

@@ -55,26 +55,35 @@ export function gpuNodePlacementChanged(gn: GpuNode, prev: GpuNode | undefined, 
   return placementView(gn) !== placementView(prev);
 }
 
-/** Held-back passes to wake on a GpuNode change (see `LedgerExpectations.wake`); none by default. */
-export type CacheWaiters = () => ReconcileRequest[];
+/**
+ * Passes held back until the cache shows this process's ledger writes (see `LedgerExpectations`): `wake` gives
+ * the ones to run now, `held` tells whether a request is among them (it then waits for `wake`, not for every
+ * change). None by default.
+ */
+export interface CacheWaiters {
+  wake(): ReconcileRequest[];
+  held(req: ReconcileRequest): boolean;
+}
+
+const NO_WAITERS: CacheWaiters = { wake: () => [], held: () => false };
 
 /**
  * GpuNode change → the partitions on it (before and after), the waiting partitions when placement could
  * change, and the passes that waited for the cache to show this process's writes.
  */
-export function gpuNodeToPartitions(partitions: CachePort<GpuPartition>, cacheWaiters: CacheWaiters = () => []) {
+export function gpuNodeToPartitions(partitions: CachePort<GpuPartition>, cache: CacheWaiters = NO_WAITERS) {
   return (gn: GpuNode, prev: GpuNode | undefined, deleted = false): ReconcileRequest[] =>
     uniqueRequests(
       claimantsOn('GpuPartition', gn, prev),
-      gpuNodePlacementChanged(gn, prev, deleted) ? waitingPartitions(partitions) : [],
-      cacheWaiters(),
+      gpuNodePlacementChanged(gn, prev, deleted) ? waitingPartitions(partitions).filter((r) => !cache.held(r)) : [],
+      cache.wake(),
     );
 }
 
 /** GpuNode change → the jobs on it (before and after), the waiting jobs when placement could change, and the cache waiters. */
-export function gpuNodeToJobs(jobs: CachePort<TrainingJob>, cacheWaiters: CacheWaiters = () => []) {
+export function gpuNodeToJobs(jobs: CachePort<TrainingJob>, cache: CacheWaiters = NO_WAITERS) {
   return (gn: GpuNode, prev: GpuNode | undefined, deleted = false): ReconcileRequest[] =>
-    uniqueRequests(claimantsOn('TrainingJob', gn, prev), gpuNodePlacementChanged(gn, prev, deleted) ? waitingJobs(jobs) : [], cacheWaiters());
+    uniqueRequests(claimantsOn('TrainingJob', gn, prev), gpuNodePlacementChanged(gn, prev, deleted) ? waitingJobs(jobs).filter((r) => !cache.held(r)) : [], cache.wake());
 }
 
 /**

@@ -25,7 +25,7 @@ import { LedgerExpectations } from './ledger.js';
 import { gpuNodeToJobs, gpuNodeToPartitions, nodePlacementChanged, nodeToClaimants, podToJob, podToPartition, self, uniqueRequests, waitingJobs, waitingPartitions } from './mappers.js';
 import { PodGateReconciler } from './pod-gate-reconciler.js';
 import type { PodObject } from './pods.js';
-import type { PlaceFn } from './ports.js';
+import type { PlaceFn, ReconcileRequest } from './ports.js';
 import { ReconfigTracker } from './reconfig-tracker.js';
 import type { NodeObject } from './snapshot.js';
 import { TrainingJobReconciler } from './trainingjob-reconciler.js';
@@ -67,7 +67,10 @@ export function registerControllers(manager: Manager, client: KubeClient, opts: 
   const expectations = new LedgerExpectations();
   const common = { client, recorder: manager.recorder, metrics: manager.metrics, reconfig: new ReconfigTracker(), expectations };
   // Passes held back until the cache shows this process's ledger writes are woken by the GpuNode change that does.
-  const cacheWaiters = (kind: ClaimantKind) => () => expectations.wake(kind, (n) => gpuNodes.get(n), copts.workers * 2);
+  const cacheWaiters = (kind: ClaimantKind) => ({
+    wake: () => expectations.wake(kind, (n) => gpuNodes.get(n), copts.workers * 2),
+    held: (req: ReconcileRequest) => expectations.isWaiting(kind, req),
+  });
   const place = opts.place ?? enginePlace;
   const copts = { workers: opts.workers ?? 2, metrics: manager.metrics, ...(opts.logger ? { logger: opts.logger } : {}) };
 
@@ -113,8 +116,8 @@ export function registerControllers(manager: Manager, client: KubeClient, opts: 
 
   // A write whose cache event came before its answer (or that failed) brings no further GpuNode event.
   expectations.onWritesSettled(() => {
-    for (const r of cacheWaiters('GpuPartition')()) partitionC.enqueue(r);
-    for (const r of cacheWaiters('TrainingJob')()) jobC.enqueue(r);
+    for (const r of cacheWaiters('GpuPartition').wake()) partitionC.enqueue(r);
+    for (const r of cacheWaiters('TrainingJob').wake()) jobC.enqueue(r);
   });
 
   for (const c of [partitionC, jobC, gateC, gpuNodeC]) manager.addController(c);

@@ -33,8 +33,10 @@ describe('mappers', () => {
     busy.status!.gpus![1]!.slices = [{ profile: '7g.180gb', start: 0, uuid: 'MIG-1', deviceId: 'MIG-1', inUse: true }];
     expect(gpuNodeToPartitions(cache)(busy, realised).map((r) => r.name).sort()).toEqual(['holder', 'waiting']);
     expect(gpuNodeToPartitions(cache)(realised, realised, true).map((r) => r.name).sort()).toEqual(['holder', 'waiting']);
-    const woken = gpuNodeToPartitions(cache, () => [{ namespace: 'a', name: 'held-back' }])(realised, before);
-    expect(woken.map((r) => r.name).sort()).toEqual(['held-back', 'holder']);
+    const waiters = { wake: () => [{ namespace: 'a', name: 'held-back' }], held: (r: { name: string }) => r.name === 'waiting' };
+    expect(gpuNodeToPartitions(cache, waiters)(realised, before).map((r) => r.name).sort()).toEqual(['held-back', 'holder']);
+    // A waiting partition held back for the cache is left to the wake-up, not re-run on every change.
+    expect(gpuNodeToPartitions(cache, waiters)(busy, realised).map((r) => r.name).sort()).toEqual(['held-back', 'holder']);
   });
 
   test('pods map to the partition or job they name', () => {
