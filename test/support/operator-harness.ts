@@ -26,8 +26,11 @@ export interface SimulatedAgent {
   stop(): void;
 }
 
-/** Manager options a suite may set; the rest are fixed for in-process tests (no health server, no signals). */
-export type HarnessManagerOptions = Pick<ManagerOptions, 'leaderElection' | 'onLostLeadership'>;
+/**
+ * Manager options a suite may set; the rest are fixed for in-process tests (no health server, no signals).
+ * `shutdownTimeoutMs: 0` makes `stop()` an abrupt one: in-flight reconciles are not waited for.
+ */
+export type HarnessManagerOptions = Pick<ManagerOptions, 'leaderElection' | 'onLostLeadership' | 'shutdownTimeoutMs'>;
 
 /**
  * One suite's share of the control plane. Fields are set by {@link OperatorHarness.setUp}; a set-up that fails
