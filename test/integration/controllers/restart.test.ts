@@ -8,6 +8,7 @@
 import type { GpuNode, GpuPartition } from '../../../src/api/types.js';
 import { ledgerEntries } from '../../../src/controllers/claims.js';
 import type { KubeClient } from '../../../src/k8s/client.js';
+import { isConflict } from '../../../src/k8s/errors.js';
 import { RESOURCES } from '../../../src/k8s/resources.js';
 import { modelForProduct, validateLayout } from '../../../src/placement/catalog.js';
 import type { Manager } from '../../../src/runtime/manager.js';
@@ -131,6 +132,26 @@ test('a partition placed while another writer keeps bumping the GpuNode resource
   const operator = h.addOperator();
   await operator.start();
   const errorsBefore = await reconciles(operator, 'error');
+  // The operator writes through the suite's client. A background loop alone rarely lands between the
+  // operator's read and its write, so the first FORCED ledger writes also get a bump right before they are
+  // sent (a certain 409); every 409 the API server returns on a GpuNode write is counted.
+  const FORCED = 4;
+  let forced = 0;
+  let rejected = 0;
+  const replace = client.replace.bind(client);
+  const bump = (name: string) => client.mergePatch(RESOURCES.gpuNode, name, { metadata: { annotations: { 'haein.dev/restart-test-bump': `forced-${forced}` } } });
+  client.replace = (async (ref, obj) => {
+    if (ref === RESOURCES.gpuNode && forced < FORCED) {
+      forced++;
+      await bump((obj as GpuNode).metadata.name as string);
+    }
+    try {
+      return await replace(ref, obj);
+    } catch (err) {
+      if (ref === RESOURCES.gpuNode && isConflict(err)) rejected++;
+      throw err;
+    }
+  }) as KubeClient['replace'];
 
   // Every suite node is a candidate, so bump them all: whichever the operator picks keeps changing under it.
   let bumping = true;
@@ -157,8 +178,13 @@ test('a partition placed while another writer keeps bumping the GpuNode resource
     timeoutMs: 30_000,
     what: 'contended Ready',
   });
+  client.replace = replace;
   await expectConsistentLedger(wanted);
-  // Conflicts are requeued as `conflict`, never counted as errors.
+  expect(forced).toBe(FORCED);
+  expect(rejected).toBeGreaterThanOrEqual(FORCED);
+  // A 409 is retried (re-read and rewritten, or requeued as a `conflict` pass), never counted as an error;
+  // FORCED conflicts in a row outlast the operator's in-pass retry, so some pass must end as `conflict`.
   expect((await reconciles(operator, 'error')) - errorsBefore).toBe(0);
-  console.log(`restart-test: ${bumps} GpuNode bumps, ${await reconciles(operator, 'conflict')} conflict reconciles`);
+  expect(await reconciles(operator, 'conflict')).toBeGreaterThan(0);
+  console.log(`restart-test: ${bumps} GpuNode bumps, ${rejected} ledger writes rejected with 409, ${await reconciles(operator, 'conflict')} conflict reconciles`);
 });
