@@ -73,6 +73,45 @@ async function expectConsistentLedger(wanted: Map<string, { profile: string; cou
   }
 }
 
+/** Ledger problems visible at one moment: a claim (partition/slot) held twice, or an illegal GPU layout. */
+function ledgerProblems(nodes: GpuNode[]): string[] {
+  const problems: string[] = [];
+  for (const node of nodes) {
+    for (const gpu of node.spec?.gpus ?? []) {
+      if (gpu.mode === 'mig') problems.push(...validateLayout(B200, gpu.slices).map((m) => `${node.metadata.name}/${gpu.index}: ${m}`));
+    }
+  }
+  const seen = new Set<string>();
+  for (const e of ledgerEntries(nodes).filter((x) => x.claim.namespace === ns.name)) {
+    const key = `${e.claim.name}/${e.claim.slot}`;
+    if (seen.has(key)) problems.push(`${key} claimed twice`);
+    seen.add(key);
+  }
+  return problems;
+}
+
+/**
+ * Polls the ledgers until stopped and keeps every problem seen, so a double allocation that the operator
+ * later heals still fails the test.
+ */
+function watchLedger(): { stop(): Promise<string[]> } {
+  const problems: string[] = [];
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      problems.push(...ledgerProblems(await gpuNodes()));
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop;
+      return [...new Set(problems)];
+    },
+  };
+}
+
 /** Sum of `haein_reconcile_total` samples with the given result, over every controller. */
 async function reconciles(manager: Manager, result: string): Promise<number> {
   const metric = await manager.metrics.reconcileTotal.get();
@@ -94,6 +133,7 @@ test('an operator stopped mid-allocation and replaced by a fresh one loses and d
   // so operator #1 may still be writing while operator #2 starts (no leader election to fence them).
   const first = h.addOperator({ shutdownTimeoutMs: 0 });
   await first.start();
+  const sampler = watchLedger();
 
   const wanted = new Map<string, { profile: string; count: number }>();
   for (let i = 0; i < 30; i++) {
@@ -120,6 +160,7 @@ test('an operator stopped mid-allocation and replaced by a fresh one loses and d
     timeoutMs: 60_000,
     what: 'all 30 partitions Ready after the restart',
   });
+  expect(await sampler.stop()).toEqual([]);
   await expectConsistentLedger(wanted);
 
   // Clean up while operator #2 still runs: it removes the finalizers and releases the slices.
