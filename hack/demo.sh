@@ -27,6 +27,9 @@ all_in_phase() {
 # notebook_running: the example pod consuming the notebook partition has started.
 notebook_running() { [ "$(k get pod notebook -n haein-demo -o jsonpath='{.status.phase}' 2>/dev/null)" = Running ]; }
 
+# notebook_printed: the notebook pod's container has printed its NVIDIA_VISIBLE_DEVICES.
+notebook_printed() { k logs notebook -n haein-demo 2>/dev/null | grep -q NVIDIA; }
+
 up() {
   need go "Install Go >= 1.24."
   [ -x "$node_bin" ] || die "npm dependencies missing: run 'npm ci' (or 'make demo', which does it)."
@@ -81,7 +84,7 @@ up() {
   k get pods -n haein-demo -o wide || true
   if notebook_running && [ -d "$HAEIN_STATE/node" ]; then
     echo; log "what the notebook pod's container sees (real kubelet, device plugin Allocate):"
-    wait_until 20 "notebook output" sh -c "'$(hack/tools.sh)/kubectl' --kubeconfig '$KUBECONFIG_FILE' logs notebook -n haein-demo 2>/dev/null | grep -q NVIDIA" || true
+    wait_until 20 "notebook output" notebook_printed || true
     k logs notebook -n haein-demo 2>/dev/null | head -3 || true
     log "and the slice its partition holds: $(k get gpup notebook -n haein-demo -o jsonpath='{.status.allocations[0].uuid} (inUse={.status.allocations[0].inUse})')"
   fi

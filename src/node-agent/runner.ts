@@ -89,7 +89,9 @@ export class NodeAgentRunner {
         for (const pod of items) {
           const node = pod.spec?.nodeName;
           if (!node || !this.served.has(node)) continue;
-          byNode.set(node, [...(byNode.get(node) ?? []), pod]);
+          const list = byNode.get(node);
+          if (list) list.push(pod);
+          else byNode.set(node, [pod]);
         }
         await Promise.all([...this.served].map(([node, s]) => s.agent.observePods(byNode.get(node) ?? [])));
       } catch (err) {
