@@ -30,7 +30,8 @@ export interface Simulator {
 export interface Shape {
   nodes: number;
   gpusPerNode: number;
-  cliques: number;
+  /** Consecutive nodes per NVLink clique (the last clique may have fewer). */
+  nodesPerClique: number;
 }
 
 const ALL_BALANCED = ['2g.45gb', '1g.23gb', '1g.23gb', '3g.90gb'];
@@ -154,10 +155,10 @@ export class TemplateFirstFitSim implements Simulator {
   }
 
   place(request: PlacementRequest): boolean {
-    const perClique = Math.ceil(this.shape.nodes / this.shape.cliques);
+    const perClique = this.shape.nodesPerClique;
     const groups: number[][] =
       request.topology === 'sameClique'
-        ? Array.from({ length: this.shape.cliques }, (_, c) => Array.from({ length: perClique }, (_, i) => c * perClique + i).filter((n) => n < this.shape.nodes))
+        ? Array.from({ length: Math.ceil(this.shape.nodes / perClique) }, (_, c) => Array.from({ length: perClique }, (_, i) => c * perClique + i).filter((n) => n < this.shape.nodes))
         : [Array.from({ length: this.shape.nodes }, (_, n) => n)];
     for (const nodes of groups) {
       const undo: Array<() => void> = [];

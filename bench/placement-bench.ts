@@ -1,178 +1,29 @@
 /**
  * Placement benchmark (`npm run bench:placement`): 128 nodes × 8 B200 = 1,024 GPUs in 16 NVLink cliques.
- * Three seeded streams (fit: no departures; churn: 10,000 mixed requests with departures; slice churn) run
- * through the engine and the baselines of `baselines.ts` (static layouts; nos-style template first-fit with
- * a static MIG/whole node split, at the best split in hindsight; and a template ablation with Haein's
- * per-GPU mode switch). Prints tables and ends with one JSON line.
+ * Four seeded streams (fit: no departures; churn: 10,000 mixed requests with departures; diurnal: the churn
+ * mix with a daily cycle; slice churn) run through the engine and the baselines of `baselines.ts` (static
+ * layouts; nos-style template first-fit with a static MIG/whole node split, at the best split in hindsight;
+ * and a template ablation with Haein's per-GPU mode switch). Then `capacity.ts` sizes the cluster each
+ * scheduler needs for the churn and diurnal streams ("GPUs saved"). Prints tables and ends with one JSON line.
  */
 import { loadavg } from 'node:os';
-import { performance } from 'node:perf_hooks';
-import { validateLayout } from '../src/placement/catalog.js';
-import { PlacementEngine } from '../src/placement/engine.js';
-import type { PlacementRequest } from '../src/placement/types.js';
-import { StaticLayoutSim, TemplateFirstFitSim, type Shape, type Simulator } from './baselines.js';
-import { demandOf, makeCluster, makeStream, type TimedRequest } from './workload.js';
+import { StaticLayoutSim, TemplateFirstFitSim } from './baselines.js';
+import { peakDemandGpus, planEngine, planNos, planTemplates, shapeOf, type CapacityPlan, type SplitPlan } from './capacity.js';
+import { EngineSim, replay as run, type RunStats } from './replay.js';
+import { demandOf, makeDiurnalStream, makeStream, offeredGpus, type TimedRequest } from './workload.js';
 
-const SHAPE: Shape = { nodes: 128, gpusPerNode: 8, cliques: 16 };
+const SHAPE = shapeOf(128);
 const SEED = Number(process.env.BENCH_SEED ?? 20261129);
 const REQUESTS = 10_000;
 // Mean holding time (in mean inter-arrival times) that offers a little more than the cluster holds.
 const MEAN_HOLD = Number(process.env.BENCH_HOLD ?? 1300);
 const FIT_REQUESTS = 1_600;
-
-/** The engine behind the simulator interface, timing only its own calls. */
-class EngineSim implements Simulator {
-  readonly name = 'haein';
-  readonly engine = new PlacementEngine(makeCluster(SHAPE.nodes, SHAPE.gpusPerNode, SHAPE.cliques));
-  place(request: PlacementRequest): boolean {
-    return this.engine.place(request).ok;
-  }
-
-  release(request: PlacementRequest): void {
-    for (const m of request.members) this.engine.release(m.key);
-  }
-
-  gpusUsed(): number {
-    let n = 0;
-    for (const node of this.engine.state.nodes) n += node.gpus.length - node.idle;
-    return n;
-  }
-
-  /** Illegal layouts and overlaps in the current state (not timed). */
-  audit(): { illegal: number; overlaps: number } {
-    let illegal = 0;
-    let overlaps = 0;
-    for (const gpu of this.engine.state.gpus) {
-      const model = gpu.node.model;
-      if (!model) continue;
-      if (gpu.mode === 'whole' && gpu.slices.length > 0) illegal++;
-      for (const problem of validateLayout(model, gpu.slices)) {
-        if (problem.includes('overlaps')) overlaps++;
-        else illegal++;
-      }
-    }
-    return { illegal, overlaps };
-  }
-}
-
-interface RunStats {
-  name: string;
-  placed: number;
-  rejected: number;
-  gpusUsedPeak: number;
-  /** GPUs in use averaged over arrivals. */
-  gpusUsedMean: number;
-  gpusUsedEnd: number;
-  lowerBoundPeak: number;
-  lowerBoundEnd: number;
-  /** GPU-equivalents (compute slices / 7) of everything placed. */
-  placedGpuEq: number;
-  /** For the nos baseline: the nodes fixed in whole-GPU mode. */
-  wholeNodes?: number;
-  seconds: number;
-  cpuSeconds: number;
-  illegal: number;
-  overlaps: number;
-}
-
-// Discrete-event replay: departures due before an arrival are released first. With `audit`, every
-// 1,000 requests and at the end the engine's layouts are validated (that pass is not the timed one).
-function run(sim: Simulator, stream: TimedRequest[], audit = false): RunStats {
-  const departures: Array<{ at: number; request: PlacementRequest }> = [];
-  const t0 = performance.now();
-  const c0 = process.cpuUsage();
-  let placed = 0;
-  let peak = 0;
-  let usedSum = 0;
-  let compute = 0;
-  let memory = 0;
-  let lbPeak = 0;
-  let placedGpuEq = 0;
-  let illegal = 0;
-  let overlaps = 0;
-  const check = () => {
-    if (audit && sim instanceof EngineSim) {
-      const a = sim.audit();
-      illegal += a.illegal;
-      overlaps += a.overlaps;
-    }
-  };
-  for (const [i, item] of stream.entries()) {
-    while (departures.length > 0 && departures[0].at <= item.arrival) {
-      const d = heapPop(departures);
-      sim.release(d.request);
-      const dem = demandOf(d.request);
-      compute -= dem.compute;
-      memory -= dem.memory;
-    }
-    if (sim.place(item.request)) {
-      placed++;
-      const dem = demandOf(item.request);
-      compute += dem.compute;
-      memory += dem.memory;
-      placedGpuEq += dem.compute / 7;
-      if (Number.isFinite(item.duration)) heapPush(departures, { at: item.arrival + item.duration, request: item.request });
-      lbPeak = Math.max(lbPeak, lowerBound(compute, memory));
-    }
-    const used = sim.gpusUsed();
-    peak = Math.max(peak, used);
-    usedSum += used;
-    if (i % 1000 === 999) check();
-  }
-  const seconds = (performance.now() - t0) / 1000;
-  const cpu = process.cpuUsage(c0);
-  const cpuSeconds = (cpu.user + cpu.system) / 1e6;
-  check();
-  return {
-    name: sim.name,
-    placed,
-    rejected: stream.length - placed,
-    gpusUsedPeak: peak,
-    gpusUsedMean: Math.round((usedSum / stream.length) * 10) / 10,
-    gpusUsedEnd: sim.gpusUsed(),
-    lowerBoundPeak: lbPeak,
-    lowerBoundEnd: lowerBound(compute, memory),
-    placedGpuEq: Math.round(placedGpuEq),
-    seconds,
-    cpuSeconds,
-    illegal,
-    overlaps,
-  };
-}
-
-/** GPUs needed at least: memory slices / 8 and compute slices / 7 (one model). */
-function lowerBound(compute: number, memory: number): number {
-  return Math.max(Math.ceil(compute / 7), Math.ceil(memory / 8));
-}
-
-function heapPush<T extends { at: number }>(h: T[], x: T): void {
-  h.push(x);
-  for (let i = h.length - 1; i > 0; ) {
-    const p = (i - 1) >> 1;
-    if (h[p].at <= h[i].at) break;
-    [h[p], h[i]] = [h[i], h[p]];
-    i = p;
-  }
-}
-
-function heapPop<T extends { at: number }>(h: T[]): T {
-  const top = h[0];
-  const last = h.pop() as T;
-  if (h.length > 0) {
-    h[0] = last;
-    for (let i = 0; ; ) {
-      const l = 2 * i + 1;
-      const r = l + 1;
-      let m = i;
-      if (l < h.length && h[l].at < h[m].at) m = l;
-      if (r < h.length && h[r].at < h[m].at) m = r;
-      if (m === i) break;
-      [h[m], h[i]] = [h[i], h[m]];
-      i = m;
-    }
-  }
-  return top;
-}
+// One day of the diurnal stream: two days over the 10,000 arrivals.
+const DAY = Number(process.env.BENCH_DAY ?? 5000);
+// Share of each request class (whole-GPU, slice) a capacity plan may turn away.
+const BUDGET = Number(process.env.BENCH_BUDGET ?? 0.01);
+// Largest cluster the capacity planner tries, in nodes.
+const MAX_NODES = 1024;
 
 function table(title: string, rows: RunStats[]): void {
   console.log(`\n${title}`);
@@ -190,8 +41,8 @@ function table(title: string, rows: RunStats[]): void {
 // Timed replay of the engine (includes the replay loop itself, a few ms), then an audited replay of the
 // same deterministic stream for the legality counts.
 function withAudit(stream: TimedRequest[]): RunStats {
-  const timed = run(new EngineSim(), stream);
-  const audited = run(new EngineSim(), stream, true);
+  const timed = run(new EngineSim(SHAPE), stream);
+  const audited = run(new EngineSim(SHAPE), stream, true);
   if (audited.placed !== timed.placed) throw new Error('engine replay is not deterministic');
   return { ...timed, illegal: audited.illegal, overlaps: audited.overlaps };
 }
@@ -223,6 +74,70 @@ function bestNosSplit(stream: TimedRequest[]): RunStats {
     if (!best || r.placed > best.placed || (r.placed === best.placed && r.placedGpuEq > best.placedGpuEq)) best = r;
   }
   return best as RunStats;
+}
+
+/** Capacity plans of Haein, nos and the template ablation for one stream and rejection budget. */
+interface Capacity {
+  stream: string;
+  budget: number;
+  haein?: CapacityPlan;
+  nos?: SplitPlan;
+  templates?: CapacityPlan;
+  /** Peak concurrent demand rounded up to whole nodes: no scheduler serves everything on fewer GPUs. */
+  boundGpus: number;
+}
+
+function capacity(name: string, stream: TimedRequest[], budget: number): Capacity {
+  return {
+    stream: name,
+    budget,
+    haein: planEngine(stream, budget, MAX_NODES),
+    nos: planNos(stream, budget, MAX_NODES),
+    templates: planTemplates(stream, budget, MAX_NODES),
+    boundGpus: Math.ceil(peakDemandGpus(stream) / SHAPE.gpusPerNode) * SHAPE.gpusPerNode,
+  };
+}
+
+function saving(c: Capacity): number | undefined {
+  return c.haein && c.nos ? (c.nos.gpus - c.haein.gpus) / c.nos.gpus : undefined;
+}
+
+// The bound holds only when nothing may be rejected; with a budget a scheduler may skip the peak.
+function maxSaving(c: Capacity): number | undefined {
+  return c.budget === 0 && c.nos ? (c.nos.gpus - c.boundGpus) / c.nos.gpus : undefined;
+}
+
+function capacityTable(rows: Capacity[]): void {
+  console.log('\nGPUs needed to serve a stream: the fewest nodes on which at most the budget of its whole-GPU requests and of its');
+  console.log('slice requests is rejected (nos: each pool sized on its own, the best split). Bound: peak concurrent demand.');
+  console.log('stream     budget   haein   nos (whole + MIG nodes)   templates   bound   haein saves vs nos   most any scheduler could save');
+  const gpus = (p?: CapacityPlan) => (p ? String(p.gpus) : `>${MAX_NODES * SHAPE.gpusPerNode}`);
+  const pct = (x?: number) => (x === undefined ? 'n/a' : `${(x * 100).toFixed(1)} %`);
+  for (const c of rows) {
+    const nos = c.nos ? `${c.nos.gpus} (${c.nos.wholeNodes} + ${c.nos.migNodes})` : gpus();
+    console.log(
+      `${c.stream.padEnd(9)} ${`${(c.budget * 100).toFixed(0)} %`.padStart(7)} ${gpus(c.haein).padStart(7)}   ${nos.padStart(23)}   ${gpus(c.templates).padStart(9)} ` +
+        `${(c.budget === 0 ? String(c.boundGpus) : '-').padStart(7)}   ${pct(saving(c)).padStart(18)}   ${pct(maxSaving(c)).padStart(29)}`,
+    );
+  }
+  console.log('static layouts cannot serve whole-GPU requests at any size.');
+}
+
+function capacitySummary(c: Capacity): Record<string, number | boolean | null> {
+  const s = saving(c);
+  const m = maxSaving(c);
+  return {
+    budget: c.budget,
+    haein: c.haein?.gpus ?? null,
+    nos: c.nos?.gpus ?? null,
+    nosWholeNodes: c.nos?.wholeNodes ?? null,
+    nosMigNodes: c.nos?.migNodes ?? null,
+    nosCombinedWithinBudget: c.nos?.combinedWithinBudget ?? null,
+    templates: c.templates?.gpus ?? null,
+    peakDemandGpus: c.boundGpus,
+    gpusSavedVsNos: s === undefined ? null : Number(s.toFixed(4)),
+    maxPossibleSavingVsNos: m === undefined ? null : Number(m.toFixed(4)),
+  };
 }
 
 function baselineSummary(r: RunStats): Record<string, number> {
@@ -257,7 +172,17 @@ function main(): void {
     run(new TemplateFirstFitSim(SHAPE), churn),
     run(new TemplateFirstFitSim(SHAPE, { name: 'nos-prop', wholeNodes: wholeNodeSplit(churn) }), churn),
   ];
-  table(`churn: ${REQUESTS} requests on ${gpus} B200 GPUs (seed ${SEED}, mean hold ${MEAN_HOLD}; nos with ${churnRuns[2].wholeNodes} whole-GPU nodes, the best static split)`, churnRuns);
+  table(`churn: ${REQUESTS} requests on ${gpus} B200 GPUs (seed ${SEED}, mean hold ${MEAN_HOLD}, ${Math.round(offeredGpus(churn))} GPUs offered on average; nos with ${churnRuns[2].wholeNodes} whole-GPU nodes, the best static split)`, churnRuns);
+
+  const diurnal = makeDiurnalStream(REQUESTS, SEED + 3, MEAN_HOLD, { period: DAY, sliceSwing: 1 });
+  const diurnalRuns = [
+    withAudit(diurnal),
+    run(new StaticLayoutSim(SHAPE), diurnal),
+    bestNosSplit(diurnal),
+    run(new TemplateFirstFitSim(SHAPE), diurnal),
+    run(new TemplateFirstFitSim(SHAPE, { name: 'nos-prop', wholeNodes: wholeNodeSplit(diurnal) }), diurnal),
+  ];
+  table(`diurnal churn: ${REQUESTS} requests, the churn mix with a daily cycle (day ${DAY}, ${Math.round(offeredGpus(diurnal))} GPUs offered on average; nos with ${diurnalRuns[2].wholeNodes} whole-GPU nodes, the best static split)`, diurnalRuns);
 
   // Slices only, light enough that nothing is rejected: the difference is the GPUs kept busy.
   const slices = makeStream(REQUESTS, SEED + 2, 600, 0);
@@ -270,14 +195,19 @@ function main(): void {
   table(`slice churn: ${REQUESTS} slice requests (no whole GPUs), mean hold 600`, sliceRuns);
   const [hs, , ns, ts] = sliceRuns;
 
+  const capacities = [capacity('churn', churn, 0), capacity('churn', churn, BUDGET), capacity('diurnal', diurnal, 0), capacity('diurnal', diurnal, BUDGET)];
+  capacityTable(capacities);
+
   // The issue's baselines are static and nos; `templates` is an ablation with Haein's per-GPU mode switch.
   const [h, s, n, t, np] = churnRuns;
   const better = Math.max(s.placed, n.placed);
   const [hf, sf, nf, tf] = fitRuns;
+  const [dh, , dn, dt, dnp] = diurnalRuns;
   console.log(
     `\nchurn: haein places ${(((h.placed - better) / better) * 100).toFixed(1)} % more requests and ` +
       `${(((h.placedGpuEq - Math.max(s.placedGpuEq, n.placedGpuEq)) / Math.max(s.placedGpuEq, n.placedGpuEq)) * 100).toFixed(1)} % more GPU-equivalents than the better baseline ` +
-      `(${(((h.placed - t.placed) / t.placed) * 100).toFixed(1)} % more than the mode-switching template ablation); ` +
+      `(${(((h.placed - t.placed) / t.placed) * 100).toFixed(1)} % more than the mode-switching template ablation; no scheduler can place more than ` +
+      `all ${REQUESTS}, ${(((REQUESTS - better) / better) * 100).toFixed(1)} % more); ` +
       `fit: haein uses ${(hf.gpusUsedEnd / hf.lowerBoundEnd).toFixed(3)} × the lower bound (${hf.gpusUsedEnd} / ${hf.lowerBoundEnd} GPUs); ` +
       `slice churn: haein keeps ${(((ns.gpusUsedMean - hs.gpusUsedMean) / ns.gpusUsedMean) * 100).toFixed(1)} % fewer GPUs busy than nos on average`,
   );
@@ -297,12 +227,21 @@ function main(): void {
     overlaps: h.overlaps + hf.overlaps,
     gainOverBetterBaseline: Number(((h.placed - better) / better).toFixed(4)),
     gpuEqGainOverBetterBaseline: Number(((h.placedGpuEq - Math.max(s.placedGpuEq, n.placedGpuEq)) / Math.max(s.placedGpuEq, n.placedGpuEq)).toFixed(4)),
+    maxPossibleGainOverBetterBaseline: Number(((REQUESTS - better) / better).toFixed(4)),
     gainOverTemplateAblation: Number(((h.placed - t.placed) / t.placed).toFixed(4)),
     gpusUsedMean: h.gpusUsedMean,
     static: baselineSummary(s),
     nos: { ...baselineSummary(n), wholeNodes: n.wholeNodes ?? 0 },
     nosProportionalSplit: { ...baselineSummary(np), wholeNodes: wholeNodeSplit(churn) },
     templates: baselineSummary(t),
+    diurnal: {
+      placed: dh.placed,
+      placedGpuEq: dh.placedGpuEq,
+      nos: { ...baselineSummary(dn), wholeNodes: dn.wholeNodes ?? 0 },
+      nosProportionalSplit: { ...baselineSummary(dnp), wholeNodes: wholeNodeSplit(diurnal) },
+      templates: baselineSummary(dt),
+    },
+    capacity: { churn: capacities.slice(0, 2).map(capacitySummary), diurnal: capacities.slice(2).map(capacitySummary) },
     sliceChurn: {
       requests: REQUESTS,
       placed: hs.placed,
