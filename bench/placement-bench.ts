@@ -134,7 +134,7 @@ function capacitySummary(c: Capacity): Record<string, number | boolean | null> {
     nosMigNodes: c.nos?.migNodes ?? null,
     nosCombinedWithinBudget: c.nos?.combinedWithinBudget ?? null,
     templates: c.templates?.gpus ?? null,
-    peakDemandGpus: c.boundGpus,
+    boundGpus: c.boundGpus,
     gpusSavedVsNos: s === undefined ? null : Number(s.toFixed(4)),
     maxPossibleSavingVsNos: m === undefined ? null : Number(m.toFixed(4)),
   };
@@ -152,6 +152,17 @@ function baselineSummary(r: RunStats): Record<string, number> {
   };
 }
 
+/** A stream with whole-GPU gangs through haein, static, nos (best split), templates and nos-prop, in that order. */
+function mixedRuns(stream: TimedRequest[]): RunStats[] {
+  return [
+    withAudit(stream),
+    run(new StaticLayoutSim(SHAPE), stream),
+    bestNosSplit(stream),
+    run(new TemplateFirstFitSim(SHAPE), stream),
+    run(new TemplateFirstFitSim(SHAPE, { name: 'nos-prop', wholeNodes: wholeNodeSplit(stream) }), stream),
+  ];
+}
+
 function main(): void {
   const gpus = SHAPE.nodes * SHAPE.gpusPerNode;
   // The fit stream runs first, which also warms the JIT up the way a long-running operator is warm.
@@ -165,23 +176,11 @@ function main(): void {
   table(`fit: ${FIT_REQUESTS} requests, no departures`, fitRuns);
 
   const churn = makeStream(REQUESTS, SEED, MEAN_HOLD);
-  const churnRuns = [
-    withAudit(churn),
-    run(new StaticLayoutSim(SHAPE), churn),
-    bestNosSplit(churn),
-    run(new TemplateFirstFitSim(SHAPE), churn),
-    run(new TemplateFirstFitSim(SHAPE, { name: 'nos-prop', wholeNodes: wholeNodeSplit(churn) }), churn),
-  ];
+  const churnRuns = mixedRuns(churn);
   table(`churn: ${REQUESTS} requests on ${gpus} B200 GPUs (seed ${SEED}, mean hold ${MEAN_HOLD}, ${Math.round(offeredGpus(churn))} GPUs offered on average; nos with ${churnRuns[2].wholeNodes} whole-GPU nodes, the best static split)`, churnRuns);
 
   const diurnal = makeDiurnalStream(REQUESTS, SEED + 3, MEAN_HOLD, { period: DAY, sliceSwing: 1 });
-  const diurnalRuns = [
-    withAudit(diurnal),
-    run(new StaticLayoutSim(SHAPE), diurnal),
-    bestNosSplit(diurnal),
-    run(new TemplateFirstFitSim(SHAPE), diurnal),
-    run(new TemplateFirstFitSim(SHAPE, { name: 'nos-prop', wholeNodes: wholeNodeSplit(diurnal) }), diurnal),
-  ];
+  const diurnalRuns = mixedRuns(diurnal);
   table(`diurnal churn: ${REQUESTS} requests, the churn mix with a daily cycle (day ${DAY}, ${Math.round(offeredGpus(diurnal))} GPUs offered on average; nos with ${diurnalRuns[2].wholeNodes} whole-GPU nodes, the best static split)`, diurnalRuns);
 
   // Slices only, light enough that nothing is rejected: the difference is the GPUs kept busy.
