@@ -128,6 +128,19 @@ def parse_spec(path: str) -> Layer:
     return layer
 
 
+def canonical_json(obj) -> bytes:
+    """Compact JSON with sorted keys: the same object always gives the same bytes, hence the same digest."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()
+
+
+def add_json_blob(blobs: dict, obj) -> tuple:
+    """Stores `obj` as a canonical JSON blob; returns its digest and size."""
+    data = canonical_json(obj)
+    d = digest(data)
+    blobs[d] = data
+    return d, len(data)
+
+
 def digest(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
@@ -174,19 +187,15 @@ def main() -> None:
         "history": [{"created": "1970-01-01T00:00:00Z", "created_by": f"hack/images/oci-image.py layer {os.path.basename(s)}"} for s in args.layer],
     }
     config["config"] = {k: v for k, v in config["config"].items() if v is not None}
-    config_bytes = json.dumps(config, sort_keys=True, separators=(",", ":")).encode()
-    config_digest = digest(config_bytes)
-    blobs[config_digest] = config_bytes
+    config_digest, config_size = add_json_blob(blobs, config)
 
     manifest = {
         "schemaVersion": 2,
         "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest, "size": len(config_bytes)},
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest, "size": config_size},
         "layers": layer_descs,
     }
-    manifest_bytes = json.dumps(manifest, sort_keys=True, separators=(",", ":")).encode()
-    manifest_digest = digest(manifest_bytes)
-    blobs[manifest_digest] = manifest_bytes
+    manifest_digest, manifest_size = add_json_blob(blobs, manifest)
 
     index = {
         "schemaVersion": 2,
@@ -194,14 +203,14 @@ def main() -> None:
         "manifests": [{
             "mediaType": "application/vnd.oci.image.manifest.v1+json",
             "digest": manifest_digest,
-            "size": len(manifest_bytes),
+            "size": manifest_size,
             "platform": {"architecture": "amd64", "os": "linux"},
             "annotations": {"io.containerd.image.name": args.name, "org.opencontainers.image.ref.name": tag},
         }],
     }
     files = {
         "oci-layout": json.dumps({"imageLayoutVersion": "1.0.0"}).encode(),
-        "index.json": json.dumps(index, sort_keys=True, separators=(",", ":")).encode(),
+        "index.json": canonical_json(index),
     }
     for d, data in blobs.items():
         files["blobs/sha256/" + d.split(":", 1)[1]] = data
