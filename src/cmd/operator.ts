@@ -4,7 +4,7 @@
  * the placement engine, and writes each GpuNode's target layout for its node agent. Flags: see `--help`.
  */
 import { registerControllers } from '../controllers/operator-setup.js';
-import { USAGE, parseOperatorArgs, type OperatorConfig } from '../controllers/operator-flags.js';
+import { USAGE, parseOperatorArgs, type OperatorConfig } from './operator-flags.js';
 import { KubeClient, loadKubeConfig } from '../k8s/client.js';
 import { HealthServer } from '../runtime/health-server.js';
 import { createLogger } from '../runtime/logger.js';

@@ -5,10 +5,10 @@
  */
 import { JOB_LABEL, PARTITION_LABEL } from '../api/constants.js';
 import type { GpuNode, GpuPartition, TrainingJob } from '../api/types.js';
-import { ledgerEntries, type ClaimantKind } from './claims.js';
-import type { PodObject } from './pods.js';
-import type { CachePort, ReconcileRequest } from './ports.js';
-import { nodeSchedulable, placementView, type NodeObject } from './snapshot.js';
+import { ledgerEntries, type ClaimantKind } from '../ledger/claims.js';
+import type { PodObject } from '../api/pods.js';
+import type { CachePort, ReconcileRequest } from '../runtime/ports.js';
+import { nodeSchedulable, placementView, type NodeObject } from '../ledger/snapshot.js';
 
 /** Claimants of `kind` holding claims on any of the given GpuNode versions. */
 export function claimantsOn(kind: ClaimantKind, ...nodes: Array<GpuNode | undefined>): ReconcileRequest[] {

@@ -14,21 +14,21 @@ import { planDefrag as enginePlanDefrag } from '../placement/defrag.js';
 import { place as enginePlace } from '../placement/engine.js';
 import { Controller } from '../runtime/controller.js';
 import type { Manager } from '../runtime/manager.js';
-import type { ClaimantKind } from './claims.js';
-import { Defragmenter } from './defrag-executor.js';
-import { AdmissionGuard, guardGateClient } from './defrag-guard.js';
-import { DefragMetrics } from './defrag-metrics.js';
-import type { PlanDefragFn } from './defrag-plan.js';
-import { GpuNodeReconciler } from './gpunode-reconciler.js';
-import { GpuPartitionReconciler } from './gpupartition-reconciler.js';
-import { LedgerExpectations } from './ledger.js';
+import type { ClaimantKind } from '../ledger/claims.js';
+import { Defragmenter } from '../scheduler/defrag/defragmenter.js';
+import { AdmissionGuard, guardGateClient } from '../scheduler/defrag/admission-guard.js';
+import { DefragMetrics } from '../scheduler/defrag/defrag-metrics.js';
+import type { PlanDefragFn } from '../scheduler/defrag/defrag-plan.js';
+import { GpuNodeReconciler } from './gpunode/gpunode-reconciler.js';
+import { GpuPartitionReconciler } from './gpupartition/gpupartition-reconciler.js';
+import { LedgerExpectations } from '../ledger/ledger.js';
 import { gpuNodeToJobs, gpuNodeToPartitions, nodePlacementChanged, nodeToClaimants, podToJob, podToPartition, self, uniqueRequests, waitingJobs, waitingPartitions } from './mappers.js';
-import { PodGateReconciler } from './pod-gate-reconciler.js';
-import type { PodObject } from './pods.js';
-import type { PlaceFn, ReconcileRequest } from './ports.js';
-import { ReconfigTracker } from './reconfig-tracker.js';
-import type { NodeObject } from './snapshot.js';
-import { TrainingJobReconciler } from './trainingjob-reconciler.js';
+import { PodGateReconciler } from './pod-gate/pod-gate-reconciler.js';
+import type { PodObject } from '../api/pods.js';
+import type { PlaceFn, ReconcileRequest } from '../runtime/ports.js';
+import { ReconfigTracker } from './gpunode/reconfig-tracker.js';
+import type { NodeObject } from '../ledger/snapshot.js';
+import { TrainingJobReconciler } from './trainingjob/trainingjob-reconciler.js';
 
 /** Options of {@link registerControllers}. */
 export interface OperatorSetupOptions {

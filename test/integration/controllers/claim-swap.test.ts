@@ -6,8 +6,8 @@
  */
 import { PARTITION_GATE, PARTITION_LABEL } from '../../../src/api/constants.js';
 import type { GpuNode, GpuPartition } from '../../../src/api/types.js';
-import { ledgerEntries } from '../../../src/controllers/claims.js';
-import type { PodObject } from '../../../src/controllers/pods.js';
+import { ledgerEntries } from '../../../src/ledger/claims.js';
+import type { PodObject } from '../../../src/api/pods.js';
 import type { KubeClient } from '../../../src/k8s/client.js';
 import { RESOURCES } from '../../../src/k8s/resources.js';
 import { eventually, type TestNamespace } from '../../support/cluster.js';

@@ -7,10 +7,10 @@
  */
 import { API_VERSION, PARTITION_LABEL } from '../../../src/api/constants.js';
 import type { ClaimRef, GpuNode, GpuPartition } from '../../../src/api/types.js';
-import { ledgerEntries } from '../../../src/controllers/claims.js';
-import { deepEqual } from '../../../src/controllers/conditions.js';
-import { DEFRAG_METRIC_NAMES } from '../../../src/controllers/defrag-metrics.js';
-import type { PodObject } from '../../../src/controllers/pods.js';
+import { ledgerEntries } from '../../../src/ledger/claims.js';
+import { deepEqual } from '../../../src/k8s/deep-equal.js';
+import { DEFRAG_METRIC_NAMES } from '../../../src/scheduler/defrag/defrag-metrics.js';
+import type { PodObject } from '../../../src/api/pods.js';
 import type { KubeClient } from '../../../src/k8s/client.js';
 import { RESOURCES } from '../../../src/k8s/resources.js';
 import type { Manager } from '../../../src/runtime/manager.js';

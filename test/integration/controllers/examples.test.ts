@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import yaml from 'js-yaml';
 import { JOB_LABEL, PARTITION_GATE } from '../../../src/api/constants.js';
 import type { GpuPartition, TrainingJob } from '../../../src/api/types.js';
-import { podTargetNode, type PodObject } from '../../../src/controllers/pods.js';
+import { podTargetNode, type PodObject } from '../../../src/api/pods.js';
 import type { KubeClient } from '../../../src/k8s/client.js';
 import { RESOURCES, type ResourceRef } from '../../../src/k8s/resources.js';
 import { REPO_ROOT, eventually, type TestNamespace } from '../../support/cluster.js';

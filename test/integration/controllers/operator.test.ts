@@ -6,9 +6,9 @@
  */
 import { JOB_LABEL, PARTITION_GATE, PARTITION_LABEL, RANK_LABEL } from '../../../src/api/constants.js';
 import type { GpuNode, GpuPartition, TrainingJob } from '../../../src/api/types.js';
-import { ledgerEntries } from '../../../src/controllers/claims.js';
-import { ADMISSION_ANNOTATION } from '../../../src/controllers/pod-admission.js';
-import { podTargetNode, type PodObject } from '../../../src/controllers/pods.js';
+import { ledgerEntries } from '../../../src/ledger/claims.js';
+import { ADMISSION_ANNOTATION } from '../../../src/controllers/pod-gate/pod-admission.js';
+import { podTargetNode, type PodObject } from '../../../src/api/pods.js';
 import type { KubeClient } from '../../../src/k8s/client.js';
 import { RESOURCES } from '../../../src/k8s/resources.js';
 import { eventually, type TestNamespace } from '../../support/cluster.js';

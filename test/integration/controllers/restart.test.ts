@@ -6,7 +6,7 @@
  * status matching the ledger.
  */
 import type { GpuNode, GpuPartition } from '../../../src/api/types.js';
-import { ledgerEntries } from '../../../src/controllers/claims.js';
+import { ledgerEntries } from '../../../src/ledger/claims.js';
 import type { KubeClient } from '../../../src/k8s/client.js';
 import { isConflict } from '../../../src/k8s/errors.js';
 import { RESOURCES } from '../../../src/k8s/resources.js';

@@ -3,7 +3,7 @@
  * leader reconciles, no slice is ever claimed twice, and when the leader stops the standby takes over.
  */
 import type { GpuNode, GpuPartition } from '../../../src/api/types.js';
-import { ledgerEntries } from '../../../src/controllers/claims.js';
+import { ledgerEntries } from '../../../src/ledger/claims.js';
 import type { KubeClient } from '../../../src/k8s/client.js';
 import { RESOURCES } from '../../../src/k8s/resources.js';
 import type { Manager } from '../../../src/runtime/manager.js';

@@ -1,7 +1,7 @@
 import type { GpuNode, GpuPartition } from '../../../src/api/types.js';
 import { gpuNodeToPartitions, nodePlacementChanged, podToJob, podToPartition } from '../../../src/controllers/mappers.js';
-import type { CachePort } from '../../../src/controllers/ports.js';
-import { makeGpuNode, makeNode, makePartition, makePartitionPod } from './builders.js';
+import type { CachePort } from '../../../src/runtime/ports.js';
+import { makeGpuNode, makeNode, makePartition, makePartitionPod } from '../support/builders.js';
 
 const claim = (name: string, kind: 'GpuPartition' | 'TrainingJob' = 'GpuPartition') => ({ kind, namespace: 'a', name, uid: name, slot: 0, priority: 0, preemptible: false });
 

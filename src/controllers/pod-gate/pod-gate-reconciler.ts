@@ -1,0 +1,86 @@
+/**
+ * Lifts the partition scheduling gate of pods that may consume a GpuPartition, pinning each to one of the
+ * partition's nodes; pods that must wait keep the gate, get a Warning Event and an annotation saying why.
+ * Requests are keyed by partition (`namespace/partitionName`), so one partition's pods are decided serially.
+ */
+import { PARTITION_GATE } from '../../api/constants.js';
+import type { GpuPartition } from '../../api/types.js';
+import { RESOURCES } from '../../k8s/resources.js';
+import { ADMISSION_ANNOTATION, decideAdmissions, slicesOf, type AssumedAdmission } from './pod-admission.js';
+import { pinToNode, podGated, podPartition, podTerminated, type PodObject } from '../../api/pods.js';
+import type { CachePort, ClientPort, LogPort, ReconcileRequest, ReconcileResult, RecorderPort } from '../../runtime/ports.js';
+
+/** What the pod gate reconciler reads and writes. */
+export interface PodGateReconcilerDeps {
+  client: ClientPort;
+  /** Pods labelled with the partition label. */
+  pods: CachePort<PodObject>;
+  partitions: CachePort<GpuPartition>;
+  recorder: RecorderPort;
+}
+
+/** Admits gated pods to their partitions. */
+export class PodGateReconciler {
+  /** Controller name used in metrics and logs. */
+  readonly name = 'pod-gate';
+  readonly #d: PodGateReconcilerDeps;
+  /** Admissions per partition key that the pod cache may not show yet (like the scheduler's assume cache). */
+  readonly #assumed = new Map<string, AssumedAdmission[]>();
+
+  /** Creates the reconciler. */
+  constructor(deps: PodGateReconcilerDeps) {
+    this.#d = deps;
+  }
+
+  /** Decides every gated pod of the partition `req` (namespace + partition name). */
+  async reconcile(req: ReconcileRequest, log: LogPort): Promise<ReconcileResult | void> {
+    if (!req.namespace) return;
+    const key = `${req.namespace}/${req.name}`;
+    const pods = this.#d.pods.list(req.namespace).filter((p) => podPartition(p) === req.name);
+    // Forget assumptions the cache has caught up with (pod ungated, finished or gone).
+    const byUid = new Map(pods.map((p) => [p.metadata.uid, p]));
+    const assumed = (this.#assumed.get(key) ?? []).filter((a) => {
+      const pod = byUid.get(a.uid);
+      return pod !== undefined && podGated(pod) && !podTerminated(pod);
+    });
+    const partition = this.#d.partitions.get(req.name, req.namespace);
+    const elsewhere = partition
+      ? []
+      : this.#d.partitions
+          .list()
+          .filter((p) => p.metadata.name === req.name && p.metadata.namespace !== req.namespace)
+          .map((p) => p.metadata.namespace as string)
+          .sort();
+    const decisions = decideAdmissions({ namespace: req.namespace, partitionName: req.name, partition, elsewhere, pods, assumed });
+    for (const d of decisions) {
+      const pod = d.pod;
+      const name = pod.metadata.name as string;
+      if (d.admit) {
+        const annotations = pod.metadata.annotations?.[ADMISSION_ANNOTATION] !== undefined ? { annotations: { [ADMISSION_ANNOTATION]: null } } : {};
+        await this.#d.client.mergePatch<PodObject>(
+          RESOURCES.pod,
+          name,
+          {
+            metadata: { resourceVersion: pod.metadata.resourceVersion, ...annotations },
+            spec: {
+              schedulingGates: (pod.spec.schedulingGates ?? []).filter((g) => g.name !== PARTITION_GATE),
+              affinity: pinToNode(pod.spec, d.node),
+            },
+          },
+          req.namespace,
+        );
+        assumed.push({ uid: pod.metadata.uid ?? '', node: d.node, slices: slicesOf(pod, partition?.status?.resourceName ?? '') });
+        await this.#d.recorder.event(pod, 'Normal', 'Admitted', `Admitted to GpuPartition ${key} on node ${d.node}`);
+        log.info('Admitted pod to GpuPartition', { pod: name, node: d.node });
+        continue;
+      }
+      // Only a changed reason is written and announced, so a waiting pod does not cause an event storm.
+      if (pod.metadata.annotations?.[ADMISSION_ANNOTATION] === d.message) continue;
+      await this.#d.client.mergePatch<PodObject>(RESOURCES.pod, name, { metadata: { annotations: { [ADMISSION_ANNOTATION]: d.message } } }, req.namespace);
+      await this.#d.recorder.event(pod, 'Warning', d.reason, d.message);
+      log.debug('Pod waits for GpuPartition', { pod: name, reason: d.reason });
+    }
+    if (assumed.length > 0) this.#assumed.set(key, assumed);
+    else this.#assumed.delete(key);
+  }
+}
