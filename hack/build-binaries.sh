@@ -7,6 +7,9 @@ source "$(dirname "$0")/lib.sh"
 
 need go "Install Go >= 1.24 (Debian: the golang-go package is too old; use the machine's Go toolchain)."
 mkdir -p "$BIN_DIR"
+# Two runs at once (e.g. two cluster-up.sh) must not build into the same temporary files: the second waits.
+exec 9>"$BIN_DIR/.build.lock"
+flock 9
 
 minor="${K8S_VERSION#v1.}"; minor="${minor%%.*}"
 commit="0000000000000000000000000000000000000000"
