@@ -1,5 +1,117 @@
-/** Condition helpers with "changed" semantics, in the style of metav1 `SetStatusCondition`. Pure. */
+/**
+ * Every status condition type and reason, and every Event reason, of the Haein resources — declared once, here.
+ * Reasons are PascalCase, machine-readable and stable; messages carry the details. Also the condition helpers
+ * with "changed" semantics, in the style of metav1 `SetStatusCondition`. Pure.
+ */
 import type { Condition } from './types.js';
+
+/** Condition types of a GpuPartition. */
+export const PARTITION_CONDITIONS = {
+  /** Every slot holds a slice in the ledger (True), or why not (False). */
+  allocated: 'Allocated',
+  /** Every allocated slice is realised by its node and free for the partition's pods. */
+  ready: 'Ready',
+} as const;
+
+/** Condition types of a TrainingJob. */
+export const JOB_CONDITIONS = {
+  placed: 'Placed',
+  running: 'Running',
+  succeeded: 'Succeeded',
+  failed: 'Failed',
+  suspended: 'Suspended',
+} as const;
+
+/** Condition types of a GpuNode (written by the node agent). */
+export const GPUNODE_CONDITIONS = {
+  layoutRealised: 'LayoutRealised',
+  agentReady: 'AgentReady',
+} as const;
+
+/**
+ * Why a request holds, or does not hold, its slices: the reasons of `Allocated` (partitions) and `Placed` (jobs).
+ * The placement engine's failure codes are reasons too (see `PlacementFailureCode`).
+ */
+export const ADMISSION_REASONS = {
+  /** Everything the request asks for is in the ledger. */
+  placed: 'Placed',
+  /** Some slots are placed, the rest are being placed. */
+  placing: 'Placing',
+  /** Waiting for the admission cycle to consider it (it was just created or changed). */
+  queued: 'Queued',
+  /** Held back because a higher-priority request needs the capacity it would take. */
+  waitingForPriority: 'WaitingForPriority',
+  /** Placed on slices of lower-priority claims whose pods are being evicted first. */
+  preempting: 'Preempting',
+  /** The spec cannot be satisfied as written (unparsable memory, no such profile). */
+  invalidRequest: 'InvalidRequest',
+  unknownProfile: 'UnknownProfile',
+  noMatchingNodes: 'NoMatchingNodes',
+  insufficientCapacity: 'InsufficientCapacity',
+  topologyUnsatisfiable: 'TopologyUnsatisfiable',
+} as const;
+
+/** Reasons of a GpuPartition's `Ready` condition besides the admission reasons. */
+export const PARTITION_READY_REASONS = {
+  /** Every slice is realised. */
+  realised: 'Realised',
+  /** The ledger holds every slice; a node has not realised its layout yet. */
+  waitingForNode: 'WaitingForNode',
+  /** A slice is still used by a pod of the claim it was taken from (preemption waits for the eviction). */
+  waitingForEviction: 'WaitingForEviction',
+  notAllocated: 'NotAllocated',
+} as const;
+
+/** Reasons of TrainingJob conditions. */
+export const JOB_REASONS = {
+  waitingForNodes: 'WaitingForNodes',
+  restarting: 'Restarting',
+  workersStarting: 'WorkersStarting',
+  allWorkersRunning: 'AllWorkersRunning',
+  allWorkersSucceeded: 'AllWorkersSucceeded',
+  completed: 'Completed',
+  suspended: 'Suspended',
+  resumed: 'Resumed',
+  workerFailed: 'WorkerFailed',
+  backoffLimitExceeded: 'BackoffLimitExceeded',
+} as const;
+
+/** Reasons of GpuNode conditions (the node agent's). */
+export const GPUNODE_REASONS = {
+  realised: 'Realised',
+  reconfiguring: 'Reconfiguring',
+  illegalLayout: 'IllegalLayout',
+  sliceInUse: 'SliceInUse',
+  failed: 'Failed',
+  started: 'Started',
+  stopped: 'Stopped',
+} as const;
+
+/** Reasons of Events the operator records. */
+export const EVENT_REASONS = {
+  placed: 'Placed',
+  ready: 'Ready',
+  released: 'Released',
+  unsatisfiable: 'Unsatisfiable',
+  unknownProfile: 'UnknownProfile',
+  waitingForPriority: 'WaitingForPriority',
+  preempted: 'Preempted',
+  preempting: 'Preempting',
+  evicted: 'Evicted',
+  defragmenting: 'Defragmenting',
+  moved: 'Moved',
+  deletionBlocked: 'DeletionBlocked',
+  nodeLost: 'NodeLost',
+  claimReleased: 'ClaimReleased',
+  claimSwapped: 'ClaimSwapped',
+  sliceMisused: 'SliceMisused',
+  gangIncomplete: 'GangIncomplete',
+  gangRestart: 'GangRestart',
+  workersCreated: 'WorkersCreated',
+  suspended: 'Suspended',
+  completed: 'Completed',
+  admitted: 'Admitted',
+} as const;
 
 /** A condition as a reconciler wants it; the helper fills in the transition time. */
 export interface DesiredCondition {

@@ -18,8 +18,14 @@ export interface OperatorConfig {
   identity: string;
   /** Watch only this namespace's partitions, jobs and pods. */
   namespace?: string;
-  /** Reconcile workers per controller. */
+  /** Reconcile workers of the GpuNode and pod-gate controllers. */
   workers: number;
+  /** Reconcile workers of the GpuPartition and TrainingJob controllers (status writes, finalizers, worker pods). */
+  claimantWorkers: number;
+  /** Most demands one admission cycle decides. */
+  cycleMaxBatch: number;
+  /** Planning time budget of one admission cycle, in milliseconds. */
+  cycleMaxPlanMs: number;
   /** Carry out defragmentation plans when a request does not fit. */
   defrag: boolean;
   /** winston level. */
@@ -35,7 +41,10 @@ export const USAGE = `haein-operator [flags]
   --lease-namespace=NS     namespace of the Lease (default $POD_NAMESPACE or haein-system)
   --lease-name=NAME        name of the Lease (default haein-operator)
   --namespace=NS           watch only this namespace (default: all)
-  --workers=N              reconcile workers per controller (default 2)
+  --workers=N              reconcile workers of the GpuNode and pod-gate controllers (default 2)
+  --claimant-workers=N     reconcile workers of the GpuPartition and TrainingJob controllers (default 16)
+  --cycle-max-batch=N      most requests one admission cycle decides (default 1000)
+  --cycle-max-plan-ms=N    planning time budget of one admission cycle (default 200)
   --defrag[=BOOL]          move idle slices to make room for requests that do not fit (default true)
 env: LOG_LEVEL (default info), POD_NAME (leader identity), POD_NAMESPACE`;
 
@@ -56,7 +65,7 @@ export function parseOperatorArgs(argv: string[], env: Record<string, string | u
       flags.set(arg.slice(2), value);
     }
   }
-  const known = new Set(['kubeconfig', 'metrics-port', 'health-port', 'leader-elect', 'lease-namespace', 'lease-name', 'namespace', 'workers', 'defrag', 'help']);
+  const known = new Set(['kubeconfig', 'metrics-port', 'health-port', 'leader-elect', 'lease-namespace', 'lease-name', 'namespace', 'workers', 'claimant-workers', 'cycle-max-batch', 'cycle-max-plan-ms', 'defrag', 'help']);
   for (const k of flags.keys()) if (!known.has(k)) throw new Error(`unknown flag --${k}\n${USAGE}`);
   const int = (name: string, dflt: number, min: number): number => {
     const raw = flags.get(name);
@@ -84,6 +93,9 @@ export function parseOperatorArgs(argv: string[], env: Record<string, string | u
     identity: env.POD_NAME ?? `haein-operator-${process.pid}`,
     ...(namespace ? { namespace } : {}),
     workers: int('workers', 2, 1),
+    claimantWorkers: int('claimant-workers', 16, 1),
+    cycleMaxBatch: int('cycle-max-batch', 1000, 1),
+    cycleMaxPlanMs: int('cycle-max-plan-ms', 200, 1),
     defrag: bool('defrag', true),
     logLevel: env.LOG_LEVEL ?? 'info',
   };

@@ -30,7 +30,14 @@ async function main(): Promise<void> {
     health: { port: cfg.healthPort },
     leaderElection: cfg.leaderElect ? { namespace: cfg.leaseNamespace, name: cfg.leaseName, identity: cfg.identity } : false,
   });
-  registerControllers(manager, client, { workers: cfg.workers, defrag: cfg.defrag, logger: log, ...(cfg.namespace ? { namespace: cfg.namespace } : {}) });
+  registerControllers(manager, client, {
+    workers: cfg.workers,
+    claimantWorkers: cfg.claimantWorkers,
+    cycle: { maxBatch: cfg.cycleMaxBatch, maxPlanMs: cfg.cycleMaxPlanMs },
+    defrag: cfg.defrag,
+    logger: log,
+    ...(cfg.namespace ? { namespace: cfg.namespace } : {}),
+  });
   // /metrics has its own port (Prometheus scrapes it; probes use the health port).
   const metricsServer = cfg.metricsPort !== cfg.healthPort ? new HealthServer({ port: cfg.metricsPort, registry: manager.metrics.registry, logger: log }) : undefined;
   await metricsServer?.start();

@@ -1,59 +1,66 @@
 /**
- * Wires the Haein controllers into a runtime `Manager`: the shared informers (GpuNodes, Nodes, GpuPartitions,
- * TrainingJobs, and Pods filtered by the partition and job labels), the four reconcilers, and the mappers that
- * turn each change into the requests it affects. Defragmentation (on unless `defrag: false`) and priority
- * ordering are shared by the partition and job reconcilers; the pod gate's client reports admissions to the
- * same guard that keeps defragmentation away from partitions with pods.
+ * Wires the operator into a runtime `Manager`: the shared informers (GpuNodes, Nodes, GpuPartitions,
+ * TrainingJobs, and Pods filtered by the partition and job labels), the assumed ledger over the GpuNode cache,
+ * the admission cycle (leader only) that places and releases every claim, the four per-object reconcilers, and
+ * the mappers that turn informer changes into reconcile requests and admission-cycle signals.
  */
 import type winston from 'winston';
 import { JOB_LABEL, PARTITION_LABEL } from '../api/constants.js';
-import type { GpuNode, GpuPartition, TrainingJob } from '../api/types.js';
+import { podPartition, podTargetNode, podTerminated, type PodObject } from '../api/pods.js';
+import type { GpuNode, GpuPartition, PodRef, TrainingJob } from '../api/types.js';
 import type { KubeClient } from '../k8s/client.js';
 import { RESOURCES } from '../k8s/resources.js';
+import { AssumedLedger } from '../ledger/assumed-ledger.js';
+import type { ClaimantKind } from '../ledger/claims.js';
+import type { NodeObject } from '../ledger/snapshot.js';
 import { planDefrag as enginePlanDefrag } from '../placement/defrag.js';
-import { place as enginePlace } from '../placement/engine.js';
 import { Controller } from '../runtime/controller.js';
 import type { Manager } from '../runtime/manager.js';
-import type { ClaimantKind } from '../ledger/claims.js';
-import { Defragmenter } from '../scheduler/defrag/defragmenter.js';
+import type { ReconcileRequest } from '../runtime/ports.js';
+import { AdmissionCycle, type AdmissionCycleOptions } from '../scheduler/admission-cycle.js';
+import type { PlannedVictim } from '../scheduler/cycle-planner.js';
 import { AdmissionGuard, guardGateClient } from '../scheduler/defrag/admission-guard.js';
 import { DefragMetrics } from '../scheduler/defrag/defrag-metrics.js';
 import type { PlanDefragFn } from '../scheduler/defrag/defrag-plan.js';
+import { Defragmenter } from '../scheduler/defrag/defragmenter.js';
+import { place as enginePlace } from '../placement/engine.js';
+import { TimeToReady } from './common/time-to-ready.js';
+import { ClaimReconciliationPass } from './gpunode/claim-reconciliation-pass.js';
 import { GpuNodeReconciler } from './gpunode/gpunode-reconciler.js';
-import { GpuPartitionReconciler } from './gpupartition/gpupartition-reconciler.js';
-import { LedgerExpectations } from '../ledger/ledger.js';
-import { gpuNodeToJobs, gpuNodeToPartitions, nodePlacementChanged, nodeToClaimants, podToJob, podToPartition, self, uniqueRequests, waitingJobs, waitingPartitions } from './mappers.js';
-import { PodGateReconciler } from './pod-gate/pod-gate-reconciler.js';
-import type { PodObject } from '../api/pods.js';
-import type { PlaceFn, ReconcileRequest } from '../runtime/ports.js';
 import { ReconfigTracker } from './gpunode/reconfig-tracker.js';
-import type { NodeObject } from '../ledger/snapshot.js';
+import { GpuPartitionReconciler } from './gpupartition/gpupartition-reconciler.js';
+import { gpuNodeCapacityChanged, gpuNodeToClaimants, nodePlacementChanged, podToJob, podToPartition, self, uniqueRequests } from './mappers.js';
+import { PodGateReconciler } from './pod-gate/pod-gate-reconciler.js';
 import { TrainingJobReconciler } from './trainingjob/trainingjob-reconciler.js';
 
 /** Options of {@link registerControllers}. */
 export interface OperatorSetupOptions {
   /** Watch only this namespace's partitions, jobs and pods (GpuNodes and Nodes are cluster-scoped). */
   namespace?: string;
-  /** Workers per controller; default 2. */
+  /** Workers per controller for GpuNodes and the pod gate; default 2. */
   workers?: number;
-  /** Placement engine; the real one by default. */
-  place?: PlaceFn;
+  /** Workers of the GpuPartition and TrainingJob controllers (status writes, finalizers, pods); default 16. */
+  claimantWorkers?: number;
   /** Defragment when a request does not fit (the `--defrag` flag); default true. */
   defrag?: boolean;
   /** Defragmentation planner; the engine's by default. */
   planDefrag?: PlanDefragFn;
+  /** Bounds of one admission cycle. */
+  cycle?: AdmissionCycleOptions;
   logger?: winston.Logger;
 }
 
-/** The registered controllers, for tests and diagnostics. */
+/** The registered controllers and the admission cycle, for tests and diagnostics. */
 export interface OperatorControllers {
   partitions: Controller;
   jobs: Controller;
   podGate: Controller;
   gpuNodes: Controller;
+  admission: AdmissionCycle;
+  ledger: AssumedLedger;
 }
 
-/** Registers the informers and controllers of the operator on `manager`. */
+/** Registers the informers, the admission cycle and the controllers of the operator on `manager`. */
 export function registerControllers(manager: Manager, client: KubeClient, opts: OperatorSetupOptions = {}): OperatorControllers {
   const ns = opts.namespace ? { namespace: opts.namespace } : {};
   const gpuNodes = manager.informer<GpuNode>(RESOURCES.gpuNode);
@@ -63,45 +70,87 @@ export function registerControllers(manager: Manager, client: KubeClient, opts: 
   // Only labelled pods are cached: watching every pod of a cluster would be costly for nothing.
   const partitionPods = manager.informer<PodObject>(RESOURCES.pod, { ...ns, labelSelector: PARTITION_LABEL });
   const jobPods = manager.informer<PodObject>(RESOURCES.pod, { ...ns, labelSelector: JOB_LABEL });
-
-  const expectations = new LedgerExpectations();
-  const common = { client, recorder: manager.recorder, metrics: manager.metrics, reconfig: new ReconfigTracker(), expectations };
-  // Passes held back until the cache shows this process's ledger writes are woken by the GpuNode change that does.
-  const cacheWaiters = (kind: ClaimantKind) => ({
-    wake: () => expectations.wake(kind, (n) => gpuNodes.get(n), copts.workers * 2),
-    held: (req: ReconcileRequest) => expectations.isWaiting(kind, req),
-  });
-  const place = opts.place ?? enginePlace;
-  const copts = { workers: opts.workers ?? 2, metrics: manager.metrics, ...(opts.logger ? { logger: opts.logger } : {}) };
-
+  const log = opts.logger;
+  const metrics = manager.metrics;
+  const ledger = new AssumedLedger(gpuNodes);
+  const reconfig = new ReconfigTracker();
   const guard = new AdmissionGuard();
+  const ours = (namespace: string) => opts.namespace === undefined || opts.namespace === namespace;
+
   const defrag =
     opts.defrag === false
       ? undefined
       : new Defragmenter({
           planDefrag: opts.planDefrag ?? ((snapshot, request) => enginePlanDefrag(snapshot, request)),
-          place,
+          place: enginePlace,
           guard,
           pods: partitionPods,
           partitions,
-          metrics: new DefragMetrics(manager.metrics.registry),
-          ...(opts.logger ? { log: opts.logger } : {}),
+          metrics: new DefragMetrics(metrics.registry),
+          ...(log ? { log } : {}),
         });
-  const withDefrag = defrag ? { defrag } : {};
 
-  const partitionR = new GpuPartitionReconciler({ ...common, partitions, gpuNodes, nodes, pods: partitionPods, place, ...withDefrag, priorityQueue: { jobs } });
-  const partitionC = new Controller(partitionR, { ...copts, kind: 'GpuPartition' })
+  // Filled in below: the cycle tells the claimant controllers about its decisions.
+  const controllers: Partial<Record<ClaimantKind, Controller>> = {};
+  const cycleLog = (log ?? console) as winston.Logger;
+  const admission = new AdmissionCycle(
+    {
+      client,
+      ledger,
+      nodes,
+      owners: (kind, namespace, name, uid) => {
+        if (!ours(namespace)) return undefined;
+        const o = kind === 'GpuPartition' ? partitions.get(name, namespace) : jobs.get(name, namespace);
+        return o !== undefined && o.metadata.uid === uid;
+      },
+      planner: {
+        ...(defrag ? { defrag } : {}),
+        // Job workers always run on their GPUs; a partition's slices are used once a pod was admitted.
+        podsUse: (c) => c.kind === 'TrainingJob' || guard.hasAdmittedPod(c.namespace, c.name, partitionPods.list(c.namespace)),
+        observePlacement: (s, kind) => metrics.observePlacementSeconds(s, kind),
+      },
+      ...(defrag ? { defrag } : {}),
+      podsHolding: (v, gn) => podsHolding(v, gn, v.claim.kind === 'GpuPartition' ? partitionPods : jobPods),
+      recorder: manager.recorder,
+      notify: (who) => controllers[who.kind]?.enqueue({ namespace: who.namespace, name: who.name }),
+      fence: () => manager.leaseValid(),
+      onWritten: (n) => reconfig.noteWrite(n, new Date()),
+      metrics,
+      log: typeof cycleLog.child === 'function' ? cycleLog.child({ component: 'admission-cycle' }) : cycleLog,
+    },
+    opts.cycle,
+  );
+  manager.addLeaderRunnable(admission);
+
+  // What placement sees changed outside this replica's writes: parked demands may fit now.
+  gpuNodes.onChange((gn, prev, deleted) => {
+    if (gpuNodeCapacityChanged(gn, prev, deleted, (n) => ledger.ownSpec(n))) admission.capacityChanged();
+    if (deleted) admission.ownersChanged();
+  });
+  nodes.onChange((n, prev, deleted) => {
+    if (nodePlacementChanged(n, prev, deleted)) admission.capacityChanged();
+    if (deleted) admission.ownersChanged();
+  });
+  for (const inf of [partitions, jobs]) inf.onChange((_o, _p, deleted) => deleted && admission.ownersChanged());
+
+  const timeToReady = (kind: ClaimantKind) => new TimeToReady((s) => metrics.observeTimeToReady(s, kind));
+  const common = { client, ledger, admission, recorder: manager.recorder };
+  const claimantOpts = { workers: opts.claimantWorkers ?? 16, metrics, ...(log ? { logger: log } : {}) };
+  const copts = { workers: opts.workers ?? 2, metrics, ...(log ? { logger: log } : {}) };
+
+  const partitionR = new GpuPartitionReconciler({ ...common, partitions, pods: partitionPods, timeToReady: timeToReady('GpuPartition') });
+  const partitionC = new Controller(partitionR, { ...claimantOpts, kind: 'GpuPartition' })
     .watch(partitions, self)
-    .watch(gpuNodes, gpuNodeToPartitions(partitions, cacheWaiters('GpuPartition')))
-    .watch(nodes, nodeToClaimants('GpuPartition', gpuNodes, () => waitingPartitions(partitions)))
+    .watch(gpuNodes, gpuNodeToClaimants('GpuPartition'))
     .watch(partitionPods, podToPartition);
+  controllers.GpuPartition = partitionC;
 
-  const jobR = new TrainingJobReconciler({ ...common, jobs, gpuNodes, nodes, pods: jobPods, place, ...withDefrag, priorityQueue: { partitions } });
-  const jobC = new Controller(jobR, { ...copts, kind: 'TrainingJob' })
+  const jobR = new TrainingJobReconciler({ ...common, jobs, pods: jobPods, timeToReady: timeToReady('TrainingJob') });
+  const jobC = new Controller(jobR, { ...claimantOpts, kind: 'TrainingJob' })
     .watch(jobs, self)
-    .watch(gpuNodes, gpuNodeToJobs(jobs, cacheWaiters('TrainingJob')))
-    .watch(nodes, nodeToClaimants('TrainingJob', gpuNodes, () => waitingJobs(jobs)))
+    .watch(gpuNodes, gpuNodeToClaimants('TrainingJob'))
     .watch(jobPods, podToJob);
+  controllers.TrainingJob = jobC;
 
   // Requests of the gate controller are partition keys: one partition's pods are decided by one worker at a time.
   const gateR = new PodGateReconciler({ client: guardGateClient(client, guard, partitionPods, partitions), pods: partitionPods, partitions, recorder: manager.recorder });
@@ -109,17 +158,41 @@ export function registerControllers(manager: Manager, client: KubeClient, opts: 
     .watch(partitionPods, podToPartition)
     .watch(partitions, (p, prev) => uniqueRequests(self(p), prev ? self(prev) : []));
 
-  const gpuNodeR = new GpuNodeReconciler({ ...common, gpuNodes, nodes, partitions, jobs, pods: partitionPods, ...(opts.namespace ? { watchNamespace: opts.namespace } : {}) });
+  const claims = new ClaimReconciliationPass({
+    client,
+    recorder: manager.recorder,
+    pods: partitionPods,
+    onWritten: (n) => {
+      ledger.assume(n);
+      metrics.ledgerWrite('ok');
+    },
+    sending: (name, spec) => ledger.sending(name, spec),
+    fence: () => manager.leaseValid(),
+    ...(opts.namespace !== undefined ? { owns: (x: string) => x === opts.namespace } : {}),
+  });
+  const gpuNodeR = new GpuNodeReconciler({ ledger, claims, metrics, reconfig });
   const gpuNodeC = new Controller(gpuNodeR, { ...copts, kind: 'GpuNode' })
     .watch(gpuNodes, self)
     .watch(nodes, (n, prev, deleted) => (nodePlacementChanged(n, prev, deleted) ? self(n) : []));
 
-  // A write whose cache event came before its answer (or that failed) brings no further GpuNode event.
-  expectations.onWritesSettled(() => {
-    for (const r of cacheWaiters('GpuPartition').wake()) partitionC.enqueue(r);
-    for (const r of cacheWaiters('TrainingJob').wake()) jobC.enqueue(r);
-  });
-
   for (const c of [partitionC, jobC, gateC, gpuNodeC]) manager.addController(c);
-  return { partitions: partitionC, jobs: jobC, podGate: gateC, gpuNodes: gpuNodeC };
+  return { partitions: partitionC, jobs: jobC, podGate: gateC, gpuNodes: gpuNodeC, admission, ledger };
 }
+
+/**
+ * The pods to evict from a preempted claim's device: the pod the node agent reports on it, else the claimant's
+ * live pods pinned to that node (the kubelet may not have reported the holder yet).
+ */
+function podsHolding(v: PlannedVictim, gn: GpuNode | undefined, pods: { list(namespace?: string): PodObject[] }): PodRef[] {
+  const gpu = gn?.status?.gpus?.find((g) => g.index === v.gpuIndex);
+  const reported =
+    v.start !== undefined ? (gpu?.mode === 'mig' ? gpu.slices.find((s) => s.start === v.start && s.profile === v.profile)?.pod : undefined) : gpu?.pod;
+  if (reported) return [reported];
+  return pods
+    .list(v.claim.namespace)
+    .filter((p) => !podTerminated(p) && podTargetNode(p) === v.node && (v.claim.kind === 'GpuPartition' ? podPartition(p) === v.claim.name : p.metadata.labels?.[JOB_LABEL] === v.claim.name))
+    .map((p) => ({ namespace: p.metadata.namespace as string, name: p.metadata.name as string, ...(p.metadata.uid ? { uid: p.metadata.uid } : {}) }));
+}
+
+/** Requests of a controller, for tests that drive one directly. */
+export type { ReconcileRequest };

@@ -11,7 +11,7 @@ import os from 'node:os';
 import nodePath from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { ApiError, isNotFound } from './errors.js';
-import { apiVersionOf, resourcePath, type ResourceRef } from './resources.js';
+import { RESOURCES, apiVersionOf, resourcePath, type ResourceRef } from './resources.js';
 
 export type { ResourceRef } from './resources.js';
 export { RESOURCES } from './resources.js';
@@ -55,6 +55,12 @@ interface ObjectWithMeta {
 
 const DEFAULT_TIMEOUT_MS = 30_000;
 const MERGE_PATCH = 'application/merge-patch+json';
+const JSON_PATCH = 'application/json-patch+json';
+
+/** One RFC 6902 JSON Patch operation. */
+export type JsonPatchOp =
+  | { op: 'test' | 'add' | 'replace'; path: string; value: unknown }
+  | { op: 'remove'; path: string };
 
 /**
  * Loads a KubeConfig from `path`, else `$KUBECONFIG`, else `~/.kube/config`, else the in-cluster service
@@ -142,6 +148,39 @@ export class KubeClient {
       contentType: MERGE_PATCH,
       query: { fieldManager: this.fieldManager },
     })) as T;
+  }
+
+  /**
+   * Applies an RFC 6902 JSON Patch. A failed `test` operation (the object is not in the state the caller
+   * expected) is answered 422 by the API server; {@link isTestFailed} recognises it. `signal` aborts the request.
+   */
+  async jsonPatch<T>(ref: ResourceRef, name: string, ops: JsonPatchOp[], namespace?: string, opts: { signal?: AbortSignal } = {}): Promise<T> {
+    return (await this.send('PATCH', resourcePath(ref, { name, namespace }), {
+      body: ops,
+      contentType: JSON_PATCH,
+      query: { fieldManager: this.fieldManager },
+      ...(opts.signal ? { signal: opts.signal } : {}),
+    })) as T;
+  }
+
+  /**
+   * Evicts a pod through the Eviction API (policy/v1), which honours PodDisruptionBudgets and the pod's
+   * termination grace period. `false` when the pod is already gone; a 429 (budget exhausted) is raised.
+   */
+  async evict(name: string, namespace: string, opts: { gracePeriodSeconds?: number } = {}): Promise<boolean> {
+    const body = {
+      apiVersion: 'policy/v1',
+      kind: 'Eviction',
+      metadata: { name, namespace },
+      ...(opts.gracePeriodSeconds !== undefined ? { deleteOptions: { gracePeriodSeconds: opts.gracePeriodSeconds } } : {}),
+    };
+    try {
+      await this.send('POST', resourcePath(RESOURCES.pod, { name, namespace, subresource: 'eviction' }), { body });
+      return true;
+    } catch (err) {
+      if (isNotFound(err)) return false;
+      throw err;
+    }
   }
 
   /** Replaces the status subresource; conditional on `metadata.resourceVersion` when set. */
@@ -327,8 +366,9 @@ export class KubeClient {
   private async send(
     method: string,
     path: string,
-    opts: { query?: Record<string, string | undefined>; body?: unknown; contentType?: string } = {},
+    opts: { query?: Record<string, string | undefined>; body?: unknown; contentType?: string; signal?: AbortSignal } = {},
   ): Promise<unknown> {
+    if (opts.signal?.aborted) throw new ApiError(`${method} ${path}: aborted before sending`, 0, { cause: opts.signal.reason });
     const payload = opts.body === undefined ? undefined : Buffer.from(JSON.stringify(opts.body));
     const headers: Record<string, string> = {};
     if (payload) {
@@ -351,6 +391,7 @@ export class KubeClient {
       });
       req.setTimeout(this.timeoutMs, () => req.destroy(new Error(`no response within ${this.timeoutMs} ms`)));
       req.on('error', (cause) => reject(new ApiError(`${method} ${path}: request failed`, 0, { cause })));
+      opts.signal?.addEventListener('abort', () => req.destroy(new Error('aborted')), { once: true });
       req.end(payload);
     });
   }

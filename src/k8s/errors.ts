@@ -59,3 +59,17 @@ export function isGone(err: unknown): boolean {
   const s = statusOf(err);
   return s?.code === 410 || s?.reason === 'Expired' || s?.reason === 'Gone';
 }
+
+/**
+ * True when a JSON Patch `test` operation failed: the object was not in the state the patch expected (the API
+ * server answers 422 with "Testing value … failed"). For guarded writes this is a conflict, like a 409.
+ */
+export function isTestFailed(err: unknown): boolean {
+  let cur: unknown = err;
+  for (let depth = 0; depth < 10 && cur !== null && typeof cur === 'object'; depth++) {
+    const e = cur as { code?: unknown; message?: unknown; cause?: unknown };
+    if (e.code === 422 && typeof e.message === 'string' && /testing value|test operation/i.test(e.message)) return true;
+    cur = e.cause;
+  }
+  return false;
+}

@@ -32,6 +32,13 @@ export interface EventRecorderOptions {
   maxCached?: number;
   /** Clock, injectable for tests. */
   now?: () => Date;
+  /** Event writes in flight at once; default 8. Recording never holds up the caller's work for long. */
+  maxInFlight?: number;
+  /**
+   * Events waiting for a write slot beyond which new ones are dropped (and counted), as client-go's broadcaster
+   * drops when its buffer is full: Events are best effort, a burst must not turn into API-server load; default 5,000.
+   */
+  maxBacklog?: number;
 }
 
 interface Recorded {
@@ -53,6 +60,10 @@ export class EventRecorder {
   private readonly recorded = new Map<string, Recorded>();
   /** Serialises writes per event key so concurrent repeats do not create duplicates. */
   private readonly pending = new Map<string, Promise<void>>();
+  private inFlight = 0;
+  private readonly backlog: Array<() => void> = [];
+  /** Events dropped because the backlog was full. */
+  dropped = 0;
 
   constructor(
     private readonly client: Pick<KubeClient, 'create' | 'mergePatch'>,
@@ -64,17 +75,33 @@ export class EventRecorder {
     this.now = opts.now ?? (() => new Date());
   }
 
-  /** Records an event about `obj`; resolves when written (or when writing failed and was logged). */
+  /** Records an event about `obj`; resolves when written (or when writing failed and was logged, or was dropped). */
   event(obj: EventSubject, type: EventType, reason: string, message: string): Promise<void> {
     const meta = obj.metadata ?? {};
     const key = [obj.kind, meta.namespace ?? '', meta.name, meta.uid ?? '', type, reason, message].join('\u0000');
+    if (this.backlog.length >= (this.opts.maxBacklog ?? 5000)) {
+      this.dropped++;
+      return Promise.resolve();
+    }
     const prior = this.pending.get(key) ?? Promise.resolve();
-    const next = prior.then(() => this.write(key, obj, type, reason, message));
+    const next = prior.then(() => this.slot(() => this.write(key, obj, type, reason, message)));
     this.pending.set(key, next);
     void next.finally(() => {
       if (this.pending.get(key) === next) this.pending.delete(key);
     });
     return next;
+  }
+
+  /** Runs `fn` when fewer than `maxInFlight` writes are in flight. */
+  private async slot(fn: () => Promise<void>): Promise<void> {
+    if (this.inFlight >= (this.opts.maxInFlight ?? 8)) await new Promise<void>((resolve) => this.backlog.push(resolve));
+    this.inFlight++;
+    try {
+      await fn();
+    } finally {
+      this.inFlight--;
+      this.backlog.shift()?.();
+    }
   }
 
   private async write(key: string, obj: EventSubject, type: EventType, reason: string, message: string): Promise<void> {

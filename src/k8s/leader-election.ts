@@ -5,8 +5,11 @@
  *   saw the record change (so clock skew between replicas does not matter);
  * - every write carries the resourceVersion that was read, so two candidates racing for the same Lease
  *   cannot both win: the loser gets a 409;
- * - the leader renews every `retryPeriod`; if it cannot renew within `renewDeadline` it gives up leading;
+ * - the leader renews every `retryPeriod`; if it cannot renew within `renewDeadline` it gives up leading,
+ *   and campaigns again (a replica that lost the Lease, e.g. after a pause, rejoins as a standby);
  * - on graceful shutdown the leader releases the Lease so a standby takes over at its next retry.
+ * `leaseValid()` fences writes: it is false as soon as this replica's own clock says the last renewal is older
+ * than `renewDeadline`, even before the renew loop has noticed (a process resumed after a pause).
  */
 import type winston from 'winston';
 import type { KubeClient } from './client.js';
@@ -92,14 +95,23 @@ export class LeaderElector {
     return this.leading;
   }
 
+  /**
+   * True while this candidate leads and its last successful renewal was sent less than `renewDeadline` ago by its
+   * own clock; other candidates wait at least `leaseDuration` from when they saw that renewal. Check it right
+   * before a write that only the leader may make.
+   */
+  leaseValid(): boolean {
+    return this.leading && Date.now() - this.lastRenewAt < this.renewDeadlineMs;
+  }
+
   /** Identity of the leader last observed (may be this candidate), or '' if none. */
   leader(): string {
     return this.observedLeader;
   }
 
   /**
-   * Campaigns until leadership is acquired, then renews until it is lost or `stop()` is called. Resolves
-   * when this candidate is done (it does not campaign again after losing; restart the process instead).
+   * Campaigns until leadership is acquired, then renews until it is lost — then campaigns again — or until
+   * `stop()` is called. Resolves when this candidate is stopped.
    */
   run(callbacks: LeaderCallbacks): Promise<void> {
     this.runPromise ??= this.loop(callbacks);
@@ -114,6 +126,11 @@ export class LeaderElector {
   }
 
   private async loop(cb: LeaderCallbacks): Promise<void> {
+    while (!this.stopped) await this.term(cb);
+  }
+
+  /** One term: campaign, then lead until the Lease is lost or `stop()` is called. */
+  private async term(cb: LeaderCallbacks): Promise<void> {
     const log = this.config.logger;
     let acquired = false;
     while (!this.stopped) {
@@ -142,8 +159,8 @@ export class LeaderElector {
         break;
       }
     }
-    const released = this.stopped ? await this.release() : false;
     this.leading = false;
+    const released = this.stopped ? await this.release() : false;
     this.config.leaderGauge?.set(0);
     if (released) log?.info('Released leadership', { identity: this.config.identity });
     try {
@@ -174,7 +191,7 @@ export class LeaderElector {
           },
         });
         this.observe(created, cb);
-        this.lastRenewAt = Date.now();
+        this.lastRenewAt = now.getTime();
         return true;
       }
       this.observe(current, cb);
@@ -196,7 +213,7 @@ export class LeaderElector {
         },
       });
       this.observe(updated, cb);
-      this.lastRenewAt = Date.now();
+      this.lastRenewAt = now.getTime();
       return true;
     } catch (err) {
       // Losing a race (409) or finding the Lease just created by another candidate is a normal "not now".

@@ -3,11 +3,12 @@
  * 1. serves `/healthz`, `/readyz` and `/metrics`;
  * 2. starts the informers and waits until every cache is synced (followers sync too, so they are ready
  *    and take over with warm caches);
- * 3. runs the controllers only while this replica holds the leader Lease (or always, without election);
+ * 3. runs the controllers and the leader-only runnables (the admission cycle) only while this replica holds
+ *    the leader Lease (or always, without election);
  * 4. on SIGTERM/SIGINT (or `stop()`) stops handing out work, lets in-flight reconciles finish, releases the
  *    Lease so a standby takes over at once, then stops the informers and the server.
- * Losing leadership unexpectedly stops the controllers and calls `onLostLeadership` (default: exit 1, so
- * the pod restarts and campaigns again with a clean state).
+ * Losing leadership unexpectedly stops the runnables (their writes in flight are aborted) and the controllers
+ * at once, calls `onLostLeadership` if given, and campaigns again with warm caches.
  */
 import type winston from 'winston';
 import type { KubeClient } from '../k8s/client.js';
@@ -38,8 +39,15 @@ export interface ManagerOptions {
   informerDefaults?: Omit<InformerOptions, 'namespace' | 'labelSelector' | 'logger' | 'metrics'>;
   /** Component name on recorded Events; default `haein-operator`. */
   component?: string;
-  /** Called after controllers stopped because leadership was lost; default exits the process with code 1. */
+  /** Called after controllers stopped because leadership was lost (the manager then campaigns again). */
   onLostLeadership?: () => void;
+}
+
+/** Work that runs only on the leader, beside the controllers (e.g. the admission cycle). */
+export interface LeaderRunnable {
+  start(): void;
+  /** Stops at once; resolves when it has stopped. */
+  stop(): Promise<void>;
 }
 
 /** Runs informers, controllers, leader election and the health server of one process. */
@@ -51,6 +59,7 @@ export class Manager {
   private readonly log: winston.Logger;
   private readonly informers = new Map<string, Informer<InformerObject>>();
   private readonly controllers: Controller[] = [];
+  private readonly runnables: LeaderRunnable[] = [];
   private readonly elector: LeaderElector | undefined;
   private readonly health: HealthServer | undefined;
   private started = false;
@@ -113,9 +122,23 @@ export class Manager {
     return controller;
   }
 
+  /** Registers work that runs only while this replica leads; started after the controllers, stopped first. */
+  addLeaderRunnable(r: LeaderRunnable): LeaderRunnable {
+    this.runnables.push(r);
+    return r;
+  }
+
   /** True while this replica runs the controllers as leader (always true without leader election once started). */
   isLeader(): boolean {
     return this.elector ? this.elector.isLeader() : this.started && !this.stopping;
+  }
+
+  /**
+   * True while this replica may make leader-only writes: it leads and, by its own clock, its Lease has not
+   * expired (false at once in a process resumed after a pause longer than the renew deadline).
+   */
+  leaseValid(): boolean {
+    return this.elector ? this.elector.leaseValid() : this.started && !this.stopping;
   }
 
   /** Port of the health server once started. */
@@ -143,19 +166,19 @@ export class Manager {
     if (this.stopping) return;
     this.log.info('Caches synced');
     if (!this.elector) {
-      for (const c of this.controllers) c.start();
+      this.startLeading();
       return;
     }
     void this.elector.run({
       onStartedLeading: () => {
         if (this.stopping) return;
-        for (const c of this.controllers) c.start();
+        this.startLeading();
       },
       onStoppedLeading: async () => {
         if (this.stopping) return;
-        this.log.error('Leadership lost, stopping controllers');
-        await Promise.all(this.controllers.map((c) => c.stop()));
-        (this.opts.onLostLeadership ?? (() => process.exit(1)))();
+        this.log.error('Leadership lost: stopped the admission cycle and the controllers; campaigning again');
+        await this.stopLeading();
+        this.opts.onLostLeadership?.();
       },
       onNewLeader: (id) => this.log.info('Observed leader', { leader: id }),
     });
@@ -181,7 +204,7 @@ export class Manager {
     const timeoutMs = this.opts.shutdownTimeoutMs ?? 30_000;
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), timeoutMs)));
-    const drained = Promise.all(this.controllers.map((c) => c.stop())).then(() => 'drained' as const);
+    const drained = this.stopLeading().then(() => 'drained' as const);
     if ((await Promise.race([drained, timedOut])) === 'timeout') {
       this.log.warn('Reconciles still running at shutdown deadline', { timeoutMs });
     }
@@ -192,6 +215,17 @@ export class Manager {
     await this.health?.stop();
     this.log.info('Manager stopped');
     this.resolveDone();
+  }
+
+  private startLeading(): void {
+    for (const c of this.controllers) c.start();
+    for (const r of this.runnables) r.start();
+  }
+
+  /** Runnables first (they abort their writes at once), then the controllers drain their passes. */
+  private async stopLeading(): Promise<void> {
+    await Promise.all(this.runnables.map((r) => r.stop()));
+    await Promise.all(this.controllers.map((c) => c.stop()));
   }
 
   private informersSynced(): boolean | string {

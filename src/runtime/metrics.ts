@@ -24,6 +24,13 @@ export const METRIC_NAMES = {
   fragmentation: 'haein_fragmentation_ratio',
   reconfigurationLatency: 'haein_reconfiguration_latency_seconds',
   placementDecision: 'haein_placement_decision_seconds',
+  timeToReady: 'haein_time_to_ready_seconds',
+  admissionCycleDuration: 'haein_admission_cycle_duration_seconds',
+  admissionCycleBatch: 'haein_admission_cycle_batch_size',
+  admissionQueue: 'haein_admission_queue',
+  admissionReplansWithoutChange: 'haein_admission_replans_without_change_total',
+  ledgerWrites: 'haein_ledger_writes_total',
+  eventsDropped: 'haein_events_dropped_total',
 } as const;
 
 /** Help text per metric (also the documentation of the name list). */
@@ -38,10 +45,17 @@ export const METRIC_HELP: Record<keyof typeof METRIC_NAMES, string> = {
   leader: '1 while this replica holds the leader Lease, else 0.',
   slicesAllocated: 'MIG slices allocated to claims, per GPU model and profile.',
   slicesFree: 'MIG slices carved but unallocated, per GPU model and profile.',
-  pendingRequests: 'Claims (GpuPartitions, TrainingJobs) waiting for placement, per kind.',
+  pendingRequests: 'Claims (GpuPartitions, TrainingJobs) waiting for placement, per kind and reason.',
   fragmentation: 'Fragmentation of free MIG capacity per GPU model, 0 (none) to 1.',
   reconfigurationLatency: 'Time from writing a target layout to the node reporting it realised, in seconds.',
   placementDecision: 'Time the placement engine took for one decision, in seconds.',
+  timeToReady: 'Time from an object\'s creation to its first Ready (GpuPartition) or Running (TrainingJob) status, per kind, in seconds.',
+  admissionCycleDuration: 'Duration of one admission cycle (plan, ledger writes, bookkeeping), in seconds.',
+  admissionCycleBatch: 'Demands decided in one admission cycle.',
+  admissionQueue: 'Demands in the admission queue, by state (ready: to be decided; parked: waiting for capacity or a spec change).',
+  admissionReplansWithoutChange: 'Demands planned again although neither capacity nor the demand changed since their last decision (0 by design).',
+  ledgerWrites: 'GpuNode ledger writes of the admission cycle and claim reconciliation, by result (ok, conflict, error).',
+  eventsDropped: 'Events not recorded because the recorder\'s backlog was full (Events are best effort).',
 };
 
 /** The operator's metrics and the registry serving them. */
@@ -58,10 +72,18 @@ export class OperatorMetrics {
   readonly leader: Gauge;
   readonly slicesAllocated: Gauge<'model' | 'profile'>;
   readonly slicesFree: Gauge<'model' | 'profile'>;
-  readonly pendingRequests: Gauge<'kind'>;
+  readonly pendingRequests: Gauge<'kind' | 'reason'>;
   readonly fragmentation: Gauge<'model'>;
   readonly reconfigurationLatency: Histogram<'model'>;
   readonly placementDecision: Histogram<'kind'>;
+  readonly timeToReady: Histogram<'kind'>;
+  readonly admissionCycleDuration: Histogram;
+  readonly admissionCycleBatch: Histogram;
+  readonly admissionQueue: Gauge<'state'>;
+  readonly admissionReplansWithoutChange: Counter;
+  readonly ledgerWrites: Counter<'result'>;
+  readonly eventsDropped: Counter;
+  #replansSeen = 0;
 
   constructor(opts: { collectDefault?: boolean } = {}) {
     const registers = [(this.registry = new Registry())];
@@ -83,7 +105,7 @@ export class OperatorMetrics {
     this.leader = new Gauge({ name: n.leader, help: h.leader, registers });
     this.slicesAllocated = new Gauge({ name: n.slicesAllocated, help: h.slicesAllocated, labelNames: ['model', 'profile'], registers });
     this.slicesFree = new Gauge({ name: n.slicesFree, help: h.slicesFree, labelNames: ['model', 'profile'], registers });
-    this.pendingRequests = new Gauge({ name: n.pendingRequests, help: h.pendingRequests, labelNames: ['kind'], registers });
+    this.pendingRequests = new Gauge({ name: n.pendingRequests, help: h.pendingRequests, labelNames: ['kind', 'reason'], registers });
     this.fragmentation = new Gauge({ name: n.fragmentation, help: h.fragmentation, labelNames: ['model'], registers });
     this.reconfigurationLatency = new Histogram({
       name: n.reconfigurationLatency,
@@ -100,6 +122,25 @@ export class OperatorMetrics {
       buckets: [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1],
       registers,
     });
+    this.timeToReady = new Histogram({
+      name: n.timeToReady,
+      help: h.timeToReady,
+      labelNames: ['kind'],
+      // An SLO histogram: sub-second on a quiet cluster, minutes when requests queue for capacity.
+      buckets: [0.1, 0.25, 0.5, 1, 2, 3, 5, 10, 20, 30, 60, 120, 300, 600, 1800],
+      registers,
+    });
+    this.admissionCycleDuration = new Histogram({
+      name: n.admissionCycleDuration,
+      help: h.admissionCycleDuration,
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers,
+    });
+    this.admissionCycleBatch = new Histogram({ name: n.admissionCycleBatch, help: h.admissionCycleBatch, buckets: [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000], registers });
+    this.admissionQueue = new Gauge({ name: n.admissionQueue, help: h.admissionQueue, labelNames: ['state'], registers });
+    this.admissionReplansWithoutChange = new Counter({ name: n.admissionReplansWithoutChange, help: h.admissionReplansWithoutChange, registers });
+    this.ledgerWrites = new Counter({ name: n.ledgerWrites, help: h.ledgerWrites, labelNames: ['result'], registers });
+    this.eventsDropped = new Counter({ name: n.eventsDropped, help: h.eventsDropped, registers });
     if (opts.collectDefault) collectDefaultMetrics({ register: this.registry, prefix: 'haein_process_' });
   }
 
@@ -123,9 +164,37 @@ export class OperatorMetrics {
     this.fragmentation.set({ model }, ratio);
   }
 
-  /** Sets the number of requests of one kind waiting for capacity. */
-  setPendingRequests(kind: 'GpuPartition' | 'TrainingJob', count: number): void {
-    this.pendingRequests.set({ kind }, count);
+  /** Sets the number of requests of one kind waiting for one reason. */
+  setPendingRequests(kind: 'GpuPartition' | 'TrainingJob', reason: string, count: number): void {
+    this.pendingRequests.set({ kind, reason }, count);
+  }
+
+  /** Records an object's creation → Ready/Running time. */
+  observeTimeToReady(seconds: number, kind: 'GpuPartition' | 'TrainingJob'): void {
+    this.timeToReady.observe({ kind }, seconds);
+  }
+
+  /** Records one admission cycle. */
+  observeCycle(seconds: number, demands: number): void {
+    this.admissionCycleDuration.observe(seconds);
+    this.admissionCycleBatch.observe(demands);
+  }
+
+  /** Counts one ledger write by result. */
+  ledgerWrite(result: 'ok' | 'conflict' | 'error'): void {
+    this.ledgerWrites.inc({ result });
+  }
+
+  /** Sets the admission queue's ready and parked demands. */
+  setQueue(ready: number, parked: number): void {
+    this.admissionQueue.set({ state: 'ready' }, ready);
+    this.admissionQueue.set({ state: 'parked' }, parked);
+  }
+
+  /** Brings the re-plan counter up to the queue's running total. */
+  setReplansWithoutChange(total: number): void {
+    if (total > this.#replansSeen) this.admissionReplansWithoutChange.inc(total - this.#replansSeen);
+    this.#replansSeen = Math.max(this.#replansSeen, total);
   }
 
   /** Prometheus text exposition of every metric. */

@@ -4,6 +4,7 @@
  * them, and unit tests can pass small in-memory fakes.
  */
 import type { ObjectMeta } from '../api/types.js';
+import type { JsonPatchOp } from '../k8s/client.js';
 import type { ResourceRef } from '../k8s/resources.js';
 import type { ClusterSnapshot, PlacementRequest, PlacementResult } from '../placement/types.js';
 
@@ -21,6 +22,10 @@ export interface ClientPort {
   replace<T>(ref: ResourceRef, obj: T): Promise<T>;
   mergePatch<T>(ref: ResourceRef, name: string, patch: object, namespace?: string): Promise<T>;
   replaceStatus<T>(ref: ResourceRef, obj: T): Promise<T>;
+  /** RFC 6902 JSON Patch; a failed `test` op is a 422 (see `isTestFailed`). */
+  jsonPatch<T>(ref: ResourceRef, name: string, ops: JsonPatchOp[], namespace?: string, opts?: { signal?: AbortSignal }): Promise<T>;
+  /** Pod eviction (Eviction API); false when the pod is already gone. */
+  evict(name: string, namespace: string, opts?: { gracePeriodSeconds?: number }): Promise<boolean>;
   delete(
     ref: ResourceRef,
     name: string,
@@ -58,8 +63,10 @@ export interface ControllerMetricsPort {
   setSlices(model: string, profile: string, state: 'allocated' | 'free', count: number): void;
   /** Free memory-slot fraction stranded on partly used GPUs, per model (0–1). */
   setFragmentation(model: string, ratio: number): void;
-  /** Requests waiting for capacity, per kind. */
-  setPendingRequests(kind: 'GpuPartition' | 'TrainingJob', count: number): void;
+  /** Requests waiting, per kind and reason. */
+  setPendingRequests(kind: 'GpuPartition' | 'TrainingJob', reason: string, count: number): void;
+  /** An object's creation → Ready/Running time. */
+  observeTimeToReady(seconds: number, kind: 'GpuPartition' | 'TrainingJob'): void;
 }
 
 /** Metrics sink that drops everything (tests, or before the registry exists). */
@@ -69,6 +76,7 @@ export const NO_METRICS: ControllerMetricsPort = {
   setSlices: () => undefined,
   setFragmentation: () => undefined,
   setPendingRequests: () => undefined,
+  observeTimeToReady: () => undefined,
 };
 
 /** The placement engine's pure entry point (`place` from `src/placement/engine.ts`). */

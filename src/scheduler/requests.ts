@@ -3,9 +3,8 @@
  * as the priority queue compares them. Pure: reads objects and ledger nodes only.
  */
 import type { GpuNode, GpuPartition, TrainingJob } from '../api/types.js';
-import type { PlacementRequest, SliceMember } from '../placement/types.js';
+import type { Member, PlacementRequest, SliceMember } from '../placement/types.js';
 import { holderKey, ledgerEntries, type ClaimantKind } from '../ledger/claims.js';
-import { gangRequest } from '../controllers/trainingjob/job-placement.js';
 import { quantityToMiB } from '../api/quantity.js';
 
 /** The engine request for the given slots of a partition. */
@@ -30,6 +29,30 @@ export function partitionRequest(p: GpuPartition, slots: number[]): PlacementReq
     constraints: {
       ...(p.spec.gpuProducts?.length ? { products: p.spec.gpuProducts } : {}),
       ...(p.spec.nodeSelector ? { nodeSelector: p.spec.nodeSelector } : {}),
+    },
+  };
+}
+
+/** The engine request for the whole gang. */
+export function gangRequest(job: TrainingJob): PlacementRequest {
+  const ns = job.metadata.namespace as string;
+  const name = job.metadata.name as string;
+  const members: Member[] = [...Array(job.spec.replicas).keys()].map((rank) =>
+    job.spec.profile
+      ? { kind: 'slice', key: holderKey('TrainingJob', ns, name, rank), profile: job.spec.profile }
+      : { kind: 'whole', key: holderKey('TrainingJob', ns, name, rank), gpus: job.spec.gpusPerWorker ?? 1 },
+  );
+  return {
+    id: `TrainingJob/${ns}/${name}`,
+    members,
+    topology: job.spec.topology ?? 'any',
+    priority: job.spec.priority ?? 0,
+    // A running gang is not preempted by partitions: tearing it down costs every worker's progress.
+    preemptible: false,
+    mayPreempt: false,
+    constraints: {
+      ...(job.spec.gpuProducts?.length ? { products: job.spec.gpuProducts } : {}),
+      ...(job.spec.nodeSelector ? { nodeSelector: job.spec.nodeSelector } : {}),
     },
   };
 }

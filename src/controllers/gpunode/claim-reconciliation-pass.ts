@@ -1,16 +1,16 @@
 /**
  * The effectful side of claim reconciliation for the GpuNode reconciler: finds who each reported pod belongs
  * to (the pod cache, else one GET per pod, remembered while the pod stays on the device), writes the swapped
- * claims with one `replace` carrying the node's resourceVersion, and tells the claimants and the node's
+ * claims with one generation-guarded ledger write (`writeLedgerNode`), and tells the claimants and the node's
  * watchers through Events. The decisions are `reconcileClaims`'s.
  */
 import type { GpuNode, PodRef } from '../../api/types.js';
 import { isConflict } from '../../k8s/errors.js';
+import { writeLedgerNode } from '../../ledger/ledger-write.js';
 import { RESOURCES } from '../../k8s/resources.js';
 import { claimantObject } from '../../ledger/claimant-ref.js';
 import { describeClaim, describePlace, podClaimant, podKey, reconcileClaims, reportedPods, type ClaimReconciliation } from './claim-reconciliation.js';
 import type { ClaimantId } from '../../ledger/claims.js';
-import type { LedgerExpectations } from '../../ledger/ledger.js';
 import type { PodObject } from '../../api/pods.js';
 import type { CachePort, ClientPort, LogPort, RecorderPort } from '../../runtime/ports.js';
 
@@ -20,7 +20,12 @@ export interface ClaimPassDeps {
   recorder: RecorderPort;
   /** Labelled pods the operator caches; pods missing there are read from the API server. */
   pods?: CachePort<PodObject>;
-  expectations?: LedgerExpectations;
+  /** Called with the node as written (the assumed ledger takes it). */
+  onWritten?(node: GpuNode): void;
+  /** Called with the spec about to be written (so the write's own watch event is recognised). */
+  sending?(name: string, spec: GpuNode['spec']): void;
+  /** True while this replica may write the ledger (leader with a valid Lease). */
+  fence?(): boolean;
   /** Namespaces whose claims and pods this operator manages (all when absent). */
   owns?: (namespace: string) => boolean;
 }
@@ -58,18 +63,17 @@ export class ClaimReconciliationPass {
     if (pods.length === 0) return 'unchanged';
     const plan = reconcileClaims(gn, (p) => owners.get(podKey(p)), owns);
     if (plan.updated) {
-      this.#d.expectations?.noteWriting(node);
+      if (this.#d.fence && !this.#d.fence()) return 'conflict';
       try {
-        const out = await this.#d.client.replace<GpuNode>(RESOURCES.gpuNode, plan.updated);
-        this.#d.expectations?.noteWritten(out);
+        this.#d.sending?.(node, plan.updated.spec);
+        const out = await writeLedgerNode(this.#d.client, plan.updated, gn);
+        this.#d.onWritten?.(out);
       } catch (err) {
         if (isConflict(err)) {
           log.debug('GpuNode changed while swapping claims; will re-plan', { node });
           return 'conflict';
         }
         throw new Error(`writing swapped claims of GpuNode ${node}`, { cause: err });
-      } finally {
-        this.#d.expectations?.noteWriteEnded(node);
       }
       log.info('Swapped claims to match the devices pods use', { node, swaps: plan.swaps.length });
     }

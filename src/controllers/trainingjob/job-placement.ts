@@ -1,10 +1,6 @@
-/**
- * A TrainingJob's gang as the engine sees it (one member per rank) and as the ledger records it (per-rank
- * allocations with device identities once realised). Pure.
- */
+/** A TrainingJob's gang as the ledger records it: per-rank allocations with device identities once realised. Pure. */
 import type { GpuNode, TrainingJob } from '../../api/types.js';
-import type { Member, PlacementRequest } from '../../placement/types.js';
-import { holderKey, type LedgerEntry } from '../../ledger/claims.js';
+import type { LedgerEntry } from '../../ledger/claims.js';
 
 /** What one rank holds according to the ledger. */
 export interface RankAllocation {
@@ -17,30 +13,6 @@ export interface RankAllocation {
   /** GPU or MIG device UUIDs, once realised. */
   devices: string[];
   realised: boolean;
-}
-
-/** The engine request for the whole gang. */
-export function gangRequest(job: TrainingJob): PlacementRequest {
-  const ns = job.metadata.namespace as string;
-  const name = job.metadata.name as string;
-  const members: Member[] = [...Array(job.spec.replicas).keys()].map((rank) =>
-    job.spec.profile
-      ? { kind: 'slice', key: holderKey('TrainingJob', ns, name, rank), profile: job.spec.profile }
-      : { kind: 'whole', key: holderKey('TrainingJob', ns, name, rank), gpus: job.spec.gpusPerWorker ?? 1 },
-  );
-  return {
-    id: `TrainingJob/${ns}/${name}`,
-    members,
-    topology: job.spec.topology ?? 'any',
-    priority: job.spec.priority ?? 0,
-    // A running gang is not preempted by partitions: tearing it down costs every worker's progress.
-    preemptible: false,
-    mayPreempt: false,
-    constraints: {
-      ...(job.spec.gpuProducts?.length ? { products: job.spec.gpuProducts } : {}),
-      ...(job.spec.nodeSelector ? { nodeSelector: job.spec.nodeSelector } : {}),
-    },
-  };
 }
 
 /** Per-rank allocations from the job's ledger entries, with realisation read from the nodes' status. */

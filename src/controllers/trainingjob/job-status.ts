@@ -3,15 +3,6 @@ import type { TrainingJobPhase, WorkerStatus } from '../../api/types.js';
 import type { RankAllocation } from './job-placement.js';
 import type { PodObject } from '../../api/pods.js';
 
-/** Condition types of a TrainingJob. */
-export const JOB_CONDITIONS = {
-  placed: 'Placed',
-  running: 'Running',
-  succeeded: 'Succeeded',
-  failed: 'Failed',
-  suspended: 'Suspended',
-} as const;
-
 /** Phases after which a job holds no GPU and creates no pod. */
 export function isTerminal(phase: TrainingJobPhase | undefined): boolean {
   return phase === 'Succeeded' || phase === 'Failed';

@@ -109,6 +109,8 @@ export function guardGateClient(client: ClientPort, guard: AdmissionGuard, pods:
     create: (ref, obj) => client.create(ref, obj),
     replace: (ref, obj) => client.replace(ref, obj),
     replaceStatus: (ref, obj) => client.replaceStatus(ref, obj),
+    jsonPatch: (ref, name, ops, namespace, opts) => client.jsonPatch(ref, name, ops, namespace, opts),
+    evict: (name, namespace, opts) => client.evict(name, namespace, opts),
     delete: (ref, name, namespace, opts) => client.delete(ref, name, namespace, opts),
     mergePatch: <T>(ref: ResourceRef, name: string, patch: object, namespace?: string): Promise<T> => {
       if (ref.plural === RESOURCES.pod.plural && namespace && liftsPartitionGate(patch)) {

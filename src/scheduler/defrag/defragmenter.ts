@@ -9,14 +9,13 @@
  * again against that view, and its result must be a legal layout on every GPU it touches.
  */
 import type { ClaimRef, GpuPartition } from '../../api/types.js';
-import type { ClusterSnapshot, DefragMove, PlacementRequest, Victim } from '../../placement/types.js';
+import type { DefragMove, PlacementRequest, Victim } from '../../placement/types.js';
 import { claimsOf, parseHolderKey } from '../../ledger/claims.js';
 import { claimantObject } from '../../ledger/claimant-ref.js';
 import type { AdmissionGuard } from './admission-guard.js';
 import { NO_DEFRAG_METRICS, type DefragMetricsPort, type DefragResult } from './defrag-metrics.js';
 import { claimsByKey, describePlan, describeWanted, ledgerMoves, protectSnapshot, unsafePlan, type MovedClaim, type PlanDefragFn } from './defrag-plan.js';
-import { LedgerDraft } from '../../ledger/ledger.js';
-import { withLayouts } from '../queue-order.js';
+import { LedgerDraft } from '../../ledger/ledger-draft.js';
 import type { PodObject } from '../../api/pods.js';
 import type { CachePort, KubeObject, LogPort, PlaceFn, RecorderPort } from '../../runtime/ports.js';
 import { buildSnapshot, type NodeObject } from '../../ledger/snapshot.js';
@@ -37,12 +36,6 @@ export interface DefragDeps {
   log?: LogPort;
 }
 
-/**
- * Checks a placement against the priority order: given the cluster before and after, the message saying which
- * higher-priority request it would starve, or undefined.
- */
-export type PriorityCheck = (before: ClusterSnapshot, after: ClusterSnapshot) => string | undefined;
-
 /** A plan applied to a draft, to be announced after the commit (or abandoned if it fails). */
 export interface AppliedDefrag {
   moves: DefragMove[];
@@ -56,7 +49,7 @@ export interface AppliedDefrag {
 }
 
 /** Result of {@link Defragmenter.prepare}. */
-export type DefragOutcome = { ok: true; applied: AppliedDefrag } | { ok: false; result: DefragResult; reason: string; waiting?: string };
+export type DefragOutcome = { ok: true; applied: AppliedDefrag } | { ok: false; result: DefragResult; reason: string };
 
 /** Plans, checks and applies defragmentation; records its metrics and Events. */
 export class Defragmenter {
@@ -73,7 +66,7 @@ export class Defragmenter {
    * Finds a safe plan that lets `request` fit on `draft` and applies its moves to `draft`; the caller then
    * places the request on the draft as usual. Nothing is changed when the outcome is not ok.
    */
-  prepare(draft: LedgerDraft, request: PlacementRequest, nodes: (name: string) => NodeObject | undefined, priorityCheck?: PriorityCheck): DefragOutcome {
+  prepare(draft: LedgerDraft, request: PlacementRequest, nodes: (name: string) => NodeObject | undefined): DefragOutcome {
     const snapshot = buildSnapshot(draft.nodes(), nodes);
     const guarded = protectSnapshot(snapshot, (key) => this.#busy(key));
     const plan = this.#d.planDefrag(guarded, request);
@@ -85,7 +78,7 @@ export class Defragmenter {
       return this.#fail('rejected', unsafe);
     }
 
-    // Dry run on a copy: the request must fit after the moves, without starving a higher-priority request.
+    // Dry run on a copy: the request must fit after the moves.
     const trial = new LedgerDraft(draft.nodes());
     try {
       this.#apply(trial, plan.moves);
@@ -96,8 +89,6 @@ export class Defragmenter {
     const moved = buildSnapshot(trial.nodes(), nodes);
     const res = this.#d.place(moved, request);
     if (!res.ok) return this.#fail('ineffective', `after the moves: ${res.message}`);
-    const waiting = priorityCheck?.(snapshot, withLayouts(moved, res.layouts));
-    if (waiting) return { ...this.#fail('ineffective', waiting), waiting };
 
     const claims = claimsByKey(draft.nodes());
     const preempted = plan.moves

@@ -1,42 +1,39 @@
-import type { GpuNode, GpuPartition } from '../../../src/api/types.js';
-import { gpuNodeToPartitions, nodePlacementChanged, podToJob, podToPartition } from '../../../src/controllers/mappers.js';
-import type { CachePort } from '../../../src/runtime/ports.js';
-import { makeGpuNode, makeNode, makePartition, makePartitionPod } from '../support/builders.js';
+import type { GpuNode } from '../../../src/api/types.js';
+import { gpuNodeCapacityChanged, gpuNodeToClaimants, nodePlacementChanged, podToJob, podToPartition } from '../../../src/controllers/mappers.js';
+import { makeGpuNode, makeNode, makePartitionPod } from '../support/builders.js';
 
 const claim = (name: string, kind: 'GpuPartition' | 'TrainingJob' = 'GpuPartition') => ({ kind, namespace: 'a', name, uid: name, slot: 0, priority: 0, preemptible: false });
 
 describe('mappers', () => {
-  test('a GpuNode change wakes partitions holding slices on it before or after, and waiting ones, once each', () => {
+  test('a GpuNode change wakes the claimants of a kind holding slices on it before or after, once each', () => {
     const before = makeGpuNode('n1');
     before.spec = { gpus: [{ index: 0, mode: 'mig', slices: [{ profile: '1g.23gb', start: 0, claim: claim('old') }] }] };
     const after: GpuNode = structuredClone(before);
     after.spec!.gpus![0]!.slices = [{ profile: '1g.23gb', start: 0, claim: claim('new') }, { profile: '1g.23gb', start: 1, claim: claim('job', 'TrainingJob') }];
-    const ready = makePartition('ready', 'a', { profile: '1g.23gb' });
-    ready.status = { phase: 'Ready' };
-    const waiting = makePartition('new', 'a', { profile: '1g.23gb' });
-    const cache: CachePort<GpuPartition> = { get: () => undefined, list: () => [ready, waiting] };
-    const reqs = gpuNodeToPartitions(cache)(after, before);
-    expect(reqs.map((r) => r.name).sort()).toEqual(['new', 'old']);
+    expect(gpuNodeToClaimants('GpuPartition')(after, before).map((r) => r.name).sort()).toEqual(['new', 'old']);
+    expect(gpuNodeToClaimants('TrainingJob')(after, before).map((r) => r.name)).toEqual(['job']);
   });
 
-  test('a status-only GpuNode change wakes the partitions on it but not the waiting ones; busy slices and cache waiters do', () => {
+  test('capacity changed: a new or deleted node, somebody else\'s ledger write, busy slices or health; not its own write or a realised idle slice', () => {
     const before = makeGpuNode('n1');
     before.spec = { gpus: [{ index: 0, mode: 'mig', slices: [{ profile: '1g.23gb', start: 0, claim: claim('holder') }] }] };
+    const mine = () => true;
+    const theirs = () => false;
     const realised: GpuNode = structuredClone(before);
     realised.status!.gpus![0]!.slices = [{ profile: '1g.23gb', start: 0, uuid: 'MIG-0', deviceId: 'MIG-0', inUse: false }];
-    const waiting = makePartition('waiting', 'a', { profile: '1g.23gb' });
-    const allocating = makePartition('allocating', 'a', { profile: '1g.23gb' });
-    allocating.status = { phase: 'Allocating' };
-    const cache: CachePort<GpuPartition> = { get: () => undefined, list: () => [waiting, allocating] };
-    expect(gpuNodeToPartitions(cache)(realised, before).map((r) => r.name)).toEqual(['holder']);
+    expect(gpuNodeCapacityChanged(realised, before, false, theirs)).toBe(false);
     const busy: GpuNode = structuredClone(realised);
     busy.status!.gpus![1]!.slices = [{ profile: '7g.180gb', start: 0, uuid: 'MIG-1', deviceId: 'MIG-1', inUse: true }];
-    expect(gpuNodeToPartitions(cache)(busy, realised).map((r) => r.name).sort()).toEqual(['holder', 'waiting']);
-    expect(gpuNodeToPartitions(cache)(realised, realised, true).map((r) => r.name).sort()).toEqual(['holder', 'waiting']);
-    const waiters = { wake: () => [{ namespace: 'a', name: 'held-back' }], held: (r: { name: string }) => r.name === 'waiting' };
-    expect(gpuNodeToPartitions(cache, waiters)(realised, before).map((r) => r.name).sort()).toEqual(['held-back', 'holder']);
-    // A waiting partition held back for the cache is left to the wake-up, not re-run on every change.
-    expect(gpuNodeToPartitions(cache, waiters)(busy, realised).map((r) => r.name).sort()).toEqual(['held-back', 'holder']);
+    expect(gpuNodeCapacityChanged(busy, realised, false, mine)).toBe(true);
+    const sick: GpuNode = structuredClone(realised);
+    sick.status!.gpus![2]!.health = 'Unhealthy';
+    expect(gpuNodeCapacityChanged(sick, realised, false, mine)).toBe(true);
+    const written: GpuNode = structuredClone(before);
+    written.spec!.gpus![0]!.slices.push({ profile: '1g.23gb', start: 1, claim: claim('other') });
+    expect(gpuNodeCapacityChanged(written, before, false, mine)).toBe(false);
+    expect(gpuNodeCapacityChanged(written, before, false, theirs)).toBe(true);
+    expect(gpuNodeCapacityChanged(before, before, true, mine)).toBe(true);
+    expect(gpuNodeCapacityChanged(before, undefined, false, mine)).toBe(true);
   });
 
   test('pods map to the partition or job they name', () => {

@@ -160,8 +160,27 @@ describe('LeaderElector', () => {
     expect(Date.now() - t0).toBeGreaterThanOrEqual(timing.leaseDurationMs - 150);
     expect(store.lease?.spec?.holderIdentity).toBe('b');
     expect(store.lease?.spec?.leaseTransitions).toBe(1);
-    await a.running;
+    // `a` campaigns again as a standby, and takes over when `b` hands the Lease back.
+    a.client.partitioned = false;
+    await waitFor(() => a.elector.leader() === 'b');
+    expect(a.elector.isLeader()).toBe(false);
     await b.elector.stop();
+    await waitFor(() => a.elector.isLeader());
+    expect(a.log).toEqual(['started', 'stopped', 'started']);
+    await a.elector.stop();
+    await a.running;
+  });
+
+  it('fences writes by its own clock: the Lease is no longer valid once a renewal is overdue, even before the loop notices', async () => {
+    const store = new LeaseStore();
+    const a = candidate(store, 'a');
+    await waitFor(() => a.elector.isLeader());
+    expect(a.elector.leaseValid()).toBe(true);
+    a.client.partitioned = true;
+    // Renewals fail from now on; within the renew deadline the Lease stays valid, past it not.
+    await sleep(timing.renewDeadlineMs + 100);
+    expect(a.elector.leaseValid()).toBe(false);
+    await a.elector.stop();
   });
 
   it('rejects a renew deadline that is not shorter than the lease duration', () => {

@@ -1,13 +1,14 @@
 import type { GpuNode, GpuPartition } from '../../../src/api/types.js';
-import { ledgerEntries } from '../../../src/ledger/claims.js';
-import { GpuPartitionReconciler } from '../../../src/controllers/gpupartition/gpupartition-reconciler.js';
-import { CACHE_WAIT_MS, LedgerDraft, LedgerExpectations, commitLedger } from '../../../src/ledger/ledger.js';
-import type { CachePort } from '../../../src/runtime/ports.js';
+import { isConflict } from '../../../src/k8s/errors.js';
 import { RESOURCES } from '../../../src/k8s/resources.js';
-import { place } from '../../../src/placement/engine.js';
-import { makeGpuNode, makeNode, makePartition } from '../support/builders.js';
-import { FakeClient, FakeRecorder, cacheOf, quietLog } from '../support/fakes.js';
-import { claimantCaches, partitionClaim } from '../support/reconciler-fixtures.js';
+import { AssumedLedger } from '../../../src/ledger/assumed-ledger.js';
+import { LedgerDraft } from '../../../src/ledger/ledger-draft.js';
+import { LedgerConflict, writeLedgerNode } from '../../../src/ledger/ledger-write.js';
+import type { CachePort } from '../../../src/runtime/ports.js';
+import { makeGpuNode, makePartition } from '../support/builders.js';
+import { FakeClient, cacheOf } from '../support/fakes.js';
+import { OperatorSim } from '../support/operator-sim.js';
+import { partitionClaim } from '../support/reconciler-fixtures.js';
 
 const claim = (name: string, slot = 0) => ({ kind: 'GpuPartition' as const, namespace: 'a', name, uid: name, slot, priority: 0, preemptible: false });
 
@@ -61,215 +62,139 @@ describe('LedgerDraft', () => {
   });
 });
 
-describe('LedgerExpectations', () => {
-  test('satisfied only once the cache shows the written generation (or the node is gone)', () => {
-    const exp = new LedgerExpectations();
-    const written = makeGpuNode('n1');
-    written.metadata.generation = 4;
-    exp.noteWritten(written);
-    const cached = makeGpuNode('n1');
-    cached.metadata.generation = 3;
-    expect(exp.satisfied(() => cached)).toBe(false);
-    cached.metadata.generation = 4;
-    expect(exp.satisfied(() => cached)).toBe(true);
-    exp.noteWritten(written);
-    expect(exp.satisfied(() => undefined)).toBe(true);
-  });
-});
-
-describe('LedgerExpectations waiters', () => {
-  test('held-back passes are handed back once the cache shows the write, once, and only for their kind', () => {
-    const exp = new LedgerExpectations();
-    const written = makeGpuNode('n1');
-    written.metadata.generation = 2;
-    exp.noteWritten(written);
-    const cached = makeGpuNode('n1');
-    cached.metadata.generation = 1;
-    expect(exp.satisfied(() => cached)).toBe(false);
-    exp.wait('GpuPartition', { namespace: 'a', name: 'p1' });
-    exp.wait('GpuPartition', { namespace: 'a', name: 'p1' });
-    exp.wait('TrainingJob', { namespace: 'a', name: 'j1' });
-    expect(exp.wake('GpuPartition', () => cached)).toEqual([]);
-    cached.metadata.generation = 2;
-    expect(exp.wake('GpuPartition', () => cached)).toEqual([{ namespace: 'a', name: 'p1' }]);
-    expect(exp.wake('GpuPartition', () => cached)).toEqual([]);
-    expect(exp.wake('TrainingJob', () => cached)).toEqual([{ namespace: 'a', name: 'j1' }]);
-  });
-
-  test('wakes at most `limit` held-back passes at a time, oldest first', () => {
-    const exp = new LedgerExpectations();
-    for (const name of ['p1', 'p2', 'p3']) exp.wait('GpuPartition', { namespace: 'a', name });
-    expect(exp.wake('GpuPartition', () => undefined, 2).map((r) => r.name)).toEqual(['p1', 'p2']);
-    exp.wait('GpuPartition', { namespace: 'a', name: 'p1' });
-    expect(exp.wake('GpuPartition', () => undefined, 2).map((r) => r.name)).toEqual(['p3', 'p1']);
-    expect(exp.wake('GpuPartition', () => undefined, 2)).toEqual([]);
-  });
-});
-
-describe('LedgerExpectations in-flight writes', () => {
-  test('nobody is current while a write is unanswered; its end, even a failed one, is announced', () => {
-    const exp = new LedgerExpectations();
-    const settled: string[] = [];
-    exp.onWritesSettled(() => settled.push('settled'));
-    exp.noteWriting('n1');
-    exp.noteWriting('n2');
-    expect(exp.satisfied(() => undefined)).toBe(false);
-    exp.noteWriteEnded('n1');
-    expect(settled).toEqual([]);
-    expect(exp.satisfied(() => undefined)).toBe(false);
-    exp.noteWriteEnded('n2');
-    expect(settled).toEqual(['settled']);
-    expect(exp.satisfied(() => undefined)).toBe(true);
-  });
-
-  test('commitLedger marks each write in flight until it is answered, and notes what it wrote', async () => {
+describe('writeLedgerNode', () => {
+  const planned = () => {
     const client = new FakeClient();
-    const planned = client.seed(RESOURCES.gpuNode, makeGpuNode('n1'));
-    const exp = new LedgerExpectations();
-    const seen: boolean[] = [];
-    const replace = client.replace.bind(client);
-    client.replace = async <T>(ref: Parameters<FakeClient['replace']>[0], obj: T): Promise<T> => {
-      seen.push(exp.satisfied(() => undefined));
-      return replace(ref, obj);
-    };
-    const draft = new LedgerDraft([planned]);
-    draft.release(() => true);
-    draft.applyLayouts(
-      [{ node: 'n1', gpuIndex: 0, mode: 'whole', slices: [], holder: { key: 'GpuPartition/a/x/0', priority: 0, preemptible: false } }],
-      () => claim('x'),
-    );
-    const [out] = await commitLedger(client, draft, undefined, undefined, exp);
-    expect(seen).toEqual([false]);
-    const stale = structuredClone(planned);
-    expect(exp.satisfied(() => stale)).toBe(false);
-    expect(exp.satisfied(() => out)).toBe(true);
-  });
-});
-
-describe('commitLedger', () => {
-  const layoutFor = (draft: LedgerDraft) =>
-    draft.applyLayouts(
-      [{ node: 'n1', gpuIndex: 0, mode: 'mig', slices: [{ profile: '1g.23gb', start: 0, inUse: false, holder: { key: 'GpuPartition/a/x/0', priority: 0, preemptible: false } }] }],
-      () => claim('x'),
-    );
-
-  // A node whose GPU 0 is targeted as one free 1g.23gb slice, not yet realised.
-  const carved = () => {
-    const n = makeGpuNode('n1');
-    n.spec = { gpus: [{ index: 0, mode: 'mig', slices: [{ profile: '1g.23gb', start: 0 }] }] };
-    return n;
+    const base = client.seed(RESOURCES.gpuNode, makeGpuNode('n1'));
+    const edited = structuredClone(base);
+    edited.spec = { gpus: [{ index: 0, mode: 'mig', slices: [{ profile: '1g.23gb', start: 0, claim: claim('x') }] }] };
+    return { client, base, edited };
   };
 
-  test('writes over a newer version whose change placement cannot see (an idle slice realised)', async () => {
-    const client = new FakeClient();
-    const planned = client.seed(RESOURCES.gpuNode, carved());
-    const draft = new LedgerDraft([planned]);
-    layoutFor(draft);
-    const latest = client.edit<GpuNode>(RESOURCES.gpuNode, 'n1', undefined, (n) => {
-      n.status!.gpus![0]!.slices = [{ profile: '1g.23gb', start: 0, uuid: 'MIG-0', deviceId: 'MIG-0', inUse: false }];
-    });
-    const written = await commitLedger(client, draft, undefined, () => latest);
-    expect(ledgerEntries(written).map((e) => e.claim.name)).toEqual(['x']);
-    expect(ledgerEntries(client.all<GpuNode>(RESOURCES.gpuNode))).toHaveLength(1);
+  test('writes the spec and returns the node with its new generation', async () => {
+    const { client, base, edited } = planned();
+    const out = await writeLedgerNode(client, edited, base);
+    expect(out.spec).toEqual(edited.spec);
+    expect(out.metadata.generation).toBe((base.metadata.generation ?? 1) + 1);
   });
 
-  test('on a conflict, reads the node once and repeats the write when only a status placement ignores changed', async () => {
-    const client = new FakeClient();
-    const planned = client.seed(RESOURCES.gpuNode, carved());
-    const draft = new LedgerDraft([planned]);
-    layoutFor(draft);
-    client.edit<GpuNode>(RESOURCES.gpuNode, 'n1', undefined, (n) => (n.status!.observedGeneration = 2));
-    // The cache has not seen the agent's report: the first write conflicts, the re-read one succeeds.
-    const written = await commitLedger(client, draft, undefined, () => planned);
-    expect(ledgerEntries(written).map((e) => e.claim.name)).toEqual(['x']);
-    expect(client.writesOf('GpuNode')).toBe(1);
+  test('a status report of the agent in between (same generation) does not conflict', async () => {
+    const { client, base, edited } = planned();
+    client.edit<GpuNode>(RESOURCES.gpuNode, 'n1', undefined, (gn) => (gn.status!.observedGeneration = 1));
+    const out = await writeLedgerNode(client, edited, base);
+    expect(out.spec).toEqual(edited.spec);
   });
 
-  test('still conflicts when the newer version changed what placement sees, or when nothing newer is cached', async () => {
+  test('another ledger writer in between (a new generation) is refused as a conflict, and nothing is written', async () => {
+    const { client, base, edited } = planned();
+    client.edit<GpuNode>(RESOURCES.gpuNode, 'n1', undefined, (gn) => (gn.spec = { gpus: [{ index: 3, mode: 'whole', slices: [] }] }), true);
+    const err = await writeLedgerNode(client, edited, base).then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(LedgerConflict);
+    expect(isConflict(err)).toBe(true);
+    expect((await client.get<GpuNode>(RESOURCES.gpuNode, 'n1'))?.spec?.gpus?.[0]?.index).toBe(3);
+  });
+
+  test('a node deleted and re-created under the same name (another uid) is refused', async () => {
+    const { client, base, edited } = planned();
+    client.store.delete(client.key(RESOURCES.gpuNode, 'n1'));
+    client.seed(RESOURCES.gpuNode, makeGpuNode('n1'));
+    await expect(writeLedgerNode(client, edited, base)).rejects.toBeInstanceOf(LedgerConflict);
+  });
+});
+
+describe('AssumedLedger', () => {
+  /** A cache frozen at the versions first listed, like an informer that has not seen a write yet. */
+  function laggingCache(client: FakeClient) {
+    const live = cacheOf<GpuNode>(client, RESOURCES.gpuNode);
+    let frozen: GpuNode[] | undefined;
+    const cache: CachePort<GpuNode> = {
+      get: (n) => (frozen ?? live.list()).find((x) => x.metadata.name === n),
+      list: () => (frozen ??= live.list()),
+    };
+    return { cache, catchUp: () => (frozen = live.list()) };
+  }
+
+  test('shows its own writes until the lagging cache catches up, then the cache (with its newer status)', async () => {
     const client = new FakeClient();
-    const planned = client.seed(RESOURCES.gpuNode, carved());
-    const busy = new LedgerDraft([planned]);
-    layoutFor(busy);
-    const latest = client.edit<GpuNode>(RESOURCES.gpuNode, 'n1', undefined, (n) => {
-      n.status!.gpus![0]!.slices = [{ profile: '1g.23gb', start: 0, uuid: 'MIG-0', deviceId: 'MIG-0', inUse: true }];
-    });
-    await expect(commitLedger(client, busy, undefined, () => latest)).rejects.toThrow(/writing target layout of GpuNode n1/);
-    const unseen = new LedgerDraft([planned]);
-    layoutFor(unseen);
-    await expect(commitLedger(client, unseen, undefined, () => planned)).rejects.toThrow(/n1/);
-    expect(ledgerEntries(client.all<GpuNode>(RESOURCES.gpuNode))).toHaveLength(0);
+    const base = client.seed(RESOURCES.gpuNode, makeGpuNode('n1'));
+    const { cache, catchUp } = laggingCache(client);
+    cache.list();
+    const ledger = new AssumedLedger(cache);
+    const p = makePartition('x', 'a', { profile: '1g.23gb' });
+    p.metadata.uid = 'x';
+    const edited = structuredClone(base);
+    edited.spec = { gpus: [{ index: 0, mode: 'mig', slices: [{ profile: '1g.23gb', start: 0, claim: partitionClaim(p) }] }] };
+    ledger.assume(await writeLedgerNode(client, edited, base));
+    expect(ledger.entriesOf({ kind: 'GpuPartition', namespace: 'a', name: 'x' })).toHaveLength(1);
+    expect(cache.get('n1')?.spec).toEqual({});
+    expect(ledger.pending()).toEqual(['n1']);
+    client.edit<GpuNode>(RESOURCES.gpuNode, 'n1', undefined, (gn) => (gn.status!.observedGeneration = gn.metadata.generation));
+    catchUp();
+    expect(ledger.pending()).toEqual([]);
+    expect(ledger.get('n1')?.status?.observedGeneration).toBe(2);
+    expect(ledger.entriesOf({ kind: 'GpuPartition', namespace: 'a', name: 'x' })).toHaveLength(1);
+  });
+
+  test('an assumption older than the cache is ignored; a node gone from the cache is gone', () => {
+    const client = new FakeClient();
+    client.seed(RESOURCES.gpuNode, makeGpuNode('n1'));
+    const cache = cacheOf<GpuNode>(client, RESOURCES.gpuNode);
+    const ledger = new AssumedLedger(cache);
+    const old = structuredClone(cache.get('n1')!);
+    client.edit<GpuNode>(RESOURCES.gpuNode, 'n1', undefined, (gn) => (gn.spec = { gpus: [] }), true);
+    ledger.assume(old);
+    expect(ledger.get('n1')?.metadata.generation).toBe(2);
+    ledger.assume({ ...structuredClone(cache.get('n1')!), metadata: { ...cache.get('n1')!.metadata, generation: 9 } });
+    client.store.delete(client.key(RESOURCES.gpuNode, 'n1'));
+    expect(ledger.get('n1')).toBeUndefined();
+    expect(ledger.list()).toEqual([]);
+  });
+
+  test('tells its own spec writes from somebody else\'s in watch events', () => {
+    const client = new FakeClient();
+    client.seed(RESOURCES.gpuNode, makeGpuNode('n1'));
+    const ledger = new AssumedLedger(cacheOf<GpuNode>(client, RESOURCES.gpuNode));
+    const spec = { gpus: [{ index: 0, mode: 'mig' as const, slices: [] }] };
+    ledger.sending('n1', spec);
+    expect(ledger.ownSpec({ ...makeGpuNode('n1'), spec: structuredClone(spec) })).toBe(true);
+    expect(ledger.ownSpec({ ...makeGpuNode('n1'), spec: { gpus: [] } })).toBe(false);
+    ledger.reset();
+    expect(ledger.ownSpec({ ...makeGpuNode('n1'), spec })).toBe(false);
   });
 });
 
 describe('restart safety', () => {
-  test('a pass planning from a GpuNode cache older than its own write waits instead of placing twice', async () => {
-    const client = new FakeClient();
-    client.seed(RESOURCES.gpuNode, makeGpuNode('n1'));
-    client.seed(RESOURCES.gpuNode, makeGpuNode('n2'));
-    client.seed(RESOURCES.node, makeNode('n1'));
-    client.seed(RESOURCES.node, makeNode('n2'));
-    client.seed(RESOURCES.gpuPartition, makePartition('nb', 'a', { profile: '7g.180gb' }));
-    // A cache that freezes the GpuNodes as first listed, like an informer that has not seen the write yet.
-    const live = cacheOf<GpuNode>(client, RESOURCES.gpuNode);
-    let frozen: GpuNode[] | undefined;
-    const stale: CachePort<GpuNode> = {
-      get: (n) => (frozen ?? live.list()).find((x) => x.metadata.name === n),
-      list: () => (frozen ??= live.list()),
-    };
-    const r = new GpuPartitionReconciler({
-      client,
-      ...claimantCaches(client),
-      gpuNodes: stale,
-      recorder: new FakeRecorder(),
-      place,
-      expectations: new LedgerExpectations(),
-    });
-    await r.reconcile({ namespace: 'a', name: 'nb' }, quietLog);
-    const second = await r.reconcile({ namespace: 'a', name: 'nb' }, quietLog);
-    expect(second).toEqual({ requeueAfterMs: CACHE_WAIT_MS });
-    expect(ledgerEntries(client.all<GpuNode>(RESOURCES.gpuNode))).toHaveLength(1);
+  test('a cycle planning while the GpuNode cache lags its own write does not place twice', async () => {
+    const sim = new OperatorSim([makeGpuNode('n1'), makeGpuNode('n2')], { agent: false }).start();
+    try {
+      sim.client.seed(RESOURCES.gpuPartition, makePartition('nb', 'a', { profile: '7g.180gb' }));
+      await sim.settle();
+      // The partition's demand comes again (a resync) while the cache still lags: the assumed ledger answers.
+      sim.cycle.capacityChanged();
+      await sim.settle();
+      expect(sim.entries('nb')).toHaveLength(1);
+    } finally {
+      await sim.stop();
+    }
   });
 
-  test('while the cache lags, a partition that holds its slices still reports status, and one that must place waits', async () => {
-    const client = new FakeClient();
-    const held = client.seed(RESOURCES.gpuPartition, makePartition('held', 'a', { profile: '1g.23gb' }));
-    client.seed(RESOURCES.gpuPartition, makePartition('new', 'a', { profile: '1g.23gb' }));
-    const gn = makeGpuNode('n1');
-    gn.spec = { gpus: [{ index: 0, mode: 'mig', slices: [{ profile: '1g.23gb', start: 0, claim: partitionClaim(held) }] }] };
-    client.seed(RESOURCES.gpuNode, gn);
-    client.seed(RESOURCES.node, makeNode('n1'));
-    const expectations = new LedgerExpectations();
-    // A write of this process the cache has not shown yet.
-    const ahead = makeGpuNode('n1');
-    ahead.metadata.generation = 7;
-    expectations.noteWritten(ahead);
-    const r = new GpuPartitionReconciler({ client, ...claimantCaches(client), recorder: new FakeRecorder(), place, expectations });
-    expect(await r.reconcile({ namespace: 'a', name: 'held' }, quietLog)).toBeUndefined();
-    expect((client.store.get(client.key(RESOURCES.gpuPartition, 'held', 'a')) as GpuPartition).status?.phase).toBe('Allocating');
-    expect(await r.reconcile({ namespace: 'a', name: 'new' }, quietLog)).toEqual({ requeueAfterMs: CACHE_WAIT_MS });
-    expect(client.writesOf('GpuNode')).toBe(0);
-    client.edit<GpuNode>(RESOURCES.gpuNode, 'n1', undefined, (n) => (n.metadata.generation = 7));
-    expect(expectations.wake('GpuPartition', (n) => client.all<GpuNode>(RESOURCES.gpuNode).find((x) => x.metadata.name === n))).toEqual([{ namespace: 'a', name: 'new' }]);
-  });
-
-  test('a fresh reconciler (operator restart) adopts the claims already in the ledger without writing them again', async () => {
-    const client = new FakeClient();
-    const part = client.seed(RESOURCES.gpuPartition, makePartition('nb', 'a', { profile: '3g.90gb', count: 2 }));
-    const gn = makeGpuNode('n1');
-    const c = (slot: number) => partitionClaim(part, slot);
-    gn.spec = { gpus: [{ index: 0, mode: 'mig', slices: [{ profile: '3g.90gb', start: 0, claim: c(0) }, { profile: '3g.90gb', start: 4, claim: c(1) }] }] };
-    client.seed(RESOURCES.gpuNode, gn);
-    client.seed(RESOURCES.node, makeNode('n1'));
-    const r = new GpuPartitionReconciler({
-      client,
-      ...claimantCaches(client),
-      recorder: new FakeRecorder(),
-      place,
-    });
-    await r.reconcile({ namespace: 'a', name: 'nb' }, quietLog);
-    expect(client.writesOf('GpuNode')).toBe(0);
-    const status = (client.store.get(client.key(RESOURCES.gpuPartition, 'nb', 'a')) as GpuPartition).status;
-    expect(status?.allocations?.map((x) => `${x.gpuIndex}@${x.start}`)).toEqual(['0@0', '0@4']);
-    expect(status?.phase).toBe('Allocating');
+  test('a fresh operator (restart) adopts the claims already in the ledger without writing them again', async () => {
+    const sim = new OperatorSim([], { agent: false });
+    try {
+      const part = sim.client.seed(RESOURCES.gpuPartition, makePartition('nb', 'a', { profile: '3g.90gb', count: 2 }));
+      const gn = makeGpuNode('n1');
+      gn.spec = { gpus: [{ index: 0, mode: 'mig', slices: [{ profile: '3g.90gb', start: 0, claim: partitionClaim(part, 0) }, { profile: '3g.90gb', start: 4, claim: partitionClaim(part, 1) }] }] };
+      sim.client.seed(RESOURCES.gpuNode, gn);
+      sim.client.seed(RESOURCES.node, { metadata: { name: 'n1' }, status: { conditions: [{ type: 'Ready', status: 'True' }] } });
+      sim.start();
+      sim.tick(5_000);
+      await sim.settle();
+      expect(sim.client.writesOf('GpuNode')).toBe(0);
+      const status = (sim.client.store.get(sim.client.key(RESOURCES.gpuPartition, 'nb', 'a')) as GpuPartition).status;
+      expect(status?.allocations?.map((x) => `${x.gpuIndex}@${x.start}`)).toEqual(['0@0', '0@4']);
+      expect(status?.phase).toBe('Allocating');
+    } finally {
+      await sim.stop();
+    }
   });
 });

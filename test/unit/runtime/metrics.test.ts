@@ -16,7 +16,12 @@ describe('OperatorMetrics', () => {
     m.setSlices('B200', '1g.23gb', 'allocated', 5);
     m.setSlices('B200', '1g.23gb', 'free', 2);
     m.setFragmentation('B200', 0.25);
-    m.setPendingRequests('TrainingJob', 3);
+    m.setPendingRequests('TrainingJob', 'InsufficientCapacity', 3);
+    m.observeTimeToReady(0.4, 'GpuPartition');
+    m.observeCycle(0.02, 40);
+    m.ledgerWrite('conflict');
+    m.setQueue(2, 5);
+    m.setReplansWithoutChange(0);
     m.observePlacementSeconds(0.002, 'GpuPartition');
     m.observeReconfigurationSeconds(1.5, 'B200');
     m.observeReconfigurationSeconds(7, 'B200');
@@ -24,7 +29,12 @@ describe('OperatorMetrics', () => {
     expect(text).toContain('haein_slices_allocated{model="B200",profile="1g.23gb"} 5');
     expect(text).toContain('haein_slices_free{model="B200",profile="1g.23gb"} 2');
     expect(text).toContain('haein_fragmentation_ratio{model="B200"} 0.25');
-    expect(text).toContain('haein_pending_requests{kind="TrainingJob"} 3');
+    expect(text).toContain('haein_pending_requests{kind="TrainingJob",reason="InsufficientCapacity"} 3');
+    expect(text).toContain('haein_time_to_ready_seconds_bucket{le="0.5",kind="GpuPartition"} 1');
+    expect(text).toContain('haein_admission_cycle_batch_size_sum 40');
+    expect(text).toContain('haein_ledger_writes_total{result="conflict"} 1');
+    expect(text).toContain('haein_admission_queue{state="parked"} 5');
+    expect(text).toContain('haein_admission_replans_without_change_total 0');
     expect(text).toContain('haein_placement_decision_seconds_count{kind="GpuPartition"} 1');
     expect(text).toContain('haein_reconfiguration_latency_seconds_count{model="B200"} 2');
     expect(text).toContain('haein_reconfiguration_latency_seconds_bucket{le="2",model="B200"} 1');

@@ -1,15 +1,10 @@
-import type { GpuNode, GpuPartition, TrainingJob } from '../../../src/api/types.js';
-import { ledgerEntries } from '../../../src/ledger/claims.js';
-import { GpuPartitionReconciler, WAITING_FOR_PRIORITY } from '../../../src/controllers/gpupartition/gpupartition-reconciler.js';
-import { PRIORITY_RECHECK_MS, compareQueue, findBlocker, withLayouts, type QueueKey } from '../../../src/scheduler/queue-order.js';
-import { partitionRequest, pendingRequests, type PendingRequest } from '../../../src/scheduler/requests.js';
-import { buildSnapshot } from '../../../src/ledger/snapshot.js';
-import { TrainingJobReconciler } from '../../../src/controllers/trainingjob/trainingjob-reconciler.js';
+import type { GpuPartition, TrainingJob } from '../../../src/api/types.js';
 import { RESOURCES } from '../../../src/k8s/resources.js';
-import { place } from '../../../src/placement/engine.js';
-import { makeGpuNode, makeJob, makeNode, makePartition } from '../support/builders.js';
-import { FakeClient, FakeRecorder, quietLog } from '../support/fakes.js';
-import { claimantCaches } from '../support/reconciler-fixtures.js';
+import { compareQueue, type QueueKey } from '../../../src/scheduler/queue-order.js';
+import { pendingRequests } from '../../../src/scheduler/requests.js';
+import { makeGpuNode, makeJob, makePartition, makePartitionPod } from '../support/builders.js';
+import { OperatorSim } from '../support/operator-sim.js';
+import type { GpuNode } from '../../../src/api/types.js';
 
 const NS = 'team-a';
 
@@ -25,47 +20,6 @@ describe('compareQueue', () => {
       key('high', 7, '2026-02-01T00:00:00Z'),
     ];
     expect([...keys].sort(compareQueue).map((k) => k.name)).toEqual(['high', 'old', 'a', 'b', 'job']);
-  });
-});
-
-describe('findBlocker', () => {
-  const snapshotOf = (gpus: number, claimed = false) => {
-    const gn = makeGpuNode('n1', { gpus });
-    if (claimed) {
-      gn.spec = { gpus: [{ index: 0, mode: 'mig', slices: [{ profile: '1g.23gb', start: 0, claim: { kind: 'GpuPartition', namespace: NS, name: 'x', uid: 'u', slot: 0, priority: 0, preemptible: false } }] }] };
-    }
-    return buildSnapshot([gn], () => makeNode('n1'));
-  };
-  const pendingOf = (name: string, priority: number, profile: string, created?: string): PendingRequest => {
-    const p = makePartition(name, NS, { profile, priority });
-    p.metadata.creationTimestamp = created ?? '2026-01-01T00:00:00Z';
-    return { ...key(name, priority, p.metadata.creationTimestamp), request: partitionRequest(p, [0]) };
-  };
-  const lowPlacedOn = (snap: ReturnType<typeof snapshotOf>) => {
-    const res = place(snap, partitionRequest(makePartition('low', NS, { profile: '4g.90gb' }), [0]));
-    if (!res.ok) throw new Error(res.message);
-    return withLayouts(snap, res.layouts);
-  };
-
-  test('names the higher-priority request that fits now but would not after the placement', () => {
-    const before = snapshotOf(1);
-    const high = pendingOf('high', 10, '7g.180gb');
-    expect(findBlocker(key('low', 0), [high], before, lowPlacedOn(before), place)?.name).toBe('high');
-  });
-
-  test('an older request of equal priority goes first; a younger or lower one does not hold anyone back', () => {
-    const before = snapshotOf(1);
-    const after = lowPlacedOn(before);
-    expect(findBlocker(key('low', 0), [pendingOf('older', 0, '7g.180gb', '2025-06-01T00:00:00Z')], before, after, place)?.name).toBe('older');
-    expect(findBlocker(key('low', 0), [pendingOf('younger', 0, '7g.180gb', '2026-06-01T00:00:00Z')], before, after, place)).toBeUndefined();
-    expect(findBlocker(key('low', 5), [pendingOf('lower', 1, '7g.180gb')], before, after, place)).toBeUndefined();
-  });
-
-  test('a higher-priority request that does not fit anyway, or still fits afterwards, does not block', () => {
-    const crowded = snapshotOf(1, true);
-    expect(findBlocker(key('low', 0), [pendingOf('high', 10, '7g.180gb')], crowded, crowded, place)).toBeUndefined();
-    const roomy = snapshotOf(2);
-    expect(findBlocker(key('low', 0), [pendingOf('high', 10, '7g.180gb')], roomy, lowPlacedOn(roomy), place)).toBeUndefined();
   });
 });
 
@@ -90,79 +44,62 @@ describe('pendingRequests', () => {
   });
 });
 
-describe('reconcilers serve waiting requests in priority order', () => {
-  function setup(gpus: number) {
-    const client = new FakeClient();
-    client.seed(RESOURCES.gpuNode, makeGpuNode('n1', { gpus }));
-    client.seed(RESOURCES.node, makeNode('n1'));
-    const recorder = new FakeRecorder();
-    const caches = claimantCaches(client);
-    const { partitions, jobs } = caches;
-    const common = {
-      client,
-      ...caches,
-      recorder,
-      place,
-      clock: () => new Date('2026-01-01T00:00:05Z'),
-    };
-    const pr = new GpuPartitionReconciler({ ...common, priorityQueue: { jobs } });
-    const jr = new TrainingJobReconciler({ ...common, priorityQueue: { partitions } });
-    const part = (name: string) => client.store.get(client.key(RESOURCES.gpuPartition, name, NS)) as GpuPartition | undefined;
-    const claims = (name: string) => ledgerEntries(client.all<GpuNode>(RESOURCES.gpuNode)).filter((e) => e.claim.name === name);
-    return {
-      client,
-      recorder,
-      part,
-      claims,
-      partition: (name: string) => pr.reconcile({ namespace: NS, name }, quietLog),
-      job: (name: string) => jr.reconcile({ namespace: NS, name }, quietLog),
-    };
-  }
+describe('the admission cycle serves waiting requests in priority order', () => {
+  let sim: OperatorSim;
+  afterEach(() => sim?.stop());
+  const start = (gpus: number) => (sim = new OperatorSim([makeGpuNode('n1', { gpus })]).start());
+  const allocated = (kind: 'GpuPartition' | 'TrainingJob', name: string) => {
+    const o = kind === 'GpuPartition' ? sim.partition(name, NS) : sim.job(name, NS);
+    return (o as GpuPartition | TrainingJob | undefined)?.status?.conditions?.find((c) => c.type === (kind === 'GpuPartition' ? 'Allocated' : 'Placed'));
+  };
 
-  test('a lower-priority partition does not take the GPU a higher-priority one is waiting for', async () => {
-    const t = setup(1);
-    t.client.seed(RESOURCES.gpuPartition, makePartition('high', NS, { profile: '7g.180gb', priority: 10 }));
-    t.client.seed(RESOURCES.gpuPartition, makePartition('low', NS, { profile: '4g.90gb' }));
-    const res = await t.partition('low');
-    expect(res?.requeueAfterMs).toBe(PRIORITY_RECHECK_MS);
-    expect(t.claims('low')).toHaveLength(0);
-    const cond = t.part('low')?.status?.conditions?.find((c) => c.type === 'Allocated');
-    expect(cond).toMatchObject({ status: 'False', reason: WAITING_FOR_PRIORITY });
-    expect(cond?.message).toContain(`GpuPartition ${NS}/high (priority 10)`);
-    expect(t.recorder.events.find((e) => e.name === 'low')).toMatchObject({ type: 'Normal', reason: WAITING_FOR_PRIORITY });
-
-    await t.partition('high');
-    expect(t.claims('high')).toHaveLength(1);
-    await t.partition('low');
-    expect(t.part('low')?.status?.conditions?.find((c) => c.type === 'Allocated')?.reason).toBe('InsufficientCapacity');
+  test('a higher-priority partition created later gets the GPU a lower-priority one also wants', async () => {
+    const t = start(1);
+    t.client.seed(RESOURCES.gpuPartition, { ...makePartition('low', NS, { profile: '4g.90gb' }), metadata: { name: 'low', namespace: NS, creationTimestamp: '2026-01-01T00:00:00Z' } });
+    t.client.seed(RESOURCES.gpuPartition, { ...makePartition('high', NS, { profile: '7g.180gb', priority: 10 }), metadata: { name: 'high', namespace: NS, creationTimestamp: '2026-01-01T00:00:09Z' } });
+    await t.settle();
+    expect(t.entries().map((e) => e.claim.name)).toEqual(['high']);
+    expect(allocated('GpuPartition', 'low')).toMatchObject({ status: 'False', reason: 'InsufficientCapacity' });
   });
 
-  test('a lower-priority partition that leaves room for the higher one places at once', async () => {
-    const t = setup(2);
-    t.client.seed(RESOURCES.gpuPartition, makePartition('high', NS, { profile: '7g.180gb', priority: 10 }));
-    t.client.seed(RESOURCES.gpuPartition, makePartition('low', NS, { profile: '4g.90gb' }));
-    await t.partition('low');
-    expect(t.claims('low')).toHaveLength(1);
-    await t.partition('high');
-    expect(t.claims('high')).toHaveLength(1);
+  test('a lower-priority partition that fits beside a higher one that does not is placed (no head-of-line blocking)', async () => {
+    const t = start(1);
+    t.client.seed(RESOURCES.gpuPartition, makePartition('huge', NS, { profile: '7g.180gb', count: 2, priority: 10 }));
+    t.client.seed(RESOURCES.gpuPartition, makePartition('small', NS, { profile: '1g.23gb' }));
+    await t.settle();
+    expect(t.entries().map((e) => e.claim.name)).toEqual(['small']);
+    expect(allocated('GpuPartition', 'huge')).toMatchObject({ status: 'False', reason: 'InsufficientCapacity' });
   });
 
-  test('a TrainingJob waits for a higher-priority partition, and a partition for a higher-priority job', async () => {
-    const t = setup(1);
+  test('jobs and partitions share one order: the higher priority goes first whatever its kind', async () => {
+    let t = start(1);
     t.client.seed(RESOURCES.gpuPartition, makePartition('nb', NS, { profile: '1g.23gb', priority: 5 }));
     t.client.seed(RESOURCES.trainingJob, makeJob('train', NS, { replicas: 1, gpusPerWorker: 1 }));
-    const res = await t.job('train');
-    expect(res?.requeueAfterMs).toBe(PRIORITY_RECHECK_MS);
-    const job = t.client.store.get(t.client.key(RESOURCES.trainingJob, 'train', NS)) as TrainingJob;
-    expect(job.status?.conditions?.find((c) => c.type === 'Placed')?.reason).toBe('WaitingForPriority');
-    expect(t.claims('train')).toHaveLength(0);
+    await t.settle();
+    expect(t.entries().map((e) => e.claim.name)).toEqual(['nb']);
+    expect(allocated('TrainingJob', 'train')).toMatchObject({ status: 'False', reason: 'InsufficientCapacity' });
+    await t.stop();
 
-    const u = setup(1);
-    u.client.seed(RESOURCES.gpuPartition, makePartition('nb', NS, { profile: '1g.23gb' }));
-    u.client.seed(RESOURCES.trainingJob, makeJob('train', NS, { replicas: 1, gpusPerWorker: 1, priority: 5 }));
-    await u.partition('nb');
-    expect(u.claims('nb')).toHaveLength(0);
-    await u.job('train');
-    expect(u.claims('train')).toHaveLength(1);
+    t = start(1);
+    t.client.seed(RESOURCES.gpuPartition, makePartition('nb', NS, { profile: '1g.23gb' }));
+    t.client.seed(RESOURCES.trainingJob, makeJob('train', NS, { replicas: 1, gpusPerWorker: 1, priority: 5 }));
+    await t.settle();
+    expect(t.entries().map((e) => e.claim.name)).toEqual(['train']);
+  });
+
+  test('while a higher-priority request preempts slices in use, a lower one that does not fit says it waits for it', async () => {
+    const t = start(1);
+    t.client.seed(RESOURCES.gpuPartition, makePartition('victim', NS, { profile: '7g.180gb', priority: 1, preemptible: true }));
+    await t.settle();
+    t.client.seed(RESOURCES.pod, makePartitionPod('victim-pod', NS, 'victim', 'nvidia.com/mig-7g.180gb', { gated: false, phase: 'Running', node: 'n1' }));
+    t.client.edit<GpuNode>(RESOURCES.gpuNode, 'n1', undefined, (gn) => {
+      gn.status!.gpus![0]!.slices[0]!.inUse = true;
+    });
+    t.client.seed(RESOURCES.gpuPartition, makePartition('urgent', NS, { profile: '7g.180gb', priority: 10, preemptionPolicy: 'PreemptLowerPriority' }));
+    t.client.seed(RESOURCES.gpuPartition, makePartition('normal', NS, { profile: '1g.23gb', priority: 5 }));
+    await t.settle();
+    expect(t.entries().map((e) => e.claim.name)).toEqual(['urgent']);
+    expect(allocated('GpuPartition', 'normal')).toMatchObject({ status: 'False', reason: 'WaitingForPriority' });
+    expect(allocated('GpuPartition', 'normal')?.message).toContain(`GpuPartition ${NS}/urgent (priority 10)`);
   });
 });

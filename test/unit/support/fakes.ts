@@ -1,22 +1,11 @@
 /**
  * In-memory fakes for reconciler unit tests: a client that keeps objects in a Map with resourceVersions and
- * answers 409 on stale writes, caches that read straight from it, an event recorder, a silent logger, and a
- * small first-fit placement engine honouring the engine contract (legal starts, in-use slices untouched,
- * all-or-nothing, victims only with mayPreempt).
+ * answers 409 on stale writes (and 422 on a failed JSON Patch test), caches that read straight from it, an
+ * event recorder and a silent logger.
  */
+import type { JsonPatchOp } from '../../../src/k8s/client.js';
 import { ApiError } from '../../../src/k8s/errors.js';
 import type { ResourceRef } from '../../../src/k8s/resources.js';
-import { findProfile, modelForProduct, slotMask } from '../../../src/placement/catalog.js';
-import type {
-  Assignment,
-  ClusterSnapshot,
-  GpuLayout,
-  GpuSnapshot,
-  Holder,
-  PlacementRequest,
-  PlacementResult,
-  Victim,
-} from '../../../src/placement/types.js';
 import type { CachePort, ClientPort, KubeObject, LogPort, RecorderPort } from '../../../src/runtime/ports.js';
 
 type Obj = KubeObject & { spec?: unknown; status?: unknown; [k: string]: unknown };
@@ -116,6 +105,39 @@ export class FakeClient implements ClientPort {
     return structuredClone(merged) as T;
   }
 
+  /** RFC 6902 JSON Patch with `test`, `add`, `replace` and `remove`; a failed test answers 422 like the API server. */
+  async jsonPatch<T>(ref: ResourceRef, name: string, ops: JsonPatchOp[], ns?: string): Promise<T> {
+    const tag = `${ref.kind}/${name}`;
+    const cur = this.#checkWrite(ref, name, ns, undefined, 'jsonPatch');
+    const next = structuredClone(cur) as Record<string, unknown>;
+    for (const op of ops) {
+      const parts = op.path.split('/').slice(1);
+      const last = parts.pop() as string;
+      let parent = next as Record<string, unknown>;
+      for (const part of parts) parent = (parent[part] ??= {}) as Record<string, unknown>;
+      if (op.op === 'test') {
+        if (JSON.stringify(parent[last]) !== JSON.stringify(op.value)) {
+          this.writes.pop();
+          throw new ApiError(`PATCH ${tag}: 422 the server rejected our request: Testing value ${op.path} failed`, 422, { reason: 'Invalid' });
+        }
+      } else if (op.op === 'remove') delete parent[last];
+      else parent[last] = structuredClone(op.value);
+    }
+    const specChanged = JSON.stringify(cur.spec) !== JSON.stringify(next.spec);
+    const md = next.metadata as NonNullable<Obj['metadata']>;
+    md.resourceVersion = String(this.#rv++);
+    if (specChanged) md.generation = (cur.metadata?.generation ?? 1) + 1;
+    this.store.set(this.key(ref, name, ns), next as Obj);
+    return structuredClone(next) as T;
+  }
+
+  /** Eviction: deletes the pod (the fake has no disruption budgets); false when it is gone. */
+  readonly evicted: string[] = [];
+  async evict(name: string, ns: string): Promise<boolean> {
+    this.evicted.push(`${ns}/${name}`);
+    return this.delete({ group: '', version: 'v1', plural: 'pods', kind: 'Pod', namespaced: true }, name, ns);
+  }
+
   async delete(ref: ResourceRef, name: string, ns?: string): Promise<boolean> {
     const k = this.key(ref, name, ns);
     const cur = this.store.get(k);
@@ -126,6 +148,11 @@ export class FakeClient implements ClientPort {
       cur.metadata!.resourceVersion = String(this.#rv++);
     } else this.store.delete(k);
     return true;
+  }
+
+  /** A counter that moves with every write: equal before and after means nothing was written. */
+  version(): number {
+    return this.#rv;
   }
 
   /** Every stored object of a resource (optionally one namespace). */
@@ -175,93 +202,3 @@ export class FakeRecorder implements RecorderPort {
 
 /** A logger that drops everything. */
 export const quietLog: LogPort = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
-
-/**
- * First-fit engine for tests: slices go to the first node/GPU (name, index order) with a legal free start (or an
- * unheld idle slice of the same profile to reuse); whole members take idle GPUs on one node; with `mayPreempt`
- * a lower-priority preemptible slice of the same profile may be taken. Supports topology `any` and `sameNode`.
- */
-export function firstFitPlace(snapshot: ClusterSnapshot, request: PlacementRequest): PlacementResult {
-  const prio = request.priority ?? 0;
-  const holderOf = (key: string): Holder => ({ key, priority: prio, preemptible: request.preemptible ?? true });
-  const candidates = snapshot.nodes.filter(
-    (n) =>
-      n.schedulable &&
-      (!request.constraints?.products?.length || request.constraints.products.includes(n.product)) &&
-      Object.entries(request.constraints?.nodeSelector ?? {}).every(([k, v]) => n.labels[k] === v),
-  );
-  if (candidates.length === 0) return { ok: false, code: 'NoMatchingNodes', message: `no schedulable node matches ${request.id}` };
-  const tryNodes = request.topology === 'sameNode' ? candidates.map((n) => [n]) : [candidates];
-  for (const nodes of tryNodes) {
-    const gpus = new Map<string, GpuSnapshot>();
-    for (const n of nodes) for (const g of n.gpus) gpus.set(`${n.name}/${g.index}`, structuredClone(g));
-    const changed = new Set<string>();
-    const assignments: Assignment[] = [];
-    const victims: Victim[] = [];
-    let ok = true;
-    for (const m of request.members) {
-      let done = false;
-      for (const n of nodes) {
-        const model = modelForProduct(n.product);
-        if (m.kind === 'whole') {
-          const idle = n.gpus
-            .map((g) => gpus.get(`${n.name}/${g.index}`)!)
-            .filter((g) => g.healthy && !g.holder && !g.inUse && g.slices.length === 0);
-          if (idle.length < m.gpus) continue;
-          const take = idle.slice(0, m.gpus);
-          for (const g of take) {
-            g.mode = 'whole';
-            g.holder = holderOf(m.key);
-            changed.add(`${n.name}/${g.index}`);
-          }
-          assignments.push({ key: m.key, node: n.name, gpuIndex: take[0]!.index, gpuIndices: take.map((g) => g.index) });
-          done = true;
-          break;
-        }
-        const profile = model && m.profile ? findProfile(model, m.profile) : undefined;
-        if (!profile) continue;
-        for (const g0 of n.gpus) {
-          const id = `${n.name}/${g0.index}`;
-          const g = gpus.get(id)!;
-          if (!g.healthy || (g.mode === 'whole' && (g.holder || g.inUse))) continue;
-          const reuse = g.slices.find((s) => s.profile === profile.name && !s.holder && !s.inUse);
-          let start: number | undefined = reuse?.start;
-          if (start === undefined) {
-            const used = g.mode === 'whole' ? 0 : g.slices.reduce((acc, s) => acc | slotMask(findProfile(model!, s.profile) ?? { memorySlots: 8 }, s.start), 0);
-            start = profile.starts.find((st) => (slotMask(profile, st) & used) === 0);
-          }
-          if (start === undefined && request.mayPreempt) {
-            const victim = g.slices.find((s) => s.profile === profile.name && s.holder && s.holder.preemptible && s.holder.priority < prio);
-            if (victim) {
-              victims.push({ holderKey: victim.holder!.key, node: n.name, gpuIndex: g.index, profile: victim.profile, start: victim.start, priority: victim.holder!.priority });
-              g.slices = g.slices.filter((s) => s !== victim);
-              start = victim.start;
-            }
-          }
-          if (start === undefined) continue;
-          g.mode = 'mig';
-          g.slices = g.slices.filter((s) => !(s.start === start && s.profile === profile.name));
-          g.slices.push({ profile: profile.name, start, holder: holderOf(m.key), inUse: false });
-          g.slices.sort((a, b) => a.start - b.start);
-          changed.add(id);
-          assignments.push({ key: m.key, node: n.name, gpuIndex: g.index, gpuIndices: [g.index], profile: profile.name, start });
-          done = true;
-          break;
-        }
-        if (done) break;
-      }
-      if (!done) {
-        ok = false;
-        break;
-      }
-    }
-    if (!ok) continue;
-    const layouts: GpuLayout[] = [...changed].sort().map((id) => {
-      const [node, idx] = id.split('/') as [string, string];
-      const g = gpus.get(id)!;
-      return { node, gpuIndex: Number(idx), mode: g.mode, slices: g.slices, ...(g.holder ? { holder: g.holder } : {}) };
-    });
-    return { ok: true, assignments, layouts, victims };
-  }
-  return { ok: false, code: 'InsufficientCapacity', message: `not enough free capacity for ${request.members.length} member(s) of ${request.id}` };
-}

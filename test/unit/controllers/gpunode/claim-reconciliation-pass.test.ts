@@ -1,41 +1,34 @@
-import type { GpuNode, GpuPartition, TrainingJob } from '../../../../src/api/types.js';
-import { ledgerEntries } from '../../../../src/ledger/claims.js';
+import type { GpuNode, GpuPartition } from '../../../../src/api/types.js';
+import { ClaimReconciliationPass } from '../../../../src/controllers/gpunode/claim-reconciliation-pass.js';
 import { GpuNodeReconciler } from '../../../../src/controllers/gpunode/gpunode-reconciler.js';
-import { GpuPartitionReconciler } from '../../../../src/controllers/gpupartition/gpupartition-reconciler.js';
-import type { PodObject } from '../../../../src/api/pods.js';
-import type { NodeObject } from '../../../../src/ledger/snapshot.js';
 import { RESOURCES } from '../../../../src/k8s/resources.js';
-import { makeGpuNode, makeNode, makePartition, makePartitionPod, realise } from '../../support/builders.js';
-import { FakeClient, FakeRecorder, cacheOf, firstFitPlace, quietLog } from '../../support/fakes.js';
+import { makeGpuNode, makePartition, makePartitionPod } from '../../support/builders.js';
+import { quietLog } from '../../support/fakes.js';
+import { OperatorSim } from '../../support/operator-sim.js';
+
+let sims: OperatorSim[] = [];
+afterEach(async () => {
+  for (const s of sims) await s.stop();
+  sims = [];
+});
 
 /** One node with two 1g.23gb partitions `a` and `b` placed and realised, and a GpuNode reconciler. */
 async function setup(opts: { podCache?: boolean; watchNamespace?: string } = {}) {
-  const client = new FakeClient();
-  client.seed(RESOURCES.gpuNode, makeGpuNode('n1', { gpus: 1 }));
-  client.seed(RESOURCES.node, makeNode('n1'));
-  const recorder = new FakeRecorder();
-  const caches = {
-    gpuNodes: cacheOf<GpuNode>(client, RESOURCES.gpuNode),
-    nodes: cacheOf<NodeObject>(client, RESOURCES.node),
-    partitions: cacheOf<GpuPartition>(client, RESOURCES.gpuPartition),
-  };
-  const pods = cacheOf<PodObject>(client, RESOURCES.pod);
-  const parts = new GpuPartitionReconciler({ client, ...caches, pods, recorder, place: firstFitPlace });
-  const gpuNodes = new GpuNodeReconciler({
+  const sim = new OperatorSim([makeGpuNode('n1', { gpus: 1 })]).start();
+  sims.push(sim);
+  const { client, recorder } = sim;
+  const claims = new ClaimReconciliationPass({
     client,
-    ...caches,
-    jobs: cacheOf<TrainingJob>(client, RESOURCES.trainingJob),
     recorder,
-    ...(opts.podCache ? { pods } : {}),
-    ...(opts.watchNamespace ? { watchNamespace: opts.watchNamespace } : {}),
+    ...(opts.podCache ? { pods: sim.pods } : {}),
+    onWritten: (n) => sim.ledger.assume(n),
+    sending: (name, spec) => sim.ledger.sending(name, spec),
+    ...(opts.watchNamespace ? { owns: (x: string) => x === opts.watchNamespace } : {}),
   });
-  for (const name of ['a', 'b']) {
-    client.seed(RESOURCES.gpuPartition, makePartition(name, 'ns', { profile: '1g.23gb' }));
-    await parts.reconcile({ namespace: 'ns', name }, quietLog);
-  }
-  client.edit<GpuNode>(RESOURCES.gpuNode, 'n1', undefined, (gn) => realise(gn));
-  for (const name of ['a', 'b']) await parts.reconcile({ namespace: 'ns', name }, quietLog);
-  const startOf = (name: string) => ledgerEntries(client.all<GpuNode>(RESOURCES.gpuNode)).find((e) => e.claim.name === name)?.start as number;
+  const gpuNodes = new GpuNodeReconciler({ ledger: sim.ledger, claims });
+  for (const name of ['a', 'b']) client.seed(RESOURCES.gpuPartition, makePartition(name, 'ns', { profile: '1g.23gb' }));
+  await sim.settle();
+  const startOf = (name: string) => sim.entries(name)[0]?.start as number;
   /** The agent reports `pod` on the slice at `start`. */
   const use = (start: number, pod: string) =>
     client.edit<GpuNode>(RESOURCES.gpuNode, 'n1', undefined, (gn) => {
@@ -50,7 +43,7 @@ async function setup(opts: { podCache?: boolean; watchNamespace?: string } = {})
     use,
     observe: () => gpuNodes.reconcile({ name: 'n1' }, quietLog),
     partition: async (name: string) => {
-      await parts.reconcile({ namespace: 'ns', name }, quietLog);
+      await sim.settle();
       return (await client.get<GpuPartition>(RESOURCES.gpuPartition, name, 'ns'))!;
     },
   };
@@ -74,9 +67,9 @@ describe('claim reconciliation in the GpuNode reconciler', () => {
     expect(a.status?.allocations?.[0]).toMatchObject({ start: bStart, inUse: true, uuid: expect.stringContaining(`-${bStart}-`) });
     expect(b.status?.allocations?.[0]).toMatchObject({ start: aStart, inUse: false });
     // Level-triggered: another pass finds nothing to do.
-    const writes = t.client.writesOf('GpuNode', 'replace');
+    const writes = t.client.writesOf('GpuNode', 'jsonPatch');
     await t.observe();
-    expect(t.client.writesOf('GpuNode', 'replace')).toBe(writes);
+    expect(t.client.writesOf('GpuNode', 'jsonPatch')).toBe(writes);
   });
 
   test('a write conflict changes nothing and asks for a retry; the retry swaps', async () => {

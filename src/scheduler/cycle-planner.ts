@@ -1,0 +1,278 @@
+/**
+ * The decision half of one admission cycle: given the ledger as this process knows it and the demands in queue
+ * order, decide every demand one after another against one in-memory working ledger — releases first, then
+ * placements (with preemption and defragmentation) — and return the edited ledger and each demand's outcome.
+ * No Kubernetes calls: the cycle runner writes the result.
+ *
+ * Cost: one engine state is built per cycle and placements are applied to it incrementally; requests of the
+ * same shape that failed are not tried again until capacity changed within the cycle (a flood of identical
+ * requests that do not fit costs one engine call).
+ */
+import type { ClaimRef, GpuNode } from '../api/types.js';
+import { claimKey, claimNames, ledgerEntries, type LedgerEntry } from '../ledger/claims.js';
+import { LedgerDraft } from '../ledger/ledger-draft.js';
+import { buildSnapshot, type NodeObject } from '../ledger/snapshot.js';
+import { placeOn } from '../placement/engine.js';
+import { PlacementState } from '../placement/state.js';
+import type { Assignment, PlacementRequest, PlacementResult } from '../placement/types.js';
+import type { Demand, HoldWant } from './demand.js';
+import { DEFRAGGABLE_CODES, type AppliedDefrag, type DefragOutcome } from './defrag/defragmenter.js';
+
+/** Failure codes that no capacity change can fix: only a new spec can. */
+export const PERMANENT_CODES: ReadonlySet<string> = new Set(['InvalidRequest', 'UnknownProfile']);
+
+/** What the planner needs besides the ledger. */
+export interface PlannerDeps {
+  /** The core Node of a GpuNode (labels, cordon, readiness). */
+  nodeOf(name: string): NodeObject | undefined;
+  /** Defragmentation for requests that do not fit; absent: none. */
+  defrag?: {
+    prepare(draft: LedgerDraft, request: PlacementRequest, nodeOf: (name: string) => NodeObject | undefined): DefragOutcome;
+    abandoned(applied: AppliedDefrag): void;
+  };
+  /** True when pods use the claimant's slices (its preempted slices must be evicted first). */
+  podsUse?(claim: ClaimRef): boolean;
+  /** Records the time of one engine call. */
+  observePlacement?(seconds: number, kind: Demand['who']['kind']): void;
+}
+
+/** Budget and starting point of one plan. */
+export interface PlanOptions {
+  /** Capacity sequence before the plan; every release the plan makes bumps it. */
+  seq: number;
+  /** Checked before each placement: once true, the remaining placements are deferred to the next cycle. */
+  outOfTime(): boolean;
+}
+
+/** A claim the placement takes over (preempts). `busy`: pods use it, so they must be evicted first. */
+export interface PlannedVictim {
+  claim: ClaimRef;
+  node: string;
+  gpuIndex: number;
+  profile?: string;
+  start?: number;
+  busy: boolean;
+}
+
+/** What the cycle decided for one demand. */
+export type DemandOutcome =
+  /** It holds what it wants; nothing to do. */
+  | { kind: 'satisfied' }
+  /** It wanted nothing; `count` claims were given back. */
+  | { kind: 'released'; count: number }
+  /** The missing slots were placed (possibly preempting `victims`, after `defrag` moves). */
+  | { kind: 'placed'; slots: number[]; assignments: Assignment[]; victims: PlannedVictim[]; defrag?: AppliedDefrag }
+  /** It does not fit now. `permanent`: no capacity change can help, only a spec change. */
+  | { kind: 'waiting'; code: string; message: string; permanent: boolean }
+  /** The cycle ran out of time before it; the next cycle takes it. */
+  | { kind: 'deferred' };
+
+/** One demand's decision, the nodes it edited, and the capacity sequence it was decided at. */
+export interface DemandResult {
+  demand: Demand;
+  outcome: DemandOutcome;
+  /** Claims given back besides the outcome's own (stale, surplus, or a partial holding). */
+  gaveBack: number;
+  nodes: Set<string>;
+  seq: number;
+}
+
+/** The plan: the edited ledger and every demand's result, in decision order. */
+export interface CyclePlan {
+  draft: LedgerDraft;
+  results: DemandResult[];
+  /** Capacity sequence after the plan. */
+  seq: number;
+}
+
+/** Decides `demands` (queue order) against `ledger`. */
+export function planCycle(ledger: GpuNode[], demands: Demand[], deps: PlannerDeps, opts: PlanOptions): CyclePlan {
+  return new Planner(ledger, deps, opts.seq).run(demands, opts.outOfTime);
+}
+
+interface ShapeFailure {
+  seq: number;
+  id: string;
+  code: string;
+  message: string;
+  defragTried: boolean;
+}
+
+class Planner {
+  readonly draft: LedgerDraft;
+  readonly #deps: PlannerDeps;
+  #seq: number;
+  #state: PlacementState | undefined;
+  /** Claimant (`Kind/ns/name`) → nodes where it may hold entries (a superset: released entries stay listed). */
+  readonly #where = new Map<string, Set<string>>();
+  readonly #failedShapes = new Map<string, ShapeFailure>();
+  /** Demands of this cycle that took slices pods still use: the pods are being evicted for them. */
+  readonly #preempting: Demand[] = [];
+
+  constructor(ledger: GpuNode[], deps: PlannerDeps, seq: number) {
+    this.draft = new LedgerDraft(ledger);
+    this.#deps = deps;
+    this.#seq = seq;
+    for (const e of ledgerEntries(ledger)) this.#note(claimantOf(e.claim), e.node);
+  }
+
+  run(demands: Demand[], outOfTime: () => boolean): CyclePlan {
+    const results: DemandResult[] = [];
+    // Releases first: they only free capacity, and every placement after them may use it.
+    for (const d of demands) if (d.want.kind === 'release') results.push(this.#release(d));
+    for (const d of demands) if (d.want.kind === 'hold') results.push(this.#hold(d, d.want, outOfTime));
+    return { draft: this.draft, results, seq: this.#seq };
+  }
+
+  #release(d: Demand): DemandResult {
+    const mark = this.draft.editMark();
+    const w = d.want.kind === 'release' ? d.want : undefined;
+    const count = this.#giveBack((c, node) => (!w?.uid || c.uid === w.uid) && (!w?.nodes || w.nodes.includes(node)), d);
+    return { demand: d, outcome: { kind: 'released', count }, gaveBack: 0, nodes: this.draft.editedSince(mark), seq: this.#seq };
+  }
+
+  #hold(d: Demand, want: HoldWant, outOfTime: () => boolean): DemandResult {
+    const mark = this.draft.editMark();
+    const entries = this.#entriesOf(d);
+    // Claims of an older object of the same name, and entries the spec no longer wants, go back first.
+    const current = entries.filter((e) => e.claim.uid === d.uid);
+    let kept = current.filter((e) => want.keeps(e)).filter((e, i, all) => want.gang || all.findIndex((x) => x.claim.slot === e.claim.slot) === i);
+    const drop = entries.filter((e) => !kept.includes(e));
+    let gaveBack = drop.length > 0 ? this.#giveBack((c, node, gpu, start) => drop.some((e) => sameEntry(e, c, node, gpu, start)), d) : 0;
+    if (want.gang && kept.length > 0 && !want.complete(kept)) {
+      gaveBack += this.#giveBack((c) => claimNames(c, d.who), d);
+      kept = [];
+    }
+    const held = new Set(kept.map((e) => e.claim.slot));
+    const missing = [...Array(want.slots).keys()].filter((s) => !held.has(s));
+    const result = (outcome: DemandOutcome): DemandResult => ({ demand: d, outcome, gaveBack, nodes: this.draft.editedSince(mark), seq: this.#seq });
+    if (missing.length === 0) return result({ kind: 'satisfied' });
+    if (outOfTime()) return result({ kind: 'deferred' });
+
+    const request = want.request(missing);
+    const shape = shapeOf(request);
+    const known = this.#failedShapes.get(shape);
+    let res: PlacementResult;
+    let defrag: AppliedDefrag | undefined;
+    if (known && known.seq === this.#seq) {
+      res = { ok: false, code: known.code as never, message: renamed(known.message, known.id, request.id) };
+    } else {
+      res = this.#place(request, d);
+      if (!res.ok && this.#deps.defrag && DEFRAGGABLE_CODES.has(res.code) && !(known?.defragTried && known.seq === this.#seq)) {
+        const prepared = this.#deps.defrag.prepare(this.draft, request, (n) => this.#deps.nodeOf(n));
+        if (prepared.ok) {
+          defrag = prepared.applied;
+          this.#state = undefined;
+          // Moved claims live on other nodes now: later demands of their claimants must find them there.
+          for (const m of prepared.applied.moved) this.#note(claimantOf(m.claim), m.to.node);
+          res = this.#place(request, d);
+          if (!res.ok) {
+            this.#deps.defrag.abandoned(prepared.applied);
+            throw new Error(`${request.id}: placement after defragmentation failed: ${res.message}`);
+          }
+        }
+      }
+    }
+    if (!res.ok) {
+      if (!known || known.seq !== this.#seq) this.#failedShapes.set(shape, { seq: this.#seq, id: request.id, code: res.code, message: res.message, defragTried: true });
+      // All or nothing: a partial holding nobody uses is given back rather than hoarded.
+      if (kept.length > 0 && !want.inUse) gaveBack += this.#giveBack((c) => claimNames(c, d.who), d);
+      // A higher-priority request is taking slices whose pods are still being evicted: it is served first.
+      const ahead = DEFRAGGABLE_CODES.has(res.code) ? this.#preempting.find((h) => h.priority > d.priority) : undefined;
+      if (ahead) {
+        const message = `waiting for higher-priority ${ahead.who.kind} ${ahead.who.namespace}/${ahead.who.name} (priority ${ahead.priority}), which is preempting slices in use, to be served first; ${res.message}`;
+        return result({ kind: 'waiting', code: 'WaitingForPriority', message, permanent: false });
+      }
+      return result({ kind: 'waiting', code: res.code, message: res.message, permanent: PERMANENT_CODES.has(res.code) });
+    }
+
+    const victims = res.victims.map((v) => this.#victim(v.holderKey, v.node, v.gpuIndex, v.start)).filter((v) => v !== undefined);
+    if (victims.some((v) => v.busy)) this.#preempting.push(d);
+    this.draft.releaseVictims(res.victims);
+    const mine = new Map(missing.map((slot) => [claimKey(want.claim(slot)), want.claim(slot)]));
+    this.draft.applyLayouts(res.layouts, (key) => mine.get(key));
+    for (const l of res.layouts) this.#note(whoKey(d), l.node);
+    return result({ kind: 'placed', slots: missing, assignments: res.assignments, victims, ...(defrag ? { defrag } : {}) });
+  }
+
+  /** One engine call on the working state; a success stays applied to it. */
+  #place(request: PlacementRequest, d: Demand): PlacementResult {
+    this.#state ??= new PlacementState(buildSnapshot(this.draft.nodes(), (n) => this.#deps.nodeOf(n)));
+    const t0 = performance.now();
+    let res: PlacementResult;
+    try {
+      res = placeOn(this.#state, request, { commit: true });
+    } catch (err) {
+      res = { ok: false, code: 'InvalidRequest', message: `${request.id}: cannot be placed: ${(err as Error).message}` };
+    }
+    this.#deps.observePlacement?.((performance.now() - t0) / 1000, d.who.kind);
+    return res;
+  }
+
+  /** Releases matching claims of `d`'s claimant from the draft; frees capacity, so the engine state is rebuilt. */
+  #giveBack(pred: (claim: ClaimRef, node: string, gpu: number, start?: number) => boolean, d: Demand): number {
+    const n = this.draft.release((c, node, gpu, start) => claimNames(c, d.who) && pred(c, node, gpu, start), this.#where.get(whoKey(d)) ?? []);
+    if (n > 0) {
+      this.#seq++;
+      this.#state = undefined;
+    }
+    return n;
+  }
+
+  #entriesOf(d: Demand): LedgerEntry[] {
+    const nodes = [...(this.#where.get(whoKey(d)) ?? [])].map((n) => this.draft.node(n)).filter((n) => n !== undefined);
+    return ledgerEntries(nodes).filter((e) => claimNames(e.claim, d.who));
+  }
+
+  /** The claim a victim holder key names on that GPU, and whether pods use it. */
+  #victim(key: string, node: string, gpuIndex: number, start: number | undefined): PlannedVictim | undefined {
+    const gn = this.draft.node(node);
+    const gpu = gn?.spec?.gpus?.find((g) => g.index === gpuIndex);
+    const slice = start === undefined ? undefined : gpu?.slices.find((s) => s.start === start && s.claim && claimKey(s.claim) === key);
+    const claim = slice?.claim ?? (gpu?.claim && claimKey(gpu.claim) === key ? gpu.claim : undefined);
+    if (!claim) return undefined;
+    const real = gn?.status?.gpus?.find((g) => g.index === gpuIndex);
+    const inUse = slice ? (real?.mode === 'mig' && real.slices.some((s) => s.start === slice.start && s.profile === slice.profile && s.inUse)) : real?.inUse === true;
+    return {
+      claim,
+      node,
+      gpuIndex,
+      ...(slice ? { profile: slice.profile, start: slice.start } : {}),
+      busy: inUse || (this.#deps.podsUse?.(claim) ?? false),
+    };
+  }
+
+  #note(claimant: string, node: string): void {
+    let set = this.#where.get(claimant);
+    if (!set) this.#where.set(claimant, (set = new Set()));
+    set.add(node);
+  }
+}
+
+function claimantOf(c: ClaimRef): string {
+  return `${c.kind}/${c.namespace}/${c.name}`;
+}
+
+function whoKey(d: Demand): string {
+  return `${d.who.kind}/${d.who.namespace}/${d.who.name}`;
+}
+
+function sameEntry(e: LedgerEntry, c: ClaimRef, node: string, gpu: number, start: number | undefined): boolean {
+  return e.claim === c || (e.node === node && e.gpuIndex === gpu && e.start === start && e.claim.uid === c.uid && e.claim.slot === c.slot);
+}
+
+/**
+ * What decides a request's fit besides the cluster: its members' sizes, topology, constraints, and (when it may
+ * preempt) its priority. Two requests with the same shape fit or fail alike on the same ledger.
+ */
+export function shapeOf(r: PlacementRequest): string {
+  const members = r.members.map((m) => (m.kind === 'whole' ? `w${m.gpus}` : `s${m.profile ?? ''}/${m.memoryMiB ?? ''}/${m.computeSlices ?? ''}`));
+  const c = r.constraints ?? {};
+  const sel = Object.entries(c.nodeSelector ?? {}).sort(([a], [b]) => a.localeCompare(b));
+  return JSON.stringify([members, r.topology ?? 'any', [...(c.products ?? [])].sort(), sel, r.mayPreempt ? (r.priority ?? 0) : null]);
+}
+
+// Engine messages start with the request id; a reused message names the request it is reused for.
+function renamed(message: string, from: string, to: string): string {
+  return message.startsWith(`${from}:`) ? `${to}:${message.slice(from.length + 1)}` : message;
+}

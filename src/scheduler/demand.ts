@@ -1,0 +1,141 @@
+/**
+ * A demand: what one claimant (GpuPartition or TrainingJob) wants the ledger to hold, as its reconciler last saw
+ * the object. Reconcilers submit demands; the admission cycle decides them against the ledger as it is when the
+ * cycle runs, so a demand is declarative ("hold these slots") rather than an instruction ("place slot 2"), and
+ * submitting the same demand twice is harmless. Pure.
+ */
+import type { ClaimRef, GpuPartition, TrainingJob } from '../api/types.js';
+import type { ClaimantId, ClaimantKind, LedgerEntry } from '../ledger/claims.js';
+import type { PlacementRequest } from '../placement/types.js';
+import { gangRequest, partitionRequest } from './requests.js';
+
+/** Hold `slots` slots (placing the missing ones); entries the spec no longer wants are given back. */
+export interface HoldWant {
+  kind: 'hold';
+  slots: number;
+  /** Whether an entry the claimant holds still satisfies its spec (e.g. has the spec's profile). */
+  keeps(entry: LedgerEntry): boolean;
+  /** The engine request for the given missing slots. */
+  request(missing: number[]): PlacementRequest;
+  /** The ledger claim of a new slot. */
+  claim(slot: number): ClaimRef;
+  /** All or nothing: a holding that is not {@link complete} is given back and the whole set placed again. */
+  gang: boolean;
+  /** Whether the kept entries are exactly what the spec asks for (gangs: every rank whole, on one node). */
+  complete(kept: LedgerEntry[]): boolean;
+  /** Pods use what is held: a placement that fails does not give back the slots already held. */
+  inUse: boolean;
+}
+
+/** Hold nothing: the object is being deleted, suspended or finished, or the claims lost their owner or node. */
+export interface ReleaseWant {
+  kind: 'release';
+  /** Only claims of this object uid (an orphan of an older object of the same name); all uids when absent. */
+  uid?: string;
+  /** Only claims on these nodes (their Kubernetes Node is gone); every node when absent. */
+  nodes?: string[];
+  /** Why, for the Event: the owner asked, the owner is gone, or the node is gone. */
+  cause: 'owner' | 'ownerGone' | 'nodeGone';
+}
+
+/** What a claimant wants, as of the object version `generation`. */
+export interface Demand {
+  /** `Kind/namespace/name`. */
+  key: string;
+  who: ClaimantId;
+  uid: string;
+  generation: number;
+  priority: number;
+  /** `metadata.creationTimestamp`, for the queue order (older first within a priority). */
+  created: string;
+  want: HoldWant | ReleaseWant;
+}
+
+/** The queue key of a claimant. */
+export function demandKey(kind: ClaimantKind, namespace: string, name: string): string {
+  return `${kind}/${namespace}/${name}`;
+}
+
+/**
+ * A short fingerprint of what a demand asks for: two demands with the same signature would be decided the same
+ * way on the same ledger, so resubmitting an unchanged demand does not wake it.
+ */
+export function demandSignature(d: Demand): string {
+  const w = d.want.kind === 'hold' ? `hold:${d.want.slots}:${d.want.inUse ? 'used' : 'idle'}` : `release:${d.want.uid ?? ''}:${(d.want.nodes ?? []).join(',')}`;
+  return `${d.uid}|${d.generation}|${d.priority}|${w}`;
+}
+
+/** The demand of a partition: hold `count` slots of its profile, or nothing while it is being deleted. */
+export function partitionDemand(p: GpuPartition, opts: { release: boolean; inUse: boolean }): Demand {
+  const ns = p.metadata.namespace as string;
+  const name = p.metadata.name as string;
+  const uid = p.metadata.uid ?? '';
+  const base = {
+    key: demandKey('GpuPartition', ns, name),
+    who: { kind: 'GpuPartition' as const, namespace: ns, name },
+    uid,
+    generation: p.metadata.generation ?? 0,
+    priority: p.spec.priority ?? 0,
+    created: p.metadata.creationTimestamp ?? '',
+  };
+  if (opts.release) return { ...base, want: { kind: 'release', cause: 'owner' } };
+  const count = p.spec.count ?? 1;
+  const priority = p.spec.priority ?? 0;
+  const preemptible = p.spec.preemptible ?? false;
+  return {
+    ...base,
+    want: {
+      kind: 'hold',
+      slots: count,
+      keeps: (e) => e.claim.slot < count && e.profile !== undefined && (!p.spec.profile || e.profile === p.spec.profile),
+      request: (missing) => partitionRequest(p, missing),
+      claim: (slot) => ({ kind: 'GpuPartition', namespace: ns, name, uid, slot, priority, preemptible }),
+      gang: false,
+      complete: (kept) => new Set(kept.map((e) => e.claim.slot)).size === count,
+      inUse: opts.inUse,
+    },
+  };
+}
+
+/** The demand of a job: hold its whole gang (one claim per rank), or nothing. */
+export function jobDemand(job: TrainingJob, opts: { release: boolean }): Demand {
+  const ns = job.metadata.namespace as string;
+  const name = job.metadata.name as string;
+  const uid = job.metadata.uid ?? '';
+  const base = {
+    key: demandKey('TrainingJob', ns, name),
+    who: { kind: 'TrainingJob' as const, namespace: ns, name },
+    uid,
+    generation: job.metadata.generation ?? 0,
+    priority: job.spec.priority ?? 0,
+    created: job.metadata.creationTimestamp ?? '',
+  };
+  if (opts.release) return { ...base, want: { kind: 'release', cause: 'owner' } };
+  const priority = job.spec.priority ?? 0;
+  const replicas = job.spec.replicas;
+  return {
+    ...base,
+    want: {
+      kind: 'hold',
+      slots: replicas,
+      keeps: (e) =>
+        e.claim.slot < replicas && (job.spec.profile ? e.profile === job.spec.profile : e.profile === undefined),
+      request: () => gangRequest(job),
+      claim: (slot) => ({ kind: 'TrainingJob', namespace: ns, name, uid, slot, priority, preemptible: false }),
+      gang: true,
+      complete: (kept) => gangHeld(kept, replicas, job.spec.profile ? 1 : (job.spec.gpusPerWorker ?? 1)),
+      inUse: false,
+    },
+  };
+}
+
+/** True when every rank below `replicas` holds exactly `perRank` entries, all on one node. */
+function gangHeld(kept: LedgerEntry[], replicas: number, perRank: number): boolean {
+  const byRank = new Map<number, LedgerEntry[]>();
+  for (const e of kept) byRank.set(e.claim.slot, [...(byRank.get(e.claim.slot) ?? []), e]);
+  if (byRank.size !== replicas) return false;
+  for (const list of byRank.values()) {
+    if (list.length !== perRank || list.some((e) => e.node !== list[0]?.node)) return false;
+  }
+  return true;
+}
