@@ -65,6 +65,13 @@ class ScaleRun {
   private readonly ready = new Map<string, number>();
   private readonly deleteSent = new Map<string, number>();
   private readonly gone = new Map<string, number>();
+  /** First time each object showed a status with a reason it waits for (over-subscribed runs). */
+  private readonly reasonAt = new Map<string, number>();
+  /** Last time an object became Ready or got its first waiting reason. */
+  private lastChange = 0;
+  /** Quiet-phase partitions: created, Ready. */
+  private readonly quietCreated = new Map<string, number>();
+  private readonly quietReady = new Map<string, number>();
   /** Where the operator's CPU went (with --profile-operator), read once it has exited. */
   profile: ReturnType<typeof summarizeProfile> | undefined;
   /** The same for the --hold-s window only. */
@@ -112,7 +119,11 @@ class ScaleRun {
       agent: cpuSecondsOf(this.agent!.pid) ?? NaN,
       ...Object.fromEntries([...cpPids].map(([n, pid]) => [n, cpuSecondsOf(pid) ?? NaN])),
     });
+    const rawCreatesPerSecond = await this.rawCreates();
+    const quietReady = await this.quietPhase();
+    // The burst's figures start here: the raw and quiet phases are not part of them.
     const [op0, api0] = await Promise.all([this.operatorMetricsOrEmpty(), this.apiMetrics()]);
+
     const cpu0 = cpu();
     this.startSampler();
 
@@ -124,10 +135,23 @@ class ScaleRun {
     });
     const apply = (Date.now() - tApply) / 1000;
     progress(`applied ${plan.length} objects in ${apply.toFixed(1)} s; waiting for Ready/Running (timeout ${o.timeoutS} s)`);
-    const allIn = await waitFor(() => this.ready.size >= plan.length, o.timeoutS * 1000, 250, () => this.childDied());
-    const allReady = allIn ? (Math.max(...this.ready.values()) - tApply) / 1000 : null;
+    // Done when everything is Ready/Running, or — with more demand than capacity — when every object is Ready or
+    // says why it waits, and nothing changed for a while.
+    const settled = () =>
+      this.ready.size >= plan.length ||
+      (this.ready.size + [...this.reasonAt.keys()].filter((k) => !this.ready.has(k)).length >= plan.length && Date.now() - this.lastChange >= o.settleQuietS * 1000);
+    const allIn = await waitFor(settled, o.timeoutS * 1000, 250, () => this.childDied());
+    const everyReady = this.ready.size >= plan.length;
+    const allReady = everyReady ? (Math.max(...this.ready.values()) - tApply) / 1000 : null;
+    const lastReady = this.ready.size > 0 ? (Math.max(...this.ready.values()) - tApply) / 1000 : null;
     const notReady = this.notReady(plan);
-    progress(allIn ? `all Ready/Running ${allReady!.toFixed(1)} s after the first create` : `timed out: ${JSON.stringify(notReady)}`);
+    progress(
+      everyReady
+        ? `all Ready/Running ${allReady!.toFixed(1)} s after the first create`
+        : allIn
+          ? `settled: ${this.ready.size} Ready/Running (the last ${lastReady?.toFixed(1)} s after the first create), the rest wait with a reason: ${JSON.stringify(notReady.reasons)}`
+          : `timed out: ${JSON.stringify(notReady)}`,
+    );
     const [op1, api1] = await Promise.all([this.operatorMetricsOrEmpty(), this.apiMetrics()]);
     const cpu1 = cpu();
 
@@ -169,6 +193,7 @@ class ScaleRun {
       () => this.childDied(),
     );
     const release = released ? (releasedAt - tDelete) / 1000 : null;
+    this.burstWindow = { tApply, rawCreatesPerSecond, quietReady, lastReady, settled: allIn };
     const notReleased = { objects: plan.length - this.gone.size, claims: this.claimsLeft() };
     progress(released ? `everything released ${release!.toFixed(1)} s after the first delete` : `release timed out: ${plan.length - this.gone.size} objects left, ${this.claimsLeft()} claims left`);
     const [op2, api2] = await Promise.all([this.operatorMetricsOrEmpty(), this.apiMetrics()]);
@@ -176,6 +201,44 @@ class ScaleRun {
     this.stopSampler();
 
     return this.result(plan, need.jobGpus, { nodesAndAgent, operatorStart, apply, allReady, release }, notReady, notReleased, hold, [op0, op1, op2], [api0, api1, api2], [cpu0, cpu1, cpu2]);
+  }
+
+  private burstWindow: { tApply: number; rawCreatesPerSecond: number | null; quietReady: number[]; lastReady: number | null; settled: boolean } | undefined;
+
+  /** Creates `--raw-creates` ConfigMaps at the benchmark's parallelism: what the API server alone sustains. */
+  private async rawCreates(): Promise<number | null> {
+    const o = this.o;
+    if (o.rawCreates === 0) return null;
+    const configMap = { group: '', version: 'v1', plural: 'configmaps', kind: 'ConfigMap', namespaced: true };
+    const names = Array.from({ length: o.rawCreates }, (_, i) => `raw-create-${i}`);
+    const t0 = Date.now();
+    await forEachLimit(names, o.applyConcurrency, async (name) => {
+      await this.client.create(configMap, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace: o.namespace }, data: { n: name } });
+    });
+    const perSecond = o.rawCreates / ((Date.now() - t0) / 1000);
+    progress(`API server alone: ${o.rawCreates} ConfigMaps created in ${((Date.now() - t0) / 1000).toFixed(1)} s (${perSecond.toFixed(0)}/s)`);
+    await forEachLimit(names, o.applyConcurrency, async (name) => {
+      await this.client.delete(configMap, name, o.namespace);
+    });
+    return perSecond;
+  }
+
+  /** Applies single partitions one at a time on the quiet cluster; their create → Ready seconds. */
+  private async quietPhase(): Promise<number[]> {
+    const o = this.o;
+    const out: number[] = [];
+    for (let i = 0; i < o.quietSamples; i++) {
+      const name = `quiet-${i}`;
+      this.quietCreated.set(name, Date.now());
+      await this.client.create(RESOURCES.gpuPartition, manifest({ kind: 'GpuPartition', name, spec: { profile: '1g.23gb' } } as PlannedObject, o.namespace));
+      const ok = await waitFor(() => this.quietReady.has(name), 30_000, 5, () => this.childDied());
+      if (!ok) throw new Error(`quiet partition ${name} was not Ready within 30 s`);
+      out.push((this.quietReady.get(name)! - this.quietCreated.get(name)!) / 1000);
+      await this.client.delete(RESOURCES.gpuPartition, name, o.namespace);
+      await waitFor(() => this.partitions.get(name, o.namespace) === undefined, 30_000, 20, () => this.childDied());
+    }
+    if (out.length) progress(`quiet cluster: single partition create → Ready ${out.map((x) => x.toFixed(2)).join(', ')} s`);
+    return out;
   }
 
   /** Refuses to run over leftovers of an earlier run (they would skew every figure). */
@@ -295,11 +358,20 @@ class ScaleRun {
     this.jobs = new Informer<TrainingJob>(this.client, RESOURCES.trainingJob, ns);
     this.gpuNodes = new Informer<GpuNode>(this.client, RESOURCES.gpuNode);
     const track = (kind: string, done: (o: GpuPartition | TrainingJob) => boolean) => (obj: GpuPartition | TrainingJob, _prev: unknown, deleted: boolean) => {
-      const k = key(kind, obj.metadata.name ?? '');
+      const name = obj.metadata.name ?? '';
+      if (name.startsWith('quiet-')) {
+        if (!deleted && done(obj) && !this.quietReady.has(name)) this.quietReady.set(name, Date.now());
+        return;
+      }
+      const k = key(kind, name);
       if (deleted) {
         if (!this.gone.has(k)) this.gone.set(k, Date.now());
       } else if (!this.ready.has(k) && done(obj)) {
         this.ready.set(k, Date.now());
+        this.lastChange = Date.now();
+      } else if (!this.reasonAt.has(k) && waitingReason(obj.status?.conditions) !== undefined) {
+        this.reasonAt.set(k, Date.now());
+        this.lastChange = Date.now();
       }
     };
     this.partitions.onChange(track('GpuPartition', (p) => p.status?.phase === 'Ready'));
@@ -445,7 +517,34 @@ class ScaleRun {
     const agentMem = memoryOf(this.agent!.pid);
     const heapNow = sumOf(op2, 'haein_process_nodejs_heap_size_used_bytes');
     this.heapPeak.sample(heapNow);
+    const w = this.burstWindow;
+    const readyLat = summarize(durationsS(this.applied, this.ready));
+    const waitingStatus = summarize(durationsS(new Map([...this.applied].filter(([k]) => !this.ready.has(k))), this.reasonAt));
+    const gpuNodeWrites = [...writeRows(delta(api0, api2))].filter((r) => r.resource === `gpunodes.gpu.haein.dev` && r.writer === 'operator');
+    const ledgerWrites = gpuNodeWrites.reduce((a, r) => a + r.count, 0);
+    const ledgerRefused = gpuNodeWrites.reduce((a, r) => a + r.conflicts, 0);
+    const lastReady = w?.lastReady ?? null;
+    const summary: ScaleResult['summary'] = {
+      settled: w?.settled ?? false,
+      allReadySeconds: seconds.allReady,
+      lastReadySeconds: lastReady,
+      readyP50Seconds: readyLat.p50,
+      readyP95Seconds: readyLat.p95,
+      releaseSeconds: seconds.release,
+      rawCreatesPerSecond: w?.rawCreatesPerSecond ?? null,
+      readyPerSecond: lastReady && lastReady > 0 ? this.ready.size / lastReady : null,
+      conflictShare: ledgerWrites > 0 ? ledgerRefused / ledgerWrites : null,
+      ledgerWrites,
+      operatorPeakRssMiB: (memoryOf(this.operator!.pid)?.peakRss ?? NaN) / MiB,
+      replansWithoutChange: sumOf(op2, 'haein_admission_replans_without_change_total'),
+      quietReadyP50Seconds: w && w.quietReady.length ? summarize(w.quietReady).p50 : null,
+      waitingObjects: waitingStatus.n,
+      waitingStatusP95Seconds: waitingStatus.n ? waitingStatus.p95 : null,
+      waitingStatusMaxSeconds: waitingStatus.n ? waitingStatus.max : null,
+      loadAverage: os.loadavg().map((x) => Math.round(x * 100) / 100),
+    };
     return {
+      summary,
       shape: {
         nodes: o.nodes,
         gpusPerNode: o.gpus,
@@ -537,6 +636,12 @@ function key(kind: string, name: string): string {
   return `${kind}/${name}`;
 }
 
+/** The reason an object waits, from its Allocated/Placed condition (not while it is merely being placed). */
+function waitingReason(conditions: Condition[] | undefined): string | undefined {
+  const c = (conditions ?? []).find((x) => (x.type === 'Allocated' || x.type === 'Placed') && x.status === 'False');
+  return c && c.reason !== 'Placing' && c.reason !== 'Queued' ? c.reason : undefined;
+}
+
 function agentReady(conditions: Condition[] | undefined): boolean {
   return (conditions ?? []).some((c) => c.type === 'AgentReady' && c.status === 'True');
 }
@@ -583,8 +688,8 @@ async function main(): Promise<void> {
   if (run.profile) result.operatorProfile = run.profile;
   if (run.holdProfile) result.operatorHoldProfile = run.holdProfile;
   process.stdout.write(`${renderReport(result)}\n`);
-  process.stdout.write(`${JSON.stringify({ benchmark: 'operator-scale', ...result })}\n`);
-  const complete = result.seconds.allReady !== null && result.seconds.release !== null;
+  process.stdout.write(`${JSON.stringify({ benchmark: 'operator-scale', ...result.summary, ...result })}\n`);
+  const complete = result.summary.settled && result.seconds.release !== null;
   process.exit(complete ? 0 : 1);
 }
 

@@ -1,7 +1,7 @@
 /**
  * API writes seen by the kube-apiserver (`apiserver_request_total`) between two scrapes, per verb and
  * resource, with the component that makes each kind of write in this setup. The API server does not label
- * requests by client, so the writer is inferred from who writes what: e.g. only the operator replaces
+ * requests by client, so the writer is inferred from who writes what: e.g. only the operator patches
  * GpuNode specs, only the node agent patches GpuNode status. Pure.
  */
 import type { Sample } from './prom-text.js';
@@ -14,7 +14,10 @@ export interface WriteRow {
   /** `resource[/subresource]`, with the API group when not core (`gpunodes.gpu.haein.dev`). */
   resource: string;
   count: number;
-  /** Responses with code 409 among them (write conflicts, AlreadyExists). */
+  /**
+   * Refused writes among them: code 409 (conflicts, AlreadyExists), and 422 on GpuNode patches — a failed JSON
+   * Patch `test` of the ledger's generation guard, the operator's conflict.
+   */
   conflicts: number;
   writer: Writer;
 }
@@ -46,7 +49,7 @@ export function writerOf(verb: string, group: string, resource: string, subresou
       if (subresource === 'status') return 'kwok/agent';
       return verb === 'PATCH' ? 'agent' : 'bench';
     }
-    if (resource === 'namespaces') return 'bench';
+    if (resource === 'namespaces' || resource === 'configmaps') return 'bench';
     if (resource === 'events') return 'mixed';
   }
   if (group === 'coordination.k8s.io') return 'control plane';
@@ -67,7 +70,7 @@ export function writeRows(diff: Sample[]): WriteRow[] {
     const key = `${verb} ${resource}`;
     const row = rows.get(key) ?? { verb, resource, count: 0, conflicts: 0, writer: writerOf(verb, group, res, sub) };
     row.count += s.value;
-    if (s.labels.code === '409') row.conflicts += s.value;
+    if (s.labels.code === '409' || (s.labels.code === '422' && res === 'gpunodes' && verb === 'PATCH' && sub === '')) row.conflicts += s.value;
     rows.set(key, row);
   }
   return [...rows.values()].sort((a, b) => b.count - a.count || a.resource.localeCompare(b.resource));

@@ -43,6 +43,12 @@ export interface ScaleOptions {
   keepLogs: boolean;
   /** Run the operator under `node --cpu-prof` and print where its CPU went. */
   profileOperator: boolean;
+  /** Single partitions created one at a time on the quiet cluster before the burst (create → Ready each). */
+  quietSamples: number;
+  /** Trivial objects (ConfigMaps) created at the same parallelism to time the API server alone. */
+  rawCreates: number;
+  /** With more demand than capacity: the run counts as settled after this many seconds without a change. */
+  settleQuietS: number;
 }
 
 /** Usage text. */
@@ -66,7 +72,11 @@ export const USAGE = `operator-scale [flags]
   --apply-concurrency N        parallel creates/deletes of the benchmark (default 8)
   --log-level LEVEL            operator and agent LOG_LEVEL (default info)
   --keep-logs                  keep the operator and agent logs
-  --profile-operator           run the operator under node --cpu-prof and print its hottest functions`;
+  --profile-operator           run the operator under node --cpu-prof and print its hottest functions
+  --quiet-samples N            single partitions applied one at a time on the quiet cluster first (default 10)
+  --raw-creates N              ConfigMaps created at the same parallelism to time the API server alone (default 1000)
+  --settle-quiet-s N           over-subscribed runs: settled once every object is Ready or waits with a reason and
+                               nothing changed for N s (default 5)`;
 
 function int(name: string, raw: string | undefined, dflt: number, min: number): number {
   if (raw === undefined) return dflt;
@@ -103,6 +113,9 @@ export function parseScaleArgs(argv: string[]): ScaleOptions {
         'log-level': { type: 'string' },
         'keep-logs': { type: 'boolean' },
         'profile-operator': { type: 'boolean' },
+        'quiet-samples': { type: 'string' },
+        'raw-creates': { type: 'string' },
+        'settle-quiet-s': { type: 'string' },
       },
     }));
   } catch (cause) {
@@ -139,5 +152,8 @@ export function parseScaleArgs(argv: string[]): ScaleOptions {
     logLevel: v['log-level'] ?? 'info',
     keepLogs: v['keep-logs'] ?? false,
     profileOperator: v['profile-operator'] ?? false,
+    quietSamples: int('quiet-samples', v['quiet-samples'], 10, 0),
+    rawCreates: int('raw-creates', v['raw-creates'], 1000, 0),
+    settleQuietS: int('settle-quiet-s', v['settle-quiet-s'], 5, 1),
   };
 }

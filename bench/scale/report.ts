@@ -9,8 +9,41 @@ export interface ProfileSummary {
   inclusive: Array<{ fn: string; ms: number; share: number }>;
 }
 
+/** The headline figures of a run (the issue's targets), first in the final JSON line. */
+export interface ScaleSummary {
+  /** Every object ended Ready/Running, or (over-subscribed) Ready or waiting with a reason, before the timeout. */
+  settled: boolean;
+  /** First create → every object Ready/Running; null when some never were (over-subscribed, or timed out). */
+  allReadySeconds: number | null;
+  /** First create → the last object that became Ready/Running. */
+  lastReadySeconds: number | null;
+  readyP50Seconds: number;
+  readyP95Seconds: number;
+  /** First delete → every object gone, no claim and no worker pod left. */
+  releaseSeconds: number | null;
+  /** ConfigMaps created per second at the same parallelism on the same API server (the API server alone). */
+  rawCreatesPerSecond: number | null;
+  /** Objects that became Ready/Running, per second from the first create to the last of them. */
+  readyPerSecond: number | null;
+  /** Refused GpuNode ledger writes (409, or 422 from the generation guard) / the operator's GpuNode writes. */
+  conflictShare: number | null;
+  ledgerWrites: number;
+  operatorPeakRssMiB: number;
+  /** Demands planned again while neither capacity nor the demand had changed (operator metric). */
+  replansWithoutChange: number;
+  /** p50 of single partitions created one at a time on the quiet cluster, create → Ready. */
+  quietReadyP50Seconds: number | null;
+  /** Objects that never became Ready (over-subscribed runs) and the time from their create to a status with a reason. */
+  waitingObjects: number;
+  waitingStatusP95Seconds: number | null;
+  waitingStatusMaxSeconds: number | null;
+  /** 1/5/15-minute load average at the end of the run. */
+  loadAverage: number[];
+}
+
 /** Everything a run measured (also the final JSON line). */
 export interface ScaleResult {
+  summary: ScaleSummary;
   shape: { nodes: number; gpusPerNode: number; gpus: number; cliques: number; partitions: number; jobs: number; jobGpus: number; seed: number; workers: number; leaderElect: boolean };
   seconds: { nodesAndAgent: number; operatorStart: number; apply: number; allReady: number | null; release: number | null };
   notReady: { partitions: number; jobs: number; reasons: Record<string, number> };
@@ -50,6 +83,12 @@ export function renderReport(r: ScaleResult): string {
   lines.push(`${pad(`apply (${s.partitions + s.jobs} creates)`, 40)}${lpad(f(r.seconds.apply, 1), 7)}`);
   lines.push(`${pad('first create → all Ready/Running', 40)}${lpad(r.seconds.allReady === null ? 'TIMEOUT' : f(r.seconds.allReady, 1), 7)}`);
   lines.push(`${pad('first delete → all released', 40)}${lpad(r.seconds.release === null ? 'TIMEOUT' : f(r.seconds.release, 1), 7)}`);
+  const m = r.summary;
+  lines.push(`${pad('first create → last Ready/Running', 40)}${lpad(f(m.lastReadySeconds, 1), 7)}`);
+  lines.push('');
+  lines.push(`targets: ready p50 ${f(m.readyP50Seconds)} s, p95 ${f(m.readyP95Seconds)} s; Ready ${f(m.readyPerSecond, 0)}/s vs API server alone ${f(m.rawCreatesPerSecond, 0)} creates/s;`);
+  lines.push(`  ledger writes ${m.ledgerWrites}, refused share ${f(m.conflictShare, 3)}; operator peak RSS ${f(m.operatorPeakRssMiB, 0)} MiB; re-plans without change ${m.replansWithoutChange};`);
+  lines.push(`  quiet single partition → Ready p50 ${f(m.quietReadyP50Seconds)} s; waiting objects ${m.waitingObjects}, create → status with reason p95 ${f(m.waitingStatusP95Seconds)} s, max ${f(m.waitingStatusMaxSeconds)} s; load ${m.loadAverage.join(' ')}`);
   if (r.notReady.partitions + r.notReady.jobs > 0) {
     lines.push(`not Ready at the end: ${r.notReady.partitions} partitions, ${r.notReady.jobs} jobs; reasons ${JSON.stringify(r.notReady.reasons)}`);
   }

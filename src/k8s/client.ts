@@ -56,6 +56,7 @@ interface ObjectWithMeta {
 const DEFAULT_TIMEOUT_MS = 30_000;
 const MERGE_PATCH = 'application/merge-patch+json';
 const JSON_PATCH = 'application/json-patch+json';
+const APPLY_PATCH = 'application/apply-patch+yaml';
 
 /** One RFC 6902 JSON Patch operation. */
 export type JsonPatchOp =
@@ -160,6 +161,22 @@ export class KubeClient {
       contentType: JSON_PATCH,
       query: { fieldManager: this.fieldManager },
       ...(opts.signal ? { signal: opts.signal } : {}),
+    })) as T;
+  }
+
+  /**
+   * Server-side apply of `obj` (apiVersion, kind, metadata.name/namespace and the fields this client owns) with
+   * the client's field manager, forcing conflicts. Lists the API marks as sets — `metadata.finalizers` — are merged
+   * per manager: applying `finalizers: [f]` adds `f` and applying `finalizers: []` removes only what this manager
+   * added, whatever other writers did meanwhile.
+   */
+  async apply<T>(ref: ResourceRef, obj: T): Promise<T> {
+    const meta = (obj as ObjectWithMeta).metadata;
+    if (!meta?.name) throw new Error(`applying ${ref.kind}: metadata.name is required`);
+    return (await this.send('PATCH', resourcePath(ref, { name: meta.name, namespace: meta.namespace }), {
+      body: this.withKind(ref, { ...(obj as object) } as T),
+      contentType: APPLY_PATCH,
+      query: { fieldManager: this.fieldManager, force: 'true' },
     })) as T;
   }
 

@@ -22,6 +22,10 @@ export interface ClientPort {
   replace<T>(ref: ResourceRef, obj: T): Promise<T>;
   mergePatch<T>(ref: ResourceRef, name: string, patch: object, namespace?: string): Promise<T>;
   replaceStatus<T>(ref: ResourceRef, obj: T): Promise<T>;
+  /** JSON merge patch of the status subresource (no resourceVersion precondition unless the patch has one). */
+  mergePatchStatus<T>(ref: ResourceRef, name: string, patch: object, namespace?: string): Promise<T>;
+  /** Server-side apply with the client's field manager (set-lists such as finalizers merge per manager). */
+  apply<T>(ref: ResourceRef, obj: T): Promise<T>;
   /** RFC 6902 JSON Patch; a failed `test` op is a 422 (see `isTestFailed`). */
   jsonPatch<T>(ref: ResourceRef, name: string, ops: JsonPatchOp[], namespace?: string, opts?: { signal?: AbortSignal }): Promise<T>;
   /** Pod eviction (Eviction API); false when the pod is already gone. */

@@ -266,9 +266,25 @@ export class AdmissionCycle {
     });
     this.#seq = Math.max(this.#seq, plan.seq);
     for (const r of plan.results) if (r.outcome.kind !== 'deferred') this.#queue.noteDecided(r.demand.key, r.seq);
+    const planned = this.#now();
     const failed = await this.#write(plan.draft);
-    await this.#settle(plan, failed);
+    const written = this.#now();
+    this.#settle(plan, failed);
     this.#cycles++;
+    const count = (k: string) => plan.results.filter((r) => r.outcome.kind === k).length;
+    this.#d.log.debug('Admission cycle', {
+      demands: batch.length,
+      placed: count('placed'),
+      waiting: count('waiting'),
+      released: count('released'),
+      deferred: count('deferred'),
+      nodesWritten: plan.draft.changed().length - failed.size,
+      nodesRefused: failed.size,
+      planMs: planned - t0,
+      writeMs: written - planned,
+      ready: this.#queue.readyCount(),
+      parked: this.#queue.parkedCount(),
+    });
     const m = this.#d.metrics;
     m?.observeCycle((this.#now() - t0) / 1000, plan.results.filter((r) => r.outcome.kind !== 'deferred').length);
     m?.setQueue(this.#queue.readyCount(), this.#queue.parkedCount());
@@ -343,7 +359,7 @@ export class AdmissionCycle {
   }
 
   /** Queue, verdicts, Events, evictions and notifications for each decided demand. */
-  async #settle(plan: CyclePlan, failed: Set<string>): Promise<void> {
+  #settle(plan: CyclePlan, failed: Set<string>): void {
     const events: Array<() => Promise<void> | void> = [];
     for (const r of plan.results) {
       const key = r.demand.key;
@@ -412,14 +428,16 @@ export class AdmissionCycle {
         }
       }
     }
-    // Events after the writes, best effort: they never hold up the next cycle's decisions.
-    for (const e of events) {
-      try {
-        await e();
-      } catch (err) {
-        this.#d.log.debug('Recording an admission Event failed', { err });
+    // Events and evictions after the writes, in the background: they never hold up the next cycle's decisions.
+    void (async () => {
+      for (const e of events) {
+        try {
+          await e();
+        } catch (err) {
+          this.#d.log.debug('Recording an admission Event failed', { err });
+        }
       }
-    }
+    })();
   }
 
   async #releasedEvent(obj: KubeObject, count: number, cause: 'owner' | 'ownerGone' | 'nodeGone', nodes: string[] | undefined): Promise<void> {

@@ -1,7 +1,12 @@
 /**
- * The writes a reconciler makes to its own object: add or drop its finalizer (merge patches carrying the
- * resourceVersion, so a stale pass conflicts instead of clobbering), write status only when it changed, and
- * record the pass's Events. 404 means the object is gone meanwhile: not a failure.
+ * The writes a reconciler makes to its own object: add or drop its finalizer, write status only when it changed,
+ * and record the pass's Events. 404 means the object is gone meanwhile: not a failure.
+ *
+ * Neither write carries a resourceVersion, so neither conflicts with the operator's own earlier writes that the
+ * cache does not show yet (the cause of most 409s before): the finalizer is server-side applied, which merges it
+ * into the set of finalizers per field manager without touching anyone else's; and the status, which only the
+ * operator writes and which each pass derives afresh from state that only moves forward (the assumed ledger, the
+ * caches), is merge-patched, with the fields it no longer has set to null.
  */
 import { deepEqual } from '../../k8s/deep-equal.js';
 import { ignoreNotFound } from '../../k8s/ignore-not-found.js';
@@ -34,37 +39,39 @@ export class ObjectWrites<T extends OwnObject> {
   /** `obj` with the finalizer: as it is when present, else as the API returns it after adding it (undefined: gone). */
   async addFinalizer(obj: T): Promise<T | undefined> {
     if (this.hasFinalizer(obj)) return obj;
-    return ignoreNotFound(
-      this.client.mergePatch<T>(
-        this.resource,
-        obj.metadata.name as string,
-        { metadata: { finalizers: [...(obj.metadata.finalizers ?? []), this.finalizer], resourceVersion: obj.metadata.resourceVersion } },
-        obj.metadata.namespace,
-      ),
-    );
+    return ignoreNotFound(this.client.apply<T>(this.resource, this.#finalizers(obj, [this.finalizer])));
   }
 
-  /** Drops the finalizer; an object already gone is fine. */
+  /** Drops the finalizer (only this operator's); an object already gone is fine. */
   async removeFinalizer(obj: T): Promise<void> {
-    await ignoreNotFound(
-      this.client.mergePatch<T>(
-        this.resource,
-        obj.metadata.name as string,
-        { metadata: { finalizers: (obj.metadata.finalizers ?? []).filter((f) => f !== this.finalizer), resourceVersion: obj.metadata.resourceVersion } },
-        obj.metadata.namespace,
-      ),
-    );
+    await ignoreNotFound(this.client.apply<T>(this.resource, this.#finalizers(obj, [])));
   }
 
-  /** Writes `status` unless it equals the object's; conditional on the object's resourceVersion. */
+  /** Writes `status` unless it equals the object's. */
   async writeStatus(obj: T, status: NonNullable<T['status']>): Promise<StatusWrite> {
-    if (deepEqual(status, obj.status ?? {})) return 'unchanged';
-    const res = await ignoreNotFound(this.client.replaceStatus<T>(this.resource, { ...obj, status }));
+    const prev = (obj.status ?? {}) as Record<string, unknown>;
+    if (deepEqual(status, prev)) return 'unchanged';
+    const patch: Record<string, unknown> = { ...(status as Record<string, unknown>) };
+    for (const k of Object.keys(prev)) if (!(k in patch)) patch[k] = null;
+    const res = await ignoreNotFound(this.client.mergePatchStatus<T>(this.resource, obj.metadata.name as string, { status: patch }, obj.metadata.namespace));
     return res === undefined ? 'gone' : 'written';
+  }
+
+  /** The apply configuration owning exactly `finalizers` on `obj`. */
+  #finalizers(obj: T, finalizers: string[]): T {
+    const o = obj as unknown as { apiVersion?: string; kind?: string; metadata: { name?: string; namespace?: string } };
+    return {
+      apiVersion: o.apiVersion,
+      kind: o.kind,
+      metadata: { name: o.metadata.name, ...(o.metadata.namespace ? { namespace: o.metadata.namespace } : {}), finalizers },
+    } as unknown as T;
   }
 }
 
-/** Records the pass's Events in order (best effort: the recorder never throws). */
-export async function recordEvents(recorder: RecorderPort, obj: KubeObject, events: PassEvent[]): Promise<void> {
-  for (const e of events) await recorder.event(e.obj ?? obj, e.type, e.reason, e.message);
+/**
+ * Hands the pass's Events to the recorder, in order, without waiting for them to be written: Events are best
+ * effort, and a pass (or the admission cycle) must not be held up by the recorder's backlog.
+ */
+export function recordEvents(recorder: RecorderPort, obj: KubeObject, events: PassEvent[]): void {
+  for (const e of events) void recorder.event(e.obj ?? obj, e.type, e.reason, e.message);
 }

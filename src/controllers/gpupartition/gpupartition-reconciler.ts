@@ -106,7 +106,7 @@ export class GpuPartitionReconciler {
         this.#d.timeToReady?.ready(uid, p.metadata.creationTimestamp);
       }
     }
-    await recordEvents(this.#d.recorder, p, decision.events);
+    recordEvents(this.#d.recorder, p, decision.events);
     return decision.requeueAfterMs !== undefined ? { requeueAfterMs: decision.requeueAfterMs } : undefined;
   }
 }

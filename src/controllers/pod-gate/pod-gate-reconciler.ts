@@ -70,14 +70,14 @@ export class PodGateReconciler {
           req.namespace,
         );
         assumed.push({ uid: pod.metadata.uid ?? '', node: d.node, slices: slicesOf(pod, partition?.status?.resourceName ?? '') });
-        await this.#d.recorder.event(pod, 'Normal', 'Admitted', `Admitted to GpuPartition ${key} on node ${d.node}`);
+        void this.#d.recorder.event(pod, 'Normal', 'Admitted', `Admitted to GpuPartition ${key} on node ${d.node}`);
         log.info('Admitted pod to GpuPartition', { pod: name, node: d.node });
         continue;
       }
       // Only a changed reason is written and announced, so a waiting pod does not cause an event storm.
       if (pod.metadata.annotations?.[ADMISSION_ANNOTATION] === d.message) continue;
       await this.#d.client.mergePatch<PodObject>(RESOURCES.pod, name, { metadata: { annotations: { [ADMISSION_ANNOTATION]: d.message } } }, req.namespace);
-      await this.#d.recorder.event(pod, 'Warning', d.reason, d.message);
+      void this.#d.recorder.event(pod, 'Warning', d.reason, d.message);
       log.debug('Pod waits for GpuPartition', { pod: name, reason: d.reason });
     }
     if (assumed.length > 0) this.#assumed.set(key, assumed);

@@ -93,7 +93,7 @@ export class TrainingJobReconciler {
       if (wrote === 'gone') return;
       if (wrote === 'written' && decision.status.phase === 'Running' && !wasRunning) this.#d.timeToReady?.ready(job.metadata.uid, job.metadata.creationTimestamp);
     }
-    await recordEvents(this.#d.recorder, job, decision.events);
+    recordEvents(this.#d.recorder, job, decision.events);
     return decision.requeueAfterMs !== undefined ? { requeueAfterMs: decision.requeueAfterMs } : undefined;
   }
 

@@ -110,6 +110,8 @@ export function guardGateClient(client: ClientPort, guard: AdmissionGuard, pods:
     replace: (ref, obj) => client.replace(ref, obj),
     replaceStatus: (ref, obj) => client.replaceStatus(ref, obj),
     jsonPatch: (ref, name, ops, namespace, opts) => client.jsonPatch(ref, name, ops, namespace, opts),
+    mergePatchStatus: (ref, name, patch, namespace) => client.mergePatchStatus(ref, name, patch, namespace),
+    apply: (ref, obj) => client.apply(ref, obj),
     evict: (name, namespace, opts) => client.evict(name, namespace, opts),
     delete: (ref, name, namespace, opts) => client.delete(ref, name, namespace, opts),
     mergePatch: <T>(ref: ResourceRef, name: string, patch: object, namespace?: string): Promise<T> => {

@@ -105,6 +105,35 @@ export class FakeClient implements ClientPort {
     return structuredClone(merged) as T;
   }
 
+  /** Merge patch of the status subresource: only `status` changes (null removes a field). */
+  async mergePatchStatus<T>(ref: ResourceRef, name: string, patch: object, ns?: string): Promise<T> {
+    const p = patch as { status?: object; metadata?: { resourceVersion?: string } };
+    const cur = this.#checkWrite(ref, name, ns, p.metadata?.resourceVersion, 'mergePatchStatus');
+    cur.status = mergeInto(cur.status ?? {}, structuredClone(p.status ?? {}));
+    cur.metadata!.resourceVersion = String(this.#rv++);
+    return structuredClone(cur) as T;
+  }
+
+  /** Finalizers each field manager applied, per object key (server-side apply merges the set per manager). */
+  readonly #applied = new Map<string, string[]>();
+
+  /** Server-side apply of `metadata.finalizers` (the only field the operator applies): a set merged per manager. */
+  async apply<T>(ref: ResourceRef, obj: T): Promise<T> {
+    const md = (obj as Obj).metadata ?? {};
+    const k = this.key(ref, md.name as string, md.namespace);
+    const cur = this.#checkWrite(ref, md.name as string, md.namespace, undefined, 'apply');
+    const mine = this.#applied.get(k) ?? [];
+    const others = (cur.metadata?.finalizers ?? []).filter((f) => !mine.includes(f));
+    const want = md.finalizers ?? [];
+    this.#applied.set(k, want);
+    const finalizers = [...others, ...want.filter((f) => !others.includes(f))];
+    const next: Obj = { ...cur, metadata: { ...cur.metadata, finalizers, resourceVersion: String(this.#rv++) } };
+    // Removing the last finalizer of an object being deleted lets it go, as the API server does.
+    if (next.metadata!.deletionTimestamp && finalizers.length === 0) this.store.delete(k);
+    else this.store.set(k, next);
+    return structuredClone(next) as T;
+  }
+
   /** RFC 6902 JSON Patch with `test`, `add`, `replace` and `remove`; a failed test answers 422 like the API server. */
   async jsonPatch<T>(ref: ResourceRef, name: string, ops: JsonPatchOp[], ns?: string): Promise<T> {
     const tag = `${ref.kind}/${name}`;

@@ -52,7 +52,7 @@ describe('GpuPartitionReconciler with the admission cycle', () => {
     t.client.seed(RESOURCES.gpuPartition, makePartition('nb', NS, { profile: '1g.23gb' }));
     await t.settle();
     expect(t.partition('nb', NS)?.status?.phase).toBe('Ready');
-    expect(t.client.writesOf('GpuPartition', 'replaceStatus')).toBe(1);
+    expect(t.client.writesOf('GpuPartition', 'mergePatchStatus')).toBe(1);
     expect(t.timesToReady).toEqual([{ kind: 'GpuPartition', seconds: expect.any(Number) }]);
   });
 
