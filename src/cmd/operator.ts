@@ -3,6 +3,8 @@
  * `haein-operator`: watches GpuPartitions and TrainingJobs, places them on MIG slices and whole GPUs through
  * the placement engine, and writes each GpuNode's target layout for its node agent. Flags: see `--help`.
  */
+// First: checks the Node.js version before any dependency loads.
+import './require-node.js';
 import { registerControllers } from '../controllers/operator-setup.js';
 import { USAGE, parseOperatorArgs, type OperatorConfig } from '../controllers/operator-flags.js';
 import { KubeClient, loadKubeConfig } from '../k8s/client.js';
