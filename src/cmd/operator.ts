@@ -11,6 +11,7 @@ import { KubeClient, loadKubeConfig } from '../k8s/client.js';
 import { HealthServer } from '../runtime/health-server.js';
 import { createLogger } from '../runtime/logger.js';
 import { Manager } from '../runtime/manager.js';
+import { SliceMapServer } from '../slice-map/server.js';
 
 async function main(): Promise<void> {
   let cfg: OperatorConfig;
@@ -32,20 +33,28 @@ async function main(): Promise<void> {
     health: { port: cfg.healthPort },
     leaderElection: cfg.leaderElect ? { namespace: cfg.leaseNamespace, name: cfg.leaseName, identity: cfg.identity } : false,
   });
-  registerControllers(manager, client, { workers: cfg.workers, defrag: cfg.defrag, logger: log, ...(cfg.namespace ? { namespace: cfg.namespace } : {}) });
+  const { informers } = registerControllers(manager, client, { workers: cfg.workers, defrag: cfg.defrag, logger: log, ...(cfg.namespace ? { namespace: cfg.namespace } : {}) });
   // /metrics has its own port (Prometheus scrapes it; probes use the health port).
   const metricsServer = cfg.metricsPort !== cfg.healthPort ? new HealthServer({ port: cfg.metricsPort, registry: manager.metrics.registry, logger: log }) : undefined;
   await metricsServer?.start();
+  // Read-only slice map, fed by the informers above (every replica has warm caches, so any replica can serve it).
+  const sliceMap =
+    cfg.sliceMapPort === undefined
+      ? undefined
+      : new SliceMapServer({ port: cfg.sliceMapPort, sources: { ...informers, pods: [informers.partitionPods, informers.jobPods] }, logger: log });
+  const sliceMapPort = await sliceMap?.start();
   log.info('Starting haein-operator', {
     leaderElect: cfg.leaderElect,
     identity: cfg.identity,
     namespace: cfg.namespace ?? '(all)',
     metricsPort: cfg.metricsPort,
     healthPort: cfg.healthPort,
+    sliceMapPort: sliceMapPort ?? 'off',
   });
   await manager.start();
   await manager.done();
   await metricsServer?.stop();
+  await sliceMap?.stop();
 }
 
 main().catch((err: unknown) => {

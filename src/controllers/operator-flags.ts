@@ -24,6 +24,8 @@ export interface OperatorConfig {
   defrag: boolean;
   /** winston level. */
   logLevel: string;
+  /** Port of the read-only slice map page and its event stream; absent: no slice map. */
+  sliceMapPort?: number;
 }
 
 /** Usage text. */
@@ -37,6 +39,7 @@ export const USAGE = `haein-operator [flags]
   --namespace=NS           watch only this namespace (default: all)
   --workers=N              reconcile workers per controller (default 2)
   --defrag[=BOOL]          move idle slices to make room for requests that do not fit (default true)
+  --slice-map-port=N       serve the read-only slice map page on this port (default: off; 0 picks a free port)
 env: LOG_LEVEL (default info), POD_NAME (leader identity), POD_NAMESPACE`;
 
 /** Parses `argv` (without node and script) and `env`; throws with a message naming the bad flag. */
@@ -56,7 +59,7 @@ export function parseOperatorArgs(argv: string[], env: Record<string, string | u
       flags.set(arg.slice(2), value);
     }
   }
-  const known = new Set(['kubeconfig', 'metrics-port', 'health-port', 'leader-elect', 'lease-namespace', 'lease-name', 'namespace', 'workers', 'defrag', 'help']);
+  const known = new Set(['kubeconfig', 'metrics-port', 'health-port', 'leader-elect', 'lease-namespace', 'lease-name', 'namespace', 'workers', 'defrag', 'slice-map-port', 'help']);
   for (const k of flags.keys()) if (!known.has(k)) throw new Error(`unknown flag --${k}\n${USAGE}`);
   const int = (name: string, dflt: number, min: number): number => {
     const raw = flags.get(name);
@@ -74,6 +77,7 @@ export function parseOperatorArgs(argv: string[], env: Record<string, string | u
   };
   const kubeconfig = flags.get('kubeconfig');
   const namespace = flags.get('namespace');
+  const sliceMapPort = flags.has('slice-map-port') ? int('slice-map-port', 0, 0) : undefined;
   return {
     ...(kubeconfig ? { kubeconfig } : {}),
     metricsPort: int('metrics-port', 8080, 0),
@@ -86,5 +90,6 @@ export function parseOperatorArgs(argv: string[], env: Record<string, string | u
     workers: int('workers', 2, 1),
     defrag: bool('defrag', true),
     logLevel: env.LOG_LEVEL ?? 'info',
+    ...(sliceMapPort !== undefined ? { sliceMapPort } : {}),
   };
 }

@@ -9,6 +9,7 @@ import type winston from 'winston';
 import { JOB_LABEL, PARTITION_LABEL } from '../api/constants.js';
 import type { GpuNode, GpuPartition, TrainingJob } from '../api/types.js';
 import type { KubeClient } from '../k8s/client.js';
+import type { Informer } from '../k8s/informer.js';
 import { RESOURCES } from '../k8s/resources.js';
 import { planDefrag as enginePlanDefrag } from '../placement/defrag.js';
 import { place as enginePlace } from '../placement/engine.js';
@@ -45,12 +46,20 @@ export interface OperatorSetupOptions {
   logger?: winston.Logger;
 }
 
-/** The registered controllers, for tests and diagnostics. */
+/** The registered controllers, for tests and diagnostics, and the shared informers (the slice map reads them). */
 export interface OperatorControllers {
   partitions: Controller;
   jobs: Controller;
   podGate: Controller;
   gpuNodes: Controller;
+  informers: {
+    gpuNodes: Informer<GpuNode>;
+    nodes: Informer<NodeObject>;
+    partitions: Informer<GpuPartition>;
+    jobs: Informer<TrainingJob>;
+    partitionPods: Informer<PodObject>;
+    jobPods: Informer<PodObject>;
+  };
 }
 
 /** Registers the informers and controllers of the operator on `manager`. */
@@ -121,5 +130,6 @@ export function registerControllers(manager: Manager, client: KubeClient, opts: 
   });
 
   for (const c of [partitionC, jobC, gateC, gpuNodeC]) manager.addController(c);
-  return { partitions: partitionC, jobs: jobC, podGate: gateC, gpuNodes: gpuNodeC };
+  const informers = { gpuNodes, nodes, partitions, jobs, partitionPods, jobPods };
+  return { partitions: partitionC, jobs: jobC, podGate: gateC, gpuNodes: gpuNodeC, informers };
 }
