@@ -1,12 +1,12 @@
 import fc from 'fast-check';
 import { applyPatch, diffModel, indexModel } from '../../../src/slice-map/patch.js';
-import type { NodeView, SliceMapModel } from '../../../src/slice-map/types.js';
+import type { NodeView, SliceMapModel, SliceView } from '../../../src/slice-map/types.js';
 
 const nodeArb = fc.record({
   name: fc.constantFrom('a', 'b', 'c', 'd', 'e'),
   product: fc.constantFrom('NVIDIA-B200', 'NVIDIA-GB200'),
   schedulable: fc.boolean(),
-  gpus: fc.array(fc.record({ index: fc.nat(7), mode: fc.constant('mig' as const), healthy: fc.boolean(), slots: fc.constant(8), slices: fc.constant([]), reconfiguring: fc.boolean() }), { maxLength: 2 }),
+  gpus: fc.array(fc.record({ index: fc.nat(7), mode: fc.constant('mig' as const), healthy: fc.boolean(), slots: fc.constant(8), slices: fc.constant<SliceView[]>([]), reconfiguring: fc.boolean() }), { maxLength: 2 }),
 });
 const modelArb = fc.record({
   nodes: fc.uniqueArray(nodeArb, { selector: (n) => n.name }).map((ns) => [...ns].sort((x, y) => x.name.localeCompare(y.name)) as NodeView[]),
