@@ -24,7 +24,7 @@ import { GpuNodeReconciler } from './gpunode-reconciler.js';
 import { GpuPartitionReconciler } from './gpupartition-reconciler.js';
 import { LedgerExpectations } from './ledger.js';
 import { gpuNodeToJobs, gpuNodeToPartitions, nodePlacementChanged, nodeToClaimants, podToJob, podToPartition, self, uniqueRequests, waitingJobs, waitingPartitions } from './mappers.js';
-import { PodGateReconciler } from './pod-gate-reconciler.js';
+import { PodGateReconciler, partitionGateRequests, podGateRequests } from './pod-gate-reconciler.js';
 import type { PodObject } from './pods.js';
 import type { PlaceFn, ReconcileRequest } from './ports.js';
 import { ReconfigTracker } from './reconfig-tracker.js';
@@ -115,8 +115,8 @@ export function registerControllers(manager: Manager, client: KubeClient, opts: 
   // Requests of the gate controller are partition keys: one partition's pods are decided by one worker at a time.
   const gateR = new PodGateReconciler({ client: guardGateClient(client, guard, partitionPods, partitions), pods: partitionPods, partitions, recorder: manager.recorder });
   const gateC = new Controller(gateR, { ...copts, kind: 'Pod' })
-    .watch(partitionPods, podToPartition)
-    .watch(partitions, (p, prev) => uniqueRequests(self(p), prev ? self(prev) : []));
+    .watch(partitionPods, podGateRequests(partitionPods))
+    .watch(partitions, (p, prev) => uniqueRequests(partitionGateRequests(partitionPods)(p), prev ? self(prev) : []));
 
   const gpuNodeR = new GpuNodeReconciler({ ...common, gpuNodes, nodes, partitions, jobs, pods: partitionPods, ...(opts.namespace ? { watchNamespace: opts.namespace } : {}) });
   const gpuNodeC = new Controller(gpuNodeR, { ...copts, kind: 'GpuNode' })

@@ -287,4 +287,21 @@ describe('admission policy', () => {
     const plain = yaml.loadAll(readFileSync(join(ROOT, 'config', 'admission-policy.yaml'), 'utf8')).filter((d) => d !== null);
     expect(plain).toEqual(rendered.filter((d) => d !== null));
   });
+
+  it('gates plain NVIDIA-style pods with a MutatingAdmissionPolicy only where the API server offers one', async () => {
+    const map = (objs: K8sObject[]) => objs.filter((o) => o.kind.startsWith('MutatingAdmissionPolicy'));
+    expect(map(defaults)).toEqual([]);
+    const alpha = await helm(['template', 'haein', CHART, '-n', NAMESPACE, '--api-versions', 'admissionregistration.k8s.io/v1alpha1/MutatingAdmissionPolicy']);
+    const docs = yaml.loadAll(alpha).filter((d): d is K8sObject => d !== null && typeof d === 'object');
+    expect(map(docs).map((d) => `${d.apiVersion} ${d.kind}`)).toEqual([
+      'admissionregistration.k8s.io/v1alpha1 MutatingAdmissionPolicy',
+      'admissionregistration.k8s.io/v1alpha1 MutatingAdmissionPolicyBinding',
+    ]);
+    const beta = await helm(['template', 'haein', CHART, '-n', NAMESPACE, '--api-versions', 'admissionregistration.k8s.io/v1beta1/MutatingAdmissionPolicy', '--api-versions', 'admissionregistration.k8s.io/v1alpha1/MutatingAdmissionPolicy']);
+    expect(beta).toContain('apiVersion: admissionregistration.k8s.io/v1beta1\nkind: MutatingAdmissionPolicy\n');
+    const off = await helm(['template', 'haein', CHART, '--api-versions', 'admissionregistration.k8s.io/v1alpha1/MutatingAdmissionPolicy', '--set', 'admission.gatePlainPods=false']);
+    expect(off).not.toContain('kind: MutatingAdmissionPolicy');
+    const plain = yaml.loadAll(readFileSync(join(ROOT, 'config', 'mutating-admission-policy.yaml'), 'utf8')).filter((d) => d !== null);
+    expect(plain).toEqual(map(docs));
+  });
 });
