@@ -242,7 +242,7 @@ function Side({ model, selected }: { model: SliceMapModel; selected: string | un
       <Section title="Reconfigurations">
         {model.reconfigurations.length === 0 ? <p class="muted">None yet.</p> : null}
         <ul class="reconfig">
-          {model.reconfigurations.map((r) => (
+          {model.reconfigurations.slice(0, 15).map((r) => (
             <li key={`${r.node}/${r.generation}/${r.inProgress}`}>
               {r.node} gen {r.generation}{' '}
               {r.inProgress ? <i>reconfiguring…</i> : <span class="muted">{r.durationSeconds?.toFixed(1)} s, {age(r.finishedAt, now)} ago</span>}

@@ -131,6 +131,12 @@ test('the demo partitions and job appear on the GPUs their status names, with ho
   await page.click(slice(nb!.node, nb!.gpuIndex, `GpuPartition/${ns.name}/notebook`, nb!.start));
   await page.waitForSelector(`[data-field="uuid"]:has-text("${nb!.uuid}")`, { timeout: 5_000 });
   expect(await page.textContent('[data-field="holder"]')).toContain(`GpuPartition ${ns.name}/notebook`);
+
+  // The namespace filter keeps only the nodes holding this namespace's slices: the suite's three.
+  await page.selectOption('select[name="namespace"]', ns.name);
+  await page.waitForFunction(`document.querySelectorAll('[data-node]').length === 3`, undefined, { timeout: 5_000 });
+  expect((await page.locator('[data-node]').evaluateAll((els) => els.map((e) => e.getAttribute('data-node')))).sort()).toEqual(nodeNames);
+  await page.selectOption('select[name="namespace"]', '');
 }, 200_000);
 
 test('a new partition appears on the page within 1 s of its ledger write', async () => {
