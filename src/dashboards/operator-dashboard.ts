@@ -87,29 +87,16 @@ function panel(p: PanelSpec, id: number, x: number, y: number) {
     const b = new DataqueryBuilder().expr(q.expr).refId(String.fromCharCode(65 + i)).datasource(DATASOURCE);
     return q.legend ? b.legendFormat(q.legend) : b;
   });
+  // What every panel kind shares; the builders of each kind have these methods alike.
+  const base = <B extends StatPanelBuilder | TimeseriesPanelBuilder>(b: B): B =>
+    b.id(id).title(p.title).description(p.description).datasource(DATASOURCE).targets(targets).unit(p.unit ?? 'short').gridPos({ x, y, w, h }) as B;
   if (p.kind === 'stat') {
-    return new StatPanelBuilder()
-      .id(id)
-      .title(p.title)
-      .description(p.description)
-      .datasource(DATASOURCE)
-      .targets(targets)
-      .unit(p.unit ?? 'short')
-      .graphMode(common.BigValueGraphMode.None)
-      .reduceOptions(new common.ReduceDataOptionsBuilder().calcs(['lastNotNull']))
-      .gridPos({ x, y, w, h });
+    return base(new StatPanelBuilder()).graphMode(common.BigValueGraphMode.None).reduceOptions(new common.ReduceDataOptionsBuilder().calcs(['lastNotNull']));
   }
-  const ts = new TimeseriesPanelBuilder()
-    .id(id)
-    .title(p.title)
-    .description(p.description)
-    .datasource(DATASOURCE)
-    .targets(targets)
-    .unit(p.unit ?? 'short')
+  const ts = base(new TimeseriesPanelBuilder())
     .min(0)
     .fillOpacity(p.stack ? 30 : 10)
-    .legend(new common.VizLegendOptionsBuilder().showLegend(true).displayMode(common.LegendDisplayMode.List).placement(common.LegendPlacement.Bottom))
-    .gridPos({ x, y, w, h });
+    .legend(new common.VizLegendOptionsBuilder().showLegend(true).displayMode(common.LegendDisplayMode.List).placement(common.LegendPlacement.Bottom));
   return p.stack ? ts.stacking(new common.StackingConfigBuilder().mode(common.StackingMode.Normal)) : ts;
 }
 

@@ -7,23 +7,22 @@
  * on PATH; every dashboard query names a metric the running operator exports.
  */
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, symlinkSync, chmodSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import yaml from 'js-yaml';
 import type { Browser, Page } from 'playwright-core';
 import type { GpuNode, GpuPartition, TrainingJob } from '../../../src/api/types.js';
 import { PANELS, exposedMetricNames, metricNamesIn } from '../../../src/dashboards/operator-dashboard.js';
-import { KubeClient, RESOURCES, type ResourceRef, type WatchHandle } from '../../../src/k8s/client.js';
+import { KubeClient, RESOURCES, type WatchHandle } from '../../../src/k8s/client.js';
 import { freePort, startNodeProcess, stopProcess, type Child } from '../../../bench/scale/processes.js';
 import { forEachLimit } from '../../../bench/scale/pool.js';
 import { REPO_ROOT, createTestNamespace, eventually, getKubeConfig, installCrds, kubeconfigPath, toolDir, type TestNamespace } from '../../support/cluster.js';
+import { createExamples } from '../../support/examples.js';
 import { sliceMapFleet } from '../../support/slice-map-fixture.js';
 import { launchChromium } from '../support/browser.js';
 
 const run = promisify(execFile);
-const REFS: Record<string, ResourceRef> = { GpuPartition: RESOURCES.gpuPartition, TrainingJob: RESOURCES.trainingJob, Pod: RESOURCES.pod };
 
 let client: KubeClient;
 let ns: TestNamespace;
@@ -82,16 +81,7 @@ beforeAll(async () => {
     what: `the agent's GpuNodes (log ${logs}/agent.log)`,
   });
 
-  const dir = join(REPO_ROOT, 'examples');
-  for (const file of readdirSync(dir).filter((f) => f.endsWith('.yaml')).sort()) {
-    for (const doc of yaml.loadAll(readFileSync(join(dir, file), 'utf8')) as Array<{ kind: string; metadata: { namespace?: string }; spec: Record<string, unknown> }>) {
-      const ref = doc && REFS[doc.kind];
-      if (!ref) continue;
-      doc.metadata.namespace = ns.name;
-      if (doc.kind !== 'Pod') doc.spec.nodeSelector = { ...((doc.spec.nodeSelector as object) ?? {}), ...selector };
-      await client.create(ref, doc);
-    }
-  }
+  await createExamples(client, ns.name, selector);
   browser = await launchChromium();
   page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
   await page.goto(mapUrl);
