@@ -19,7 +19,7 @@ import { freePort, startNodeProcess, stopProcess, type Child } from '../../../be
 import { forEachLimit } from '../../../bench/scale/pool.js';
 import { REPO_ROOT, createTestNamespace, eventually, getKubeConfig, installCrds, kubeconfigPath, toolDir, type TestNamespace } from '../../support/cluster.js';
 import { createExamples } from '../../support/examples.js';
-import { sliceMapFleet } from '../../support/slice-map-fixture.js';
+import { sliceMapFleet } from '../../../bench/slice-map-fleet.js';
 import { launchChromium } from '../support/browser.js';
 
 const run = promisify(execFile);

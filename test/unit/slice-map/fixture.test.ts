@@ -1,5 +1,5 @@
 import { buildSliceMap } from '../../../src/slice-map/build-model.js';
-import { sliceMapFleet } from '../../support/slice-map-fixture.js';
+import { sliceMapFleet } from '../../../bench/slice-map-fleet.js';
 import { makeNode } from '../controllers/builders.js';
 
 test('the browser-test fleet is busy and legal: 128 nodes × 8 GPUs, every state but removing present', () => {

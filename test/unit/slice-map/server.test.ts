@@ -8,7 +8,7 @@ import type { NodeObject } from '../../../src/controllers/snapshot.js';
 import { applyPatch } from '../../../src/slice-map/patch.js';
 import { SliceMapServer } from '../../../src/slice-map/server.js';
 import type { SliceMapModel, SliceMapPatch } from '../../../src/slice-map/types.js';
-import { StaticSource } from '../../support/static-source.js';
+import { StaticSource } from '../../../bench/static-source.js';
 import { makeGpuNode, makeNode } from '../controllers/builders.js';
 
 /** Reads server-sent events from a URL. */

@@ -2,14 +2,14 @@
  * A realistic fleet for the slice map: `nodes` B200 nodes (8 GPUs, `nodesPerClique` per NVLink domain) carved by
  * the real placement engine for a seeded mix of GpuPartitions from several teams and whole-GPU TrainingJobs,
  * as GpuNode objects (ledger in spec, realised slices in status: most idle or in use, a few still realising).
- * Used by the browser test (1,024 GPUs) and for the README screenshot.
+ * Used by the browser test (1,024 GPUs), the slice map benchmark and for the README screenshot.
  */
-import { API_VERSION } from '../../src/api/constants.js';
-import type { ClaimRef, GpuNode, RealisedGpu, TargetGpu } from '../../src/api/types.js';
-import { parseHolderKey } from '../../src/controllers/claims.js';
-import { PlacementEngine } from '../../src/placement/engine.js';
-import type { ClusterSnapshot, Holder, PlacementRequest } from '../../src/placement/types.js';
-import { pick, rng } from '../../bench/seeded-random.js';
+import { API_VERSION } from '../src/api/constants.js';
+import type { ClaimRef, GpuNode, RealisedGpu, TargetGpu } from '../src/api/types.js';
+import { parseHolderKey } from '../src/controllers/claims.js';
+import { PlacementEngine } from '../src/placement/engine.js';
+import type { ClusterSnapshot, Holder, PlacementRequest } from '../src/placement/types.js';
+import { pick, rng } from './seeded-random.js';
 
 /** Options of {@link sliceMapFleet}. */
 export interface FleetOptions {

@@ -1,5 +1,5 @@
 /** An in-memory stand-in for an informer cache: holds a list, tells subscribers when it changes. */
-import type { ObjectSource } from '../../src/slice-map/server.js';
+import type { ObjectSource } from '../src/slice-map/server.js';
 
 /** A settable source for the slice map server. */
 export class StaticSource<T extends { metadata?: { name?: string; namespace?: string } }> implements ObjectSource<T> {
