@@ -55,12 +55,22 @@ export function App() {
   const hues = useMemo(() => assignHues(keyList ? keyList.split('\n') : []), [keyList]);
   const set = (patch: Partial<MapFilter>) => setFilter({ ...filter, ...patch });
 
-  const onGridClick = (e: MouseEvent) => {
+  /** The slice element under an event, with where it is. */
+  const sliceAt = (e: MouseEvent) => {
     const el = (e.target as HTMLElement).closest<HTMLElement>('[data-start]');
     const gpu = el?.closest<HTMLElement>('[data-gpu]');
     const node = gpu?.closest<HTMLElement>('[data-node]');
-    if (!el || !gpu || !node) return;
-    setSelected(sliceId(node.dataset.node as string, Number(gpu.dataset.gpu), Number(el.dataset.start)));
+    return el && gpu && node ? { el, node: node.dataset.node as string, gpu: Number(gpu.dataset.gpu), start: Number(el.dataset.start) } : undefined;
+  };
+  const onGridClick = (e: MouseEvent) => {
+    const at = sliceAt(e);
+    if (at) setSelected(sliceId(at.node, at.gpu, at.start));
+  };
+  // Hover text is made when the pointer first reaches a slice, not for thousands of slices at every render.
+  const onGridOver = (e: MouseEvent) => {
+    const at = sliceAt(e);
+    const s = at && nodes.find((n) => n.name === at.node)?.gpus.find((g) => g.index === at.gpu)?.slices.find((x) => x.start === at.start);
+    if (at && s) at.el.title = sliceTitle(at.node, at.gpu, s);
   };
 
   return (
@@ -88,7 +98,7 @@ export function App() {
         <ColourKey hues={hues} />
       </header>
       <main>
-        <section class="grid" onClick={onGridClick} data-visible-nodes={visible.length}>
+        <section class="grid" onClick={onGridClick} onMouseOver={onGridOver} data-visible-nodes={visible.length}>
           {model === undefined ? <p class="empty">Connecting to the operator…</p> : null}
           {model && !model.synced ? <p class="empty">The operator's caches are still loading…</p> : null}
           {model && model.synced && visible.length === 0 ? <p class="empty">No GPU node matches.</p> : null}
@@ -189,7 +199,6 @@ function Gpu(props: { node: string; gpu: GpuView; filter: MapFilter; colourBy: C
           data-profile={s.profile}
           data-state={s.state}
           data-holder={s.holder ? `${s.holder.kind}/${s.holder.namespace}/${s.holder.name}` : undefined}
-          title={sliceTitle(node, gpu.index, s)}
         />
       ))}
     </div>
