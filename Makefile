@@ -43,6 +43,15 @@ bench: deps ## Placement engine benchmark (1,024 GPUs, 10,000 requests).
 bench-operator: deps ## Operator scale benchmark on a real control plane (128 KWOK nodes x 8 B200).
 	npm run bench:operator
 
+.PHONY: bench-slice-map
+bench-slice-map: deps ## Slice map: model build, first render and update latency of 1,024 GPUs in headless Chromium.
+	hack/install-chromium.sh >/dev/null
+	npm run bench:slice-map
+
+.PHONY: dashboards
+dashboards: deps ## Regenerate the chart's Grafana dashboard from src/dashboards/.
+	npm run dashboards
+
 ##@ Tests
 
 .PHONY: test

@@ -7,6 +7,8 @@
  * placement decision time; then deletes everything and measures the release. Prints a table and one final
  * JSON line, and removes what it created. Run it through hack/scale-bench.sh, which provides the cluster.
  */
+// First: checks the Node.js version before any dependency loads.
+import '../src/cmd/require-node.js';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -657,7 +659,12 @@ function manifest(obj: PlannedObject, namespace: string): GpuPartition | Trainin
 async function main(): Promise<void> {
   let o: ScaleOptions;
   try {
-    o = parseScaleArgs(process.argv.slice(2));
+    const argv = process.argv.slice(2);
+    if (argv.includes('--help') || argv.includes('-h')) {
+      process.stdout.write(`${USAGE}\n`);
+      return;
+    }
+    o = parseScaleArgs(argv);
   } catch (err) {
     process.stderr.write(`${(err as Error).message}\n`);
     process.exit(2);

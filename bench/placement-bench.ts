@@ -6,6 +6,8 @@
  * and a template ablation with Haein's per-GPU mode switch). Then `capacity.ts` sizes the cluster each
  * scheduler needs for the churn and diurnal streams ("GPUs saved"). Prints tables and ends with one JSON line.
  */
+// First: checks the Node.js version before any dependency loads.
+import '../src/cmd/require-node.js';
 import { loadavg } from 'node:os';
 import { StaticLayoutSim, TemplateFirstFitSim } from './baselines.js';
 import { peakDemandGpus, planEngine, planNos, planTemplates, shapeOf, type CapacityPlan, type SplitPlan } from './capacity.js';
@@ -266,4 +268,17 @@ function main(): void {
   console.log(JSON.stringify(summary));
 }
 
-main();
+const HELP = `placement-bench: the placement engine against static and nos-style baselines on 1,024 simulated B200s (about 2 min).
+Run it with: npm run bench:placement
+env: BENCH_SEED (default 20261129), BENCH_HOLD (mean holding time in inter-arrival times, default 1300)
+Prints tables, then one JSON line of figures.`;
+
+const args = process.argv.slice(2);
+if (args.includes('--help') || args.includes('-h')) {
+  process.stdout.write(`${HELP}\n`);
+} else if (args.length > 0) {
+  process.stderr.write(`unexpected argument(s) ${args.join(' ')}\n${HELP}\n`);
+  process.exit(2);
+} else {
+  main();
+}

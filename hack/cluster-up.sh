@@ -2,6 +2,8 @@
 # Starts the local control plane — etcd, kube-apiserver, kube-controller-manager, kube-scheduler and the KWOK
 # controller — as host processes on loopback, from binaries built by hack/build-binaries.sh. Needs no root.
 # Writes $HAEIN_STATE/admin.kubeconfig. Idempotent: a cluster that is already up is left as it is.
+# The API server offers MutatingAdmissionPolicy (alpha in 1.33: feature gate + admissionregistration.k8s.io/v1alpha1),
+# so the chart's policy that gates plain NVIDIA-style pods can be tested.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/proc.sh"
@@ -60,6 +62,7 @@ proc_start kube-apiserver "$BIN_DIR/kube-apiserver" \
   --service-cluster-ip-range 10.0.0.0/24 \
   --authorization-mode Node,RBAC --allow-privileged=true --kubelet-preferred-address-types InternalIP,Hostname \
   --max-requests-inflight 1000 --max-mutating-requests-inflight 500 \
+  --feature-gates MutatingAdmissionPolicy=true --runtime-config admissionregistration.k8s.io/v1alpha1=true \
   --profiling=false --v 1
 wait_until 90 "kube-apiserver readiness" curl -sf --cacert "$pki/ca.crt" --cert "$pki/admin.crt" --key "$pki/admin.key" \
   "$server/readyz" || proc_fail kube-apiserver

@@ -44,9 +44,12 @@ up() {
   k apply --server-side --force-conflicts -f charts/haein/crds >/dev/null
   k wait --for=condition=Established --timeout=60s -f charts/haein/crds >/dev/null
   k create namespace haein-system --dry-run=client -o yaml | k apply -f - >/dev/null
+  # The local API server offers MutatingAdmissionPolicy (v1alpha1): plain NVIDIA-style pods get gated and bound.
   "$(hack/tools.sh)/helm" template haein charts/haein --namespace haein-system \
+    --api-versions admissionregistration.k8s.io/v1alpha1/MutatingAdmissionPolicy \
     --show-only templates/serviceaccounts.yaml --show-only templates/rbac-operator.yaml \
-    --show-only templates/rbac-node-agent.yaml --show-only templates/admission-policy.yaml |
+    --show-only templates/rbac-node-agent.yaml --show-only templates/admission-policy.yaml \
+    --show-only templates/mutating-admission-policy.yaml |
     k apply -f - >/dev/null
 
   log "step 5/7: GPU nodes"
@@ -66,7 +69,7 @@ up() {
   log "step 6/7: operator"
   if ! proc_running haein-operator; then
     proc_start haein-operator env LOG_LEVEL=info POD_NAMESPACE=haein-system "$node_bin" dist/src/cmd/operator.js \
-      --kubeconfig "$HAEIN_STATE/operator.kubeconfig" --metrics-port 8080 --health-port 8081
+      --kubeconfig "$HAEIN_STATE/operator.kubeconfig" --metrics-port 8080 --health-port 8081 --slice-map-port 8090
   fi
   wait_until 30 "operator readiness" curl -sf http://127.0.0.1:8081/readyz || proc_fail haein-operator
 
@@ -94,6 +97,8 @@ up() {
   Point kubectl at the cluster:   export KUBECONFIG=$KUBECONFIG_FILE
   kubectl and helm binaries:      $(hack/tools.sh)
   Look around:                    kubectl get haein -A; kubectl describe gpup -n haein-demo; kubectl get gpunodes -o wide
+  Slice map (live, in a browser): http://127.0.0.1:8090/
+  From the command line:          node_modules/.bin/node dist/src/cmd/kubectl-haein.js map   (or kubectl haein map, see docs/observability.md)
   Operator logs and metrics:      $HAEIN_STATE/logs/haein-operator.log; curl -s localhost:8080/metrics | grep haein_
   Stop everything:                make demo-down
 MSG

@@ -60,6 +60,8 @@ run_e2e() {
     die "the e2e tests need root (real kubelet and containerd); run them as root or skip with 'make test-integration'"
   fi
   stage "control plane up" ensure_cluster || return 1
+  # The slice map test drives Debian's Chromium (no browser download).
+  stage "chromium" hack/install-chromium.sh || return 1
   stage "node mode up" hack/node/node-up.sh || { dump_cluster; return 1; }
   stage "e2e tests" jest e2e || { dump_cluster; return 1; }
 }

@@ -4,6 +4,8 @@
  * kubelet device-plugin API (or, for kubelet-less simulated nodes, the Node's capacity). Flags: `--help` or
  * docs/node-agent.md.
  */
+// First: checks the Node.js version before any dependency loads.
+import './require-node.js';
 import { parseConfig, USAGE } from '../node-agent/config.js';
 import { NodeAgentRunner } from '../node-agent/runner.js';
 import { KubeClient, loadKubeConfig } from '../k8s/client.js';

@@ -30,6 +30,8 @@ export interface OperatorConfig {
   defrag: boolean;
   /** winston level. */
   logLevel: string;
+  /** Port of the read-only slice map page and its event stream; absent: no slice map. */
+  sliceMapPort?: number;
 }
 
 /** Usage text. */
@@ -46,6 +48,7 @@ export const USAGE = `haein-operator [flags]
   --cycle-max-batch=N      most requests one admission cycle decides (default 1000)
   --cycle-max-plan-ms=N    planning time budget of one admission cycle (default 200)
   --defrag[=BOOL]          move idle slices to make room for requests that do not fit (default true)
+  --slice-map-port=N       serve the read-only slice map page on this port (default: off; 0 picks a free port)
 env: LOG_LEVEL (default info), POD_NAME (leader identity), POD_NAMESPACE`;
 
 /** Parses `argv` (without node and script) and `env`; throws with a message naming the bad flag. */
@@ -65,7 +68,7 @@ export function parseOperatorArgs(argv: string[], env: Record<string, string | u
       flags.set(arg.slice(2), value);
     }
   }
-  const known = new Set(['kubeconfig', 'metrics-port', 'health-port', 'leader-elect', 'lease-namespace', 'lease-name', 'namespace', 'workers', 'claimant-workers', 'cycle-max-batch', 'cycle-max-plan-ms', 'defrag', 'help']);
+  const known = new Set(['kubeconfig', 'metrics-port', 'health-port', 'leader-elect', 'lease-namespace', 'lease-name', 'namespace', 'workers', 'claimant-workers', 'cycle-max-batch', 'cycle-max-plan-ms', 'defrag', 'slice-map-port', 'help']);
   for (const k of flags.keys()) if (!known.has(k)) throw new Error(`unknown flag --${k}\n${USAGE}`);
   const int = (name: string, dflt: number, min: number): number => {
     const raw = flags.get(name);
@@ -83,6 +86,7 @@ export function parseOperatorArgs(argv: string[], env: Record<string, string | u
   };
   const kubeconfig = flags.get('kubeconfig');
   const namespace = flags.get('namespace');
+  const sliceMapPort = flags.has('slice-map-port') ? int('slice-map-port', 0, 0) : undefined;
   return {
     ...(kubeconfig ? { kubeconfig } : {}),
     metricsPort: int('metrics-port', 8080, 0),
@@ -98,5 +102,6 @@ export function parseOperatorArgs(argv: string[], env: Record<string, string | u
     cycleMaxPlanMs: int('cycle-max-plan-ms', 200, 1),
     defrag: bool('defrag', true),
     logLevel: env.LOG_LEVEL ?? 'info',
+    ...(sliceMapPort !== undefined ? { sliceMapPort } : {}),
   };
 }

@@ -3,12 +3,15 @@
  * `haein-operator`: watches GpuPartitions and TrainingJobs, places them on MIG slices and whole GPUs through
  * the placement engine, and writes each GpuNode's target layout for its node agent. Flags: see `--help`.
  */
+// First: checks the Node.js version before any dependency loads.
+import './require-node.js';
 import { registerControllers } from '../controllers/operator-setup.js';
 import { USAGE, parseOperatorArgs, type OperatorConfig } from './operator-flags.js';
 import { KubeClient, loadKubeConfig } from '../k8s/client.js';
 import { HealthServer } from '../runtime/health-server.js';
 import { createLogger } from '../runtime/logger.js';
 import { Manager } from '../runtime/manager.js';
+import { SliceMapServer } from '../slice-map/server.js';
 
 async function main(): Promise<void> {
   let cfg: OperatorConfig;
@@ -30,7 +33,7 @@ async function main(): Promise<void> {
     health: { port: cfg.healthPort },
     leaderElection: cfg.leaderElect ? { namespace: cfg.leaseNamespace, name: cfg.leaseName, identity: cfg.identity } : false,
   });
-  registerControllers(manager, client, {
+  const { informers } = registerControllers(manager, client, {
     workers: cfg.workers,
     claimantWorkers: cfg.claimantWorkers,
     cycle: { maxBatch: cfg.cycleMaxBatch, maxPlanMs: cfg.cycleMaxPlanMs },
@@ -41,16 +44,24 @@ async function main(): Promise<void> {
   // /metrics has its own port (Prometheus scrapes it; probes use the health port).
   const metricsServer = cfg.metricsPort !== cfg.healthPort ? new HealthServer({ port: cfg.metricsPort, registry: manager.metrics.registry, logger: log }) : undefined;
   await metricsServer?.start();
+  // Read-only slice map, fed by the informers above (every replica has warm caches, so any replica can serve it).
+  const sliceMap =
+    cfg.sliceMapPort === undefined
+      ? undefined
+      : new SliceMapServer({ port: cfg.sliceMapPort, sources: { ...informers, pods: [informers.partitionPods, informers.jobPods] }, logger: log });
+  const sliceMapPort = await sliceMap?.start();
   log.info('Starting haein-operator', {
     leaderElect: cfg.leaderElect,
     identity: cfg.identity,
     namespace: cfg.namespace ?? '(all)',
     metricsPort: cfg.metricsPort,
     healthPort: cfg.healthPort,
+    sliceMapPort: sliceMapPort ?? 'off',
   });
   await manager.start();
   await manager.done();
   await metricsServer?.stop();
+  await sliceMap?.stop();
 }
 
 main().catch((err: unknown) => {

@@ -9,6 +9,7 @@ import { JOB_LABEL, PARTITION_LABEL } from '../api/constants.js';
 import { podPartition, podTargetNode, podTerminated, type PodObject } from '../api/pods.js';
 import type { GpuNode, GpuPartition, PodRef, TrainingJob } from '../api/types.js';
 import type { KubeClient } from '../k8s/client.js';
+import type { Informer } from '../k8s/informer.js';
 import { RESOURCES } from '../k8s/resources.js';
 import { AssumedLedger } from '../ledger/assumed-ledger.js';
 import type { ClaimantKind } from '../ledger/claims.js';
@@ -30,7 +31,7 @@ import { GpuNodeReconciler } from './gpunode/gpunode-reconciler.js';
 import { ReconfigTracker } from './gpunode/reconfig-tracker.js';
 import { GpuPartitionReconciler } from './gpupartition/gpupartition-reconciler.js';
 import { gpuNodeCapacityChanged, gpuNodeToClaimants, nodePlacementChanged, podToJob, podToPartition, self, uniqueRequests } from './mappers.js';
-import { PodGateReconciler } from './pod-gate/pod-gate-reconciler.js';
+import { PodGateReconciler, partitionGateRequests, podGateRequests } from './pod-gate/pod-gate-reconciler.js';
 import { TrainingJobReconciler } from './trainingjob/trainingjob-reconciler.js';
 
 /** Options of {@link registerControllers}. */
@@ -50,7 +51,7 @@ export interface OperatorSetupOptions {
   logger?: winston.Logger;
 }
 
-/** The registered controllers and the admission cycle, for tests and diagnostics. */
+/** The registered controllers, the admission cycle, and the shared informers (the slice map reads them). */
 export interface OperatorControllers {
   partitions: Controller;
   jobs: Controller;
@@ -58,6 +59,14 @@ export interface OperatorControllers {
   gpuNodes: Controller;
   admission: AdmissionCycle;
   ledger: AssumedLedger;
+  informers: {
+    gpuNodes: Informer<GpuNode>;
+    nodes: Informer<NodeObject>;
+    partitions: Informer<GpuPartition>;
+    jobs: Informer<TrainingJob>;
+    partitionPods: Informer<PodObject>;
+    jobPods: Informer<PodObject>;
+  };
 }
 
 /** Registers the informers, the admission cycle and the controllers of the operator on `manager`. */
@@ -155,8 +164,8 @@ export function registerControllers(manager: Manager, client: KubeClient, opts: 
   // Requests of the gate controller are partition keys: one partition's pods are decided by one worker at a time.
   const gateR = new PodGateReconciler({ client: guardGateClient(client, guard, partitionPods, partitions), pods: partitionPods, partitions, recorder: manager.recorder });
   const gateC = new Controller(gateR, { ...copts, kind: 'Pod' })
-    .watch(partitionPods, podToPartition)
-    .watch(partitions, (p, prev) => uniqueRequests(self(p), prev ? self(prev) : []));
+    .watch(partitionPods, podGateRequests(partitionPods))
+    .watch(partitions, (p, prev) => uniqueRequests(partitionGateRequests(partitionPods)(p), prev ? self(prev) : []));
 
   const claims = new ClaimReconciliationPass({
     client,
@@ -176,7 +185,8 @@ export function registerControllers(manager: Manager, client: KubeClient, opts: 
     .watch(nodes, (n, prev, deleted) => (nodePlacementChanged(n, prev, deleted) ? self(n) : []));
 
   for (const c of [partitionC, jobC, gateC, gpuNodeC]) manager.addController(c);
-  return { partitions: partitionC, jobs: jobC, podGate: gateC, gpuNodes: gpuNodeC, admission, ledger };
+  const informers = { gpuNodes, nodes, partitions, jobs, partitionPods, jobPods };
+  return { partitions: partitionC, jobs: jobC, podGate: gateC, gpuNodes: gpuNodeC, admission, ledger, informers };
 }
 
 /**

@@ -121,3 +121,99 @@ export function decideAdmissions(input: AdmissionInput): AdmissionDecision[] {
 export function slicesOf(pod: PodObject, resource: string): number {
   return podExtendedRequests(pod).get(resource) ?? 0;
 }
+
+// ---------------------------------------------------------------- pods that name no partition
+
+/** The partition label value of a pod that asks the operator to choose its partition. */
+export const CHOOSE_PARTITION = '';
+
+/** True for a gated pod whose partition label is empty: the operator picks its partition. */
+export function podAwaitsBinding(pod: PodObject): boolean {
+  return podPartition(pod) === CHOOSE_PARTITION && podGated(pod) && !podTerminated(pod) && !pod.metadata.deletionTimestamp;
+}
+
+/** What happens to one pod that names no partition. */
+export type BindingDecision =
+  | { pod: PodObject; bind: true; partition: string }
+  | { pod: PodObject; bind: false; reason: string; message: string };
+
+/** The MIG profile behind an extended resource name (`nvidia.com/mig-1g.23gb` → `1g.23gb`). */
+export function profileOfResource(resource: string): string {
+  return resource.replace(/^nvidia\.com\/mig-/, '');
+}
+
+/**
+ * Chooses a partition for every pod of a namespace that names none (label `gpu.haein.dev/partition: ""`, set
+ * with the gate by the chart's MutatingAdmissionPolicy on plain NVIDIA-style pods), oldest pod first.
+ *
+ * Rule: a pod requesting `n` of one `nvidia.com/mig-<profile>` resource (and no other GPU resource) goes to the
+ * Ready GpuPartition of its namespace whose `status.resourceName` is that resource and that has `n` slices not
+ * taken by the pods already bound to it; among several, the one whose name sorts first. A pod that fits none
+ * stays gated, and the reason names what to create or wait for.
+ */
+export function decideBindings(input: { namespace: string; partitions: GpuPartition[]; pods: PodObject[] }): BindingDecision[] {
+  const waiting = input.pods
+    .filter(podAwaitsBinding)
+    .sort((a, b) => (a.metadata.creationTimestamp ?? '').localeCompare(b.metadata.creationTimestamp ?? '') || (a.metadata.name ?? '').localeCompare(b.metadata.name ?? ''));
+  if (waiting.length === 0) return [];
+  // Slices each partition still has for new pods: its allocations minus what its live pods ask for.
+  const taken = new Map<string, number>();
+  const partitions = input.partitions.filter((p) => !p.metadata.deletionTimestamp).sort((a, b) => (a.metadata.name ?? '').localeCompare(b.metadata.name ?? ''));
+  for (const pod of input.pods) {
+    const name = podPartition(pod);
+    if (!name || podTerminated(pod)) continue;
+    const p = partitions.find((x) => x.metadata.name === name);
+    taken.set(name, (taken.get(name) ?? 0) + (p?.status?.resourceName ? slicesOf(pod, p.status.resourceName) : 0));
+  }
+  const room = (p: GpuPartition) => (p.status?.allocations?.length ?? 0) - (taken.get(p.metadata.name ?? '') ?? 0);
+  const out: BindingDecision[] = [];
+  for (const pod of waiting) {
+    const requests = podExtendedRequests(pod);
+    const gpuResources = [...requests.entries()].filter(([, n]) => n > 0).map(([r]) => r);
+    const mig = gpuResources.filter((r) => r.startsWith('nvidia.com/mig-'));
+    if (mig.length !== 1 || gpuResources.length !== 1) {
+      out.push({
+        pod,
+        bind: false,
+        reason: 'ResourceMismatch',
+        message: `a pod without a partition label must request exactly one nvidia.com/mig-* resource and no other GPU resource to be matched to a GpuPartition; it requests ${gpuResources.join(', ') || 'none'}`,
+      });
+      continue;
+    }
+    const resource = mig[0] as string;
+    const want = requests.get(resource) ?? 0;
+    const offering = partitions.filter((p) => p.status?.resourceName === resource || (!p.status?.resourceName && p.spec.profile === profileOfResource(resource)));
+    const ready = offering.filter((p) => p.status?.phase === 'Ready' && p.status.resourceName === resource);
+    const pick = ready.find((p) => room(p) >= want);
+    if (pick) {
+      const name = pick.metadata.name as string;
+      taken.set(name, (taken.get(name) ?? 0) + want);
+      out.push({ pod, bind: true, partition: name });
+      continue;
+    }
+    const where = `namespace ${input.namespace}`;
+    if (offering.length === 0) {
+      out.push({
+        pod,
+        bind: false,
+        reason: 'NoMatchingPartition',
+        message: `no GpuPartition in ${where} offers ${resource}: create one with spec.profile ${profileOfResource(resource)} and count >= ${want} (kind GpuPartition, apiVersion gpu.haein.dev/v1alpha1) in ${where}; the pod starts on it once it is Ready`,
+      });
+    } else if (ready.length === 0) {
+      out.push({
+        pod,
+        bind: false,
+        reason: 'PartitionNotReady',
+        message: `the GpuPartition(s) offering ${resource} in ${where} are not Ready yet (${offering.map((p) => `${p.metadata.name}: ${p.status?.phase ?? 'Pending'}`).join(', ')}); the pod starts when one is`,
+      });
+    } else {
+      out.push({
+        pod,
+        bind: false,
+        reason: 'PartitionsFull',
+        message: `every GpuPartition offering ${resource} in ${where} is full (${ready.map((p) => `${p.metadata.name}: ${Math.max(0, room(p))} of ${p.status?.allocations?.length ?? 0} free`).join(', ')}); raise a partition's count or create another, or the pod starts when ${want} slice(s) are free`,
+      });
+    }
+  }
+  return out;
+}

@@ -2,11 +2,14 @@
  * Lifts the partition scheduling gate of pods that may consume a GpuPartition, pinning each to one of the
  * partition's nodes; pods that must wait keep the gate, get a Warning Event and an annotation saying why.
  * Requests are keyed by partition (`namespace/partitionName`), so one partition's pods are decided serially.
+ * The key `namespace/*` ({@link BINDING_REQUEST}) binds the namespace's pods that name no partition (plain NVIDIA-style pods
+ * the MutatingAdmissionPolicy gated) to a matching partition by setting their label; their admission then
+ * follows under the partition's key.
  */
-import { PARTITION_GATE } from '../../api/constants.js';
+import { PARTITION_GATE, PARTITION_LABEL } from '../../api/constants.js';
 import type { GpuPartition } from '../../api/types.js';
 import { RESOURCES } from '../../k8s/resources.js';
-import { ADMISSION_ANNOTATION, decideAdmissions, slicesOf, type AssumedAdmission } from './pod-admission.js';
+import { ADMISSION_ANNOTATION, decideAdmissions, decideBindings, podAwaitsBinding, slicesOf, type AssumedAdmission } from './pod-admission.js';
 import { pinToNode, podGated, podPartition, podTerminated, type PodObject } from '../../api/pods.js';
 import type { CachePort, ClientPort, LogPort, ReconcileRequest, ReconcileResult, RecorderPort } from '../../runtime/ports.js';
 
@@ -18,6 +21,9 @@ export interface PodGateReconcilerDeps {
   partitions: CachePort<GpuPartition>;
   recorder: RecorderPort;
 }
+
+/** Request name of a namespace's binding pass (`*` names no partition: partition names are DNS subdomains). */
+export const BINDING_REQUEST = '*';
 
 /** Admits gated pods to their partitions. */
 export class PodGateReconciler {
@@ -32,9 +38,10 @@ export class PodGateReconciler {
     this.#d = deps;
   }
 
-  /** Decides every gated pod of the partition `req` (namespace + partition name). */
+  /** Decides every gated pod of the partition `req` (namespace + partition name), or binds the namespace's unbound pods. */
   async reconcile(req: ReconcileRequest, log: LogPort): Promise<ReconcileResult | void> {
     if (!req.namespace) return;
+    if (req.name === BINDING_REQUEST) return this.#bind(req.namespace, log);
     const key = `${req.namespace}/${req.name}`;
     const pods = this.#d.pods.list(req.namespace).filter((p) => podPartition(p) === req.name);
     // Forget assumptions the cache has caught up with (pod ungated, finished or gone).
@@ -83,4 +90,53 @@ export class PodGateReconciler {
     if (assumed.length > 0) this.#assumed.set(key, assumed);
     else this.#assumed.delete(key);
   }
+
+  /** Sets the partition label of the namespace's pods that name none, or says why a pod waits. */
+  async #bind(namespace: string, log: LogPort): Promise<void> {
+    const decisions = decideBindings({ namespace, partitions: this.#d.partitions.list(namespace), pods: this.#d.pods.list(namespace) });
+    for (const d of decisions) {
+      const pod = d.pod;
+      const name = pod.metadata.name as string;
+      if (d.bind) {
+        // With the resourceVersion: a pod changed meanwhile is decided again, never bound twice.
+        await this.#d.client.mergePatch<PodObject>(
+          RESOURCES.pod,
+          name,
+          { metadata: { resourceVersion: pod.metadata.resourceVersion, labels: { [PARTITION_LABEL]: d.partition }, annotations: { [ADMISSION_ANNOTATION]: null } } },
+          namespace,
+        );
+        await this.#d.recorder.event(pod, 'Normal', 'Bound', `Bound to GpuPartition ${namespace}/${d.partition}, the first Ready partition by name offering the pod's resource with a free slice`);
+        log.info('Bound pod to GpuPartition', { pod: name, partition: d.partition });
+        continue;
+      }
+      if (pod.metadata.annotations?.[ADMISSION_ANNOTATION] === d.message) continue;
+      await this.#d.client.mergePatch<PodObject>(RESOURCES.pod, name, { metadata: { annotations: { [ADMISSION_ANNOTATION]: d.message } } }, namespace);
+      await this.#d.recorder.event(pod, 'Warning', d.reason, d.message);
+      log.debug('Pod waits for a matching GpuPartition', { pod: name, reason: d.reason });
+    }
+  }
+}
+
+/**
+ * Requests of the gate controller for a pod change: the partition the pod names, and the namespace's binding
+ * key while any pod there waits for a partition (a pod that ends may free the slice it waits for).
+ */
+export function podGateRequests(pods: CachePort<PodObject>): (pod: PodObject) => ReconcileRequest[] {
+  return (pod) => {
+    const ns = pod.metadata.namespace;
+    if (!ns) return [];
+    const partition = podPartition(pod);
+    const out: ReconcileRequest[] = partition ? [{ namespace: ns, name: partition }] : [];
+    if (podAwaitsBinding(pod) || pods.list(ns).some(podAwaitsBinding)) out.push({ namespace: ns, name: BINDING_REQUEST });
+    return out;
+  };
+}
+
+/** Requests of the gate controller for a partition change: the partition, and its namespace's binding key while a pod there waits for one. */
+export function partitionGateRequests(pods: CachePort<PodObject>): (p: GpuPartition) => ReconcileRequest[] {
+  return (p) => {
+    const ns = p.metadata.namespace;
+    if (!ns || !p.metadata.name) return [];
+    return [{ namespace: ns, name: p.metadata.name }, ...(pods.list(ns).some(podAwaitsBinding) ? [{ namespace: ns, name: BINDING_REQUEST }] : [])];
+  };
 }

@@ -54,6 +54,8 @@ interface TrainingJobView {
 let env: NodeModeEnv;
 let ns: TestNamespace | undefined;
 let installed = false;
+/** Host port of the chart's slice map (hostNetwork), chosen at install. */
+let sliceMapPort = 0;
 /** The node's GpuNode before the chart's operator rewrote it: its target spec and its realised layout. */
 let before: GpuNodeView | undefined;
 
@@ -144,6 +146,7 @@ describe('helm chart on the node-mode cluster', () => {
   it('installs with the locally imported image; the operator and the node agent become Ready', async () => {
     await withDiagnostics('helm install', [RELEASE_NS], async () => {
       const [metricsPort, healthPort] = [await freePort(), await freePort()];
+      sliceMapPort = await freePort();
       await helmInstall(
         RELEASE,
         join(REPO_ROOT, 'charts', 'haein'),
@@ -154,6 +157,7 @@ describe('helm chart on the node-mode cluster', () => {
           apiServerOverride: { enabled: true, host: '127.0.0.1', port: env.apiPort },
           // One node and hostNetwork: a second replica could not bind the same ports.
           operator: { replicas: 1, metricsPort, healthPort, podDisruptionBudget: false, topologySpread: { enabled: false } },
+          sliceMap: { port: sliceMapPort },
           nodeAgent: {
             model: env.model,
             gpus: env.gpus,
@@ -182,6 +186,20 @@ describe('helm chart on the node-mode cluster', () => {
       }
     });
   }, 10 * 60_000);
+
+  it('the operator serves the slice map page from the image (no CDN)', async () => {
+    expect(installed).toBe(true);
+    const page = await fetch(`http://127.0.0.1:${sliceMapPort}/`);
+    expect(page.status).toBe(200);
+    const html = await page.text();
+    expect(html).toContain('assets/slice-map.js');
+    expect(html).not.toMatch(/https?:\/\//);
+    const js = await fetch(`http://127.0.0.1:${sliceMapPort}/assets/slice-map.js`);
+    expect(js.status).toBe(200);
+    expect((await js.text()).length).toBeGreaterThan(5000);
+    const map = (await (await fetch(`http://127.0.0.1:${sliceMapPort}/api/slice-map`)).json()) as { nodes: Array<{ name: string }> };
+    expect(map.nodes.map((n) => n.name)).toContain(env.nodeName);
+  }, 60_000);
 
   it('a pod consuming a GpuPartition gets its MIG slice through the real kubelet', async () => {
     expect(installed).toBe(true);

@@ -4,22 +4,19 @@
  * notebook pod is admitted. For isolation on a shared cluster the objects go to a test namespace and carry a
  * node selector for this suite's simulated nodes; nothing else is changed.
  */
-import { readFileSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
-import yaml from 'js-yaml';
 import { JOB_LABEL, PARTITION_GATE } from '../../../src/api/constants.js';
 import type { GpuPartition, TrainingJob } from '../../../src/api/types.js';
 import { podTargetNode, type PodObject } from '../../../src/api/pods.js';
 import type { KubeClient } from '../../../src/k8s/client.js';
-import { RESOURCES, type ResourceRef } from '../../../src/k8s/resources.js';
-import { REPO_ROOT, eventually, type TestNamespace } from '../../support/cluster.js';
+import { RESOURCES } from '../../../src/k8s/resources.js';
+import { eventually, type TestNamespace } from '../../support/cluster.js';
+import { createExamples } from '../../support/examples.js';
 import { OperatorHarness } from '../../support/operator-harness.js';
 
 let client: KubeClient;
 let ns: TestNamespace;
 const h = new OperatorHarness();
 
-const REFS: Record<string, ResourceRef> = { GpuPartition: RESOURCES.gpuPartition, TrainingJob: RESOURCES.trainingJob, Pod: RESOURCES.pod };
 
 beforeAll(async () => {
   // One NVLink domain, as the job's sameClique topology asks.
@@ -29,16 +26,7 @@ beforeAll(async () => {
   h.startAgent();
   await h.startOperator();
 
-  const dir = join(REPO_ROOT, 'examples');
-  for (const file of readdirSync(dir).filter((f) => f.endsWith('.yaml')).sort()) {
-    for (const doc of yaml.loadAll(readFileSync(join(dir, file), 'utf8')) as Array<{ kind: string; metadata: { namespace?: string }; spec: Record<string, unknown> }>) {
-      const ref = doc && REFS[doc.kind];
-      if (!ref) continue;
-      doc.metadata.namespace = ns.name;
-      if (doc.kind !== 'Pod') doc.spec.nodeSelector = { ...((doc.spec.nodeSelector as object) ?? {}), ...selector };
-      await client.create(ref, doc);
-    }
-  }
+  await createExamples(client, ns.name, selector);
 });
 
 afterAll(() => h.stop());

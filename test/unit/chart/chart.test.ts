@@ -96,8 +96,8 @@ describe('helm lint and template', () => {
   it('renders exactly the expected kinds with default values', () => {
     expect(kinds(defaults)).toEqual(
       [
-        'ClusterRole', 'ClusterRole', 'ClusterRoleBinding', 'ClusterRoleBinding', 'DaemonSet', 'Deployment',
-        'PodDisruptionBudget', 'Role', 'RoleBinding', 'Service', 'ServiceAccount', 'ServiceAccount',
+        'ClusterRole', 'ClusterRole', 'ClusterRoleBinding', 'ClusterRoleBinding', 'ConfigMap', 'DaemonSet', 'Deployment',
+        'PodDisruptionBudget', 'Role', 'RoleBinding', 'Service', 'Service', 'ServiceAccount', 'ServiceAccount',
         'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding',
         'ValidatingAdmissionPolicyBinding',
       ].sort(),
@@ -116,6 +116,17 @@ describe('helm lint and template', () => {
     expect(kinds(noAdmission).filter((k) => k.startsWith('ValidatingAdmission'))).toEqual([]);
     const single = await render('operator.replicas=1');
     expect(kinds(single)).not.toContain('PodDisruptionBudget');
+  });
+
+  it('serves the slice map on its port with a Service, and turns it off with sliceMap.enabled=false', async () => {
+    const operator = (objs: K8sObject[]) => (objs.find((o) => o.kind === 'Deployment') as Workload).spec.template.spec.containers[0] as Container & { ports: Array<{ name: string; containerPort: number }> };
+    expect(operator(defaults).args).toContain('--slice-map-port=8090');
+    expect(operator(defaults).ports).toContainEqual({ name: 'slice-map', containerPort: 8090, protocol: 'TCP' });
+    const svc = defaults.find((o) => o.kind === 'Service' && o.metadata.name.endsWith('-slice-map')) as K8sObject & { spec: { ports: Array<{ port: number; targetPort: string }> } };
+    expect(svc.spec.ports).toEqual([{ name: 'slice-map', port: 8090, targetPort: 'slice-map', protocol: 'TCP' }]);
+    const off = await render('sliceMap.enabled=false');
+    expect(operator(off).args.some((a) => a.startsWith('--slice-map-port'))).toBe(false);
+    expect(off.some((o) => o.metadata.name.endsWith('-slice-map'))).toBe(false);
   });
 
   it('refuses apiServerOverride without a host, with a message naming the value', async () => {
@@ -275,5 +286,22 @@ describe('admission policy', () => {
     );
     const plain = yaml.loadAll(readFileSync(join(ROOT, 'config', 'admission-policy.yaml'), 'utf8')).filter((d) => d !== null);
     expect(plain).toEqual(rendered.filter((d) => d !== null));
+  });
+
+  it('gates plain NVIDIA-style pods with a MutatingAdmissionPolicy only where the API server offers one', async () => {
+    const map = (objs: K8sObject[]) => objs.filter((o) => o.kind.startsWith('MutatingAdmissionPolicy'));
+    expect(map(defaults)).toEqual([]);
+    const alpha = await helm(['template', 'haein', CHART, '-n', NAMESPACE, '--api-versions', 'admissionregistration.k8s.io/v1alpha1/MutatingAdmissionPolicy']);
+    const docs = yaml.loadAll(alpha).filter((d): d is K8sObject => d !== null && typeof d === 'object');
+    expect(map(docs).map((d) => `${d.apiVersion} ${d.kind}`)).toEqual([
+      'admissionregistration.k8s.io/v1alpha1 MutatingAdmissionPolicy',
+      'admissionregistration.k8s.io/v1alpha1 MutatingAdmissionPolicyBinding',
+    ]);
+    const beta = await helm(['template', 'haein', CHART, '-n', NAMESPACE, '--api-versions', 'admissionregistration.k8s.io/v1beta1/MutatingAdmissionPolicy', '--api-versions', 'admissionregistration.k8s.io/v1alpha1/MutatingAdmissionPolicy']);
+    expect(beta).toContain('apiVersion: admissionregistration.k8s.io/v1beta1\nkind: MutatingAdmissionPolicy\n');
+    const off = await helm(['template', 'haein', CHART, '--api-versions', 'admissionregistration.k8s.io/v1alpha1/MutatingAdmissionPolicy', '--set', 'admission.gatePlainPods=false']);
+    expect(off).not.toContain('kind: MutatingAdmissionPolicy');
+    const plain = yaml.loadAll(readFileSync(join(ROOT, 'config', 'mutating-admission-policy.yaml'), 'utf8')).filter((d) => d !== null);
+    expect(plain).toEqual(map(docs));
   });
 });

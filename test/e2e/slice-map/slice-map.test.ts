@@ -1,0 +1,221 @@
+/**
+ * The slice map, the kubectl plugin and the Grafana dashboard against a real operator process on the control
+ * plane: three KWOK nodes whose GPUs the node agent simulates (KWOK mode), the operator watching this suite's
+ * namespace with --slice-map-port, examples/ applied, and Debian's headless Chromium reading the page.
+ * Checks: the demo's partitions and job appear on the GPUs their status names; a new partition appears on the
+ * page within 1 s of the ledger write; a map of 1,024 GPUs renders within 2 s; `kubectl haein` found by kubectl
+ * on PATH; every dashboard query names a metric the running operator exports.
+ */
+import { execFile } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import type { Browser, Page } from 'playwright-core';
+import type { GpuNode, GpuPartition, TrainingJob } from '../../../src/api/types.js';
+import { PANELS, exposedMetricNames, metricNamesIn } from '../../../src/dashboards/operator-dashboard.js';
+import { KubeClient, RESOURCES, type WatchHandle } from '../../../src/k8s/client.js';
+import { freePort, startNodeProcess, stopProcess, type Child } from '../../../bench/scale/processes.js';
+import { forEachLimit } from '../../../bench/scale/pool.js';
+import { REPO_ROOT, createTestNamespace, eventually, getKubeConfig, installCrds, kubeconfigPath, toolDir, type TestNamespace } from '../../support/cluster.js';
+import { createExamples } from '../../support/examples.js';
+import { sliceMapFleet } from '../../../bench/slice-map-fleet.js';
+import { launchChromium } from '../support/browser.js';
+
+const run = promisify(execFile);
+
+let client: KubeClient;
+let ns: TestNamespace;
+let selector: Record<string, string>;
+let nodeNames: string[] = [];
+let fleetNames: string[] = [];
+const children: Child[] = [];
+let browser: Browser | undefined;
+let page: Page;
+let mapUrl = '';
+let metricsUrl = '';
+const work = mkdtempSync(join(tmpdir(), 'haein-smap-'));
+
+async function ready(name: string): Promise<GpuPartition> {
+  return eventually(async () => {
+    const p = await client.get<GpuPartition>(RESOURCES.gpuPartition, name, ns.name);
+    return p?.status?.phase === 'Ready' ? p : undefined;
+  }, { timeoutMs: 90_000, what: `GpuPartition ${name} Ready` });
+}
+
+beforeAll(async () => {
+  client = new KubeClient(getKubeConfig());
+  await installCrds();
+  ns = await createTestNamespace('smap');
+  selector = { 'haein.dev/suite': ns.name };
+  nodeNames = [0, 1, 2].map((i) => `${ns.name}-n${i}`);
+  for (const name of nodeNames) {
+    await client.create(RESOURCES.node, {
+      apiVersion: 'v1',
+      kind: 'Node',
+      metadata: { name, annotations: { 'kwok.x-k8s.io/node': 'fake' }, labels: { ...selector, 'kubernetes.io/hostname': name, type: 'kwok' } },
+      status: { capacity: { cpu: '64', memory: '512Gi', pods: '110' }, allocatable: { cpu: '64', memory: '512Gi', pods: '110' } },
+    });
+  }
+  const [metricsPort, healthPort, mapPort] = [await freePort(), await freePort(), await freePort()];
+  const logs = join(work, 'logs');
+  mkdirSync(logs, { recursive: true });
+  // The real node agent in KWOK mode; three nodes in one NVLink domain, as the example job's sameClique asks.
+  children.push(
+    startNodeProcess('agent', join(REPO_ROOT, 'dist/src/cmd/node-agent.js'), [
+      '--kubeconfig', kubeconfigPath(), '--node-selector', `haein.dev/suite=${ns.name}`, '--model', 'NVIDIA-B200', '--gpus', '8',
+      '--nodes-per-clique', '3', '--no-device-plugin', '--state-dir', join(work, 'agent'), '--health-port', '0',
+    ], join(logs, 'agent.log'), { LOG_LEVEL: 'warn' }),
+  );
+  children.push(
+    startNodeProcess('operator', join(REPO_ROOT, 'dist/src/cmd/operator.js'), [
+      '--kubeconfig', kubeconfigPath(), `--namespace=${ns.name}`, '--leader-elect=false',
+      `--metrics-port=${metricsPort}`, `--health-port=${healthPort}`, `--slice-map-port=${mapPort}`,
+    ], join(logs, 'operator.log'), { LOG_LEVEL: 'info', POD_NAMESPACE: ns.name }),
+  );
+  mapUrl = `http://127.0.0.1:${mapPort}/`;
+  metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
+  await eventually(async () => (await fetch(`http://127.0.0.1:${healthPort}/readyz`)).ok, { timeoutMs: 60_000, what: `operator ready (log ${logs}/operator.log)` });
+  await eventually(async () => (await client.list<GpuNode>(RESOURCES.gpuNode)).items.filter((g) => nodeNames.includes(g.metadata.name ?? '') && g.status?.inventory).length === 3, {
+    timeoutMs: 60_000,
+    what: `the agent's GpuNodes (log ${logs}/agent.log)`,
+  });
+
+  await createExamples(client, ns.name, selector);
+  browser = await launchChromium();
+  page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
+  await page.goto(mapUrl);
+}, 240_000);
+
+afterAll(async () => {
+  await browser?.close();
+  for (const c of children.reverse()) await stopProcess(c);
+  await forEachLimit([...nodeNames, ...fleetNames], 8, async (n) => {
+    await client.delete(RESOURCES.gpuNode, n).catch(() => undefined);
+    await client.delete(RESOURCES.node, n).catch(() => undefined);
+  });
+  await ns?.cleanup();
+}, 120_000);
+
+const slice = (node: string, gpu: number, holder: string, start?: number) =>
+  `[data-node="${node}"] [data-gpu="${gpu}"] [data-holder="${holder}"]${start === undefined ? '' : `[data-start="${start}"]`}`;
+
+test('the demo partitions and job appear on the GPUs their status names, with holder and MIG UUID on click', async () => {
+  for (const name of ['notebook', 'inference']) {
+    const p = await ready(name);
+    const allocations = p.status?.allocations ?? [];
+    expect(allocations.length).toBeGreaterThan(0);
+    for (const a of allocations) await page.waitForSelector(slice(a.node, a.gpuIndex, `GpuPartition/${ns.name}/${name}`, a.start), { timeout: 10_000 });
+    expect(await page.locator(`[data-holder="GpuPartition/${ns.name}/${name}"]`).count()).toBe(allocations.length);
+  }
+  const job = await eventually(async () => {
+    const j = await client.get<TrainingJob>(RESOURCES.trainingJob, 'llm-pretrain', ns.name);
+    return j?.status?.phase === 'Running' ? j : undefined;
+  }, { timeoutMs: 90_000, what: 'llm-pretrain Running' });
+  const gpus = (job.status?.workers ?? []).flatMap((w) => (w.gpuIndices ?? []).map((g) => [w.node as string, g] as const));
+  expect(gpus).toHaveLength(16);
+  for (const [node, gpu] of gpus) await page.waitForSelector(slice(node, gpu, `TrainingJob/${ns.name}/llm-pretrain`), { timeout: 10_000 });
+
+  // Clicking the notebook's slice shows its holder and the MIG UUID its status reports.
+  const nb = (await ready('notebook')).status?.allocations?.[0];
+  await page.click(slice(nb!.node, nb!.gpuIndex, `GpuPartition/${ns.name}/notebook`, nb!.start));
+  await page.waitForSelector(`[data-field="uuid"]:has-text("${nb!.uuid}")`, { timeout: 5_000 });
+  expect(await page.textContent('[data-field="holder"]')).toContain(`GpuPartition ${ns.name}/notebook`);
+
+  // The namespace filter keeps only the nodes holding this namespace's slices: the suite's three.
+  await page.selectOption('select[name="namespace"]', ns.name);
+  await page.waitForFunction(`document.querySelectorAll('[data-node]').length === 3`, undefined, { timeout: 5_000 });
+  expect((await page.locator('[data-node]').evaluateAll((els) => els.map((e) => e.getAttribute('data-node')))).sort()).toEqual(nodeNames);
+  await page.selectOption('select[name="namespace"]', '');
+}, 200_000);
+
+test('a new partition appears on the page within 1 s of its ledger write', async () => {
+  // When the ledger write (the GpuNode change naming the new partition) reaches a watcher, and when the page shows it.
+  const listed = await client.list<GpuNode>(RESOURCES.gpuNode);
+  let handle: WatchHandle | undefined;
+  const written = new Promise<number>((resolve) => {
+    void client
+      .watch(RESOURCES.gpuNode, { resourceVersion: listed.resourceVersion }, (_type, obj) => {
+        const gn = obj as GpuNode;
+        if ((gn.spec?.gpus ?? []).some((g) => g.slices.some((s) => s.claim?.name === 'fresh' && s.claim.namespace === ns.name))) resolve(Date.now());
+      }, () => undefined)
+      .then((h) => (handle = h));
+  });
+  // In the page (a string: the test is compiled without the DOM library): resolves when the slice is drawn.
+  const sel = `[data-holder="GpuPartition/${ns.name}/fresh"]`;
+  const shown = page.evaluate(`new Promise((resolve) => {
+    const check = () => { if (!document.querySelector(${JSON.stringify(sel)})) return false; resolve(Date.now()); return true; };
+    if (check()) return;
+    const obs = new MutationObserver(() => { if (check()) obs.disconnect(); });
+    obs.observe(document.body, { subtree: true, childList: true, attributes: true });
+  })`) as Promise<number>;
+  await client.create(RESOURCES.gpuPartition, { apiVersion: 'gpu.haein.dev/v1alpha1', kind: 'GpuPartition', metadata: { name: 'fresh', namespace: ns.name }, spec: { profile: '2g.45gb', nodeSelector: selector } });
+  const [tWrite, tShown] = await Promise.all([written, shown]);
+  handle?.abort();
+  const latency = tShown - tWrite;
+  process.stderr.write(`slice map: new partition shown ${latency} ms after its ledger write reached a watcher\n`);
+  expect(latency).toBeLessThan(1000);
+}, 60_000);
+
+test('kubectl finds the plugin on PATH: map, why and top against the cluster', async () => {
+  // Only kubectl-haein on PATH besides the project's Node (the shebang says `env node`).
+  const bin = join(work, 'bin');
+  mkdirSync(bin, { recursive: true });
+  const entry = join(REPO_ROOT, 'dist/src/cmd/kubectl-haein.js');
+  chmodSync(entry, 0o755);
+  symlinkSync(entry, join(bin, 'kubectl-haein'));
+  const env = { ...process.env, PATH: `${bin}:${join(REPO_ROOT, 'node_modules', '.bin')}:/usr/bin:/bin`, KUBECONFIG: kubeconfigPath() };
+  const kubectl = join(await toolDir(), 'kubectl');
+  const plugin = (args: string[]) => run(kubectl, ['haein', ...args], { env, maxBuffer: 16 * 1024 * 1024 });
+
+  const map = await plugin(['map', '-n', ns.name]);
+  expect(map.stdout).toMatch(new RegExp(`^${ns.name}-n\\d\\s+\\d\\s+mig\\s+\\S{8}\\s+.*gpup/${ns.name}/notebook#0`, 'm'));
+  const json = JSON.parse((await plugin(['map', '-n', ns.name, '-o', 'json'])).stdout) as { nodes: Array<{ name: string }> };
+  expect(json.nodes.every((n) => nodeNames.includes(n.name))).toBe(true);
+  expect((await plugin(['top', '-n', ns.name])).stdout).toMatch(new RegExp(`^${ns.name}\\s+1g\\.23gb\\s+1\\s`, 'm'));
+
+  await client.create(RESOURCES.gpuPartition, { apiVersion: 'gpu.haein.dev/v1alpha1', kind: 'GpuPartition', metadata: { name: 'too-big', namespace: ns.name }, spec: { profile: '7g.180gb', count: 30, nodeSelector: selector } });
+  const why = await eventually(async () => {
+    const out = (await plugin(['why', 'gpup/too-big', '-n', ns.name])).stdout;
+    return out.includes('Allocated=False') ? out : undefined;
+  }, { timeoutMs: 30_000, what: 'too-big judged by the operator' });
+  expect(why).toContain(`GpuPartition ${ns.name}/too-big waits (`);
+  expect(why).toMatch(/queue\s+position \d+ of \d+ waiting/);
+  expect(why).toMatch(new RegExp(`closest\\s+${ns.name}-n\\d: \\d+ of 30 member\\(s\\) fit there`));
+  const missing = await plugin(['why', 'tj/nope', '-n', ns.name]).catch((err: { code: number; stderr: string }) => err);
+  expect(missing).toMatchObject({ code: 1, stderr: expect.stringContaining('"nope" not found') });
+  const usage = await plugin(['frob']).catch((err: { code: number; stderr: string }) => err);
+  expect(usage).toMatchObject({ code: 2 });
+  await client.delete(RESOURCES.gpuPartition, 'too-big', ns.name);
+}, 90_000);
+
+test('every Grafana dashboard query names a metric the running operator exports', async () => {
+  const exposed = exposedMetricNames(await (await fetch(metricsUrl)).text());
+  const missing = PANELS.flatMap((g) => g.panels.flatMap((p) => p.queries.flatMap((q) => metricNamesIn(q.expr).filter((n) => !exposed.has(n)).map((n) => `${p.title}: ${n}`))));
+  expect(missing).toEqual([]);
+});
+
+test('a map of 1,024 GPUs renders within 2 s', async () => {
+  // 128 more nodes × 8 B200, carved by the engine for a busy fleet (the operator leaves other namespaces' claims alone).
+  const fleet = sliceMapFleet({ nodes: 128, prefix: `${ns.name}-f`, labels: { 'haein.dev/suite': `${ns.name}-fleet` } });
+  fleetNames = fleet.map((g) => g.metadata.name as string);
+  await forEachLimit(fleet, 8, async (gn) => {
+    const name = gn.metadata.name as string;
+    await client.create(RESOURCES.node, { apiVersion: 'v1', kind: 'Node', metadata: { name, labels: { 'haein.dev/suite': `${ns.name}-fleet` } }, status: { conditions: [{ type: 'Ready', status: 'True', reason: 'Fixture', message: '' }] } });
+    const created = await client.create<GpuNode>(RESOURCES.gpuNode, { ...gn, status: undefined, metadata: { name, labels: gn.metadata.labels } });
+    await client.replaceStatus<GpuNode>(RESOURCES.gpuNode, { ...created, status: { ...gn.status, observedGeneration: created.metadata.generation } });
+  });
+  // The operator's page shows every GpuNode in the cluster: at least these 1,024 GPUs and the demo's 24.
+  const fresh = await browser!.newPage({ viewport: { width: 1600, height: 1000 } });
+  await fresh.goto(mapUrl);
+  await fresh.waitForFunction(`document.querySelectorAll('[data-gpu]').length >= ${1024 + 24}`, undefined, { polling: 'raf', timeout: 30_000 });
+  const ms = (await fresh.evaluate('performance.now()')) as number;
+  process.stderr.write(`slice map: ${await fresh.locator('[data-gpu]').count()} GPUs rendered ${Math.round(ms)} ms after navigation start\n`);
+  expect(ms).toBeLessThan(2000);
+  if (process.env.HAEIN_SLICE_MAP_SCREENSHOT) {
+    await fresh.click(`[data-node="${ns.name}-f-003"] [data-gpu="5"] [data-start]`);
+    await fresh.waitForTimeout(300);
+    await fresh.screenshot({ path: process.env.HAEIN_SLICE_MAP_SCREENSHOT });
+  }
+  await fresh.close();
+}, 180_000);
