@@ -16,6 +16,12 @@ export interface OperatorConfig {
   leaseName: string;
   /** Leader identity (the pod name). */
   identity: string;
+  /** How long a Lease is valid without renewal, in milliseconds. */
+  leaseDurationMs: number;
+  /** The leader gives up (and stops writing) when it could not renew for this long, in milliseconds. */
+  renewDeadlineMs: number;
+  /** Interval between acquire/renew attempts, in milliseconds. */
+  retryPeriodMs: number;
   /** Watch only this namespace's partitions, jobs and pods. */
   namespace?: string;
   /** Reconcile workers of the GpuNode and pod-gate controllers. */
@@ -34,6 +40,8 @@ export interface OperatorConfig {
   sliceMapPort?: number;
 }
 
+const HOUR_MS = 3_600_000;
+
 /** Usage text. */
 export const USAGE = `haein-operator [flags]
   --kubeconfig=PATH        kubeconfig (default: $KUBECONFIG, ~/.kube/config, then in-cluster)
@@ -42,6 +50,9 @@ export const USAGE = `haein-operator [flags]
   --leader-elect[=BOOL]    elect a leader through a Lease (default true)
   --lease-namespace=NS     namespace of the Lease (default $POD_NAMESPACE or haein-system)
   --lease-name=NAME        name of the Lease (default haein-operator)
+  --lease-duration-ms=N    how long the Lease is valid without renewal (default 15000)
+  --renew-deadline-ms=N    the leader stops writing when it could not renew for this long (default 10000)
+  --retry-period-ms=N      interval between acquire/renew attempts (default 2000)
   --namespace=NS           watch only this namespace (default: all)
   --workers=N              reconcile workers of the GpuNode and pod-gate controllers (default 2)
   --claimant-workers=N     reconcile workers of the GpuPartition and TrainingJob controllers (default 16)
@@ -68,13 +79,13 @@ export function parseOperatorArgs(argv: string[], env: Record<string, string | u
       flags.set(arg.slice(2), value);
     }
   }
-  const known = new Set(['kubeconfig', 'metrics-port', 'health-port', 'leader-elect', 'lease-namespace', 'lease-name', 'namespace', 'workers', 'claimant-workers', 'cycle-max-batch', 'cycle-max-plan-ms', 'defrag', 'slice-map-port', 'help']);
+  const known = new Set(['kubeconfig', 'metrics-port', 'health-port', 'leader-elect', 'lease-namespace', 'lease-name', 'lease-duration-ms', 'renew-deadline-ms', 'retry-period-ms', 'namespace', 'workers', 'claimant-workers', 'cycle-max-batch', 'cycle-max-plan-ms', 'defrag', 'slice-map-port', 'help']);
   for (const k of flags.keys()) if (!known.has(k)) throw new Error(`unknown flag --${k}\n${USAGE}`);
-  const int = (name: string, dflt: number, min: number): number => {
+  const int = (name: string, dflt: number, min: number, max = 65535): number => {
     const raw = flags.get(name);
     if (raw === undefined) return dflt;
     const n = Number(raw);
-    if (!Number.isInteger(n) || n < min || n > 65535) throw new Error(`--${name}=${raw}: expected an integer between ${min} and 65535`);
+    if (!Number.isInteger(n) || n < min || n > max) throw new Error(`--${name}=${raw}: expected an integer between ${min} and ${max}`);
     return n;
   };
   const bool = (name: string, dflt: boolean): boolean => {
@@ -84,6 +95,9 @@ export function parseOperatorArgs(argv: string[], env: Record<string, string | u
     if (raw === 'false' || raw === '0') return false;
     throw new Error(`--${name}=${raw}: expected true or false`);
   };
+  const leaseDurationMs = int('lease-duration-ms', 15_000, 1, HOUR_MS);
+  const renewDeadlineMs = int('renew-deadline-ms', 10_000, 1, HOUR_MS);
+  if (renewDeadlineMs >= leaseDurationMs) throw new Error(`--renew-deadline-ms=${renewDeadlineMs} must be shorter than --lease-duration-ms=${leaseDurationMs}`);
   const kubeconfig = flags.get('kubeconfig');
   const namespace = flags.get('namespace');
   const sliceMapPort = flags.has('slice-map-port') ? int('slice-map-port', 0, 0) : undefined;
@@ -95,6 +109,9 @@ export function parseOperatorArgs(argv: string[], env: Record<string, string | u
     leaseNamespace: flags.get('lease-namespace') ?? env.POD_NAMESPACE ?? 'haein-system',
     leaseName: flags.get('lease-name') ?? 'haein-operator',
     identity: env.POD_NAME ?? `haein-operator-${process.pid}`,
+    leaseDurationMs,
+    renewDeadlineMs,
+    retryPeriodMs: int('retry-period-ms', 2_000, 1, HOUR_MS),
     ...(namespace ? { namespace } : {}),
     workers: int('workers', 2, 1),
     claimantWorkers: int('claimant-workers', 16, 1),

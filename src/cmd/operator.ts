@@ -31,7 +31,16 @@ async function main(): Promise<void> {
     client,
     logger: log,
     health: { port: cfg.healthPort },
-    leaderElection: cfg.leaderElect ? { namespace: cfg.leaseNamespace, name: cfg.leaseName, identity: cfg.identity } : false,
+    leaderElection: cfg.leaderElect
+      ? {
+          namespace: cfg.leaseNamespace,
+          name: cfg.leaseName,
+          identity: cfg.identity,
+          leaseDurationMs: cfg.leaseDurationMs,
+          renewDeadlineMs: cfg.renewDeadlineMs,
+          retryPeriodMs: cfg.retryPeriodMs,
+        }
+      : false,
   });
   const { informers } = registerControllers(manager, client, {
     workers: cfg.workers,

@@ -16,10 +16,13 @@ export class LedgerConflict extends Error {
   /** HTTP-like code so that `isConflict` treats it as a 409. */
   readonly code = 409;
   readonly reason = 'Conflict';
+  /** The node as it is now, when it was read to tell the conflict apart (undefined: gone, or not read). */
+  readonly current: GpuNode | undefined;
 
-  constructor(node: string, cause: unknown) {
+  constructor(node: string, cause: unknown, current?: GpuNode) {
     super(`GpuNode ${node} changed since it was planned on; the write was refused`, { cause });
     this.name = 'LedgerConflict';
+    this.current = current;
   }
 }
 
@@ -39,7 +42,18 @@ export async function writeLedgerNode(client: ClientPort, edited: GpuNode, base:
   try {
     return await client.jsonPatch<GpuNode>(RESOURCES.gpuNode, name, ops, undefined, signal ? { signal } : {});
   } catch (err) {
-    if (isTestFailed(err) || isConflict(err) || isNotFound(err)) throw new LedgerConflict(name, err);
+    if (isConflict(err) || isNotFound(err)) throw new LedgerConflict(name, err);
+    if (isInvalid(err)) {
+      // A failed test answers a bare 422 "Invalid", as a spec the schema refuses would: the node tells which.
+      const current = await client.get<GpuNode>(RESOURCES.gpuNode, name).catch(() => undefined);
+      if (!current || current.metadata.uid !== base.metadata.uid || (current.metadata.generation ?? 1) !== (base.metadata.generation ?? 1)) {
+        throw new LedgerConflict(name, err, current);
+      }
+    }
     throw new Error(`writing target layout of GpuNode ${name}`, { cause: err });
   }
+}
+
+function isInvalid(err: unknown): boolean {
+  return isTestFailed(err) || (err as { code?: unknown } | undefined)?.code === 422;
 }

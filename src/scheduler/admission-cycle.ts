@@ -333,7 +333,8 @@ export class AdmissionCycle {
           if (err instanceof LedgerConflict || isConflict(err)) {
             this.#d.metrics?.ledgerWrite('conflict');
             this.#d.log.debug('GpuNode changed under a ledger write; its demands are planned again', { node: name });
-            await this.#refresh(name);
+            if (err instanceof LedgerConflict && err.current) this.#d.ledger.assume(err.current);
+            else await this.#refresh(name);
           } else {
             this.#d.metrics?.ledgerWrite('error');
             if (this.#running) this.#d.log.error('Ledger write failed; its demands are planned again', { node: name, err });

@@ -20,5 +20,12 @@ describe('parseOperatorArgs', () => {
     expect(() => parseOperatorArgs(['--frobnicate=1'], {})).toThrow(/unknown flag --frobnicate/);
     expect(() => parseOperatorArgs(['--namespace'], {})).toThrow(/needs a value/);
     expect(() => parseOperatorArgs(['--leader-elect=maybe'], {})).toThrow(/true or false/);
+    expect(() => parseOperatorArgs(['--lease-duration-ms=3000', '--renew-deadline-ms=3000'], {})).toThrow(/must be shorter than --lease-duration-ms/);
+  });
+
+  test('lease timing, admission cycle bounds and claimant workers', () => {
+    const cfg = parseOperatorArgs(['--lease-duration-ms=3000', '--renew-deadline-ms=2000', '--retry-period-ms=200', '--cycle-max-batch=50', '--cycle-max-plan-ms=20', '--claimant-workers=4'], {});
+    expect(cfg).toMatchObject({ leaseDurationMs: 3000, renewDeadlineMs: 2000, retryPeriodMs: 200, cycleMaxBatch: 50, cycleMaxPlanMs: 20, claimantWorkers: 4 });
+    expect(parseOperatorArgs([], {})).toMatchObject({ leaseDurationMs: 15000, renewDeadlineMs: 10000, retryPeriodMs: 2000, cycleMaxBatch: 1000, cycleMaxPlanMs: 200, claimantWorkers: 16 });
   });
 });

@@ -94,6 +94,22 @@ describe('writeLedgerNode', () => {
     expect((await client.get<GpuNode>(RESOURCES.gpuNode, 'n1'))?.spec?.gpus?.[0]?.index).toBe(3);
   });
 
+  test('a spec the API server refuses while the node is unchanged is an error, not a conflict', async () => {
+    const { client, base, edited } = planned();
+    client.invalidOnce.add('GpuNode/n1');
+    const err = await writeLedgerNode(client, edited, base).then(() => undefined, (e: unknown) => e);
+    expect(err).not.toBeInstanceOf(LedgerConflict);
+    expect(isConflict(err)).toBe(false);
+    expect(String((err as Error).message)).toMatch(/writing target layout of GpuNode n1/);
+  });
+
+  test('a refused write carries the node as it is now, for the next plan', async () => {
+    const { client, base, edited } = planned();
+    client.edit<GpuNode>(RESOURCES.gpuNode, 'n1', undefined, (gn) => (gn.spec = { gpus: [{ index: 3, mode: 'whole', slices: [] }] }), true);
+    const err = (await writeLedgerNode(client, edited, base).then(() => undefined, (e: unknown) => e)) as LedgerConflict;
+    expect(err.current?.metadata.generation).toBe(2);
+  });
+
   test('a node deleted and re-created under the same name (another uid) is refused', async () => {
     const { client, base, edited } = planned();
     client.store.delete(client.key(RESOURCES.gpuNode, 'n1'));

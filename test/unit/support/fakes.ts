@@ -16,6 +16,8 @@ export class FakeClient implements ClientPort {
   readonly writes: Array<{ verb: string; kind: string; name: string }> = [];
   /** Set to make the next write of this kind/name fail with 409. */
   readonly conflictOnce = new Set<string>();
+  /** Set to make the next JSON Patch of this kind/name fail with 422 as a schema-invalid object would. */
+  readonly invalidOnce = new Set<string>();
   #rv = 1;
   #uid = 1;
 
@@ -137,6 +139,7 @@ export class FakeClient implements ClientPort {
   /** RFC 6902 JSON Patch with `test`, `add`, `replace` and `remove`; a failed test answers 422 like the API server. */
   async jsonPatch<T>(ref: ResourceRef, name: string, ops: JsonPatchOp[], ns?: string): Promise<T> {
     const tag = `${ref.kind}/${name}`;
+    if (this.invalidOnce.delete(tag)) throw new ApiError(`PATCH ${tag}: 422 spec.gpus[0].mode: Unsupported value`, 422, { reason: 'Invalid' });
     const cur = this.#checkWrite(ref, name, ns, undefined, 'jsonPatch');
     const next = structuredClone(cur) as Record<string, unknown>;
     for (const op of ops) {
@@ -147,7 +150,8 @@ export class FakeClient implements ClientPort {
       if (op.op === 'test') {
         if (JSON.stringify(parent[last]) !== JSON.stringify(op.value)) {
           this.writes.pop();
-          throw new ApiError(`PATCH ${tag}: 422 the server rejected our request: Testing value ${op.path} failed`, 422, { reason: 'Invalid' });
+          // What kube-apiserver answers: a bare 422 that does not say which test failed.
+          throw new ApiError(`PATCH ${tag}: 422 the server rejected our request due to an error in our request`, 422, { reason: 'Invalid' });
         }
       } else if (op.op === 'remove') delete parent[last];
       else parent[last] = structuredClone(op.value);

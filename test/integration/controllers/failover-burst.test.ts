@@ -1,0 +1,123 @@
+/**
+ * A burst of 300 partitions and 10 gangs served by two operator replicas (real `haein-operator` processes with
+ * Lease-based leader election) whose leader is SIGKILLed twice mid-burst and started again, as a Deployment
+ * would. The ledgers are sampled every 25 ms all through: never a slot claimed twice, never an illegal layout;
+ * once settled, every partition is Ready with exactly its count, every gang Running with exactly its GPUs, and no
+ * claim is left without a live owner.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import type { GpuPartition, TrainingJob } from '../../../src/api/types.js';
+import type { KubeClient } from '../../../src/k8s/client.js';
+import { RESOURCES } from '../../../src/k8s/resources.js';
+import type { Lease } from '../../../src/k8s/leader-election.js';
+import { eventually, kubeconfigPath, REPO_ROOT, type TestNamespace } from '../../support/cluster.js';
+import { LedgerChecks } from '../../support/ledger-checks.js';
+import { OperatorHarness } from '../../support/operator-harness.js';
+
+const h = new OperatorHarness();
+let client: KubeClient;
+let ns: TestNamespace;
+let selector: Record<string, string>;
+let checks: LedgerChecks;
+const replicas = new Map<string, ChildProcess>();
+let started = 0;
+
+beforeAll(async () => {
+  await h.setUp('fob', { count: 16, gpus: 8, oneClique: true });
+  ({ client, ns, selector } = h);
+  checks = new LedgerChecks(client, ns.name, h.nodeNames);
+  h.startAgent();
+});
+
+afterAll(async () => {
+  for (const p of replicas.values()) p.kill('SIGKILL');
+  await h.stop();
+});
+
+/** Starts one operator replica (a new pod, in Deployment terms: a new identity). */
+function startReplica(): string {
+  const identity = `operator-${started++}`;
+  const child = spawn(
+    process.execPath,
+    [
+      join(REPO_ROOT, 'dist/src/cmd/operator.js'),
+      `--kubeconfig=${kubeconfigPath()}`,
+      `--namespace=${ns.name}`,
+      '--leader-elect',
+      `--lease-namespace=${ns.name}`,
+      '--lease-name=haein-operator',
+      '--lease-duration-ms=3000',
+      '--renew-deadline-ms=2000',
+      '--retry-period-ms=300',
+      '--health-port=0',
+      '--metrics-port=0',
+    ],
+    { env: { ...process.env, POD_NAME: identity, POD_NAMESPACE: ns.name, LOG_LEVEL: process.env.HAEIN_TEST_LOGS ? 'debug' : 'warn' }, stdio: ['ignore', 'ignore', 'inherit'] },
+  );
+  replicas.set(identity, child);
+  child.on('exit', () => replicas.delete(identity));
+  return identity;
+}
+
+async function leader(): Promise<string | undefined> {
+  const lease = await client.get<Lease>(RESOURCES.lease, 'haein-operator', ns.name);
+  const holder = lease?.spec?.holderIdentity ?? '';
+  return replicas.has(holder) ? holder : undefined;
+}
+
+const PROFILES = ['1g.23gb', '1g.23gb', '1g.23gb', '2g.45gb', '2g.45gb', '3g.90gb'];
+
+test('300 partitions and 10 gangs survive two SIGKILLed leaders: nothing claimed twice, everything Ready with exactly its count', async () => {
+  startReplica();
+  startReplica();
+  const first = await eventually(leader, { timeoutMs: 60_000, what: 'a leader' });
+  const sampler = checks.watch(25);
+
+  const wanted = new Map<string, { profile: string; count: number }>();
+  for (let i = 0; i < 300; i++) wanted.set(`burst-${i}`, { profile: PROFILES[i % PROFILES.length]!, count: 1 });
+  const partitions: GpuPartition[] = [...wanted].map(([name, { profile, count }]) => ({
+    apiVersion: 'gpu.haein.dev/v1alpha1',
+    kind: 'GpuPartition',
+    metadata: { name, namespace: ns.name },
+    spec: { profile, count, nodeSelector: selector },
+  }));
+  const jobs: TrainingJob[] = [...Array(10).keys()].map((i) => ({
+    apiVersion: 'gpu.haein.dev/v1alpha1',
+    kind: 'TrainingJob',
+    metadata: { name: `gang-${i}`, namespace: ns.name },
+    spec: { replicas: 2, gpusPerWorker: 1, nodeSelector: selector, template: { spec: { containers: [{ name: 'w', image: 'busybox' }] } } },
+  }));
+  const creates = [...partitions.map((p) => () => client.create(RESOURCES.gpuPartition, p)), ...jobs.map((j) => () => client.create(RESOURCES.trainingJob, j))];
+  // Interleave the gangs with the partitions, 8 creates at a time, like a burst of users.
+  creates.sort((a, b) => creates.indexOf(a) % 31 - creates.indexOf(b) % 31);
+  const applying = (async () => {
+    for (let i = 0; i < creates.length; i += 8) await Promise.all(creates.slice(i, i + 8).map((c) => c()));
+  })();
+
+  const readyCount = async () => (await checks.partitions()).filter((p) => p.status?.phase === 'Ready').length;
+  let killed = first;
+  for (const atLeast of [60, 180]) {
+    await eventually(async () => (await readyCount()) >= atLeast, { timeoutMs: 90_000, intervalMs: 100, what: `${atLeast} partitions Ready` });
+    const current = await leader();
+    expect(current).toBeDefined();
+    replicas.get(current!)?.kill('SIGKILL');
+    killed = current!;
+    startReplica();
+    console.log(`failover-burst: SIGKILLed leader ${killed} with ${await readyCount()} of 300 partitions Ready`);
+  }
+  await applying;
+  await eventually(async () => (await leader()) !== undefined && (await leader()) !== killed, { timeoutMs: 60_000, what: 'a new leader' });
+
+  await eventually(async () => (await readyCount()) === 300, { timeoutMs: 180_000, what: 'all 300 partitions Ready' });
+  await eventually(async () => (await client.list<TrainingJob>(RESOURCES.trainingJob, { namespace: ns.name })).items.every((j) => j.status?.phase === 'Running'), {
+    timeoutMs: 120_000,
+    what: 'all 10 gangs Running',
+  });
+  const { problems, samples } = await sampler.stop();
+  expect(problems).toEqual([]);
+  expect(samples).toBeGreaterThan(100);
+  await checks.expectPartitions(wanted);
+  await checks.expectJobs((await client.list<TrainingJob>(RESOURCES.trainingJob, { namespace: ns.name })).items);
+  console.log(`failover-burst: ${samples} ledger samples, no problem seen; ${started} operator processes started`);
+});
