@@ -94,6 +94,18 @@ export class LedgerDraft {
     return released;
   }
 
+  /** Replaces the claim `from` on a slice (or whole GPU when `start` is undefined) with `to`; false when not found. */
+  replaceClaim(node: string, gpuIndex: number, start: number | undefined, from: ClaimRef, to: ClaimRef): boolean {
+    const cur = (this.#current(node).spec?.gpus ?? []).find((g) => g.index === gpuIndex);
+    const same = (c: ClaimRef | undefined) => c !== undefined && c.uid === from.uid && c.slot === from.slot && c.name === from.name && c.namespace === from.namespace && c.kind === from.kind;
+    if (!cur || (start === undefined ? !same(cur.claim) : !cur.slices.some((s) => s.start === start && same(s.claim)))) return false;
+    const gpu = (this.#writable(node).spec?.gpus ?? []).find((g) => g.index === gpuIndex) as TargetGpu;
+    if (start === undefined) gpu.claim = to;
+    else (gpu.slices.find((s) => s.start === start) as TargetGpu['slices'][number]).claim = to;
+    this.#touch(node);
+    return true;
+  }
+
   /** The node with this draft's edits, if the draft has it. Read-only. */
   node(name: string): GpuNode | undefined {
     return this.#base.has(name) ? this.#current(name) : undefined;

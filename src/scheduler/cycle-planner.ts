@@ -136,9 +136,10 @@ class Planner {
     const entries = this.#entriesOf(d);
     // Claims of an older object of the same name, and entries the spec no longer wants, go back first.
     const current = entries.filter((e) => e.claim.uid === d.uid);
-    let kept = current.filter((e) => want.keeps(e)).filter((e, i, all) => want.gang || all.findIndex((x) => x.claim.slot === e.claim.slot) === i);
+    let kept = want.gang ? current.filter((e) => want.keeps(e)) : this.#keepMost(current.filter((e) => want.keeps(e)), want.slots);
     const drop = entries.filter((e) => !kept.includes(e));
     let gaveBack = drop.length > 0 ? this.#giveBack((c, node, gpu, start) => drop.some((e) => sameEntry(e, c, node, gpu, start)), d) : 0;
+    if (!want.gang) kept = this.#renumber(kept, want.slots);
     if (want.gang && kept.length > 0 && !want.complete(kept)) {
       gaveBack += this.#giveBack((c) => claimNames(c, d.who), d);
       kept = [];
@@ -193,6 +194,45 @@ class Planner {
     this.draft.applyLayouts(res.layouts, (key) => mine.get(key));
     for (const l of res.layouts) this.#note(whoKey(d), l.node);
     return result({ kind: 'placed', slots: missing, assignments: res.assignments, victims, ...(defrag ? { defrag } : {}) });
+  }
+
+  /**
+   * Which of a partition's slices to keep when it holds more than `slots` (its count went down): the ones pods
+   * use first, so shrinking never takes a slice from a running pod; then the lowest slots.
+   */
+  #keepMost(entries: LedgerEntry[], slots: number): LedgerEntry[] {
+    const ranked = [...entries].sort((a, b) => Number(this.#inUse(b)) - Number(this.#inUse(a)) || a.claim.slot - b.claim.slot);
+    const out: LedgerEntry[] = [];
+    for (const e of ranked) if (out.length < slots) out.push(e);
+    return out;
+  }
+
+  /**
+   * Gives kept entries whose slot is out of range or taken (a shrink kept a higher slot a pod uses) the free slots
+   * below `slots`. Claims change identity (the engine's holder key includes the slot), so the engine state is rebuilt.
+   */
+  #renumber(kept: LedgerEntry[], slots: number): LedgerEntry[] {
+    const taken = new Set<number>();
+    const fine = kept.filter((e) => e.claim.slot < slots && !taken.has(e.claim.slot) && taken.add(e.claim.slot));
+    const moving = kept.filter((e) => !fine.includes(e));
+    if (moving.length === 0) return kept;
+    const free = [...Array(slots).keys()].filter((s) => !taken.has(s));
+    const out = [...fine];
+    for (const e of moving) {
+      const slot = free.shift() as number;
+      const claim = { ...e.claim, slot };
+      this.draft.replaceClaim(e.node, e.gpuIndex, e.start, e.claim, claim);
+      out.push({ ...e, claim });
+    }
+    this.#state = undefined;
+    return out;
+  }
+
+  /** Whether the node reports a pod on the entry's slice or GPU. */
+  #inUse(e: LedgerEntry): boolean {
+    const gpu = this.draft.node(e.node)?.status?.gpus?.find((g) => g.index === e.gpuIndex);
+    if (e.start === undefined) return gpu?.inUse === true;
+    return gpu?.mode === 'mig' && gpu.slices.some((s) => s.start === e.start && s.profile === e.profile && s.inUse);
   }
 
   /** One engine call on the working state; a success stays applied to it. */

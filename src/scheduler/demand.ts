@@ -13,7 +13,10 @@ import { gangRequest, partitionRequest } from './requests.js';
 export interface HoldWant {
   kind: 'hold';
   slots: number;
-  /** Whether an entry the claimant holds still satisfies its spec (e.g. has the spec's profile). */
+  /**
+   * Whether an entry the claimant holds still satisfies its spec (e.g. has the spec's profile). For a gang also
+   * its rank; for a partition the cycle picks which `slots` of the fitting entries to keep and numbers them.
+   */
   keeps(entry: LedgerEntry): boolean;
   /** The engine request for the given missing slots. */
   request(missing: number[]): PlacementRequest;
@@ -87,7 +90,8 @@ export function partitionDemand(p: GpuPartition, opts: { release: boolean; inUse
     want: {
       kind: 'hold',
       slots: count,
-      keeps: (e) => e.claim.slot < count && e.profile !== undefined && (!p.spec.profile || e.profile === p.spec.profile),
+      // Which slices survive a lower count is the cycle's choice (slices pods use first); here only the profile.
+      keeps: (e) => e.profile !== undefined && (!p.spec.profile || e.profile === p.spec.profile),
       request: (missing) => partitionRequest(p, missing),
       claim: (slot) => ({ kind: 'GpuPartition', namespace: ns, name, uid, slot, priority, preemptible }),
       gang: false,

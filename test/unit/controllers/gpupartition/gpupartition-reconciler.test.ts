@@ -216,6 +216,23 @@ describe('GpuPartitionReconciler with the admission cycle', () => {
     expect(cond(t.partition('high', NS), 'Allocated')).toMatchObject({ status: 'False', reason: 'InsufficientCapacity' });
   });
 
+  test('a lower count gives back idle slices first: the slice a pod uses is kept (renumbered into range)', async () => {
+    const t = start();
+    t.client.seed(RESOURCES.gpuPartition, makePartition('nb', NS, { profile: '1g.23gb', count: 3 }));
+    await t.settle();
+    const used = t.entries('nb').find((e) => e.claim.slot === 2)!;
+    t.client.edit<GpuNode>(RESOURCES.gpuNode, used.node, undefined, (gn) => {
+      const s = gn.status!.gpus!.find((g) => g.index === used.gpuIndex)!.slices.find((x) => x.start === used.start)!;
+      s.inUse = true;
+      s.pod = { namespace: NS, name: 'nb-pod' };
+    });
+    t.client.edit<GpuPartition>(RESOURCES.gpuPartition, 'nb', NS, (p) => (p.spec.count = 1), true);
+    await t.settle();
+    const left = t.entries('nb');
+    expect(left.map((e) => [e.node, e.gpuIndex, e.start, e.claim.slot])).toEqual([[used.node, used.gpuIndex, used.start, 0]]);
+    expect(t.partition('nb', NS)?.status?.allocations?.map((a) => [a.slot, a.start])).toEqual([[0, used.start]]);
+  });
+
   test('claims of a deleted-and-recreated partition (other uid) are released and re-placed', async () => {
     const t = start();
     t.client.seed(RESOURCES.gpuPartition, makePartition('nb', NS, { profile: '1g.23gb' }));
