@@ -16,7 +16,7 @@ import { isConflict } from '../k8s/errors.js';
 import { RESOURCES } from '../k8s/resources.js';
 import { AssumedLedger } from '../ledger/assumed-ledger.js';
 import { claimantObject } from '../ledger/claimant-ref.js';
-import type { ClaimantId, ClaimantKind } from '../ledger/claims.js';
+import { ledgerEntries, type ClaimantId, type ClaimantKind, type LedgerEntry } from '../ledger/claims.js';
 import type { LedgerDraft } from '../ledger/ledger-draft.js';
 import { LedgerConflict, writeLedgerNode } from '../ledger/ledger-write.js';
 import type { NodeObject } from '../ledger/snapshot.js';
@@ -88,6 +88,12 @@ export interface AdmissionCycleDeps {
   fence(): boolean;
   /** Called with each node this cycle wrote (reconfiguration-latency clock). */
   onWritten?(node: GpuNode): void;
+  /**
+   * Called before a cycle's writes with the claims they release, and the cycle's instant (their end of use):
+   * metering settles what those claims used durably first, so a crash right after the release loses no second.
+   * A rejection postpones the cycle's writes.
+   */
+  beforeRelease?(released: LedgerEntry[], at: Date): Promise<void>;
   metrics?: CycleMetricsPort;
   log: LogPort;
   now?: () => number;
@@ -262,11 +268,28 @@ export class AdmissionCycle {
     if (batch.length === 0) return;
     const plan = planCycle(this.#d.ledger.list(), batch, { ...this.#d.planner, nodeOf: (n) => this.#d.nodes.get(n) }, {
       seq: this.#seq,
+      now: new Date(t0),
       outOfTime: () => this.#now() - t0 > this.#o.maxPlanMs,
     });
     this.#seq = Math.max(this.#seq, plan.seq);
     for (const r of plan.results) if (r.outcome.kind !== 'deferred') this.#queue.noteDecided(r.demand.key, r.seq);
     const planned = this.#now();
+    const released = releasedClaims(plan.draft);
+    if (released.length > 0 && this.#d.beforeRelease) {
+      try {
+        await this.#d.beforeRelease(released, new Date(t0));
+      } catch (err) {
+        // Nothing is written: every decided demand is planned again, after a pause.
+        this.#d.log.warn('Settling the usage of released claims failed; the cycle writes nothing and retries', { err });
+        for (const r of plan.results) {
+          if (r.outcome.kind === 'deferred') continue;
+          this.#queue.retry(r.demand.key);
+          if (r.outcome.kind === 'placed' && r.outcome.defrag) this.#d.defrag?.abandoned(r.outcome.defrag);
+        }
+        await new Promise((r) => setTimeout(r, 1_000));
+        return;
+      }
+    }
     const failed = await this.#write(plan.draft);
     const written = this.#now();
     this.#settle(plan, failed);
@@ -508,6 +531,18 @@ export class AdmissionCycle {
     // Suspects not old enough yet: look again once they are.
     if (suspects.size > orphans.size) setTimeout(() => this.ownersChanged(), this.#o.gcGraceMs).unref?.();
   }
+}
+
+/**
+ * The claims a draft releases: present on a changed node before and on no changed node after (a claim a
+ * defragmentation moves is not released).
+ */
+export function releasedClaims(draft: LedgerDraft): LedgerEntry[] {
+  const changed = draft.changed();
+  const id = (e: LedgerEntry) => `${e.claim.kind}/${e.claim.namespace}/${e.claim.name}/${e.claim.uid}/${e.claim.slot}`;
+  const after = new Set(ledgerEntries(changed).map(id));
+  const before = ledgerEntries(changed.map((n) => draft.original(n.metadata.name as string)).filter((n) => n !== undefined));
+  return before.filter((e) => !after.has(id(e)));
 }
 
 /** The claimant a claim names. */

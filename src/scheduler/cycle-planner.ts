@@ -40,6 +40,8 @@ export interface PlannerDeps {
 export interface PlanOptions {
   /** Capacity sequence before the plan; every release the plan makes bumps it. */
   seq: number;
+  /** The cycle's instant: new claims are allocated, and released claims end, at this time (metering). */
+  now?: Date;
   /** Checked before each placement: once true, the remaining placements are deferred to the next cycle. */
   outOfTime(): boolean;
 }
@@ -87,7 +89,7 @@ export interface CyclePlan {
 
 /** Decides `demands` (queue order) against `ledger`. */
 export function planCycle(ledger: GpuNode[], demands: Demand[], deps: PlannerDeps, opts: PlanOptions): CyclePlan {
-  return new Planner(ledger, deps, opts.seq).run(demands, opts.outOfTime);
+  return new Planner(ledger, deps, opts.seq, (opts.now ?? new Date()).toISOString()).run(demands, opts.outOfTime);
 }
 
 interface ShapeFailure {
@@ -109,10 +111,13 @@ class Planner {
   /** Demands of this cycle that took slices pods still use: the pods are being evicted for them. */
   readonly #preempting: Demand[] = [];
 
-  constructor(ledger: GpuNode[], deps: PlannerDeps, seq: number) {
+  readonly #now: string;
+
+  constructor(ledger: GpuNode[], deps: PlannerDeps, seq: number, now: string) {
     this.draft = new LedgerDraft(ledger);
     this.#deps = deps;
     this.#seq = seq;
+    this.#now = now;
     for (const e of ledgerEntries(ledger)) this.#note(claimantOf(e.claim), e.node);
   }
 
@@ -190,7 +195,10 @@ class Planner {
     const victims = res.victims.map((v) => this.#victim(v.holderKey, v.node, v.gpuIndex, v.start)).filter((v) => v !== undefined);
     if (victims.some((v) => v.busy)) this.#preempting.push(d);
     this.draft.releaseVictims(res.victims);
-    const mine = new Map(missing.map((slot) => [claimKey(want.claim(slot)), want.claim(slot)]));
+    const mine = new Map(missing.map((slot) => {
+      const claim: ClaimRef = { ...want.claim(slot), allocatedAt: this.#now };
+      return [claimKey(claim), claim];
+    }));
     this.draft.applyLayouts(res.layouts, (key) => mine.get(key));
     for (const l of res.layouts) this.#note(whoKey(d), l.node);
     return result({ kind: 'placed', slots: missing, assignments: res.assignments, victims, ...(defrag ? { defrag } : {}) });

@@ -15,7 +15,7 @@ import { AssumedLedger } from '../../../src/ledger/assumed-ledger.js';
 import { ledgerEntries, type LedgerEntry } from '../../../src/ledger/claims.js';
 import type { NodeObject } from '../../../src/ledger/snapshot.js';
 import type { ReconcileResult } from '../../../src/runtime/ports.js';
-import { AdmissionCycle, type AdmissionCycleOptions } from '../../../src/scheduler/admission-cycle.js';
+import { AdmissionCycle, type AdmissionCycleDeps, type AdmissionCycleOptions } from '../../../src/scheduler/admission-cycle.js';
 import type { PlannerDeps } from '../../../src/scheduler/cycle-planner.js';
 import { AdmissionGuard } from '../../../src/scheduler/defrag/admission-guard.js';
 import { Defragmenter } from '../../../src/scheduler/defrag/defragmenter.js';
@@ -38,6 +38,8 @@ export interface SimOptions {
   planner?: Partial<Omit<PlannerDeps, 'nodeOf'>>;
   /** Where the defragmenter reports its plans. */
   defragMetrics?: DefragMetricsPort;
+  /** The cycle's metering hook (called before writes that release claims). */
+  beforeRelease?: AdmissionCycleDeps['beforeRelease'];
 }
 
 /** A running in-memory operator over a fake API server. */
@@ -107,6 +109,7 @@ export class OperatorSim {
         },
         fence: () => !this.fenced,
         onWritten: (n) => this.reconfig.noteWrite(n, new Date(this.#now)),
+        ...(opts.beforeRelease ? { beforeRelease: opts.beforeRelease } : {}),
         log: { ...quietLog, error: (m, meta) => this.errors.push(`${m}: ${String((meta as { err?: unknown } | undefined)?.err)}`) },
         now: () => this.#now,
       },
