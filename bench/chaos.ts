@@ -18,7 +18,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { API_VERSION, PARTITION_GATE, PARTITION_LABEL, migResourceName } from '../src/api/constants.js';
+import { API_VERSION, JOB_LABEL, PARTITION_GATE, PARTITION_LABEL, migResourceName } from '../src/api/constants.js';
 import type { Condition, GpuNode, GpuPartition, TrainingJob } from '../src/api/types.js';
 import { KubeClient, RESOURCES, isAlreadyExists, isNotFound, loadKubeConfig, type ResourceRef } from '../src/k8s/client.js';
 import { Informer } from '../src/k8s/informer.js';
@@ -97,6 +97,8 @@ class ChaosRun {
   private staleWindows: Array<{ user: string; stopAt: number; contAt: number; endAt: number; exited: boolean }> = [];
   private baselineProbeS: number[] = [];
   private readonly agentState: string;
+  /** Waiting for the next GpuNode status that says a reconfiguration is in progress. */
+  private reconfiguringWaiter: ((g: GpuNode) => void) | undefined;
 
   constructor(
     private readonly o: ChaosOptions,
@@ -320,6 +322,9 @@ class ChaosRun {
       const k = `GpuPartition/${p.metadata.name}`;
       if (!deleted && p.status?.phase === 'Ready' && !this.readyAt.has(k)) this.readyAt.set(k, Date.now());
     });
+    this.gpuNodes.onChange((g, _prev, deleted) => {
+      if (!deleted && this.reconfiguringWaiter && g.metadata.name?.startsWith(`${this.o.nodePrefix}-`) && reconfiguring(g)) this.reconfiguringWaiter(g);
+    });
     this.pods.onChange((p, _prev, deleted) => {
       const k = `${p.metadata.namespace}/${p.metadata.name}`;
       if ((deleted || p.metadata.deletionTimestamp) && this.podDeletions.get(k) === undefined) this.podDeletions.set(k, Date.now());
@@ -388,15 +393,16 @@ class ChaosRun {
 
   /**
    * Creates a probe partition, waits until it is Ready and deletes it: the operator serving again. Returns the
-   * seconds from `since` (default: now) to Ready, undefined when it is not Ready within 180 s.
+   * seconds from `since` (default: now) to Ready, undefined when it is not Ready within --probe-timeout-s.
    */
   private async probe(why: string, since = Date.now()): Promise<number | undefined> {
+    const timeoutMs = this.o.probeTimeoutS * 1000;
     const name = `probe-${String(this.probeSeq++).padStart(4, '0')}`;
     const ns = this.o.namespace;
     this.opStats.probes++;
     try {
-      await withRetry(`creating probe ${name}`, () => this.createIgnoringExisting(RESOURCES.gpuPartition, { apiVersion: API_VERSION, kind: 'GpuPartition', metadata: { name, namespace: ns, labels: { [CHAOS_LABEL]: 'probe' } }, spec: { profile: '1g.23gb' } }), 180_000);
-      const deadline = since + 180_000;
+      await withRetry(`creating probe ${name}`, () => this.createIgnoringExisting(RESOURCES.gpuPartition, { apiVersion: API_VERSION, kind: 'GpuPartition', metadata: { name, namespace: ns, labels: { [CHAOS_LABEL]: 'probe' } }, spec: { profile: '1g.23gb' } }), timeoutMs);
+      const deadline = since + timeoutMs;
       while (!this.readyAt.has(`GpuPartition/${name}`) && Date.now() < deadline) await sleep(100);
       const ready = this.readyAt.get(`GpuPartition/${name}`);
       return ready === undefined ? undefined : (ready - since) / 1000;
@@ -463,12 +469,7 @@ class ChaosRun {
       }
       case 'agent-kill': {
         // Catch a reconfiguration in progress: a GpuNode whose status says Reconfiguring.
-        const deadline = Date.now() + 30_000;
-        let busy: GpuNode | undefined;
-        while (!busy && Date.now() < deadline) {
-          busy = this.ourGpuNodes().find((g) => conditionReason(g.status?.conditions, 'LayoutRealised') === 'Reconfiguring');
-          if (!busy) await sleep(20);
-        }
+        const busy = this.ourGpuNodes().find(reconfiguring) ?? (await this.nextReconfiguring(30_000));
         const incarnation = this.agent.incarnations.length - 1;
         const rec = this.begin(kind, { caughtReconfiguring: Boolean(busy), node: busy?.metadata.name });
         await this.agent.kill();
@@ -507,6 +508,21 @@ class ChaosRun {
         return;
       }
     }
+  }
+
+  /** The next GpuNode our watch sees reconfiguring, or undefined after `timeoutMs`. */
+  private nextReconfiguring(timeoutMs: number): Promise<GpuNode | undefined> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.reconfiguringWaiter = undefined;
+        resolve(undefined);
+      }, timeoutMs);
+      this.reconfiguringWaiter = (g) => {
+        clearTimeout(timer);
+        this.reconfiguringWaiter = undefined;
+        resolve(g);
+      };
+    });
   }
 
   private begin(kind: FaultKind, detail: Record<string, unknown>): FaultRecord {
@@ -591,7 +607,13 @@ class ChaosRun {
   }
 
   private settledCheck(): Found[] {
-    return settledViolations({ nodes: this.ourGpuNodes(), partitions: this.partitions.list(), jobs: this.jobs.list(), namespaces: new Set([this.o.namespace]) });
+    const podOwners = new Map<string, string>();
+    for (const p of this.pods.list()) {
+      const labels = p.metadata.labels ?? {};
+      const owner = labels[PARTITION_LABEL] ? `GpuPartition/${labels[PARTITION_LABEL]}` : labels[JOB_LABEL] ? `TrainingJob/${labels[JOB_LABEL]}` : undefined;
+      if (owner) podOwners.set(`${p.metadata.namespace}/${p.metadata.name}`, owner);
+    }
+    return settledViolations({ nodes: this.ourGpuNodes(), partitions: this.partitions.list(), jobs: this.jobs.list(), namespaces: new Set([this.o.namespace]), podOwners });
   }
 
   private async releasedCheck(): Promise<Found[]> {
@@ -629,7 +651,7 @@ class ChaosRun {
     const writes = parseAudit(text.split('\n')).filter((w) => w.at >= t0);
     const lease = { namespace: this.o.namespace, name: LEASE_NAME };
     const windows = this.staleWindows.map((w) => {
-      const writesAfterWaking: WindowWrites = writesInWindow(writes, w.user, w.contAt, w.endAt + 1000);
+      const writesAfterWaking: WindowWrites = writesInWindow(writes, w.user, w.contAt, w.endAt);
       const takeover = takeoversBy(writes, lease, w.user, w.stopAt, w.contAt);
       return { replica: w.user, takenOverWhileStoppedAfterS: takeover.length ? round((takeover[0]! - w.stopAt) / 1000) : null, exitedAfterWaking: w.exited, writesAfterWaking };
     });
@@ -685,8 +707,9 @@ function hasCondition(conditions: Condition[] | undefined, type: string, status:
   return (conditions ?? []).some((c) => c.type === type && c.status === status);
 }
 
-function conditionReason(conditions: Condition[] | undefined, type: string): string | undefined {
-  return (conditions ?? []).find((c) => c.type === type)?.reason;
+/** Whether a GpuNode's status says the agent is reconfiguring it right now. */
+function reconfiguring(g: GpuNode): boolean {
+  return (g.status?.conditions ?? []).some((c) => c.type === 'LayoutRealised' && c.reason === 'Reconfiguring');
 }
 
 /** The user name (client certificate CN) of a kubeconfig written by hack/kubeconfig.sh: its user entry's name. */

@@ -99,7 +99,7 @@ export class ChurnPlanner {
   /**
    * The next operation, `due` being how many creates should have happened by now (the caller's pace). Behind
    * pace it creates, deleting first when the new object would not fit under the utilisation cap; on pace it
-   * deletes or changes a count; after the last create it keeps deleting and scaling.
+   * deletes, changes a count or waits; after the last create it keeps doing so.
    */
   next(due: number): ChurnOp | undefined {
     const cap = this.shape.clusterSlices * this.shape.maxUtilisation;
@@ -108,9 +108,11 @@ export class ChurnPlanner {
       if (this.demand + objectSlices(candidate) <= cap && this.jobFits(candidate)) return this.commitCreate(candidate);
       return this.deleteRandom();
     }
+    // On pace: the population stays near the cap (creates delete only when the cap is reached).
     const x = this.r();
-    if (x < 0.5) return this.deleteRandom();
-    return this.scaleRandom(cap) ?? this.deleteRandom();
+    if (x < 0.3) return this.deleteRandom();
+    if (x < 0.6) return this.scaleRandom(cap);
+    return undefined;
   }
 
   private pending: ChurnObject | undefined;

@@ -144,6 +144,26 @@ describe('settledViolations', () => {
   });
 });
 
+describe('settledViolations: devices in use by the wrong object', () => {
+  const held = (claimName: string | undefined): GpuNode =>
+    node('n1', [{ index: 0, mode: 'mig', slices: [{ profile: '1g.23gb', start: 0, ...(claimName ? { claim: claim(claimName) } : {}) }] }], {
+      gpus: [{ index: 0, uuid: 'GPU-0', mode: 'mig', health: 'Healthy', slices: [{ profile: '1g.23gb', start: 0, uuid: 'MIG-0', deviceId: 'MIG-0', inUse: true, pod: { namespace: 'ns', name: 'a-c' } }] }],
+    });
+  const owners = new Map([['ns/a-c', 'GpuPartition/a']]);
+
+  it('accepts a device used by a pod of the object the ledger gives it to', () => {
+    expect(settledViolations({ nodes: [held('a')], partitions: [partition('a', 1, 'Ready')], jobs: [], namespaces: NS, podOwners: owners })).toEqual([]);
+  });
+
+  it('flags a device used by a pod of one partition but claimed by another, or by nobody', () => {
+    const other = settledViolations({ nodes: [held('b')], partitions: [partition('b', 1, 'Ready')], jobs: [], namespaces: NS, podOwners: owners });
+    expect(other.map((f) => f.kind)).toEqual(['used-by-other']);
+    expect(other[0]!.detail).toContain('gives it to GpuPartition/b');
+    const nobody = settledViolations({ nodes: [held(undefined)], partitions: [], jobs: [], namespaces: NS, podOwners: owners });
+    expect(nobody.map((f) => f.kind)).toEqual(['used-by-other']);
+  });
+});
+
 describe('releasedViolations and ViolationLog', () => {
   it('flags claims, objects and pods left after the final deletes', () => {
     const n = [node('n1', [{ index: 0, mode: 'whole', slices: [], claim: claim('a') }])];

@@ -11,7 +11,8 @@
  * After the churn has settled:
  * - `orphan-claim`: a ledger claim whose owner is gone, deleted, or another object of the same name;
  * - `not-ready`: a surviving partition not Ready or job not Running;
- * - `wrong-count`: a surviving object whose ledger claims (or status) do not match its count exactly.
+ * - `wrong-count`: a surviving object whose ledger claims (or status) do not match its count exactly;
+ * - `used-by-other`: a device in use by a pod of one object while the ledger gives it to another (or to nobody).
  * After the final deletes: `not-released`: any claim, object or pod of the run left behind.
  * From the audit log (see audit.ts): `stale-ledger-write`.
  */
@@ -19,7 +20,7 @@ import type { GpuNode, GpuPartition, TrainingJob } from '../../src/api/types.js'
 import { findProfile, modelForProduct, slotMask } from '../../src/placement/catalog.js';
 
 /** Every kind of violation. */
-export const VIOLATION_KINDS = ['slice-claimed-twice', 'in-use-destroyed', 'orphan-claim', 'not-ready', 'wrong-count', 'not-released', 'stale-ledger-write'] as const;
+export const VIOLATION_KINDS = ['slice-claimed-twice', 'in-use-destroyed', 'orphan-claim', 'not-ready', 'wrong-count', 'used-by-other', 'not-released', 'stale-ledger-write'] as const;
 /** One kind of violation. */
 export type ViolationKind = (typeof VIOLATION_KINDS)[number];
 
@@ -214,6 +215,8 @@ export interface SettledInput {
   jobs: readonly TrainingJob[];
   /** Only claims of these namespaces are judged (other tenants may share the cluster). */
   namespaces: ReadonlySet<string>;
+  /** The object each known pod belongs to (`namespace/pod` → `Kind/name`): partition consumers and job workers. */
+  podOwners?: ReadonlyMap<string, string>;
 }
 
 /**
@@ -251,6 +254,35 @@ export function settledViolations(input: SettledInput): Found[] {
     const ranksOk = c !== undefined && c.units === want && [...Array(j.spec.replicas).keys()].every((r) => c.slots.get(r) === perWorker);
     if (!ranksOk || (j.status?.workers?.length ?? 0) !== j.spec.replicas) {
       out.push({ kind: 'wrong-count', key: `wrong-count:TrainingJob:${id}`, detail: `TrainingJob ${id} wants ${j.spec.replicas} worker(s) × ${perWorker}; ledger holds ${c?.units ?? 0}, status lists ${j.status?.workers?.length ?? 0} worker(s)` });
+    }
+  }
+  out.push(...usedByOther(input));
+  return out;
+}
+
+/** In-use devices whose pod belongs to another object than the ledger claim on that device. */
+function usedByOther(input: SettledInput): Found[] {
+  const out: Found[] = [];
+  const owners = input.podOwners;
+  if (!owners) return out;
+  for (const n of input.nodes) {
+    const name = n.metadata.name ?? '?';
+    const target = new Map((n.spec?.gpus ?? []).map((g) => [g.index, g]));
+    for (const g of n.status?.gpus ?? []) {
+      const t = target.get(g.index);
+      const held: Array<{ where: string; pod: { namespace: string; name: string }; claim?: { kind: string; name: string } }> = [];
+      if (g.mode === 'whole' && g.inUse && g.pod) held.push({ where: `${name}/${g.index}`, pod: g.pod, claim: t?.claim });
+      for (const s of g.slices) {
+        if (s.inUse && s.pod) held.push({ where: `${name}/${g.index}@${s.start}`, pod: s.pod, claim: t?.slices.find((x) => x.start === s.start && x.profile === s.profile)?.claim });
+      }
+      for (const h of held) {
+        if (!input.namespaces.has(h.pod.namespace)) continue;
+        const owner = owners.get(`${h.pod.namespace}/${h.pod.name}`);
+        if (!owner) continue;
+        const claimed = h.claim ? `${h.claim.kind}/${h.claim.name}` : 'nobody';
+        if (claimed === owner) continue;
+        out.push({ kind: 'used-by-other', key: `used-by-other:${h.where}`, detail: `device ${h.where} is in use by pod ${h.pod.namespace}/${h.pod.name} of ${owner} but the ledger gives it to ${claimed}` });
+      }
     }
   }
   return out;

@@ -37,6 +37,8 @@ export interface ChaosOptions {
   leaseDurationS: number;
   /** One occurrence of each other fault kind per this many seconds of churn (at least one each). */
   faultEveryS: number;
+  /** A probe partition not Ready this long after its fault counts the fault as unrecovered. */
+  probeTimeoutS: number;
   /** Wait at most this long for convergence after the churn. */
   settleTimeoutS: number;
   /** Wait at most this long for everything to be released after the final deletes. */
@@ -76,6 +78,7 @@ export const USAGE = `chaos [flags]     (run it through hack/chaos.sh, which pro
   --leader-stop-s N            SIGSTOP the leader this long (default 22; > --lease-duration-s)
   --lease-duration-s N         the operator's Lease duration (default 15, the operator's own)
   --fault-every-s N            one of each other fault kind per N s of churn, at least one (default 150)
+  --probe-timeout-s N          a fault's probe partition must be Ready within N s (default 120)
   --settle-timeout-s N         wait at most N s for convergence after the churn (default 240)
   --release-timeout-s N        wait at most N s for the release after the final deletes (default 180)
   --sample-every-ms N          invariant sampling period (default 1000)
@@ -126,6 +129,7 @@ export function parseChaosArgs(argv: string[]): ChaosOptions | 'help' {
         'leader-stop-s': { type: 'string' },
         'lease-duration-s': { type: 'string' },
         'fault-every-s': { type: 'string' },
+        'probe-timeout-s': { type: 'string' },
         'settle-timeout-s': { type: 'string' },
         'release-timeout-s': { type: 'string' },
         'sample-every-ms': { type: 'string' },
@@ -178,6 +182,7 @@ export function parseChaosArgs(argv: string[]): ChaosOptions | 'help' {
     leaderStopS,
     leaseDurationS,
     faultEveryS: num('fault-every-s', v['fault-every-s'], 150, 10),
+    probeTimeoutS: num('probe-timeout-s', v['probe-timeout-s'], 120, 5),
     settleTimeoutS: num('settle-timeout-s', v['settle-timeout-s'], 240, 10),
     releaseTimeoutS: num('release-timeout-s', v['release-timeout-s'], 180, 10),
     sampleEveryMs: num('sample-every-ms', v['sample-every-ms'], 1000, 100),

@@ -17,7 +17,7 @@ export interface ExitRecord {
 
 /** A restartable child: node `script` with fixed arguments and environment. */
 export class Supervised {
-  child!: Child;
+  child: Child | undefined;
   readonly exits: ExitRecord[] = [];
   /** When each incarnation started (ms), and its log offset. */
   readonly incarnations: Array<{ at: number; logOffset: number }> = [];
@@ -36,8 +36,11 @@ export class Supervised {
     private readonly restartDelayMs = 500,
   ) {}
 
-  /** Starts an incarnation. */
+  /** Starts an incarnation (never a second one beside a running one). */
   start(): void {
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    this.restartTimer = undefined;
+    if (this.child && this.alive()) return;
     const offset = fs.existsSync(this.log) ? fs.statSync(this.log).size : 0;
     fs.appendFileSync(this.log, `--- chaos: ${this.name} incarnation ${this.incarnations.length + 1} starting at ${new Date().toISOString()}\n`);
     this.child = startNodeProcess(this.name, this.script, this.args, this.log, this.env);
@@ -49,18 +52,20 @@ export class Supervised {
       for (const w of this.waiters.splice(0)) w();
       if (this.shuttingDown || this.holding) return;
       this.restartTimer = setTimeout(() => {
-        if (!this.shuttingDown && !this.holding) this.start();
+        this.restartTimer = undefined;
+        if (!this.shuttingDown && !this.holding && !this.alive()) this.start();
       }, this.restartDelayMs);
     });
   }
 
   /** Whether the current incarnation is running. */
   alive(): boolean {
-    return !exited(this.child);
+    return this.child !== undefined && !exited(this.child);
   }
 
   /** Sends `signal` to the process group; SIGKILL and SIGTERM count as the run's doing. */
   signal(signal: NodeJS.Signals): void {
+    if (!this.child) return;
     if (signal === 'SIGKILL' || signal === 'SIGTERM') this.expectExit = true;
     try {
       process.kill(-this.child.pid, signal);
