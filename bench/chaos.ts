@@ -93,10 +93,14 @@ class ChaosRun {
   private opsRunning = 0;
   private readonly opStats = { created: 0, deleted: 0, scaled: 0, consumers: 0, failed: 0, probes: 0 };
   private probeSeq = 0;
+  private lastProbe = '';
   private readonly probes: Array<Promise<void>> = [];
   private staleWindows: Array<{ user: string; stopAt: number; contAt: number; endAt: number; exited: boolean }> = [];
   private baselineProbeS: number[] = [];
   private readonly agentState: string;
+  /** Per probe: the phases and False-condition reasons it went through, with seconds since it was created. */
+  private readonly probeTrails = new Map<string, string[]>();
+  private agentReadyz = '';
   /** Waiting for the next GpuNode status that says a reconfiguration is in progress. */
   private reconfiguringWaiter: ((g: GpuNode) => void) | undefined;
 
@@ -277,10 +281,11 @@ class ChaosRun {
       1000,
     );
     this.agent.start();
+    this.agentReadyz = `http://127.0.0.1:${port}/readyz`;
     const served = new Set(this.nodeNames);
     const deadline = Date.now() + 180_000;
     for (;;) {
-      const ready = await getText(`http://127.0.0.1:${port}/readyz`).then(() => true, () => false);
+      const ready = await getText(this.agentReadyz).then(() => true, () => false);
       if (ready) {
         const { items } = await this.client.list<GpuNode>(RESOURCES.gpuNode);
         if (items.filter((g) => served.has(g.metadata.name ?? '') && g.status?.inventory && hasCondition(g.status.conditions, 'AgentReady', 'True')).length >= o.nodes) break;
@@ -321,6 +326,13 @@ class ChaosRun {
     this.partitions.onChange((p, _prev, deleted) => {
       const k = `GpuPartition/${p.metadata.name}`;
       if (!deleted && p.status?.phase === 'Ready' && !this.readyAt.has(k)) this.readyAt.set(k, Date.now());
+      const trail = this.probeTrails.get(p.metadata.name ?? '');
+      if (trail && !deleted) {
+        const why = (p.status?.conditions ?? []).filter((c) => c.status === 'False').map((c) => c.reason);
+        const state = `${p.status?.phase ?? 'NoStatus'}${why.length ? `(${why.join(',')})` : ''}`;
+        const since = round((Date.now() - Date.parse(p.metadata.creationTimestamp ?? '')) / 1000);
+        if (!trail.at(-1)?.endsWith(` ${state}`)) trail.push(`${since}s ${state}`);
+      }
     });
     this.gpuNodes.onChange((g, _prev, deleted) => {
       if (!deleted && this.reconfiguringWaiter && g.metadata.name?.startsWith(`${this.o.nodePrefix}-`) && reconfiguring(g)) this.reconfiguringWaiter(g);
@@ -399,6 +411,8 @@ class ChaosRun {
     const timeoutMs = this.o.probeTimeoutS * 1000;
     const name = `probe-${String(this.probeSeq++).padStart(4, '0')}`;
     const ns = this.o.namespace;
+    this.probeTrails.set(name, []);
+    this.lastProbe = name;
     this.opStats.probes++;
     try {
       await withRetry(`creating probe ${name}`, () => this.createIgnoringExisting(RESOURCES.gpuPartition, { apiVersion: API_VERSION, kind: 'GpuPartition', metadata: { name, namespace: ns, labels: { [CHAOS_LABEL]: 'probe' } }, spec: { profile: '1g.23gb' } }), timeoutMs);
@@ -533,10 +547,18 @@ class ChaosRun {
 
   /** Measures the recovery of a fault in the background: a probe partition and, for leader faults, a leader again. */
   private follow(rec: FaultRecord, old?: Replica): void {
+    const agentFault = rec.kind === 'agent-kill' || rec.kind === 'agent-state-corrupt';
     this.probes.push(
       (async () => {
-        const s = await this.probe(rec.kind, rec.at);
-        if (s !== undefined) rec.servingAt = rec.at + s * 1000;
+        const probe = this.probe(rec.kind, rec.at);
+        const name = this.lastProbe;
+        // A probe may land on a slice that is already carved: for agent faults, the agent must be ready again too.
+        const agentBack = agentFault ? this.waitAgentReady(rec.at) : Promise.resolve(rec.at);
+        const [s, agentAt] = await Promise.all([probe, agentBack]);
+        if (s !== undefined && agentAt !== undefined) rec.servingAt = Math.max(rec.at + s * 1000, agentAt);
+        if (agentFault) rec.detail = { ...rec.detail, agentReadyAfterS: agentAt === undefined ? null : round((agentAt - rec.at) / 1000) };
+        // How the probe got there, when it took long.
+        if (s === undefined || s > 5) rec.detail = { ...rec.detail, probe: name, probeTrail: this.probeTrails.get(name) };
       })(),
     );
     if (old) {
@@ -547,6 +569,15 @@ class ChaosRun {
         })(),
       );
     }
+  }
+
+  /** When the agent answers /readyz again (every served node reconciled once) after `from`; undefined after the probe timeout. */
+  private async waitAgentReady(from: number): Promise<number | undefined> {
+    while (Date.now() - from < this.o.probeTimeoutS * 1000) {
+      if (this.agent.alive() && (await getText(this.agentReadyz, 1500).then(() => true, () => false))) return Date.now();
+      await sleep(100);
+    }
+    return undefined;
   }
 
   /** The replica reporting `haein_leader 1` (not a stopped one), polling until `timeoutMs` after `from`. */
@@ -688,7 +719,14 @@ class ChaosRun {
       });
     }
     if (this.namespaceCreated) await quiet(() => this.client.delete(RESOURCES.namespace, o.namespace));
-    if (keepLogs) progress(`logs (operators, agent, agent state) kept in ${this.work}; audit log: ${o.auditLog}`);
+    if (keepLogs) {
+      // hack/chaos.sh removes the control plane's state when it stops it: keep its logs (and the audit log) here.
+      const dest = path.join(this.work, 'control-plane');
+      fs.mkdirSync(dest, { recursive: true });
+      const logs = path.join(o.clusterState, 'logs');
+      for (const f of fs.existsSync(logs) ? fs.readdirSync(logs) : []) fs.copyFileSync(path.join(logs, f), path.join(dest, f));
+      progress(`logs kept in ${this.work} (operators, agent, agent state; control-plane/ with the audit log)`);
+    }
     else fs.rmSync(this.work, { recursive: true, force: true });
   }
 }

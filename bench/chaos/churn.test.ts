@@ -34,6 +34,19 @@ describe('ChurnPlanner', () => {
     }
   });
 
+  it('keeps creating on a small cluster: no object is drawn that could never fit (regression: the live set drained)', () => {
+    for (const seed of [1, 2, 3, 4, 5]) {
+      const p = new ChurnPlanner({ ...shape, seed, clusterSlices: 4 * 8 * 7 });
+      let minLiveLate = Infinity;
+      for (let tick = 0; tick < 2000; tick++) {
+        p.next((shape.objects * tick) / 2000);
+        if (tick > 200) minLiveLate = Math.min(minLiveLate, p.liveObjects().length);
+      }
+      expect(p.created).toBe(shape.objects);
+      expect(minLiveLate).toBeGreaterThan(0);
+    }
+  });
+
   it('is deterministic per seed', () => {
     const ops = (seed: number) => {
       const p = new ChurnPlanner({ ...shape, seed });

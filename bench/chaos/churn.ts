@@ -105,12 +105,13 @@ export class ChurnPlanner {
     const cap = this.shape.clusterSlices * this.shape.maxUtilisation;
     if (this.created < Math.min(due, this.shape.objects)) {
       const candidate = this.peekCreate();
-      if (this.demand + objectSlices(candidate) <= cap && this.jobFits(candidate)) return this.commitCreate(candidate);
+      if (!this.jobFits(candidate)) return this.deleteRandom((o) => o.kind === 'TrainingJob');
+      if (this.demand + objectSlices(candidate) <= cap) return this.commitCreate(candidate);
       return this.deleteRandom();
     }
-    // On pace: the population stays near the cap (creates delete only when the cap is reached).
+    // On pace: deletes only while the live set asks for more than 60 % of the cap, so it stays well populated.
     const x = this.r();
-    if (x < 0.3) return this.deleteRandom();
+    if (x < 0.3) return this.demand > 0.6 * cap ? this.deleteRandom() : undefined;
     if (x < 0.6) return this.scaleRandom(cap);
     return undefined;
   }
@@ -123,9 +124,11 @@ export class ChurnPlanner {
     const n = this.created;
     const name = (prefix: string) => `${prefix}-${String(n).padStart(5, '0')}`;
     if (this.r() < this.shape.jobShare) {
-      const perWorker = pick(this.r, GANG_GPUS);
+      // A gang never larger than the share whole-GPU gangs may take, or it would wait for room forever.
+      const capGpus = Math.max(1, Math.floor(this.jobCap() / 7));
+      const perWorker = Math.min(pick(this.r, GANG_GPUS), capGpus);
       const topology = pick(this.r, GANG_TOPOLOGY);
-      const maxReplicas = topology === 'sameNode' ? Math.max(1, Math.floor(8 / perWorker)) : Math.min(4, this.shape.maxReplicas);
+      const maxReplicas = Math.min(topology === 'sameNode' ? Math.max(1, Math.floor(8 / perWorker)) : Math.min(4, this.shape.maxReplicas), Math.max(1, Math.floor(capGpus / perWorker)));
       const replicas = 1 + Math.floor(this.r() * maxReplicas);
       const sliceGang = this.r() < 0.25;
       this.pending = {
@@ -150,7 +153,12 @@ export class ChurnPlanner {
 
   /** Whole-GPU gangs stay a minority of the capacity: they need empty GPUs, which MIG slices fragment. */
   private jobFits(o: ChurnObject): boolean {
-    return o.kind !== 'TrainingJob' || this.jobDemand + objectSlices(o) <= this.shape.clusterSlices * Math.min(0.25, this.shape.maxUtilisation / 2);
+    return o.kind !== 'TrainingJob' || this.jobDemand + objectSlices(o) <= this.jobCap();
+  }
+
+  /** Compute slices all live gangs together may ask for. */
+  private jobCap(): number {
+    return this.shape.clusterSlices * Math.min(0.25, this.shape.maxUtilisation / 2);
   }
 
   private commitCreate(o: ChurnObject): ChurnOp {
@@ -171,8 +179,8 @@ export class ChurnPlanner {
     return list.length ? list[Math.floor(this.r() * list.length)] : undefined;
   }
 
-  private deleteRandom(): ChurnOp | undefined {
-    const o = this.randomLive();
+  private deleteRandom(filter?: (o: ChurnObject) => boolean): ChurnOp | undefined {
+    const o = this.randomLive(filter);
     if (!o) return undefined;
     this.live.delete(o.name);
     this.add(o, -1);
