@@ -24,15 +24,16 @@ import { KubeClient, RESOURCES, isAlreadyExists, isNotFound, loadKubeConfig, typ
 import { Informer } from '../src/k8s/informer.js';
 import { parseAudit, staleLedgerWrites, takeoversBy, writesInWindow, type WindowWrites } from './chaos/audit.js';
 import { ChurnPlanner, type ChurnObject, type ChurnOp } from './chaos/churn.js';
-import { FAULT_KINDS, planFaults, type FaultKind, type PlannedFault } from './chaos/fault-schedule.js';
+import { FAULT_KINDS, planFaults, quietMoments, type FaultKind, type PlannedFault } from './chaos/fault-schedule.js';
 import { InUseStatusTracker, ViolationLog, fileViolations, ledgerViolations, realisedIds, releasedViolations, settledViolations, type Found } from './chaos/invariants.js';
 import { USAGE, parseChaosArgs, type ChaosOptions } from './chaos/options.js';
 import { recoveryFigures, type FaultRecord } from './chaos/recovery.js';
 import { Supervised } from './chaos/supervisor.js';
 import { getText } from './scale/http-get.js';
+import { summarize } from './scale/stats.js';
 import { forEachLimit } from './scale/pool.js';
 import { freePort } from './scale/processes.js';
-import { parseProm, sumOf } from './scale/prom-text.js';
+import { parseProm, sumOf, type Sample } from './scale/prom-text.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const LEASE_NAME = 'haein-chaos';
@@ -97,6 +98,8 @@ class ChaosRun {
   private readonly probes: Array<Promise<void>> = [];
   private staleWindows: Array<{ user: string; stopAt: number; contAt: number; endAt: number; exited: boolean }> = [];
   private baselineProbeS: number[] = [];
+  private readonly quietProbeS: number[] = [];
+  private maxQueue = 0;
   private readonly agentState: string;
   /** Per probe: the phases and False-condition reasons it went through, with seconds since it was created. */
   private readonly probeTrails = new Map<string, string[]>();
@@ -154,13 +157,25 @@ class ChaosRun {
         }
         if (Date.now() - lastReport > 10_000) {
           lastReport = Date.now();
-          progress(`churn: created ${planner.created}/${o.objects}, live ${planner.liveObjects().length} (${planner.liveSlices()} slices), deleted ${planner.deleted}, scaled ${planner.scaled}, failed ops ${this.opStats.failed} | violations ${this.log.size}`);
+          void this.leaderQueues().then((q) => {
+            if (q !== undefined) this.maxQueue = Math.max(this.maxQueue, q);
+            progress(`churn: created ${planner.created}/${o.objects}, live ${planner.liveObjects().length} (${planner.liveSlices()} slices), deleted ${planner.deleted}, scaled ${planner.scaled}, failed ops ${this.opStats.failed} | leader queues ${q ?? '?'} | violations ${this.log.size}`);
+          });
         }
         await sleep(tickMs);
       }
     })();
     const faults = this.runFaults(schedule, churnStart);
-    await Promise.all([churn, faults]);
+    // Probes away from any fault: how fast Haein serves under the churn alone.
+    const quiet = (async () => {
+      for (const atS of quietMoments(schedule, o)) {
+        const wait = churnStart + atS * 1000 - Date.now();
+        if (wait > 0) await sleep(wait);
+        const s = await this.probe('quiet');
+        this.quietProbeS.push(s ?? NaN);
+      }
+    })();
+    await Promise.all([churn, faults, quiet]);
     const lastFaultAt = Math.max(...this.faults.map((f) => f.at));
     progress(`churn over (${planner.created} created, ${planner.deleted} deleted, ${planner.scaled} scaled); waiting for in-flight operations and probes`);
     await Promise.all([...this.inFlight.values()]);
@@ -224,6 +239,8 @@ class ChaosRun {
       violationExamples: violations.slice(0, 5).map((v) => `${v.kind}: ${v.detail}`),
       recoveryS: recovery,
       baselineProbeS: this.baselineProbeS.map((s) => Math.round(s * 100) / 100),
+      quietProbeS: summaryOf(this.quietProbeS),
+      leaderQueueDepthMax: this.maxQueue,
       convergenceAfterLastFaultS: convergedAt ? round((convergedAt - lastFaultAt) / 1000) : null,
       convergenceAfterChurnS: convergedAt ? round((convergedAt - churnEnd) / 1000) : null,
       releaseS: releasedAt ? round((releasedAt - releaseStart) / 1000) : null,
@@ -580,6 +597,21 @@ class ChaosRun {
     return undefined;
   }
 
+  /** Keys waiting in the leader's work queues (sum over controllers), or undefined when no leader answers. */
+  private async leaderQueues(): Promise<number | undefined> {
+    for (const r of this.replicas) {
+      if (r.stopped || !r.proc.alive()) continue;
+      let m: Sample[];
+      try {
+        m = parseProm(await getText(r.metricsUrl, 3000));
+      } catch {
+        continue;
+      }
+      if (sumOf(m, 'haein_leader') === 1) return sumOf(m, 'haein_workqueue_depth');
+    }
+    return undefined;
+  }
+
   /** The replica reporting `haein_leader 1` (not a stopped one), polling until `timeoutMs` after `from`. */
   private async waitLeader(from: number, timeoutMs: number, accept: (r: Replica) => boolean = () => true): Promise<Replica | undefined> {
     while (Date.now() - from < timeoutMs) {
@@ -729,6 +761,14 @@ class ChaosRun {
     }
     else fs.rmSync(this.work, { recursive: true, force: true });
   }
+}
+
+/** p50/p95/max of probe latencies; a probe that never became Ready (NaN) counts as missing. */
+function summaryOf(values: number[]): { n: number; missing: number; p50S: number | null; p95S: number | null; maxS: number | null } {
+  const ok = values.filter((v) => Number.isFinite(v));
+  const s = summarize(ok);
+  const r = (x: number) => (Number.isFinite(x) ? round(x) : null);
+  return { n: values.length, missing: values.length - ok.length, p50S: r(s.p50), p95S: r(s.p95), maxS: r(s.max) };
 }
 
 function round(x: number): number {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
-import { FAULT_KINDS, planFaults } from './fault-schedule.js';
+import { FAULT_KINDS, planFaults, quietMoments } from './fault-schedule.js';
 
 const short = { durationS: 90, seed: 1, leaderKillEveryS: 10, leaderStopS: 22, faultEveryS: 150 };
 
@@ -37,11 +37,38 @@ describe('planFaults', () => {
           expect(others[i]!.atS - prev.atS).toBeGreaterThanOrEqual(gap - 1e-9);
         }
       }),
-      { numRuns: 60 },
+      { numRuns: 300 },
     );
   });
 
   it('refuses a duration that cannot hold the faults', () => {
     expect(() => planFaults({ ...short, durationS: 30 })).toThrow(/cannot hold/);
+  });
+});
+
+describe('quietMoments', () => {
+  it('finds one moment per quiet gap, clear of every fault and of the whole SIGSTOP', () => {
+    const faults = [
+      { atS: 10, kind: 'leader-kill' as const },
+      { atS: 30, kind: 'leader-stop' as const },
+      { atS: 70, kind: 'etcd-restart' as const },
+    ];
+    // Gaps: 8–10 (too short), 10–30 → 20, 30–58 is the SIGSTOP span, 58–70 → too short for 7 s either side, 70–84 → 77.
+    expect(quietMoments(faults, { durationS: 90, leaderStopS: 22 })).toEqual([20, 77]);
+  });
+
+  it('keeps every moment 7 s from any fault in real schedules (property)', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 10_000 }), (seed) => {
+        const plan = planFaults({ ...short, seed, durationS: 300 });
+        for (const t of quietMoments(plan, short)) {
+          for (const f of plan) {
+            const end = f.kind === 'leader-stop' ? f.atS + short.leaderStopS + 6 : f.atS;
+            expect(t <= f.atS - 7 || t >= end + 7).toBe(true);
+          }
+        }
+      }),
+      { numRuns: 40 },
+    );
   });
 });

@@ -52,7 +52,8 @@ export function planFaults(shape: ScheduleShape): PlannedFault[] {
       [kinds[i], kinds[j]] = [kinds[j]!, kinds[i]!];
     }
     const needed = kinds.reduce((s, k) => s + span(k), 0) + GAP_S * (kinds.length - 1);
-    const slack = slotLen - needed;
+    // The next round starts GAP_S after this one's last fault at the earliest.
+    const slack = slotLen - needed - (round < rounds - 1 ? GAP_S : 0);
     if (slack < 0) throw new Error(`${shape.durationS} s of churn cannot hold every fault kind ${rounds} time(s); use a longer --duration-s or a larger --fault-every-s`);
     const cuts = Array.from({ length: kinds.length }, () => r() * slack).sort((a, b) => a - b);
     let t = lo + round * slotLen;
@@ -71,4 +72,20 @@ export function planFaults(shape: ScheduleShape): PlannedFault[] {
     if (t >= lo && busy.every(([a, b]) => t + GAP_S / 2 <= a || t >= b + GAP_S / 2)) placed.push({ atS: t, kind: 'leader-kill' });
   }
   return placed.sort((a, b) => a.atS - b.atS);
+}
+
+/**
+ * Moments of the churn at least `clearS` seconds from any fault (and from the SIGSTOP's whole span), one per gap
+ * between faults: a probe there measures how fast Haein serves under the churn alone, the baseline the
+ * recoveries compare with.
+ */
+export function quietMoments(faults: readonly PlannedFault[], shape: Pick<ScheduleShape, 'durationS' | 'leaderStopS'>, clearS = 7): number[] {
+  const spans = faults.map((f) => [f.atS, f.atS + (f.kind === 'leader-stop' ? shape.leaderStopS + AFTER_STOP_S : 0)] as const).sort((a, b) => a[0] - b[0]);
+  const out: number[] = [];
+  let from = HEAD_S;
+  for (const [a, b] of [...spans, [shape.durationS - TAIL_S, shape.durationS - TAIL_S] as const]) {
+    if (a - from >= 2 * clearS) out.push(Math.round(((from + a) / 2) * 10) / 10);
+    from = Math.max(from, b);
+  }
+  return out;
 }

@@ -8,7 +8,7 @@ describe('parseChaosArgs', () => {
     const long = parseChaosArgs(required) as ChaosOptions;
     expect([long.nodes, long.objects, long.durationS, long.leaderKillEveryS, long.leaderStopS, long.leaseDurationS]).toEqual([32, 2000, 600, 10, 22, 15]);
     const short = parseChaosArgs([...required, '--preset', 'short']) as ChaosOptions;
-    expect([short.nodes, short.objects, short.durationS]).toEqual([16, 240, 90]);
+    expect([short.nodes, short.objects, short.durationS]).toEqual([16, 200, 90]);
     expect((parseChaosArgs([...required, '--preset=short', '--nodes=8']) as ChaosOptions).nodes).toBe(8);
     expect(short.operatorKubeconfigs).toEqual(['/a', '/b']);
   });

@@ -59,7 +59,7 @@ export interface ChaosOptions {
 
 /** Usage text. */
 export const USAGE = `chaos [flags]     (run it through hack/chaos.sh, which provides the control plane)
-  --preset short|long          short: the ~2 min run of make test (16 nodes, 240 objects, 90 s of churn);
+  --preset short|long          short: the ~2 min run of make test (16 nodes, 200 objects, 90 s of churn);
                                long (default): 32 nodes, 2000 objects, 600 s of churn
   --kubeconfig PATH            admin kubeconfig (required)
   --cluster-state DIR          hack/cluster-up.sh state dir, to restart kube-apiserver and etcd (required)
@@ -91,7 +91,7 @@ export const USAGE = `chaos [flags]     (run it through hack/chaos.sh, which pro
 
 const PRESETS = {
   long: { nodes: 32, objects: 2000, durationS: 600 },
-  short: { nodes: 16, objects: 240, durationS: 90 },
+  short: { nodes: 16, objects: 200, durationS: 90 },
 } as const;
 
 function num(name: string, raw: string | undefined, dflt: number, min: number, max = Infinity, integer = true): number {
