@@ -82,6 +82,14 @@ describe('InUseStatusTracker (in-use slice destroyed)', () => {
     expect(t.judge(new Map([['ns/p', 400], ['ns/q', undefined]]), 5000)).toEqual([]);
   });
 
+  it('flags a device that passes from one live pod to another, and accepts it once the first was deleted', () => {
+    const t = new InUseStatusTracker(0);
+    t.observe([realisedNode('n', [{ uuid: 'MIG-1', inUse: true, pod: 'p' }, { uuid: 'MIG-2', inUse: true, pod: 'q' }])], 0);
+    t.observe([realisedNode('n', [{ uuid: 'MIG-1', inUse: true, pod: 'q' }, { uuid: 'MIG-2', inUse: true, pod: 'r' }])], 500);
+    const found = t.judge(new Map([['ns/p', undefined], ['ns/q', 100]]), 5000);
+    expect(found.map((f) => f.key)).toEqual(['holder-changed:n/MIG-1:ns/p']);
+  });
+
   it('a node missing from a sample says nothing about its devices', () => {
     const t = new InUseStatusTracker(0);
     t.observe([realisedNode('n', [{ uuid: 'MIG-1', inUse: true, pod: 'p' }])], 0);

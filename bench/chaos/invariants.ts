@@ -7,7 +7,9 @@
  *   listed twice) — one piece of hardware promised to two holders;
  * - `in-use-destroyed`: a device a container holds disappeared: a slice or whole GPU reported in use (with its
  *   pod) in GpuNode status is gone while that pod was still alive, or a device the agent's in-use journal lists
- *   (before and after reading the state file) is missing from the agent's state file.
+ *   (before and after reading the state file) is missing from the agent's state file;
+ * - `holder-changed`: a device in use by one pod is reported in use by another while the first is alive (a
+ *   running container never changes device).
  * After the churn has settled:
  * - `orphan-claim`: a ledger claim whose owner is gone, deleted, or another object of the same name;
  * - `not-ready`: a surviving partition not Ready or job not Running;
@@ -20,7 +22,7 @@ import type { GpuNode, GpuPartition, TrainingJob } from '../../src/api/types.js'
 import { findProfile, modelForProduct, slotMask } from '../../src/placement/catalog.js';
 
 /** Every kind of violation. */
-export const VIOLATION_KINDS = ['slice-claimed-twice', 'in-use-destroyed', 'orphan-claim', 'not-ready', 'wrong-count', 'used-by-other', 'not-released', 'stale-ledger-write'] as const;
+export const VIOLATION_KINDS = ['slice-claimed-twice', 'in-use-destroyed', 'holder-changed', 'orphan-claim', 'not-ready', 'wrong-count', 'used-by-other', 'not-released', 'stale-ledger-write'] as const;
 /** One kind of violation. */
 export type ViolationKind = (typeof VIOLATION_KINDS)[number];
 
@@ -93,7 +95,7 @@ interface HeldSighting {
  */
 export class InUseStatusTracker {
   private readonly held = new Map<string, HeldSighting>();
-  private readonly vanished: Array<HeldSighting & { uuid: string; goneAt: number }> = [];
+  private readonly vanished: Array<HeldSighting & { uuid: string; goneAt: number; to?: string }> = [];
 
   constructor(private readonly graceMs = 5_000) {}
 
@@ -106,11 +108,11 @@ export class InUseStatusTracker {
       for (const g of n.status?.gpus ?? []) {
         if (g.mode === 'whole') {
           here.add(g.uuid);
-          if (g.inUse && g.pod) this.held.set(g.uuid, { node: name, pod: `${g.pod.namespace}/${g.pod.name}`, lastSeenAt: at });
+          if (g.inUse && g.pod) this.sight(g.uuid, name, `${g.pod.namespace}/${g.pod.name}`, at);
         }
         for (const s of g.slices) {
           here.add(s.uuid);
-          if (s.inUse && s.pod) this.held.set(s.uuid, { node: name, pod: `${s.pod.namespace}/${s.pod.name}`, lastSeenAt: at });
+          if (s.inUse && s.pod) this.sight(s.uuid, name, `${s.pod.namespace}/${s.pod.name}`, at);
         }
       }
       realised.set(name, here);
@@ -131,8 +133,15 @@ export class InUseStatusTracker {
     }
   }
 
+  /** A device seen in use by `pod`; another holder than last time is judged like a vanished device. */
+  private sight(uuid: string, node: string, pod: string, at: number): void {
+    const before = this.held.get(uuid);
+    if (before && before.pod !== pod) this.vanished.push({ ...before, uuid, goneAt: at, to: pod });
+    this.held.set(uuid, { node, pod, lastSeenAt: at });
+  }
+
   /**
-   * Violations among the vanished devices old enough to judge: the pod was not being deleted when the device
+   * Violations among the vanished (or re-held) devices old enough to judge: the pod was not being deleted when the device
    * was last seen in use (a pod whose deletion started after that may have lost its device before; one whose
    * deletion the harness saw only after the device was gone, or never, did lose it).
    */
@@ -144,6 +153,14 @@ export class InUseStatusTracker {
       this.vanished.splice(i, 1);
       const deletingSince = deletions.get(v.pod);
       if (deletingSince !== undefined && deletingSince <= v.goneAt) continue;
+      if (v.to) {
+        out.push({
+          kind: 'holder-changed',
+          key: `holder-changed:${v.node}/${v.uuid}:${v.pod}`,
+          detail: `device ${v.uuid} on ${v.node}, in use by pod ${v.pod}, was reported in use by ${v.to} at ${new Date(v.goneAt).toISOString()} while ${v.pod} ${deletingSince === undefined ? 'was still alive' : `was deleted only at ${new Date(deletingSince).toISOString()}`}`,
+        });
+        continue;
+      }
       out.push({
         kind: 'in-use-destroyed',
         key: `in-use-destroyed:${v.node}/${v.uuid}`,

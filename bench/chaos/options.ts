@@ -79,8 +79,8 @@ export const USAGE = `chaos [flags]     (run it through hack/chaos.sh, which pro
   --lease-duration-s N         the operator's Lease duration (default 15, the operator's own)
   --fault-every-s N            one of each other fault kind per N s of churn, at least one (default 150)
   --probe-timeout-s N          a fault's probe partition must be Ready within N s (default 120)
-  --settle-timeout-s N         wait at most N s for convergence after the churn (default 240)
-  --release-timeout-s N        wait at most N s for the release after the final deletes (default 180)
+  --settle-timeout-s N         wait at most N s for convergence after the churn (default 240; short 120)
+  --release-timeout-s N        wait at most N s for the release after the final deletes (default 180; short 120)
   --sample-every-ms N          invariant sampling period (default 1000)
   --reconfigure-delay-ms N     agent's simulated time per MIG step (default 250)
   --namespace NS               namespace of the objects and the Lease (default haein-chaos)
@@ -90,8 +90,8 @@ export const USAGE = `chaos [flags]     (run it through hack/chaos.sh, which pro
   --help`;
 
 const PRESETS = {
-  long: { nodes: 32, objects: 2000, durationS: 600 },
-  short: { nodes: 16, objects: 200, durationS: 90 },
+  long: { nodes: 32, objects: 2000, durationS: 600, settleTimeoutS: 240, releaseTimeoutS: 180 },
+  short: { nodes: 16, objects: 200, durationS: 90, settleTimeoutS: 120, releaseTimeoutS: 120 },
 } as const;
 
 function num(name: string, raw: string | undefined, dflt: number, min: number, max = Infinity, integer = true): number {
@@ -183,8 +183,8 @@ export function parseChaosArgs(argv: string[]): ChaosOptions | 'help' {
     leaseDurationS,
     faultEveryS: num('fault-every-s', v['fault-every-s'], 150, 10),
     probeTimeoutS: num('probe-timeout-s', v['probe-timeout-s'], 120, 5),
-    settleTimeoutS: num('settle-timeout-s', v['settle-timeout-s'], 240, 10),
-    releaseTimeoutS: num('release-timeout-s', v['release-timeout-s'], 180, 10),
+    settleTimeoutS: num('settle-timeout-s', v['settle-timeout-s'], preset.settleTimeoutS, 10),
+    releaseTimeoutS: num('release-timeout-s', v['release-timeout-s'], preset.releaseTimeoutS, 10),
     sampleEveryMs: num('sample-every-ms', v['sample-every-ms'], 1000, 100),
     reconfigureDelayMs: num('reconfigure-delay-ms', v['reconfigure-delay-ms'], 250, 0),
     namespace,
