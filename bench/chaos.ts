@@ -31,6 +31,7 @@ import { recoveryFigures, type FaultRecord } from './chaos/recovery.js';
 import { Supervised } from './chaos/supervisor.js';
 import { getText } from './scale/http-get.js';
 import { summarize } from './scale/stats.js';
+import { createKwokNodes, kwokNodeNames } from './scale/kwok-nodes.js';
 import { forEachLimit } from './scale/pool.js';
 import { freePort } from './scale/processes.js';
 import { parseProm, sumOf, type Sample } from './scale/prom-text.js';
@@ -112,8 +113,7 @@ class ChaosRun {
     private readonly work: string,
   ) {
     this.client = new KubeClient(loadKubeConfig(o.kubeconfig), { fieldManager: 'haein-chaos', userAgent: 'haein-chaos', timeoutMs: 15_000 });
-    const width = String(o.nodes - 1).length;
-    this.nodeNames = Array.from({ length: o.nodes }, (_, i) => `${o.nodePrefix}-${String(i).padStart(width, '0')}`);
+    this.nodeNames = kwokNodeNames(o.nodePrefix, o.nodes);
     this.agentState = path.join(work, 'agent-state');
   }
 
@@ -270,19 +270,7 @@ class ChaosRun {
 
   private async createNodes(): Promise<void> {
     this.nodesCreated = true;
-    await forEachLimit(this.nodeNames, 8, async (name) => {
-      const resources = { cpu: '224', memory: '2Ti', pods: '110' };
-      try {
-        await this.client.create(RESOURCES.node, {
-          apiVersion: 'v1',
-          kind: 'Node',
-          metadata: { name, annotations: { 'kwok.x-k8s.io/node': 'fake' }, labels: { 'kubernetes.io/hostname': name, 'kubernetes.io/os': 'linux', type: 'kwok', 'haein.dev/simulated': 'true', [CHAOS_LABEL]: this.o.nodePrefix } },
-          status: { capacity: resources, allocatable: resources },
-        });
-      } catch (err) {
-        if (!isAlreadyExists(err)) throw new Error(`creating node ${name}`, { cause: err });
-      }
-    });
+    await createKwokNodes(this.client, this.nodeNames, CHAOS_LABEL, this.o.nodePrefix, 8);
   }
 
   private async startAgent(): Promise<void> {
