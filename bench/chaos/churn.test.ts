@@ -18,7 +18,7 @@ describe('ChurnPlanner', () => {
     expect(p.created).toBe(shape.objects);
     expect(kinds.create).toBe(shape.objects);
     expect(kinds.delete).toBeGreaterThan(50);
-    expect(kinds.scale).toBeGreaterThan(20);
+    expect(kinds.scale).toBeGreaterThan(shape.objects * 0.1);
     expect(jobs).toBeGreaterThan(shape.objects * 0.05);
   });
 

@@ -107,7 +107,8 @@ export class ChurnPlanner {
       const candidate = this.peekCreate();
       if (!this.jobFits(candidate)) return this.deleteRandom((o) => o.kind === 'TrainingJob');
       if (this.demand + objectSlices(candidate) <= cap) return this.commitCreate(candidate);
-      return this.deleteRandom();
+      // No room: make some, by a delete or (a quarter of the time) a count change.
+      return (this.r() < 0.25 ? this.scaleRandom(cap) : undefined) ?? this.deleteRandom();
     }
     // On pace: deletes only while the live set asks for more than 60 % of the cap, so it stays well populated.
     const x = this.r();
