@@ -34,7 +34,7 @@ import { summarize } from './scale/stats.js';
 import { createKwokNodes, kwokNodeNames } from './scale/kwok-nodes.js';
 import { forEachLimit } from './scale/pool.js';
 import { freePort } from './scale/processes.js';
-import { parseProm, sumOf, type Sample } from './scale/prom-text.js';
+import { parseProm, sumBy, sumOf, type Sample } from './scale/prom-text.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const LEASE_NAME = 'haein-chaos';
@@ -101,6 +101,7 @@ class ChaosRun {
   private baselineProbeS: number[] = [];
   private readonly quietProbeS: number[] = [];
   private maxQueue = 0;
+  private readonly maxQueueBy: Record<string, number> = {};
   private readonly agentState: string;
   /** Per probe: the phases and False-condition reasons it went through, with seconds since it was created. */
   private readonly probeTrails = new Map<string, string[]>();
@@ -242,6 +243,7 @@ class ChaosRun {
       baselineProbeS: this.baselineProbeS.map((s) => Math.round(s * 100) / 100),
       quietProbeS: summaryOf(this.quietProbeS),
       leaderQueueDepthMax: this.maxQueue,
+      leaderQueueDepthMaxByController: this.maxQueueBy,
       convergenceAfterLastFaultS: convergedAt ? round((convergedAt - lastFaultAt) / 1000) : null,
       convergenceAfterChurnS: convergedAt ? round((convergedAt - churnEnd) / 1000) : null,
       releaseS: releasedAt ? round((releasedAt - releaseStart) / 1000) : null,
@@ -596,7 +598,11 @@ class ChaosRun {
       } catch {
         continue;
       }
-      if (sumOf(m, 'haein_leader') === 1) return sumOf(m, 'haein_workqueue_depth');
+      if (sumOf(m, 'haein_leader') !== 1) continue;
+      for (const [controller, depth] of sumBy(m, 'haein_workqueue_depth', 'controller')) {
+        this.maxQueueBy[controller] = Math.max(this.maxQueueBy[controller] ?? 0, depth);
+      }
+      return sumOf(m, 'haein_workqueue_depth');
     }
     return undefined;
   }
