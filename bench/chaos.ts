@@ -33,7 +33,7 @@ import { getText } from './scale/http-get.js';
 import { summarize } from './scale/stats.js';
 import { createKwokNodes, kwokNodeNames } from './scale/kwok-nodes.js';
 import { forEachLimit } from './scale/pool.js';
-import { freePort } from './scale/processes.js';
+import { cleanupOnSignals, freePort } from './scale/processes.js';
 import { parseProm, sumBy, sumOf, type Sample } from './scale/prom-text.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -845,20 +845,12 @@ async function main(): Promise<void> {
   if (!fs.existsSync(path.join(ROOT, 'dist/src/cmd/operator.js'))) throw new Error(`dist/ is missing: run npm run build first\n${USAGE}`);
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'haein-chaos-'));
   const run = new ChaosRun(o, work);
-  let stopping = false;
-  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-    process.on(sig, () => {
-      if (stopping) return;
-      stopping = true;
-      progress(`${sig}: cleaning up`);
-      void run.cleanup(true).finally(() => process.exit(130));
-    });
-  }
+  const stopping = cleanupOnSignals(progress, () => run.cleanup(true));
   let result: Record<string, unknown> | undefined;
   try {
     result = await run.execute();
   } finally {
-    if (!stopping) await run.cleanup(o.keepLogs || !result?.ok);
+    if (!stopping()) await run.cleanup(o.keepLogs || !result?.ok);
   }
   process.stdout.write(`${JSON.stringify(result)}\n`);
   process.exit(result.ok ? 0 : 1);

@@ -23,7 +23,7 @@ import { createKwokNodes, kwokNodeNames } from './scale/kwok-nodes.js';
 import { forEachLimit } from './scale/pool.js';
 import { summarizeProfile, type CpuProfile } from './scale/cpu-profile.js';
 import { bucketCounts, delta, histogramOf, parseProm, quantile, sumBy, sumOf, type Sample } from './scale/prom-text.js';
-import { PeakTracker, controlPlanePids, cpuSecondsOf, exited, freePort, memoryOf, startNodeProcess, stopProcess, type Child } from './scale/processes.js';
+import { PeakTracker, cleanupOnSignals, controlPlanePids, cpuSecondsOf, exited, freePort, memoryOf, startNodeProcess, stopProcess, type Child } from './scale/processes.js';
 import { renderReport, type ScaleResult } from './scale/report.js';
 import { demand, planWorkload, type PlannedObject } from './scale/scale-workload.js';
 import { durationsS, summarize } from './scale/stats.js';
@@ -545,15 +545,7 @@ async function main(): Promise<void> {
   const client = new KubeClient(kc, { fieldManager: 'haein-scale-bench', userAgent: 'haein-scale-bench' });
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'haein-scale-'));
   const run = new ScaleRun(o, kc, client, work);
-  let stopping = false;
-  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-    process.on(sig, () => {
-      if (stopping) return;
-      stopping = true;
-      progress(`${sig}: cleaning up`);
-      void run.cleanup().finally(() => process.exit(130));
-    });
-  }
+  const stopping = cleanupOnSignals(progress, () => run.cleanup());
   let result: ScaleResult;
   try {
     result = await run.execute();
@@ -561,7 +553,7 @@ async function main(): Promise<void> {
     o.keepLogs = true;
     throw err;
   } finally {
-    if (!stopping) await run.cleanup();
+    if (!stopping()) await run.cleanup();
   }
   if (run.profile) result.operatorProfile = run.profile;
   if (run.holdProfile) result.operatorHoldProfile = run.holdProfile;

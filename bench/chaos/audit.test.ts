@@ -49,7 +49,15 @@ describe('audit log analysis', () => {
       ev(3400, 'b', 'update', 'gpunodes', 200),
       ev(9000, 'a', 'update', 'gpunodes', 200),
     ]);
-    expect(writesInWindow(writes, 'a', 3000, 5000)).toEqual({ attempted: 4, refused: 1, refusedLedger: 1, failed: 1, acceptedLedger: 0, acceptedOther: { 'patch gpupartitions/status': 1, 'create events': 1 } });
+    expect(writesInWindow(writes, 'a', 3000, 5000)).toEqual({
+      attempted: 4,
+      refused: 1,
+      refusedLedger: 1,
+      failed: 1,
+      acceptedLedger: 0,
+      acceptedOther: { 'patch gpupartitions/status': 1, 'create events': 1 },
+      accepted: ['00:00:03.100 patch gpupartitions/status chaos/p'],
+    });
     expect(takeoversBy(writes, LEASE, 'a', 1000, 3000)).toEqual([2000]);
   });
 });

@@ -101,15 +101,20 @@ export interface WindowWrites {
   acceptedOther: Record<string, number>;
   /** Refused ledger writes (409 on GpuNodes). */
   refusedLedger: number;
+  /** The accepted writes other than Events, as `HH:MM:SS.mmm verb resource[/sub] namespace/name` (at most 20). */
+  accepted: string[];
 }
 
 /** The writes `user` made with `from` ≤ received < `to`. */
 export function writesInWindow(writes: readonly AuditWrite[], user: string, from: number, to: number): WindowWrites {
-  const out: WindowWrites = { attempted: 0, refused: 0, failed: 0, acceptedLedger: 0, acceptedOther: {}, refusedLedger: 0 };
+  const out: WindowWrites = { attempted: 0, refused: 0, failed: 0, acceptedLedger: 0, acceptedOther: {}, refusedLedger: 0, accepted: [] };
   for (const w of writes) {
     if (w.user !== user || w.at < from || w.at >= to || !MUTATING.has(w.verb)) continue;
     out.attempted++;
     if (ok(w)) {
+      if (w.resource !== 'events' && out.accepted.length < 20) {
+        out.accepted.push(`${new Date(w.at).toISOString().slice(11, 23)} ${w.verb} ${w.resource}${w.subresource ? `/${w.subresource}` : ''} ${w.namespace ? `${w.namespace}/` : ''}${w.name}`);
+      }
       if (isLedgerWrite(w)) out.acceptedLedger++;
       else {
         const k = `${w.verb} ${w.resource}${w.subresource ? `/${w.subresource}` : ''}`;
