@@ -57,8 +57,9 @@ run_integration() {
 }
 
 # The short chaos run (about 3 minutes on its own control plane, see docs/reliability.md); it counts as one test
-# in the closing line.
+# in the closing line. HAEIN_SKIP_CHAOS=1 leaves it out of `all`.
 run_chaos() {
+  if [ -n "${HAEIN_SKIP_CHAOS:-}" ] && [ "$what" = all ]; then warn "HAEIN_SKIP_CHAOS is set: no chaos run"; return 0; fi
   local ok=0
   stage "chaos run (short)" hack/chaos.sh --preset short && ok=1
   printf '{"numPassedTests":%d,"numFailedTests":%d,"numPendingTests":0}\n' "$ok" "$((1 - ok))" > "$results/chaos.json"

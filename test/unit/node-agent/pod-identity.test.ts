@@ -7,7 +7,7 @@ import type { PluginDevice } from '../../../src/device-plugin/plugin-server.js';
 import { RESOURCES } from '../../../src/k8s/client.js';
 import { NodeAgent } from '../../../src/node-agent/agent.js';
 import { realisedGpus } from '../../../src/node-agent/gpu-node-status.js';
-import { InUseTracker, assignPodDevices, doomedDevices } from '../../../src/node-agent/in-use-tracker.js';
+import { InUseTracker, assignPodDevices, claimedDevices, doomedDevices } from '../../../src/node-agent/in-use-tracker.js';
 import { SimulatedNode } from '../../../src/node-agent/simulated-gpu.js';
 import { modelForProduct } from '../../../src/placement/catalog.js';
 import { FakeClient } from './fake-client.js';
@@ -125,6 +125,25 @@ describe('pod identity of held devices', () => {
       ];
       expect([...doomedDevices(gpus, target)].sort()).toEqual(['GPU-1', 'a', 'c']);
       expect(doomedDevices(gpus, undefined).size).toBe(0);
+    });
+
+    test('a new pod gets a slice the ledger reserves before a spare one, whatever the board order', () => {
+      // Found by the chaos run: a consumer pod given a spare slice (board order) while its partition's slice sat
+      // idle; the operator then re-carved the spare slice and the node's layout was refused for good.
+      const out = assignPodDevices([{ pod: ref('a'), need: { [MIG]: 1 } }], devices, new Map(), new Set(), new Set(), new Set(['m3']));
+      expect([...out.keys()]).toEqual(['m3']);
+      const gpus = [
+        { index: 0, uuid: 'GPU-0', mode: 'mig' as const, slices: [{ uuid: 'a', profile: '1g.23gb', start: 0 }, { uuid: 'b', profile: '1g.23gb', start: 1 }] },
+        { index: 1, uuid: 'GPU-1', mode: 'whole' as const, slices: [] },
+        { index: 2, uuid: 'GPU-2', mode: 'whole' as const, slices: [] },
+      ];
+      const claim = { kind: 'GpuPartition', name: 'p' };
+      const target = [
+        { index: 0, mode: 'mig' as const, slices: [{ profile: '1g.23gb', start: 0 }, { profile: '1g.23gb', start: 1, claim }] },
+        { index: 1, mode: 'whole' as const, slices: [], claim },
+        { index: 2, mode: 'mig' as const, slices: [{ profile: '7g.180gb', start: 0, claim }] },
+      ];
+      expect([...claimedDevices(gpus, target)].sort()).toEqual(['GPU-1', 'b']);
     });
 
     test('never hands out more devices than exist', () => {
