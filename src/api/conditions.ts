@@ -139,6 +139,8 @@ export const EVENT_REASONS = {
   claimReleased: 'ClaimReleased',
   claimSwapped: 'ClaimSwapped',
   sliceMisused: 'SliceMisused',
+  sliceRestored: 'SliceRestored',
+  claimDisplaced: 'ClaimDisplaced',
   gangIncomplete: 'GangIncomplete',
   gangRestart: 'GangRestart',
   workersCreated: 'WorkersCreated',

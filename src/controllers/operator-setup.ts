@@ -79,7 +79,9 @@ export interface OperatorControllers {
 }
 
 /** Registers the informers, the admission cycle and the controllers of the operator on `manager`. */
-export function registerControllers(manager: Manager, client: KubeClient, opts: OperatorSetupOptions = {}): OperatorControllers {
+export function registerControllers(manager: Manager, apiClient: KubeClient, opts: OperatorSetupOptions = {}): OperatorControllers {
+  // Every write of the controllers and the cycle is fenced by the Lease (informers read through the manager).
+  const client = manager.fenced(apiClient);
   const ns = opts.namespace ? { namespace: opts.namespace } : {};
   const gpuNodes = manager.informer<GpuNode>(RESOURCES.gpuNode);
   const nodes = manager.informer<NodeObject>(RESOURCES.node);
