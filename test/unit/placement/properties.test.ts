@@ -7,7 +7,7 @@ import { modelForProduct, validateLayout } from '../../../src/placement/catalog.
 import { planDefrag } from '../../../src/placement/defrag.js';
 import { place, PlacementEngine } from '../../../src/placement/engine.js';
 import type { ClusterSnapshot, GpuSnapshot, Member, NodeSnapshot, PlacementRequest, SliceSnapshot } from '../../../src/placement/types.js';
-import { bruteForceFeasible, contractProblems } from './checks.js';
+import { bruteForceFeasible, contractProblems, withoutPreemptible } from './checks.js';
 
 const B200 = modelForProduct('NVIDIA-B200');
 if (!B200) throw new Error('catalog lacks the B200');
@@ -75,13 +75,14 @@ const gpuArb = (index: number): fc.Arbitrary<GpuSnapshot> =>
     { weight: 3, arbitrary: fc.record({ health: fc.integer({ min: 0, max: 5 }), slices: slicesArb }).map(({ health, slices }) => ({ index, mode: 'mig' as const, healthy: health > 0, slices })) },
     {
       weight: 1,
-      arbitrary: fc.record({ holder: holderArb, inUse: fc.boolean() }).map(({ holder, inUse }) => ({
+      // In use with or without a holder: a container the ledger does not know about may hold a whole GPU.
+      arbitrary: fc.record({ holder: holderArb, inUse: fc.integer({ min: 0, max: 3 }).map((x) => x === 0) }).map(({ holder, inUse }) => ({
         index,
         mode: 'whole' as const,
         healthy: true,
         slices: [],
         ...(holder ? { holder } : {}),
-        inUse: holder ? inUse : false,
+        inUse,
       })),
     },
   );
@@ -155,23 +156,49 @@ describe('placement properties', () => {
     expect(seen.infeasible).toBeGreaterThan(40);
   });
 
-  it('keeps preemption within the rules', () => {
+  it('preempts only when it must, only whom it may, and whenever preempting makes room', () => {
+    const seen = { withVictims: 0, withoutVictims: 0, refused: 0 };
     fc.assert(
       fc.property(clusterArb, requestArb, fc.integer({ min: 0, max: 4 }), (snapshot, request, priority) => {
         const result = place(snapshot, { ...request, mayPreempt: true, priority });
-        if (!result.ok) return;
+        const feasibleAsIs = bruteForceFeasible(snapshot, request);
+        const feasibleByPreempting = bruteForceFeasible(withoutPreemptible(snapshot, priority), request);
+        if (!result.ok) {
+          seen.refused++;
+          // Never "cannot fit" while displacing the preemptible lower-priority holders would make room.
+          if (result.code !== 'InvalidRequest') expect(feasibleByPreempting).toBe(false);
+          return;
+        }
         expect(contractProblems(snapshot, request, result)).toEqual([]);
+        // Victims only when there is no room without them, and then at least one.
+        if (feasibleAsIs) expect(result.victims).toEqual([]);
+        else expect(result.victims.length).toBeGreaterThan(0);
+        if (result.victims.length > 0) seen.withVictims++;
+        else seen.withoutVictims++;
+        const layouts = new Map(result.layouts.map((l) => [`${l.node}/${l.gpuIndex}`, l]));
         for (const v of result.victims) {
           expect(v.priority).toBeLessThan(priority);
           const node = snapshot.nodes.find((n) => n.name === v.node);
           const gpu = node?.gpus.find((g) => g.index === v.gpuIndex);
-          const holder = v.profile ? gpu?.slices.find((s) => s.start === v.start)?.holder : gpu?.holder;
+          const holder = v.profile ? gpu?.slices.find((s) => s.start === v.start && s.profile === v.profile)?.holder : gpu?.holder;
           expect(holder?.key).toBe(v.holderKey);
           expect(holder?.preemptible).toBe(true);
+          expect(v.priority).toBe(holder?.priority);
+          // A victim is displaced for a reason: its GPU changes and its allocation there is gone.
+          const after = layouts.get(`${v.node}/${v.gpuIndex}`);
+          expect(after).toBeDefined();
+          const kept = v.profile
+            ? after?.slices.some((s) => s.holder?.key === v.holderKey && s.start === v.start && s.profile === v.profile)
+            : after?.holder?.key === v.holderKey;
+          expect(kept).toBe(false);
         }
       }),
-      { numRuns: 200, seed: 7 },
+      { numRuns: 300, seed: 7 },
     );
+    // The generators must reach preemption, or the checks above prove little.
+    expect(seen.withVictims).toBeGreaterThan(20);
+    expect(seen.withoutVictims).toBeGreaterThan(40);
+    expect(seen.refused).toBeGreaterThan(20);
   });
 
   it('defragmentation plans move only idle claims, keep in-use slices and end in legal layouts', () => {
