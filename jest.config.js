@@ -1,6 +1,7 @@
 // Jest runs in native ESM mode (node --experimental-vm-modules) because @kubernetes/client-node is
 // ESM-only; ts-jest compiles TypeScript per file and the mapper strips the .js of relative imports.
-const common = {
+/** Settings every project shares (also the base of the mutation-testing run, stryker.config.mjs). */
+export const common = {
   extensionsToTreatAsEsm: ['.ts'],
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   transform: {
