@@ -6,17 +6,11 @@
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PodResourcesClient } from '../../../src/device-plugin/pod-resources-client.js';
-import { DevicePluginManager } from '../../../src/device-plugin/plugin-manager.js';
-import { RESOURCES } from '../../../src/k8s/client.js';
-import { NodeAgent } from '../../../src/node-agent/agent.js';
 import type { InUseJournal } from '../../../src/node-agent/simulated-gpu-types.js';
 import { journalPath, SimulatedNode } from '../../../src/node-agent/simulated-gpu.js';
 import { writeJsonAtomic } from '../../../src/node-agent/state-file.js';
 import { modelForProduct } from '../../../src/placement/catalog.js';
-import { FakeKubelet } from '../device-plugin/fake-kubelet.js';
-import { FakePodResources } from '../device-plugin/fake-pod-resources.js';
-import { FakeClient } from './fake-client.js';
+import { KubeletRig } from './kubelet-rig.js';
 
 const MIG = 'nvidia.com/mig-1g.23gb';
 const GPU = 'nvidia.com/gpu';
@@ -59,13 +53,7 @@ describe('in-use journal', () => {
   });
 
   describe('behind the device plugins', () => {
-    let kubelet: FakeKubelet;
-    let podResources: FakePodResources;
-    let prClient: PodResourcesClient;
-    let plugins: DevicePluginManager;
-    let agent: NodeAgent;
-    let sim: SimulatedNode;
-    let stateFile: string;
+    let rig: KubeletRig;
     const errors: string[] = [];
     const log = {
       error: (m: string, meta?: Record<string, unknown>) => errors.push(`${m} ${JSON.stringify(meta ?? {})}`),
@@ -76,39 +64,16 @@ describe('in-use journal', () => {
 
     beforeEach(async () => {
       errors.length = 0;
-      kubelet = new FakeKubelet(dir);
-      await kubelet.start();
-      podResources = new FakePodResources(join(dir, 'pod-resources.sock'));
-      await podResources.start();
-      prClient = new PodResourcesClient(podResources.socketPath);
-      const client = new FakeClient();
-      await client.create(RESOURCES.node, { metadata: { name: 'gpu-node' } });
       // Half the board carved into 1g slices, the other half whole: pods can ask for both resources.
-      await client.create(RESOURCES.gpuNode, {
-        metadata: { name: 'gpu-node' },
-        spec: {
-          gpus: [0, 1, 2, 3].map((index) => ({ index, mode: 'mig', slices: [0, 1, 2, 3, 4, 5, 6].map((start) => ({ profile: '1g.23gb', start })) })),
-        },
-      });
-      stateFile = join(dir, 'state.json');
-      sim = (await SimulatedNode.open({ node: 'gpu-node', model: modelForProduct('NVIDIA-B200')!, gpuCount: 8, stateFile, reconfigureDelayMs: 1, log })).sim;
-      const late: { agent?: NodeAgent } = {};
-      plugins = new DevicePluginManager({ dir, pollIntervalMs: 100, log, onAllocate: (_r, ids) => late.agent?.noteAllocated(ids) });
-      plugins.start();
-      agent = new NodeAgent({ sim, client, devicePlugins: plugins, podResources: prClient, podResourcesIntervalMs: 5, log });
-      late.agent = agent;
-      await agent.start();
+      const spec = {
+        gpus: [0, 1, 2, 3].map((index) => ({ index, mode: 'mig', slices: [0, 1, 2, 3, 4, 5, 6].map((start) => ({ profile: '1g.23gb', start })) })),
+      };
+      rig = await new KubeletRig().start(dir, { spec, reconfigureDelayMs: 1, podResourcesIntervalMs: 5, log });
     });
-
-    afterEach(async () => {
-      await agent.stop();
-      await plugins.stop();
-      prClient.close();
-      podResources.stop();
-      await kubelet.stop();
-    });
+    afterEach(() => rig.stop());
 
     it('records every device of pods allocated two resources at once, with no failed journal write', async () => {
+      const { kubelet, podResources, sim, stateFile } = rig;
       const mig = await kubelet.waitForConnection(MIG);
       const gpu = await kubelet.waitForConnection(GPU);
       await mig.waitFor((c) => c.latest().length === 28);
