@@ -8,6 +8,8 @@ export const common = {
     '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'tsconfig.json' }],
   },
   testEnvironment: 'node',
+  // Stryker's sandbox (a copy of the repository) while `npm run test:mutation` runs.
+  modulePathIgnorePatterns: ['<rootDir>/.stryker-tmp/'],
 };
 
 const projects = [
