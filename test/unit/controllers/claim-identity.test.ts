@@ -9,6 +9,7 @@ import { claimKey, claimNames, claimsOf, holderKey, ledgerEntries, nodesWithClai
 import { LedgerDraft } from '../../../src/controllers/ledger.js';
 import { buildSnapshot } from '../../../src/controllers/snapshot.js';
 import { place } from '../../../src/placement/engine.js';
+import { runs } from '../../support/property-runs.js';
 import { makeGpuNode, makeNode } from './builders.js';
 
 const claim = (kind: ClaimRef['kind'], namespace: string, name: string, slot = 0, uid = `${namespace}-${name}`): ClaimRef => ({
@@ -136,7 +137,7 @@ describe('claim identity across namespaces', () => {
         for (const c of claims) expect(claimNames(c, victim)).toBe(named(c));
         expect(claimsOf(draft.nodes(), victim, undefined).current).toEqual([]);
       }),
-      { numRuns: 200, seed: 5 },
+      { numRuns: runs(200), seed: 5 },
     );
   });
 });

@@ -7,6 +7,7 @@ import { modelForProduct, validateLayout } from '../../../src/placement/catalog.
 import { planDefrag } from '../../../src/placement/defrag.js';
 import { place, PlacementEngine } from '../../../src/placement/engine.js';
 import type { ClusterSnapshot, GpuSnapshot, Member, NodeSnapshot, PlacementRequest, SliceSnapshot } from '../../../src/placement/types.js';
+import { runs, share } from '../../support/property-runs.js';
 import { bruteForceFeasible, contractProblems, withoutPreemptible } from './checks.js';
 
 const B200 = modelForProduct('NVIDIA-B200');
@@ -149,11 +150,11 @@ describe('placement properties', () => {
         // Deterministic for the same input.
         expect(place(JSON.parse(before) as ClusterSnapshot, request)).toEqual(result);
       }),
-      { numRuns: 400, seed: 1129 },
+      { numRuns: runs(400), seed: 1129 },
     );
     // The generators must exercise both outcomes, or the comparison above proves little.
-    expect(seen.placed).toBeGreaterThan(80);
-    expect(seen.infeasible).toBeGreaterThan(40);
+    expect(seen.placed).toBeGreaterThan(share(80));
+    expect(seen.infeasible).toBeGreaterThan(share(40));
   });
 
   it('preempts only when it must, only whom it may, and whenever preempting makes room', () => {
@@ -193,12 +194,12 @@ describe('placement properties', () => {
           expect(kept).toBe(false);
         }
       }),
-      { numRuns: 300, seed: 7 },
+      { numRuns: runs(300), seed: 7 },
     );
     // The generators must reach preemption, or the checks above prove little.
-    expect(seen.withVictims).toBeGreaterThan(20);
-    expect(seen.withoutVictims).toBeGreaterThan(40);
-    expect(seen.refused).toBeGreaterThan(20);
+    expect(seen.withVictims).toBeGreaterThan(share(20));
+    expect(seen.withoutVictims).toBeGreaterThan(share(20));
+    expect(seen.refused).toBeGreaterThan(share(20));
   });
 
   it('defragmentation plans move only idle claims, keep in-use slices and end in legal layouts', () => {
@@ -236,10 +237,10 @@ describe('placement properties', () => {
         }
         expect(plan.placement.assignments.map((a) => a.key).sort()).toEqual(request.members.map((m) => m.key).sort());
       }),
-      { numRuns: 200, seed: 99 },
+      { numRuns: runs(200), seed: 99 },
     );
-    expect(planned).toBeGreaterThan(40);
-    expect(withMoves).toBeGreaterThan(20);
+    expect(planned).toBeGreaterThan(share(40));
+    expect(withMoves).toBeGreaterThan(share(20));
   });
 
   it('streams of arrivals and departures keep every GPU legal and gangs atomic', () => {
@@ -274,7 +275,7 @@ describe('placement properties', () => {
           }
         });
       }),
-      { numRuns: 60, seed: 42 },
+      { numRuns: runs(60), seed: 42 },
     );
   });
 });
