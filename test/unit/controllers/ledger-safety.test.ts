@@ -5,7 +5,7 @@
  */
 import type { ClaimRef, GpuNode } from '../../../src/api/types.js';
 import { ledgerEntries } from '../../../src/controllers/claims.js';
-import { LedgerDraft, LedgerExpectations, commitLedger } from '../../../src/controllers/ledger.js';
+import { LedgerDraft, LedgerExpectations, commitLedger, overlay } from '../../../src/controllers/ledger.js';
 import { ApiError } from '../../../src/k8s/errors.js';
 import { RESOURCES } from '../../../src/k8s/resources.js';
 import { makeGpuNode } from './builders.js';
@@ -48,6 +48,12 @@ describe('LedgerDraft edges', () => {
       { index: 2, mode: 'whole', slices: [] },
       { index: 3, mode: 'whole', slices: [], claim: claim('w') },
     ]);
+  });
+
+  test('a whole-mode layout carries no slices into the ledger', () => {
+    const draft = new LedgerDraft([makeGpuNode('n1')]);
+    draft.applyLayouts([{ node: 'n1', gpuIndex: 0, mode: 'whole', slices: [{ profile: '1g.23gb', start: 0, inUse: false }] }], () => undefined);
+    expect(draft.changed()[0].spec?.gpus).toEqual([{ index: 0, mode: 'whole', slices: [] }]);
   });
 
   test('keeps the GPUs of a spec in index order whatever order the layouts come in', () => {
@@ -183,4 +189,29 @@ describe('commitLedger failures', () => {
     expect(replaces).toBe(1);
     expect(ledgerEntries(client.all<GpuNode>(RESOURCES.gpuNode))).toEqual([]);
   });
+
+  test.each<[string, (n: GpuNode) => void]>([
+    ['re-created (new uid)', (n) => (n.metadata.uid = 'another-object')],
+    ['a newer generation', (n) => (n.metadata.generation = (n.metadata.generation ?? 1) + 1)],
+    ['a changed spec', (n) => (n.spec = { gpus: [{ index: 3, mode: 'whole', slices: [] }] })],
+    ['a GPU turned unhealthy', (n) => (n.status!.gpus![0].health = 'Unhealthy')],
+  ])('a newer cached version that was %s is not written over', async (_what, change) => {
+    const client = new FakeClient();
+    const planned = client.seed(RESOURCES.gpuNode, makeGpuNode('n1'));
+    const latest = client.edit<GpuNode>(RESOURCES.gpuNode, 'n1', undefined, change);
+    const err = await commitLedger(client, draftFor(planned), undefined, () => latest).catch((e: unknown) => e as Error);
+    expect(((err as Error).cause as ApiError).code).toBe(409);
+    expect(ledgerEntries(client.all<GpuNode>(RESOURCES.gpuNode))).toEqual([]);
+  });
+});
+
+test('overlay puts this pass\'s written nodes in place of the cached ones, by name', () => {
+  const cached = ['a', 'b', 'c'].map((n) => makeGpuNode(n));
+  const written = makeGpuNode('b');
+  written.metadata.generation = 5;
+  const out = overlay(cached, [written]);
+  expect(out.map((n) => n.metadata.name)).toEqual(['a', 'b', 'c']);
+  expect(out[1]).toBe(written);
+  expect(out[0]).toBe(cached[0]);
+  expect(overlay(cached, [])).toEqual(cached);
 });
