@@ -9,7 +9,7 @@ export const common = {
   },
   testEnvironment: 'node',
   // Stryker's sandbox (a copy of the repository) while `npm run test:mutation` runs.
-  modulePathIgnorePatterns: ['<rootDir>/.stryker-tmp/'],
+  modulePathIgnorePatterns: ['<rootDir>/.stryker-tmp'],
 };
 
 const projects = [
