@@ -58,7 +58,7 @@ describe('planRealisation', () => {
 
   it('refuses to switch the mode of a whole GPU a container holds', () => {
     const plan = planRealisation(b200, [gpu(0, 'whole', [], true)], [mig(0, [['7g.180gb', 0]])]);
-    expect(plan).toMatchObject({ ok: false, reason: 'SliceInUse' });
+    expect(plan).toEqual({ ok: false, reason: 'SliceInUse', message: 'target would destroy in-use device(s): GPU 0 (whole)' });
   });
 
   it.each([
@@ -137,19 +137,24 @@ describe('realiseLayout', () => {
 
   it('changes nothing when refused', async () => {
     const applied: RealisationStep[] = [];
+    const clock = [1000, 1007];
     const result = await realiseLayout(b200, [gpu(0, 'mig', [['7g.180gb', 0, true]])], [mig(0, [])], async (s) => {
       applied.push(s);
-    });
-    expect(result.outcome).toBe('SliceInUse');
+    }, () => clock.shift() ?? 2000);
+    expect(result.durationMs).toBe(7);
+    expect(result).toMatchObject({ outcome: 'SliceInUse', steps: [], applied: 0 });
+    expect(result.message).toBe('target would destroy in-use device(s): GPU 0 slice 7g.180gb@0');
     expect(applied).toEqual([]);
   });
 
   it('reports a step failure with how far it got', async () => {
     let n = 0;
+    let t = 500;
     const result = await realiseLayout(b200, [gpu(0, 'whole')], [mig(0, [['1g.23gb', 0], ['1g.23gb', 1]])], async () => {
+      t += 40;
       if (++n === 2) throw new Error('boom');
-    });
-    expect(result).toMatchObject({ outcome: 'Failed', applied: 1 });
-    expect(result.message).toContain('boom');
+    }, () => t);
+    expect(result).toMatchObject({ outcome: 'Failed', applied: 1, durationMs: 80 });
+    expect(result.message).toBe('step 2 of 3 failed: boom');
   });
 });

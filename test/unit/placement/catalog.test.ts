@@ -54,7 +54,11 @@ describe('catalog', () => {
     expect(validateLayout(m, [{ profile: '1g.23gb', start: 7 }])[0]).toMatch(/illegal start 7/);
     expect(validateLayout(m, [{ profile: '3g.90gb', start: 2 }])[0]).toMatch(/illegal start 2/);
     expect(validateLayout(m, [{ profile: '3g.90gb', start: 0 }, { profile: '1g.23gb', start: 1 }])[0]).toMatch(/overlaps/);
-    expect(validateLayout(m, [{ profile: '1g.23gb+me', start: 0 }, { profile: '1g.23gb+me', start: 1 }]).join('\n')).toMatch(/\+me/);
+    expect(validateLayout(m, [{ profile: '1g.23gb+me', start: 0 }, { profile: '1g.23gb+me', start: 1 }])).toEqual([
+      '2 × 1g.23gb+me exceeds the maximum of 1 per GPU',
+      '2 media-extension (+me) instances; at most one per GPU',
+    ]);
+    expect(validateLayout(m, [{ profile: '3g.90gb', start: 2 }])).toEqual(['3g.90gb@2: illegal start 2 (legal: 0, 4)']);
     const crowded = validateLayout(m, [{ profile: '4g.90gb', start: 0 }, { profile: '4g.90gb', start: 0 }]);
     expect(crowded.join('\n')).toMatch(/exceeds the maximum of 1/);
     expect(crowded.join('\n')).toMatch(/compute slices/);

@@ -33,6 +33,7 @@ export function contractProblems(snapshot: ClusterSnapshot, request: PlacementRe
       if (!model) problems.push(`${where}: layout for an unknown model`);
       else for (const p of validateLayout(model, l.mode === 'mig' ? l.slices : [])) problems.push(`${where}: ${p}`);
       if (l.mode === 'whole' && l.slices.length > 0) problems.push(`${where}: whole mode with slices`);
+      if (l.slices.some((x, i) => i > 0 && l.slices[i - 1].start >= x.start)) problems.push(`${where}: layout slices not sorted by start`);
       if (!g.healthy || !node.schedulable) problems.push(`${where}: new allocation on an unhealthy GPU or unschedulable node`);
       const changedMode = l.mode !== g.mode;
       const victimHere = [...victims].some((v) => v.startsWith(`${where}/`));

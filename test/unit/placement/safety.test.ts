@@ -112,3 +112,29 @@ describe('defragmentation across topology groups', () => {
     expect(plan.ok && plan.placement.assignments[0]).toMatchObject({ node: 'n2', gpuIndex: 0 });
   });
 });
+
+describe('preempting for whole GPUs', () => {
+  it('names every preempted holder of a MIG GPU taken whole, and only those', () => {
+    const c = cluster(node('n', 1));
+    c.nodes[0].gpus[0].slices = [held('1g.23gb', 0, 'low-a', { priority: 1 }), held('3g.90gb', 4, 'low-b', { priority: 2 }), { profile: '1g.23gb', start: 1, inUse: false }];
+    const r = place(c, { id: 'w', priority: 5, mayPreempt: true, members: [{ kind: 'whole', key: 'w', gpus: 1 }] });
+    expect(r.ok && r.victims.map((v) => `${v.holderKey}@${v.start}`)).toEqual(['low-a@0', 'low-b@4']);
+    expect(r.ok && r.layouts).toEqual([{ node: 'n', gpuIndex: 0, mode: 'whole', slices: [], holder: { key: 'w', priority: 5, preemptible: true } }]);
+  });
+});
+
+describe('in-use flags of new allocations', () => {
+  it('a new allocation is not in use until a container holds it, and its release leaves the GPU idle', () => {
+    const engine = new PlacementEngine(cluster(node('n', 2)));
+    expect(engine.place({ id: 's', members: [{ kind: 'slice', key: 's', profile: '1g.23gb' }] }).ok).toBe(true);
+    expect(engine.place({ id: 'w', members: [{ kind: 'whole', key: 'w', gpus: 1 }] }).ok).toBe(true);
+    const gpus = engine.snapshot().nodes[0].gpus;
+    expect(gpus.map((g) => g.inUse ?? false)).toEqual([false, false]);
+    expect(gpus.flatMap((g) => g.slices.map((x) => x.inUse))).toEqual([false]);
+    engine.release('s');
+    engine.release('w');
+    expect(engine.state.nodes[0].idle).toBe(2);
+    // Both GPUs can be taken whole again.
+    expect(engine.place({ id: 'ww', members: [{ kind: 'whole', key: 'ww', gpus: 2 }] }).ok).toBe(true);
+  });
+});
