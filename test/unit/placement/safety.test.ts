@@ -134,6 +134,14 @@ describe('in-use flags of new allocations', () => {
     engine.release('s');
     engine.release('w');
     expect(engine.state.nodes[0].idle).toBe(2);
+    // A slice carved on a whole-mode GPU (switching it to MIG) is not in use either.
+    const wholeBoard = cluster(node('m', 1));
+    wholeBoard.nodes[0].gpus = [gpu(0, 'whole')];
+    const again = new PlacementEngine(wholeBoard);
+    expect(again.place({ id: 's', members: [{ kind: 'slice', key: 's', profile: '1g.23gb' }] }).ok).toBe(true);
+    expect(again.snapshot().nodes[0].gpus[0].inUse).toBeUndefined();
+    again.release('s');
+    expect(again.place({ id: 'w', members: [{ kind: 'whole', key: 'w', gpus: 1 }] }).ok).toBe(true);
     // Both GPUs can be taken whole again.
     expect(engine.place({ id: 'ww', members: [{ kind: 'whole', key: 'ww', gpus: 2 }] }).ok).toBe(true);
   });
