@@ -51,8 +51,7 @@ export class ObjectWrites<T extends OwnObject> {
   async writeStatus(obj: T, status: NonNullable<T['status']>): Promise<StatusWrite> {
     const prev = (obj.status ?? {}) as Record<string, unknown>;
     if (deepEqual(status, prev)) return 'unchanged';
-    const patch: Record<string, unknown> = { ...(status as Record<string, unknown>) };
-    for (const k of Object.keys(prev)) if (!(k in patch)) patch[k] = null;
+    const patch = mergePatchOf(prev, status as Record<string, unknown>);
     const res = await ignoreNotFound(this.client.mergePatchStatus<T>(this.resource, obj.metadata.name as string, { status: patch }, obj.metadata.namespace));
     return res === undefined ? 'gone' : 'written';
   }
@@ -66,6 +65,25 @@ export class ObjectWrites<T extends OwnObject> {
       metadata: { name: o.metadata.name, ...(o.metadata.namespace ? { namespace: o.metadata.namespace } : {}), finalizers },
     } as unknown as T;
   }
+}
+
+/**
+ * The JSON merge patch (RFC 7386) that turns `prev` into `next`: `next` with every field it no longer has set
+ * to null, in nested objects too (a merge patch merges objects, so a field left out would survive). Arrays and
+ * scalars are replaced whole.
+ */
+export function mergePatchOf(prev: Record<string, unknown>, next: Record<string, unknown>): Record<string, unknown> {
+  const patch: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(next)) {
+    const old = prev[k];
+    patch[k] = isPlainObject(v) && isPlainObject(old) ? mergePatchOf(old, v) : v;
+  }
+  for (const k of Object.keys(prev)) if (!(k in next)) patch[k] = null;
+  return patch;
+}
+
+function isPlainObject(x: unknown): x is Record<string, unknown> {
+  return typeof x === 'object' && x !== null && !Array.isArray(x);
 }
 
 /**
