@@ -72,6 +72,8 @@ export const AUTOSCALE_REASONS = {
   followingConsumers: 'FollowingConsumers',
   /** The pods need more than `spec.autoscale.max`; the rest wait. */
   limitedByMaximum: 'LimitedByMaximum',
+  /** The cluster had no room for the whole growth: count grows one slice at a time, the rest of the pods wait. */
+  limitedByCapacity: 'LimitedByCapacity',
   /** Slices are idle; they are released once the scale-down delay has passed. */
   scaleDownDelayed: 'ScaleDownDelayed',
   /** The delay has passed, but an admitted pod does not hold its slice yet (or a gone pod's slice is still in use). */

@@ -237,6 +237,8 @@ export interface PartitionAutoscaleStatus {
   scaleDownSince?: string;
   /** The most slices needed since `scaleDownSince`: what `count` goes down to once the delay has passed. */
   scaleDownTo?: number;
+  /** The cluster had no room for the whole growth: `count` grows one slice at a time until it reaches `desiredCount`. */
+  stepwise?: boolean;
 }
 
 /** GpuPartition resource. */

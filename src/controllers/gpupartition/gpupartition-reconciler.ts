@@ -12,6 +12,7 @@ import type { GpuPartition } from '../../api/types.js';
 import { isConflict, isInvalid, isNotFound, isTestFailed } from '../../k8s/errors.js';
 import { RESOURCES } from '../../k8s/resources.js';
 import type { ClaimantId } from '../../ledger/claims.js';
+import { PERMANENT_CODES } from '../../scheduler/cycle-planner.js';
 import type { CachePort, ClientPort, Clock, LogPort, ReconcileRequest, ReconcileResult, RecorderPort } from '../../runtime/ports.js';
 import type { AdmissionPort, LedgerView } from '../common/admission-port.js';
 import { ObjectWrites, recordEvents } from '../common/object-writes.js';
@@ -81,7 +82,9 @@ export class GpuPartitionReconciler {
     this.#d.metrics?.setPartitionScale(req.namespace, req.name, usage.consumers, allocations.length);
     let scaled: AutoscaleDecision | undefined;
     if (p.spec.autoscale && !p.metadata.deletionTimestamp) {
-      scaled = decideAutoscale({ partition: p, usage, now });
+      const v = this.#d.admission.verdict('GpuPartition', req.namespace, req.name);
+      const refused = v && v.uid === uid && v.generation === p.metadata.generation && !PERMANENT_CODES.has(v.code) ? { code: v.code, message: v.message } : undefined;
+      scaled = decideAutoscale({ partition: p, usage, held: allocations.length, ...(refused ? { refused } : {}), now });
       if (scaled.count !== undefined) {
         const written = await this.#scale(p, scaled.count, log);
         // Changed or gone meanwhile: the watch brings the new version, and the next pass decides on it.

@@ -7,6 +7,9 @@
  * - desired = the slices the consumer pods need, clamped to [min, max], and never below the slices pods hold or
  *   were admitted to (the floor);
  * - count below desired → raised to desired at once (new pods start as soon as their slices are realised);
+ *   the admission cycle places a growth all or nothing, so when it has no room for all of it (a capacity
+ *   verdict), count is set to one slice more than held and grows one slice at a time from there (`stepwise`),
+ *   so the pods that fit start while the rest wait;
  * - count above max (and above the floor) → lowered to that at once;
  * - count above desired otherwise → the surplus is idle: count goes down to the most slices needed since the
  *   surplus began, once `scaleDownDelaySeconds` have passed since then, and only when every admitted pod holds
@@ -30,6 +33,10 @@ export interface AutoscaleObservation {
   /** An elastic partition (`spec.autoscale` set). */
   partition: GpuPartition;
   usage: PartitionUsage;
+  /** Slices the partition holds in the ledger. */
+  held: number;
+  /** Why the admission cycle could not place the current count, when capacity could change that (code and message). */
+  refused?: { code: string; message: string };
   now: Date;
 }
 
@@ -61,27 +68,52 @@ export function decideAutoscale(o: AutoscaleObservation): AutoscaleDecision {
   const ceiling = Math.max(max, floor);
   const now = o.now.getTime();
   const prev = p.status?.autoscale;
-  const base = { consumers: u.consumers, desiredCount: desired, ...(prev?.lastScaleTime ? { lastScaleTime: prev.lastScaleTime } : {}) };
+  // One slice at a time while the cluster had no room for the whole growth; back to whole steps once caught up.
+  const refusedNow = o.refused !== undefined && count > o.held + 1 && count <= desired;
+  const stepwise = desired > o.held && (prev?.stepwise === true || refusedNow);
+  const target = stepwise ? Math.min(desired, o.held + 1) : desired;
+  const base = {
+    consumers: u.consumers,
+    desiredCount: desired,
+    ...(prev?.lastScaleTime ? { lastScaleTime: prev.lastScaleTime } : {}),
+    ...(stepwise ? { stepwise: true } : {}),
+  };
   const needs = `${u.consumers} consumer pod(s) need ${u.needed} slice(s)`;
   const bounds = `min ${min}, max ${max}`;
   const held = floor > clamp(u.needed, min, max) ? `; pods hold or were admitted to ${floor}` : '';
 
-  /** The condition once count equals desired. */
+  /** The condition once count equals desired (or the stepwise target). */
   const settledCondition = (c: number): DesiredCondition =>
-    u.needed > max && c <= max
+    stepwise && c < desired
+      ? cond(
+          'False',
+          AUTOSCALE_REASONS.limitedByCapacity,
+          `${needs}; the cluster had no room for all ${desired}${o.refused ? ` (${o.refused.code}: ${o.refused.message})` : ''}, so count grows one slice at a time: ${c} now, ${o.held} held`,
+        )
+      : u.needed > max && c <= max
       ? cond('False', AUTOSCALE_REASONS.limitedByMaximum, `${needs}; count stays at spec.autoscale.max ${max}, so ${u.needed - max} slice(s) of requests wait`)
       : cond('True', AUTOSCALE_REASONS.followingConsumers, `count ${c}: ${needs} (${bounds})${held}`);
 
-  if (count < desired) {
-    const why = count < min && u.needed <= min ? `below spec.autoscale.min ${min}` : `${needs}${held}`;
+  if (refusedNow) {
+    const message = `count ${count} → ${target}: the cluster has no room for ${count - o.held} more slice(s) (${o.refused?.code}); growing one slice at a time`;
     return {
-      count: desired,
+      count: target,
       status: { ...base, lastScaleTime: o.now.toISOString() },
-      condition: settledCondition(desired),
-      events: [{ type: 'Normal', reason: EVENT_REASONS.scaledUp, message: `count ${count} → ${desired}: ${why} (${bounds})` }],
+      condition: settledCondition(target),
+      events: [{ type: 'Normal', reason: EVENT_REASONS.scaledDown, message }],
     };
   }
-  if (count === desired) return { status: base, condition: settledCondition(count), events: [] };
+  if (count < target) {
+    const why = count < min && u.needed <= min ? `below spec.autoscale.min ${min}` : `${needs}${held}`;
+    const step = stepwise ? '; one slice at a time, the cluster had no room for all at once' : '';
+    return {
+      count: target,
+      status: { ...base, lastScaleTime: o.now.toISOString() },
+      condition: settledCondition(target),
+      events: [{ type: 'Normal', reason: EVENT_REASONS.scaledUp, message: `count ${count} → ${target}: ${why} (${bounds})${step}` }],
+    };
+  }
+  if (count <= desired) return { status: base, condition: settledCondition(count), events: [] };
 
   // count > desired: slices beyond what the pods need.
   if (count > ceiling) {

@@ -18,7 +18,8 @@ function usage(consumers: number, admitted = consumers, inUse = admitted): Parti
   return { consumers, needed: consumers, admitted, inUse };
 }
 
-const decide = (p: GpuPartition, u: PartitionUsage, now = NOW): AutoscaleDecision => decideAutoscale({ partition: p, usage: u, now });
+const decide = (p: GpuPartition, u: PartitionUsage, now = NOW, held = p.spec.count ?? 1, refused?: { code: string; message: string }): AutoscaleDecision =>
+  decideAutoscale({ partition: p, usage: u, held, ...(refused ? { refused } : {}), now });
 const bounds = { min: 1, max: 6, scaleDownDelaySeconds: 60 };
 
 describe('decideAutoscale', () => {
@@ -116,6 +117,28 @@ describe('decideAutoscale', () => {
     expect(d.count).toBeUndefined();
     expect(d.status.desiredCount).toBe(3);
     expect(d.condition.message).toContain('pods hold or were admitted to 3');
+  });
+
+  test('the cluster has no room for the whole growth: one slice more than held, then one at a time, then whole steps again', () => {
+    const refused = { code: 'InsufficientCapacity', message: 'no node has room' };
+    // 2 held, the pods need 6, count 6 was refused.
+    const step = decide(partition(6, bounds), usage(6, 2, 2), NOW, 2, refused);
+    expect(step.count).toBe(3);
+    expect(step.status.stepwise).toBe(true);
+    expect(step.events[0]?.message).toBe('count 6 → 3: the cluster has no room for 4 more slice(s) (InsufficientCapacity); growing one slice at a time');
+    expect(step.condition).toMatchObject({ status: 'False', reason: 'LimitedByCapacity' });
+    // Waiting for the third slice: no change, even when it is refused too.
+    expect(decide(partition(3, bounds, step.status), usage(6, 2, 2), NOW, 2, refused).count).toBeUndefined();
+    // It was placed: the next slice.
+    const next = decide(partition(3, bounds, step.status), usage(6, 2, 2), NOW, 3);
+    expect(next.count).toBe(4);
+    expect(next.events[0]?.message).toContain('one slice at a time');
+    // Caught up with what the pods need: back to whole steps.
+    const caught = decide(partition(6, bounds, { ...step.status, desiredCount: 6 }), usage(6), NOW, 6);
+    expect(caught.status.stepwise).toBeUndefined();
+    expect(caught.condition.reason).toBe('FollowingConsumers');
+    // A single missing slice that does not fit is just waited for.
+    expect(decide(partition(3, bounds), usage(3, 2, 2), NOW, 2, refused).count).toBeUndefined();
   });
 
   test('properties: count stays within [min, max] unless pods hold more, never drops below what pods hold, and never before the delay', () => {
