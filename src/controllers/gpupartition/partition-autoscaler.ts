@@ -84,7 +84,9 @@ export function decideAutoscale(o: AutoscaleObservation): AutoscaleDecision {
 
   /** The condition once count equals desired (or the stepwise target). */
   const settledCondition = (c: number): DesiredCondition =>
-    stepwise && c < desired
+    o.refused && o.held < c
+      ? cond('False', AUTOSCALE_REASONS.limitedByCapacity, `${needs}; count is ${c} but the cluster has room for ${o.held} (${o.refused.code}: ${o.refused.message})`)
+      : stepwise && c < desired
       ? cond(
           'False',
           AUTOSCALE_REASONS.limitedByCapacity,

@@ -137,8 +137,10 @@ describe('decideAutoscale', () => {
     const caught = decide(partition(6, bounds, { ...step.status, desiredCount: 6 }), usage(6), NOW, 6);
     expect(caught.status.stepwise).toBeUndefined();
     expect(caught.condition.reason).toBe('FollowingConsumers');
-    // A single missing slice that does not fit is just waited for.
-    expect(decide(partition(3, bounds), usage(3, 2, 2), NOW, 2, refused).count).toBeUndefined();
+    // A single missing slice that does not fit is just waited for, and the condition says why.
+    const short = decide(partition(3, bounds), usage(3, 2, 2), NOW, 2, refused);
+    expect(short.count).toBeUndefined();
+    expect(short.condition).toMatchObject({ status: 'False', reason: 'LimitedByCapacity', message: '3 consumer pod(s) need 3 slice(s); count is 3 but the cluster has room for 2 (InsufficientCapacity: no node has room)' });
   });
 
   test('properties: count stays within [min, max] unless pods hold more, never drops below what pods hold, and never before the delay', () => {
