@@ -9,7 +9,7 @@ import type { GpuPartition, TrainingJob } from '../../../src/api/types.js';
 import { podTargetNode, type PodObject } from '../../../src/api/pods.js';
 import type { KubeClient } from '../../../src/k8s/client.js';
 import { RESOURCES } from '../../../src/k8s/resources.js';
-import { eventually, type TestNamespace } from '../../support/cluster.js';
+import { eventually, kubectl, type TestNamespace } from '../../support/cluster.js';
 import { createExamples } from '../../support/examples.js';
 import { OperatorHarness } from '../../support/operator-harness.js';
 
@@ -76,4 +76,22 @@ test('llm-pretrain: two workers with 8 whole GPUs each on two nodes of the cliqu
     return j?.status?.phase === 'Running' ? j : undefined;
   }, { timeoutMs: 60_000, what: 'llm-pretrain Running' });
   expect(job.status?.workers?.map((w) => w.gpuIndices?.length)).toEqual([8, 8]);
+});
+
+test('llm-serving: the Deployment\'s replica runs on the elastic 3g.90gb partition, and a second replica grows it to 2 slices', async () => {
+  const servers = async () => (await client.list<PodObject>(RESOURCES.pod, { namespace: ns.name, labelSelector: 'app.kubernetes.io/name=llm-serving' })).items;
+  await eventually(async () => (await servers()).some((x) => !(x.spec.schedulingGates ?? []).some((g) => g.name === PARTITION_GATE)), { timeoutMs: 60_000, what: 'first replica admitted' });
+  expect((await ready('llm-serving')).spec.count).toBe(1);
+  await kubectl(['-n', ns.name, 'scale', 'deployment/llm-serving', '--replicas=2']);
+  const p = await eventually(async () => {
+    const x = await client.get<GpuPartition>(RESOURCES.gpuPartition, 'llm-serving', ns.name);
+    return x?.spec.count === 2 && x.status?.phase === 'Ready' && x.status.replicas === 2 ? x : undefined;
+  }, { timeoutMs: 60_000, what: 'llm-serving grown to 2 slices' });
+  expect(p.status?.autoscale?.consumers).toBe(2);
+  const admitted = await eventually(async () => {
+    const open = (await servers()).filter((x) => !(x.spec.schedulingGates ?? []).some((g) => g.name === PARTITION_GATE));
+    return open.length === 2 ? open : undefined;
+  }, { timeoutMs: 60_000, what: 'both replicas admitted' });
+  const nodes = new Set(p.status?.allocations?.map((a) => a.node));
+  for (const pod of admitted) expect(nodes.has(podTargetNode(pod) as string)).toBe(true);
 });
