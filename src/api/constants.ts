@@ -10,6 +10,7 @@ export const PLURALS = {
   gpuPartition: 'gpupartitions',
   trainingJob: 'trainingjobs',
   gpuNode: 'gpunodes',
+  gpuTenant: 'gputenants',
 } as const;
 
 /** Pod label naming the GpuPartition (same namespace) whose slice the pod consumes. */

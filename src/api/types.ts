@@ -48,6 +48,12 @@ export interface ClaimRef {
   priority: number;
   /** Whether higher-priority requests may preempt this claim. */
   preemptible: boolean;
+  /** The GpuTenant charged for the claim (the namespace's tenant at admission); absent for a namespace in none. */
+  tenant?: string;
+  /** Admitted on quota borrowed from the tenant's cohort: reclaimed first when a lender needs its quota back. */
+  borrowed?: boolean;
+  /** When the admission cycle placed the claim (RFC 3339 with milliseconds); metering counts from here. */
+  allocatedAt?: string;
 }
 
 // ---------------------------------------------------------------- GpuNode (cluster-scoped)
@@ -308,4 +314,80 @@ export interface TrainingJob {
   metadata: ObjectMeta;
   spec: TrainingJobSpec;
   status?: TrainingJobStatus;
+}
+
+// ---------------------------------------------------------------- GpuTenant (cluster-scoped)
+
+/** A label selector (metav1.LabelSelector). */
+export interface LabelSelector {
+  matchLabels?: Record<string, string>;
+  matchExpressions?: Array<{ key: string; operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist'; values?: string[] }>;
+}
+
+/** A cap on the slices of one MIG profile a tenant holds. */
+export interface ProfileLimit {
+  profile: string;
+  max: number;
+}
+
+/** Spec of a GpuTenant: its namespaces, quota in GPU-equivalents, cohort and fair-share weight. */
+export interface GpuTenantSpec {
+  /** Namespaces owned by name. */
+  namespaces?: string[];
+  /** Namespaces owned by their labels. */
+  namespaceSelector?: LabelSelector;
+  /** Tenants of a cohort lend each other unused nominal quota. */
+  cohort?: string;
+  /** Guaranteed quota in GPU-equivalents (a slice counts compute slices / 7, a whole GPU 1). */
+  nominal: number;
+  /** Most GPU-equivalents used above nominal; absent: no cap but the cohort's idle quota. */
+  borrowingLimit?: number;
+  /** Most of the unused nominal quota lent to the cohort; absent: all of it. */
+  lendingLimit?: number;
+  /** Fair-share weight; default 1. */
+  weight?: number;
+  /** Per-profile caps on slices held at once. */
+  profileLimits?: ProfileLimit[];
+}
+
+/** A namespace that more than one tenant claims. */
+export interface TenantConflict {
+  namespace: string;
+  tenants: string[];
+}
+
+/** A tenant's use of one profile (`whole` for whole GPUs). */
+export interface ProfileUsage {
+  profile: string;
+  slices: number;
+  gpuEquivalents: number;
+}
+
+/** Status of a GpuTenant. Owned by the operator. */
+export interface GpuTenantStatus {
+  observedGeneration?: number;
+  /** Resolved namespaces (conflicting ones included). */
+  namespaces?: string[];
+  conflicts?: TenantConflict[];
+  /** GPU-equivalents held now. */
+  used?: number;
+  /** Held above nominal. */
+  borrowed?: number;
+  /** Of the unused nominal, what other cohort members use now. */
+  lent?: number;
+  /** Requests waiting to be placed. */
+  waiting?: number;
+  usageByProfile?: ProfileUsage[];
+  /** Settled usage (metering), kept durably. */
+  metering?: Record<string, unknown>;
+  conditions?: Condition[];
+}
+
+/** GpuTenant resource. */
+export interface GpuTenant {
+  apiVersion: 'gpu.haein.dev/v1alpha1';
+  kind: 'GpuTenant';
+  metadata: ObjectMeta;
+  spec: GpuTenantSpec;
+  status?: GpuTenantStatus;
 }

@@ -47,6 +47,7 @@ async function main(): Promise<void> {
     claimantWorkers: cfg.claimantWorkers,
     cycle: { maxBatch: cfg.cycleMaxBatch, maxPlanMs: cfg.cycleMaxPlanMs },
     defrag: cfg.defrag,
+    unassignedNamespaces: cfg.unassignedNamespaces,
     logger: log,
     ...(cfg.namespace ? { namespace: cfg.namespace } : {}),
   });

@@ -16,13 +16,17 @@ import { isConflict } from '../k8s/errors.js';
 import { RESOURCES } from '../k8s/resources.js';
 import { AssumedLedger } from '../ledger/assumed-ledger.js';
 import { claimantObject } from '../ledger/claimant-ref.js';
-import type { ClaimantId, ClaimantKind } from '../ledger/claims.js';
+import { ledgerEntries, type ClaimantId, type ClaimantKind, type LedgerEntry } from '../ledger/claims.js';
 import type { LedgerDraft } from '../ledger/ledger-draft.js';
 import { LedgerConflict, writeLedgerNode } from '../ledger/ledger-write.js';
 import type { NodeObject } from '../ledger/snapshot.js';
 import type { CachePort, ClientPort, KubeObject, LogPort, RecorderPort } from '../runtime/ports.js';
 import { AdmissionQueue } from './admission-queue.js';
-import { planCycle, type CyclePlan, type PlannedVictim, type PlannerDeps } from './cycle-planner.js';
+import type { GpuTenant } from '../api/types.js';
+import { QUOTA_REASONS } from '../api/conditions.js';
+import { QuotaBook, type UnassignedPolicy } from '../tenancy/quota-book.js';
+import { TenantDirectory, type NamespaceInfo } from '../tenancy/tenant-resolution.js';
+import { planCycle, type CyclePlan, type PlannedVictim, type PlannerDeps, type QuotaNote } from './cycle-planner.js';
 import type { AppliedDefrag } from './defrag/defragmenter.js';
 import type { Demand } from './demand.js';
 
@@ -35,6 +39,8 @@ export interface Verdict {
   generation: number;
   code: string;
   message: string;
+  /** What tenancy said: the quota is reserved (only capacity lacks), or why not. */
+  quota?: QuotaNote;
   /** When the verdict was last announced to the object's reconciler (ms since epoch). */
   announcedAt: number;
 }
@@ -73,7 +79,9 @@ export interface AdmissionCycleDeps {
   ledger: AssumedLedger;
   nodes: CachePort<NodeObject>;
   owners: OwnerLookup;
-  planner: Omit<PlannerDeps, 'nodeOf'>;
+  planner: Omit<PlannerDeps, 'nodeOf' | 'quota'>;
+  /** Tenant quotas: the tenants, the namespaces (labels for selectors), and what namespaces in no tenant get. */
+  tenancy?: { tenants(): GpuTenant[]; namespaces(): NamespaceInfo[]; unassigned: UnassignedPolicy };
   /** Announces defragmentation after its write (or forgets it when the write failed). */
   defrag?: {
     committed(applied: AppliedDefrag, requester: KubeObject, recorder: RecorderPort): Promise<void>;
@@ -88,6 +96,12 @@ export interface AdmissionCycleDeps {
   fence(): boolean;
   /** Called with each node this cycle wrote (reconfiguration-latency clock). */
   onWritten?(node: GpuNode): void;
+  /**
+   * Called before a cycle's writes with the claims they release, and the cycle's instant (their end of use):
+   * metering settles what those claims used durably first, so a crash right after the release loses no second.
+   * A rejection postpones the cycle's writes.
+   */
+  beforeRelease?(released: LedgerEntry[], at: Date): Promise<void>;
   metrics?: CycleMetricsPort;
   log: LogPort;
   now?: () => number;
@@ -144,6 +158,16 @@ export class AdmissionCycle {
   /** The last verdict on a claimant, if it waits. */
   verdict(kind: ClaimantKind, namespace: string, name: string): Verdict | undefined {
     return this.#verdicts.get(`${kind}/${namespace}/${name}`);
+  }
+
+  /** Waiting requests per tenant (from the verdicts; `''` for requests of no tenant). */
+  waitingByTenant(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const v of this.#verdicts.values()) {
+      const t = v.quota?.tenant ?? '';
+      out.set(t, (out.get(t) ?? 0) + 1);
+    }
+    return out;
   }
 
   /** Whether the claimant's demand is queued and not decided yet. */
@@ -260,13 +284,31 @@ export class AdmissionCycle {
     this.#queue.wake(this.#seq);
     const batch = this.#queue.take(this.#o.maxBatch);
     if (batch.length === 0) return;
-    const plan = planCycle(this.#d.ledger.list(), batch, { ...this.#d.planner, nodeOf: (n) => this.#d.nodes.get(n) }, {
+    const quota = this.#quotaBook();
+    const plan = planCycle(this.#d.ledger.list(), batch, { ...this.#d.planner, nodeOf: (n) => this.#d.nodes.get(n), ...(quota ? { quota } : {}) }, {
       seq: this.#seq,
+      now: new Date(t0),
       outOfTime: () => this.#now() - t0 > this.#o.maxPlanMs,
     });
     this.#seq = Math.max(this.#seq, plan.seq);
     for (const r of plan.results) if (r.outcome.kind !== 'deferred') this.#queue.noteDecided(r.demand.key, r.seq);
     const planned = this.#now();
+    const released = releasedClaims(plan.draft);
+    if (released.length > 0 && this.#d.beforeRelease) {
+      try {
+        await this.#d.beforeRelease(released, new Date(t0));
+      } catch (err) {
+        // Nothing is written: every decided demand is planned again, after a pause.
+        this.#d.log.warn('Settling the usage of released claims failed; the cycle writes nothing and retries', { err });
+        for (const r of plan.results) {
+          if (r.outcome.kind === 'deferred') continue;
+          this.#queue.retry(r.demand.key);
+          if (r.outcome.kind === 'placed' && r.outcome.defrag) this.#d.defrag?.abandoned(r.outcome.defrag);
+        }
+        await new Promise((r) => setTimeout(r, 1_000));
+        return;
+      }
+    }
     const failed = await this.#write(plan.draft);
     const written = this.#now();
     this.#settle(plan, failed);
@@ -304,6 +346,13 @@ export class AdmissionCycle {
       m.setPendingRequests(kind, reason, n);
     }
     this.#pendingReported = new Set([...counts].filter(([, n]) => n > 0).map(([k]) => k));
+  }
+
+  /** This cycle's quota book, when tenancy is configured. */
+  #quotaBook(): QuotaBook | undefined {
+    const t = this.#d.tenancy;
+    if (!t) return undefined;
+    return new QuotaBook(new TenantDirectory(t.tenants(), t.namespaces()), this.#d.ledger.entries(), t.unassigned);
   }
 
   /** Writes every changed node once, concurrently; returns the nodes whose write did not land. */
@@ -362,6 +411,13 @@ export class AdmissionCycle {
   /** Queue, verdicts, Events, evictions and notifications for each decided demand. */
   #settle(plan: CyclePlan, failed: Set<string>): void {
     const events: Array<() => Promise<void> | void> = [];
+    // "N higher-priority requests wait ahead", for requests over quota: counted once per cycle, per tenant.
+    let waitingByTenant: Map<string, number[]> | undefined;
+    const aheadOf = (d: Demand, tenant: string | undefined): string => {
+      waitingByTenant ??= this.#waitingPriorities(plan);
+      const n = (waitingByTenant.get(tenant ?? '') ?? []).filter((p) => p > d.priority).length;
+      return `${n} higher-priority request${n === 1 ? '' : 's'} wait${n === 1 ? 's' : ''} ahead`;
+    };
     for (const r of plan.results) {
       const key = r.demand.key;
       const o = r.outcome;
@@ -397,7 +453,7 @@ export class AdmissionCycle {
           events.push(() => this.#d.recorder.event(obj, 'Normal', EVENT_REASONS.placed, `Placed ${what} on ${where}`));
           for (const v of o.victims) {
             this.#d.notify(v.claim);
-            events.push(() => this.#preempted(obj, r.demand, v, plan));
+            events.push(() => this.#preempted(obj, r.demand, v, plan, o.tenant));
           }
           const defrag = o.defrag;
           if (defrag) {
@@ -411,17 +467,21 @@ export class AdmissionCycle {
           this.#queue.park(r.demand, r.seq, o.permanent);
           const prev = this.#verdicts.get(key);
           const now = this.#now();
+          const quota = o.quota && o.quota.reason === QUOTA_REASONS.exceeded ? { ...o.quota, message: `${o.quota.message}; ${aheadOf(r.demand, o.quota.tenant)}` } : o.quota;
+          const message = quota && !quota.reserved ? quota.message : o.message;
           const changed =
             !prev ||
             prev.uid !== r.demand.uid ||
             prev.generation !== r.demand.generation ||
             prev.code !== o.code ||
-            (prev.message !== o.message && now - prev.announcedAt >= this.#o.messageRefreshMs);
+            prev.quota?.reason !== quota?.reason ||
+            (prev.message !== message && now - prev.announcedAt >= this.#o.messageRefreshMs);
           this.#verdicts.set(key, {
             uid: r.demand.uid,
             generation: r.demand.generation,
             code: o.code,
-            message: changed ? o.message : (prev?.message ?? o.message),
+            message: changed ? message : (prev?.message ?? message),
+            ...(quota ? { quota: changed ? quota : (prev?.quota ?? quota) } : {}),
             announcedAt: changed ? now : (prev?.announcedAt ?? now),
           });
           if (changed || r.gaveBack > 0) this.#d.notify(who);
@@ -441,6 +501,23 @@ export class AdmissionCycle {
     })();
   }
 
+  /** Priorities of the waiting requests of each tenant (verdicts and this cycle's waiting results). */
+  #waitingPriorities(plan: CyclePlan): Map<string, number[]> {
+    const out = new Map<string, number[]>();
+    const seen = new Set<string>();
+    const add = (tenant: string, key: string, priority: number) => {
+      if (seen.has(key)) return;
+      seen.add(key);
+      out.set(tenant, [...(out.get(tenant) ?? []), priority]);
+    };
+    for (const r of plan.results) if (r.outcome.kind === 'waiting') add(r.outcome.quota?.tenant ?? '', r.demand.key, r.demand.priority);
+    for (const [key, v] of this.#verdicts) {
+      const d = this.#queue.get(key);
+      if (d) add(v.quota?.tenant ?? '', key, d.priority);
+    }
+    return out;
+  }
+
   async #releasedEvent(obj: KubeObject, count: number, cause: 'owner' | 'ownerGone' | 'nodeGone', nodes: string[] | undefined): Promise<void> {
     if (cause === 'owner') return void (await this.#d.recorder.event(obj, 'Normal', EVENT_REASONS.released, `Released ${count} slice(s) or GPU(s)`));
     if (cause === 'nodeGone') {
@@ -448,13 +525,27 @@ export class AdmissionCycle {
     }
   }
 
-  /** Events on both sides of a preemption; pods using the taken slice are evicted (with their grace period). */
-  async #preempted(requester: KubeObject, d: Demand, v: PlannedVictim, plan: CyclePlan): Promise<void> {
+  /**
+   * Events on both sides of a preemption — a reclaim when the victim is another tenant's borrowed claim — and
+   * pods using the taken slice are evicted (with their grace period).
+   */
+  async #preempted(requester: KubeObject, d: Demand, v: PlannedVictim, plan: CyclePlan, tenant: string | undefined): Promise<void> {
     const place = `${v.node}/gpu${v.gpuIndex}${v.start !== undefined ? `@${v.start}` : ''}`;
     const by = `${d.who.kind} ${d.who.namespace}/${d.who.name} (priority ${d.priority})`;
     const victim = `${v.claim.kind} ${v.claim.namespace}/${v.claim.name} slot ${v.claim.slot} (priority ${v.claim.priority})`;
-    await this.#d.recorder.event(requester, 'Normal', EVENT_REASONS.preempted, `Preempted ${victim} on ${place}`);
-    await this.#d.recorder.event(claimantObject(v.claim), 'Warning', EVENT_REASONS.preempted, `Slot ${v.claim.slot} on ${place} was taken by ${by}`);
+    const what = `${v.profile ?? 'whole GPU'} on ${place}`;
+    if (v.claim.tenant && tenant && v.claim.tenant !== tenant) {
+      await this.#d.recorder.event(requester, 'Normal', EVENT_REASONS.reclaimed, `Reclaimed ${what} for tenant ${tenant}: tenant ${v.claim.tenant} had borrowed it for ${victim}`);
+      await this.#d.recorder.event(
+        claimantObject(v.claim),
+        'Warning',
+        EVENT_REASONS.reclaimed,
+        `Slot ${v.claim.slot} (${what}) was borrowed by tenant ${v.claim.tenant} and is reclaimed by tenant ${tenant} for ${by}; it is placed again when quota allows`,
+      );
+    } else {
+      await this.#d.recorder.event(requester, 'Normal', EVENT_REASONS.preempted, `Preempted ${victim} on ${place}`);
+      await this.#d.recorder.event(claimantObject(v.claim), 'Warning', EVENT_REASONS.preempted, `Slot ${v.claim.slot} on ${place} was taken by ${by}`);
+    }
     if (!v.busy) return;
     for (const pod of this.#d.podsHolding(v, plan.draft.original(v.node))) {
       try {
@@ -508,6 +599,18 @@ export class AdmissionCycle {
     // Suspects not old enough yet: look again once they are.
     if (suspects.size > orphans.size) setTimeout(() => this.ownersChanged(), this.#o.gcGraceMs).unref?.();
   }
+}
+
+/**
+ * The claims a draft releases: present on a changed node before and on no changed node after (a claim a
+ * defragmentation moves is not released).
+ */
+export function releasedClaims(draft: LedgerDraft): LedgerEntry[] {
+  const changed = draft.changed();
+  const id = (e: LedgerEntry) => `${e.claim.kind}/${e.claim.namespace}/${e.claim.name}/${e.claim.uid}/${e.claim.slot}`;
+  const after = new Set(ledgerEntries(changed).map(id));
+  const before = ledgerEntries(changed.map((n) => draft.original(n.metadata.name as string)).filter((n) => n !== undefined));
+  return before.filter((e) => !after.has(id(e)));
 }
 
 /** The claimant a claim names. */

@@ -4,7 +4,7 @@
  * and the operator running in-process; `stop()` takes down whatever was started, in reverse order.
  */
 import winston from 'winston';
-import { registerControllers } from '../../src/controllers/operator-setup.js';
+import { registerControllers, type OperatorSetupOptions } from '../../src/controllers/operator-setup.js';
 import { KubeClient } from '../../src/k8s/client.js';
 import { RESOURCES } from '../../src/k8s/resources.js';
 import { Manager, type ManagerOptions } from '../../src/runtime/manager.js';
@@ -74,11 +74,15 @@ export class OperatorHarness {
     this.agent = agent;
   }
 
-  /** An operator (manager with every controller, watching the suite's namespace), not started yet. */
-  addOperator(options: HarnessManagerOptions = {}): Manager {
+  /**
+   * An operator (manager with every controller), not started yet. It watches the suite's namespace, or every
+   * namespace with `setup.clusterWide` (suites that span namespaces, e.g. tenants; suites run one at a time).
+   */
+  addOperator(options: HarnessManagerOptions = {}, setup: { clusterWide?: boolean } & Pick<OperatorSetupOptions, 'unassignedNamespaces'> = {}): Manager {
     const logger = winston.createLogger({ silent: !process.env.HAEIN_TEST_LOGS, transports: [new winston.transports.Console()] });
     const manager = new Manager({ client: this.client, health: false, leaderElection: false, handleSignals: false, logger, ...options });
-    registerControllers(manager, this.client, { namespace: this.ns.name, logger });
+    const { clusterWide, ...rest } = setup;
+    registerControllers(manager, this.client, { ...(clusterWide ? {} : { namespace: this.ns.name }), logger, ...rest });
     this.#managers.push(manager);
     return manager;
   }

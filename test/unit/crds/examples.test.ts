@@ -25,18 +25,22 @@ const crds = crdsByKind();
 const ofKind = <T>(kind: string): T[] => docs.filter((d) => d.doc.kind === kind).map((d) => d.doc as unknown as T);
 
 describe('examples/', () => {
-  it('hold a namespace, three partitions, a training job, a consuming pod and a serving Deployment, every file commented', () => {
-    expect(docs.map((d) => d.doc.kind).sort()).toEqual(['Deployment', 'GpuPartition', 'GpuPartition', 'GpuPartition', 'Namespace', 'Pod', 'TrainingJob']);
+  it('hold two namespaces, two tenants, four partitions, a training job, a consuming pod and a serving Deployment, every file commented', () => {
+    expect(docs.map((d) => d.doc.kind).sort()).toEqual(
+      ['Deployment', 'GpuPartition', 'GpuPartition', 'GpuPartition', 'GpuPartition', 'GpuTenant', 'GpuTenant', 'Namespace', 'Namespace', 'Pod', 'TrainingJob'],
+    );
     for (const file of files) expect(readFileSync(join(EXAMPLES, file), 'utf8')).toMatch(/^# \S/);
   });
 
-  it('create the namespace before anything that lives in it (kubectl applies files in name order)', () => {
-    const ns = docs.find((d) => d.doc.kind === 'Namespace')!;
-    for (const { file, doc } of docs) {
-      if (doc.kind === 'Namespace') continue;
-      expect(doc.metadata.namespace).toBe(ns.doc.metadata.name);
-      expect(file > ns.file).toBe(true);
-    }
+  it('create each namespace before anything that lives in it (kubectl applies files in name order, documents in order)', () => {
+    const order = (i: number) => docs.slice(0, i);
+    docs.forEach(({ doc }, i) => {
+      if (doc.kind === 'Namespace' || doc.kind === 'GpuTenant') return;
+      expect({ doc: `${doc.kind}/${doc.metadata.name}`, namespaceFirst: order(i).some((d) => d.doc.kind === 'Namespace' && d.doc.metadata.name === doc.metadata.namespace) }).toEqual({
+        doc: `${doc.kind}/${doc.metadata.name}`,
+        namespaceFirst: true,
+      });
+    });
   });
 
   it.each(docs.filter((d) => d.doc.apiVersion === API_VERSION).map((d) => [`${d.file} ${d.doc.kind}/${d.doc.metadata.name}`, d.doc]))(

@@ -73,6 +73,29 @@ describe('AdmissionCycle', () => {
     expect(sim.cycle.replansWithoutChange()).toBe(0);
   });
 
+  test('usage is settled before a release is written; a failed settlement writes nothing and the release is retried', async () => {
+    const calls: Array<{ claims: string[]; at: string; stillInLedger: number }> = [];
+    let fail = 1;
+    sim = new OperatorSim([makeGpuNode('n1')], {
+      beforeRelease: async (released, at) => {
+        calls.push({ claims: released.map((e) => `${e.claim.name}/${e.claim.slot}`), at: at.toISOString(), stillInLedger: sim.entries('nb').length });
+        if (fail-- > 0) throw new Error('usage store unavailable');
+      },
+    }).start();
+    sim.client.seed(RESOURCES.gpuPartition, makePartition('nb', NS, { profile: '1g.23gb', count: 2 }));
+    await sim.settle();
+    expect(sim.entries('nb').every((e) => e.claim.allocatedAt === sim.now().toISOString())).toBe(true);
+    expect(calls).toEqual([]);
+    await sim.client.delete(RESOURCES.gpuPartition, 'nb', NS);
+    await sim.settle();
+    expect(sim.entries('nb')).toEqual([]);
+    // First attempt refused: nothing written; the second settled, then released.
+    expect(calls.map((c) => [c.claims.sort(), c.stillInLedger])).toEqual([
+      [['nb/0', 'nb/1'], 2],
+      [['nb/0', 'nb/1'], 2],
+    ]);
+  });
+
   test('stop drops the queue and what was assumed; a new start plans from the ledger as the cache shows it', async () => {
     sim = new OperatorSim([makeGpuNode('n1', { gpus: 1 })]).start();
     const p = sim.client.seed(RESOURCES.gpuPartition, makePartition('held', NS, { profile: '7g.180gb' }));

@@ -5,7 +5,7 @@
  * the ledger, statuses and Events — the whole decision path without a cluster.
  */
 import type { PodObject } from '../../../src/api/pods.js';
-import type { GpuNode, GpuPartition, TrainingJob } from '../../../src/api/types.js';
+import type { GpuNode, GpuPartition, GpuTenant, TrainingJob } from '../../../src/api/types.js';
 import { TimeToReady } from '../../../src/controllers/common/time-to-ready.js';
 import { ReconfigTracker } from '../../../src/controllers/gpunode/reconfig-tracker.js';
 import { GpuPartitionReconciler } from '../../../src/controllers/gpupartition/gpupartition-reconciler.js';
@@ -15,7 +15,7 @@ import { AssumedLedger } from '../../../src/ledger/assumed-ledger.js';
 import { ledgerEntries, type LedgerEntry } from '../../../src/ledger/claims.js';
 import type { NodeObject } from '../../../src/ledger/snapshot.js';
 import type { ReconcileResult } from '../../../src/runtime/ports.js';
-import { AdmissionCycle, type AdmissionCycleOptions } from '../../../src/scheduler/admission-cycle.js';
+import { AdmissionCycle, type AdmissionCycleDeps, type AdmissionCycleOptions } from '../../../src/scheduler/admission-cycle.js';
 import type { PlannerDeps } from '../../../src/scheduler/cycle-planner.js';
 import { AdmissionGuard } from '../../../src/scheduler/defrag/admission-guard.js';
 import { Defragmenter } from '../../../src/scheduler/defrag/defragmenter.js';
@@ -38,6 +38,10 @@ export interface SimOptions {
   planner?: Partial<Omit<PlannerDeps, 'nodeOf'>>;
   /** Where the defragmenter reports its plans. */
   defragMetrics?: DefragMetricsPort;
+  /** The cycle's metering hook (called before writes that release claims). */
+  beforeRelease?: AdmissionCycleDeps['beforeRelease'];
+  /** What namespaces in no GpuTenant get (default allow). */
+  unassigned?: 'allow' | 'refuse';
 }
 
 /** A running in-memory operator over a fake API server. */
@@ -50,6 +54,8 @@ export class OperatorSim {
   readonly gpuNodes = cacheOf<GpuNode>(this.client, RESOURCES.gpuNode);
   readonly nodes = cacheOf<NodeObject>(this.client, RESOURCES.node);
   readonly pods = cacheOf<PodObject>(this.client, RESOURCES.pod);
+  readonly tenants = cacheOf<GpuTenant>(this.client, RESOURCES.gpuTenant);
+  readonly namespaces = cacheOf<{ metadata: { name?: string; labels?: Record<string, string> } }>(this.client, RESOURCES.namespace);
   readonly ledger = new AssumedLedger(this.gpuNodes);
   readonly reconfig = new ReconfigTracker();
   readonly cycle: AdmissionCycle;
@@ -90,6 +96,11 @@ export class OperatorSim {
           const o = kind === 'GpuPartition' ? this.partitions.get(name, ns) : this.jobs.get(name, ns);
           return o !== undefined && o.metadata.uid === uid;
         },
+        tenancy: {
+          tenants: () => this.tenants.list(),
+          namespaces: () => this.namespaces.list().map((n) => ({ name: n.metadata.name as string, ...(n.metadata.labels ? { labels: n.metadata.labels } : {}) })),
+          unassigned: opts.unassigned ?? 'allow',
+        },
         planner: {
           ...(this.defrag ? { defrag: this.defrag } : {}),
           podsUse: (c) => c.kind === 'TrainingJob' || this.guard.hasAdmittedPod(c.namespace, c.name, this.pods.list(c.namespace)),
@@ -107,6 +118,7 @@ export class OperatorSim {
         },
         fence: () => !this.fenced,
         onWritten: (n) => this.reconfig.noteWrite(n, new Date(this.#now)),
+        ...(opts.beforeRelease ? { beforeRelease: opts.beforeRelease } : {}),
         log: { ...quietLog, error: (m, meta) => this.errors.push(`${m}: ${String((meta as { err?: unknown } | undefined)?.err)}`) },
         now: () => this.#now,
       },
