@@ -21,7 +21,9 @@ import type { GpuNode, GpuPartition } from '../src/api/types.js';
 import { KubeClient, RESOURCES, isAlreadyExists, isNotFound, loadKubeConfig } from '../src/k8s/client.js';
 import { Informer } from '../src/k8s/informer.js';
 import { parseAutoscaleArgs, USAGE, type AutoscaleOptions } from './autoscale/options.js';
+import { optionsOrExit, waitFor } from './scale/cli.js';
 import { getText } from './scale/http-get.js';
+import { createKwokNodes, kwokNodeNames } from './scale/kwok-nodes.js';
 import { histogramOf, parseProm, quantile } from './scale/prom-text.js';
 import { freePort, startNodeProcess, stopProcess, exited, type Child } from './scale/processes.js';
 import { summarize, type Summary } from './scale/stats.js';
@@ -33,19 +35,6 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '.
 const progress = (msg: string): void => {
   process.stderr.write(`[autoscale ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
 };
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Polls `check` until it returns true; false after `timeoutMs`. Throws when `abort` says why. */
-async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs: number, abort?: () => string | undefined): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const why = abort?.();
-    if (why) throw new Error(why);
-    if (await check()) return true;
-    if (Date.now() >= deadline) return false;
-    await sleep(50);
-  }
-}
 
 /** One run: what it started and created, and the pods' first-seen and Running times. */
 class AutoscaleRun {
@@ -61,7 +50,7 @@ class AutoscaleRun {
     private readonly client: KubeClient,
     private readonly work: string,
   ) {
-    this.nodeNames = Array.from({ length: o.nodes }, (_, i) => `${o.nodePrefix}-${i}`);
+    this.nodeNames = kwokNodeNames(o.nodePrefix, o.nodes);
   }
 
   async execute(): Promise<Record<string, unknown>> {
@@ -70,7 +59,7 @@ class AutoscaleRun {
     await this.client.create(RESOURCES.namespace, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: o.namespace } }).catch((err: unknown) => {
       if (!isAlreadyExists(err)) throw err;
     });
-    await this.createNodes();
+    await createKwokNodes(this.client, this.nodeNames, BENCH_LABEL, o.nodePrefix, 4);
     await this.startAgent();
     await this.startOperator();
     this.pods = new Informer<PodObject>(this.client, RESOURCES.pod, { namespace: o.namespace, labelSelector: `app=${APP}` });
@@ -104,7 +93,7 @@ class AutoscaleRun {
 
     // The agent reports a running pod's slice in use on its next pass: give it a moment before counting.
     let distinct = 0;
-    await waitFor(async () => (distinct = await this.distinctSlices()) >= total, 15_000, () => this.childDied());
+    await waitFor(async () => (distinct = await this.distinctSlices()) >= total, 15_000, 250, () => this.childDied());
     const metrics = parseProm(await getText(this.metricsUrl));
     const gate = histogramOf(metrics, 'haein_consumer_wait_seconds', { elastic: 'true' });
     const latency = (names: string[]) => summarize(names.map((n) => ((this.running.get(n) ?? NaN) - (this.seen.get(n) ?? NaN)) / 1000).filter((x) => Number.isFinite(x)));
@@ -126,7 +115,7 @@ class AutoscaleRun {
   private async scaleTo(n: number, what: string): Promise<void> {
     await this.client.mergePatch(RESOURCES.deployment, APP, { spec: { replicas: n } }, this.o.namespace);
     const live = () => (this.pods?.list(this.o.namespace) ?? []).filter((p) => !p.metadata.deletionTimestamp && p.status?.phase === 'Running').length;
-    const ok = await waitFor(() => live() >= n, this.o.timeoutS * 1000, () => this.childDied());
+    const ok = await waitFor(() => live() >= n, this.o.timeoutS * 1000, 50, () => this.childDied());
     if (!ok) throw new Error(`${what}: ${live()} of ${n} replicas Running after ${this.o.timeoutS} s (logs in ${this.work})`);
   }
 
@@ -144,22 +133,6 @@ class AutoscaleRun {
   private childDied(): string | undefined {
     const dead = this.children.find((c) => exited(c));
     return dead ? `${dead.name} exited (log: ${dead.log})` : undefined;
-  }
-
-  private async createNodes(): Promise<void> {
-    for (const name of this.nodeNames) {
-      const resources = { cpu: '224', memory: '2Ti', pods: '110' };
-      await this.client
-        .create(RESOURCES.node, {
-          apiVersion: 'v1',
-          kind: 'Node',
-          metadata: { name, annotations: { 'kwok.x-k8s.io/node': 'fake' }, labels: { 'kubernetes.io/hostname': name, type: 'kwok', 'haein.dev/simulated': 'true', [BENCH_LABEL]: this.o.nodePrefix } },
-          status: { capacity: resources, allocatable: resources },
-        })
-        .catch((err: unknown) => {
-          if (!isAlreadyExists(err)) throw new Error(`creating node ${name}`, { cause: err });
-        });
-    }
   }
 
   private async startAgent(): Promise<void> {
@@ -180,7 +153,7 @@ class AutoscaleRun {
     const ok = await waitFor(async () => {
       const { items } = await this.client.list<GpuNode>(RESOURCES.gpuNode);
       return items.filter((g) => served.has(g.metadata.name ?? '') && g.status?.inventory).length >= o.nodes;
-    }, 120_000, () => this.childDied());
+    }, 120_000, 250, () => this.childDied());
     if (!ok) throw new Error(`the node agent did not publish ${o.nodes} GpuNodes within 120 s (log: ${agent.log})`);
   }
 
@@ -196,7 +169,7 @@ class AutoscaleRun {
     );
     this.children.push(operator);
     this.metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
-    const ok = await waitFor(() => getText(`http://127.0.0.1:${healthPort}/readyz`).then(() => true, () => false), 120_000, () => this.childDied());
+    const ok = await waitFor(() => getText(`http://127.0.0.1:${healthPort}/readyz`).then(() => true, () => false), 120_000, 250, () => this.childDied());
     if (!ok) throw new Error(`the operator did not become ready within 120 s (log: ${operator.log})`);
   }
 
@@ -245,18 +218,8 @@ function line(name: string, s: Summary): string {
 }
 
 async function main(): Promise<void> {
-  let o: AutoscaleOptions;
-  try {
-    const argv = process.argv.slice(2);
-    if (argv.includes('--help') || argv.includes('-h')) {
-      process.stdout.write(`${USAGE}\n`);
-      return;
-    }
-    o = parseAutoscaleArgs(argv);
-  } catch (err) {
-    process.stderr.write(`${(err as Error).message}\n`);
-    process.exit(2);
-  }
+  const o = optionsOrExit(parseAutoscaleArgs, USAGE);
+  if (!o) return;
   const perGpu = Math.floor(7 / Number(o.profile[0]));
   if (1 + o.steps + o.burst > o.nodes * o.gpus * perGpu) throw new Error(`${1 + o.steps + o.burst} replicas of ${o.profile} do not fit ${o.nodes} × ${o.gpus} GPUs`);
   const client = new KubeClient(loadKubeConfig(o.kubeconfig), { fieldManager: 'haein-autoscale-bench', userAgent: 'haein-autoscale-bench' });

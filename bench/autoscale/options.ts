@@ -1,31 +1,18 @@
 /** Command-line flags of the elastic-partition benchmark (`dist/bench/autoscale-bench.js`). Pure. */
 import { parseArgs } from 'node:util';
+import { CLUSTER_FLAGS, intFlag, type ScaleOptions } from '../scale/options.js';
 
-/** Resolved benchmark settings. */
-export interface AutoscaleOptions {
-  /** Admin kubeconfig of the control plane under test. */
-  kubeconfig: string;
-  /** KWOK nodes to create. */
-  nodes: number;
-  /** Simulated B200 GPUs per node. */
-  gpus: number;
+/** Resolved benchmark settings: the cluster set-up of the scale benchmark, and the scaling steps. */
+export type AutoscaleOptions = Pick<ScaleOptions, 'kubeconfig' | 'nodes' | 'gpus' | 'reconfigureDelayMs' | 'namespace' | 'nodePrefix' | 'logLevel'> & {
   /** Single replicas added one after another, each needing a freshly carved slice. */
   steps: number;
   /** Replicas added at once afterwards (a burst), each needing a freshly carved slice. */
   burst: number;
   /** MIG profile of the elastic partition. */
   profile: string;
-  /** Agent's simulated time per MIG step. */
-  reconfigureDelayMs: number;
   /** Give up on one scale step after this many seconds. */
   timeoutS: number;
-  /** Namespace of the benchmark's objects (created and deleted by the run). */
-  namespace: string;
-  /** Name prefix and selector label value of the benchmark's nodes. */
-  nodePrefix: string;
-  /** LOG_LEVEL of the operator and the agent. */
-  logLevel: string;
-}
+};
 
 export const USAGE = `autoscale-bench [flags]
   --kubeconfig PATH            admin kubeconfig of the cluster (required)
@@ -41,10 +28,7 @@ export const USAGE = `autoscale-bench [flags]
   --log-level LEVEL            operator and agent LOG_LEVEL (default warn)`;
 
 function int(name: string, raw: string | undefined, dflt: number, min: number): number {
-  if (raw === undefined) return dflt;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min) throw new Error(`--${name}=${raw}: expected an integer ≥ ${min}\n${USAGE}`);
-  return n;
+  return intFlag(name, raw, dflt, min, USAGE);
 }
 
 /** Parses `argv` (without node and script); throws with a message naming the bad flag. */
@@ -53,18 +37,11 @@ export function parseAutoscaleArgs(argv: string[]): AutoscaleOptions {
     args: argv,
     strict: true,
     options: {
-      kubeconfig: { type: 'string' },
-      'cluster-state': { type: 'string' },
-      nodes: { type: 'string' },
-      gpus: { type: 'string' },
+      ...CLUSTER_FLAGS,
       steps: { type: 'string' },
       burst: { type: 'string' },
       profile: { type: 'string' },
-      'reconfigure-delay-ms': { type: 'string' },
       'timeout-s': { type: 'string' },
-      namespace: { type: 'string' },
-      'node-prefix': { type: 'string' },
-      'log-level': { type: 'string' },
     },
   });
   if (!v.kubeconfig) throw new Error(`--kubeconfig is required\n${USAGE}`);

@@ -17,7 +17,7 @@ import type { KubeClient } from '../../../src/k8s/client.js';
 import { RESOURCES, type ResourceRef } from '../../../src/k8s/resources.js';
 import { ledgerEntries } from '../../../src/ledger/claims.js';
 import type { Manager } from '../../../src/runtime/manager.js';
-import { eventually, kubectl, type TestNamespace } from '../../support/cluster.js';
+import { eventually, kubectl, type TestNamespace, type EventLike } from '../../support/cluster.js';
 import { OperatorHarness } from '../../support/operator-harness.js';
 
 const HPA: ResourceRef = { group: 'autoscaling', version: 'v2', plural: 'horizontalpodautoscalers', kind: 'HorizontalPodAutoscaler', namespaced: true };
@@ -31,12 +31,6 @@ let nodeNames: string[];
 let operator: Manager;
 const h = new OperatorHarness();
 
-interface EventLike {
-  type: string;
-  reason: string;
-  message: string;
-  involvedObject: { kind: string; name: string };
-}
 
 beforeAll(async () => {
   // Two nodes × 2 B200: room for 8 × 3g.90gb.
