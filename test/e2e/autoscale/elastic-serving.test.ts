@@ -12,7 +12,7 @@ import { registerControllers } from '../../../src/controllers/operator-setup.js'
 import { KubeClient } from '../../../src/k8s/client.js';
 import { RESOURCES } from '../../../src/k8s/resources.js';
 import { Manager } from '../../../src/runtime/manager.js';
-import { type TestNamespace, createTestNamespace, eventually, getKubeConfig, kubectl } from '../../support/cluster.js';
+import { type TestNamespace, createTestNamespace, eventually, getKubeConfig, installCrds, kubectl } from '../../support/cluster.js';
 import { withDiagnostics } from '../support/diagnostics.js';
 import type { NodeModeEnv } from '../support/env-file.js';
 import { ensureNodeMode } from '../support/node-mode.js';
@@ -34,6 +34,7 @@ beforeAll(async () => {
     { timeoutMs: 60_000, intervalMs: 1000, what: 'no Haein operator Deployment on the cluster (helm uninstall first)' },
   );
   client = new KubeClient(getKubeConfig());
+  await installCrds();
   ns = await createTestNamespace('e2e-serving');
   const logger = winston.createLogger({ silent: !process.env.HAEIN_TEST_LOGS, transports: [new winston.transports.Console()] });
   manager = new Manager({ client, health: false, leaderElection: false, handleSignals: false, logger });
