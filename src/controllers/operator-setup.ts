@@ -166,7 +166,7 @@ export function registerControllers(manager: Manager, apiClient: KubeClient, opt
   const claimantOpts = { workers: opts.claimantWorkers ?? 16, metrics, ...(log ? { logger: log } : {}) };
   const copts = { workers: opts.workers ?? 2, metrics, ...(log ? { logger: log } : {}) };
 
-  const partitionR = new GpuPartitionReconciler({ ...common, partitions, pods: partitionPods, timeToReady: timeToReady('GpuPartition') });
+  const partitionR = new GpuPartitionReconciler({ ...common, partitions, pods: partitionPods, timeToReady: timeToReady('GpuPartition'), metrics });
   const partitionC = new Controller(partitionR, { ...claimantOpts, kind: 'GpuPartition' })
     .watch(partitions, self)
     .watch(gpuNodes, gpuNodeToClaimants('GpuPartition'))
@@ -181,7 +181,7 @@ export function registerControllers(manager: Manager, apiClient: KubeClient, opt
   controllers.TrainingJob = jobC;
 
   // Requests of the gate controller are partition keys: one partition's pods are decided by one worker at a time.
-  const gateR = new PodGateReconciler({ client: guardGateClient(client, guard, partitionPods, partitions), pods: partitionPods, partitions, recorder: manager.recorder });
+  const gateR = new PodGateReconciler({ client: guardGateClient(client, guard, partitionPods, partitions), pods: partitionPods, partitions, recorder: manager.recorder, metrics });
   const gateC = new Controller(gateR, { ...copts, kind: 'Pod' })
     .watch(partitionPods, podGateRequests(partitionPods))
     .watch(partitions, (p, prev) => uniqueRequests(partitionGateRequests(partitionPods)(p), prev ? self(prev) : []));

@@ -61,9 +61,9 @@ export class OperatorHarness {
     return this;
   }
 
-  /** Starts the simulated node agent on the suite's nodes. */
-  startAgent(): FakeAgent {
-    const agent = new FakeAgent(this.client, this.nodeNames);
+  /** Starts the simulated node agent on the suite's nodes (`trackPods`: it reports the slices running pods hold). */
+  startAgent(opts: { trackPods?: boolean } = {}): FakeAgent {
+    const agent = new FakeAgent(this.client, this.nodeNames, 200, opts);
     agent.start();
     this.agent = agent;
     return agent;
