@@ -14,6 +14,7 @@ import type winston from 'winston';
 import type { GpuNode, GpuPartition, GpuTenant, ObjectMeta, TrainingJob } from '../api/types.js';
 import type { PodObject } from '../api/pods.js';
 import type { NodeObject } from '../ledger/snapshot.js';
+import { namespaceInfo } from '../tenancy/tenant-resolution.js';
 import { buildSliceMap } from './build-model.js';
 import { diffModel, indexModel, type SentModel } from './patch.js';
 import type { SliceMapPatch } from './types.js';
@@ -181,7 +182,7 @@ export class SliceMapServer {
       jobs: s.jobs.list(),
       pods: s.pods.flatMap((p) => p.list()),
       tenants: s.tenants?.list() ?? [],
-      namespaces: (s.namespaces?.list() ?? []).map((n) => ({ name: n.metadata.name ?? '', ...(n.metadata.labels ? { labels: n.metadata.labels } : {}) })),
+      namespaces: (s.namespaces?.list() ?? []).map(namespaceInfo),
       synced: this.#synced(),
       now: new Date(),
     });

@@ -6,6 +6,7 @@
  */
 import { Component, type ComponentChildren } from 'preact';
 import { useEffect, useMemo, useState } from 'preact/hooks';
+import { formatGpuEq as gpuEq } from '../gpu-eq-text.js';
 import { applyPatch } from '../patch.js';
 import { SLICE_STATES, type GpuView, type NodeView, type SliceMapModel, type SliceMapPatch, type SliceView, type TenantView } from '../types.js';
 import {
@@ -16,7 +17,6 @@ import {
   colourKeys,
   colourStyle,
   filterChoices,
-  gpuEq,
   nodeVisible,
   quotaWait,
   sliceDimmed,

@@ -132,11 +132,6 @@ export function quotaWait(p: PendingView): boolean {
   return p.quota !== undefined && !p.quota.reserved;
 }
 
-/** GPU-equivalents as the tenants panel prints them: up to 3 decimals, no trailing zeros (`16`, `2.286`). */
-export function gpuEq(x: number): string {
-  return String(Math.round(x * 1000) / 1000);
-}
-
 /** Tenants grouped by cohort (cohorts by name, tenants without one last), each group by tenant name. */
 export function tenantsByCohort(tenants: TenantView[]): Array<{ cohort: string | undefined; tenants: TenantView[] }> {
   const groups = new Map<string | undefined, TenantView[]>();

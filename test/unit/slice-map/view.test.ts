@@ -1,3 +1,4 @@
+import { formatGpuEq } from '../../../src/slice-map/gpu-eq-text.js';
 import type { HolderView, NodeView, PendingView, SliceView, TenantView } from '../../../src/slice-map/types.js';
 import {
   NO_FILTER,
@@ -7,7 +8,6 @@ import {
   colourKey,
   colourKeys,
   filterChoices,
-  gpuEq,
   nodeVisible,
   quotaWait,
   sliceDimmed,
@@ -131,5 +131,5 @@ test('a quota wait is a QuotaReserved=False; GPU-equivalents print with at most 
   expect(quotaWait(p)).toBe(false);
   expect(quotaWait({ ...p, quota: { reserved: false, reason: 'QuotaExceeded', message: '' } })).toBe(true);
   expect(quotaWait({ ...p, quota: { reserved: true, reason: 'QuotaAvailable', message: '' } })).toBe(false);
-  expect([16, 2.2857142, 0.5, 0].map(gpuEq)).toEqual(['16', '2.286', '0.5', '0']);
+  expect([16, 2.2857142, 0.5, 0].map(formatGpuEq)).toEqual(['16', '2.286', '0.5', '0']);
 });
