@@ -75,6 +75,8 @@ export interface OperatorControllers {
     jobs: Informer<TrainingJob>;
     partitionPods: Informer<PodObject>;
     jobPods: Informer<PodObject>;
+    tenants: Informer<GpuTenant>;
+    namespaces: Informer<NamespaceObject>;
   };
 }
 
@@ -221,7 +223,7 @@ export function registerControllers(manager: Manager, apiClient: KubeClient, opt
     .watch(jobs, everyTenant);
 
   for (const c of [partitionC, jobC, gateC, gpuNodeC, tenantC]) manager.addController(c);
-  const informers = { gpuNodes, nodes, partitions, jobs, partitionPods, jobPods };
+  const informers = { gpuNodes, nodes, partitions, jobs, partitionPods, jobPods, tenants, namespaces };
   return { partitions: partitionC, jobs: jobC, podGate: gateC, gpuNodes: gpuNodeC, admission, ledger, informers };
 }
 
