@@ -10,6 +10,7 @@ import { RESOURCES } from '../../src/k8s/resources.js';
 import { Manager, type ManagerOptions } from '../../src/runtime/manager.js';
 import { FakeAgent, createGpuNode } from '../integration/controllers/fake-agent.js';
 import { createTestNamespace, getKubeConfig, installCrds, type TestNamespace } from './cluster.js';
+import { stopBackgroundPolls } from './background-poll.js';
 
 /** The simulated nodes of a suite. */
 export interface HarnessNodes {
@@ -96,6 +97,8 @@ export class OperatorHarness {
 
   /** Stops the operators and the agent, deletes the suite's nodes and its namespace. */
   async stop(): Promise<void> {
+    // A test that failed half-way leaves its samplers running.
+    await stopBackgroundPolls();
     for (const m of this.#managers) await m.stop();
     this.agent?.stop();
     for (const n of this.nodeNames) {

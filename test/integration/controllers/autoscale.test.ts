@@ -19,6 +19,7 @@ import { ledgerEntries } from '../../../src/ledger/claims.js';
 import type { Manager } from '../../../src/runtime/manager.js';
 import { eventually, kubectl, type TestNamespace, type EventLike } from '../../support/cluster.js';
 import { OperatorHarness } from '../../support/operator-harness.js';
+import { backgroundPoll } from '../../support/background-poll.js';
 
 const HPA: ResourceRef = { group: 'autoscaling', version: 'v2', plural: 'horizontalpodautoscalers', kind: 'HorizontalPodAutoscaler', namespaced: true };
 const RES = 'nvidia.com/mig-3g.90gb';
@@ -96,19 +97,14 @@ async function heldByPods(app: string): Promise<Map<string, string>> {
  */
 function sampleHeldSlices(name: string, app: string): { stop(): Promise<string[]> } {
   const violations: string[] = [];
-  let running = true;
-  const loop = (async () => {
-    while (running) {
-      const held = await heldByPods(app);
-      const claimed = new Set((await claimsOf(name)).map((e) => `${e.node}/${e.gpuIndex}@${e.start}`));
-      for (const [where, pod] of held) if (!claimed.has(where)) violations.push(`${where} (pod ${pod}) not in the ledger`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  })();
+  const poll = backgroundPoll(async () => {
+    const held = await heldByPods(app);
+    const claimed = new Set((await claimsOf(name)).map((e) => `${e.node}/${e.gpuIndex}@${e.start}`));
+    for (const [where, pod] of held) if (!claimed.has(where)) violations.push(`${where} (pod ${pod}) not in the ledger`);
+  }, 100);
   return {
     async stop() {
-      running = false;
-      await loop;
+      await poll.stop();
       return violations;
     },
   };
