@@ -40,6 +40,8 @@ export interface SimOptions {
   defragMetrics?: DefragMetricsPort;
   /** The cycle's metering hook (called before writes that release claims). */
   beforeRelease?: AdmissionCycleDeps['beforeRelease'];
+  /** Told each cycle's instant while it plans and writes (metering's watermark). */
+  inFlight?: AdmissionCycleDeps['inFlight'];
 }
 
 /** A running in-memory operator over a fake API server. */
@@ -110,6 +112,7 @@ export class OperatorSim {
         fence: () => !this.fenced,
         onWritten: (n) => this.reconfig.noteWrite(n, new Date(this.#now)),
         ...(opts.beforeRelease ? { beforeRelease: opts.beforeRelease } : {}),
+        ...(opts.inFlight ? { inFlight: opts.inFlight } : {}),
         log: { ...quietLog, error: (m, meta) => this.errors.push(`${m}: ${String((meta as { err?: unknown } | undefined)?.err)}`) },
         now: () => this.#now,
       },
