@@ -4,7 +4,7 @@
  * and the operator running in-process; `stop()` takes down whatever was started, in reverse order.
  */
 import winston from 'winston';
-import { registerControllers } from '../../src/controllers/operator-setup.js';
+import { registerControllers, type OperatorControllers, type OperatorSetupOptions } from '../../src/controllers/operator-setup.js';
 import { KubeClient } from '../../src/k8s/client.js';
 import { RESOURCES } from '../../src/k8s/resources.js';
 import { Manager, type ManagerOptions } from '../../src/runtime/manager.js';
@@ -48,6 +48,8 @@ export class OperatorHarness {
   /** The simulated node agent, once started. */
   agent: SimulatedAgent | undefined;
   readonly #managers: Manager[] = [];
+  /** What `registerControllers` returned for each operator (admission cycle, metering, informers). */
+  readonly controllers = new Map<Manager, OperatorControllers>();
 
   /** Installs the CRDs, creates the namespace (`prefix-…`) and the simulated nodes. */
   async setUp(prefix: string, nodes: HarnessNodes): Promise<this> {
@@ -75,10 +77,10 @@ export class OperatorHarness {
   }
 
   /** An operator (manager with every controller, watching the suite's namespace), not started yet. */
-  addOperator(options: HarnessManagerOptions = {}): Manager {
+  addOperator(options: HarnessManagerOptions = {}, setup: Omit<OperatorSetupOptions, 'namespace' | 'logger'> = {}): Manager {
     const logger = winston.createLogger({ silent: !process.env.HAEIN_TEST_LOGS, transports: [new winston.transports.Console()] });
     const manager = new Manager({ client: this.client, health: false, leaderElection: false, handleSignals: false, logger, ...options });
-    registerControllers(manager, this.client, { namespace: this.ns.name, logger });
+    this.controllers.set(manager, registerControllers(manager, this.client, { ...setup, namespace: this.ns.name, logger }));
     this.#managers.push(manager);
     return manager;
   }

@@ -61,14 +61,7 @@ export function registerMetering(manager: Manager, deps: MeteringDeps, opts: Met
       ledger: () => deps.ledger.entries(),
       ...(owns ? { owns } : {}),
       tenantExists,
-      mirror: async (tenant, record) => {
-        if (!tenants.get(tenant)) return;
-        try {
-          await deps.client.mergePatchStatus(RESOURCES.gpuTenant, tenant, { status: { metering: tenantMetering(record) } });
-        } catch (err) {
-          if (!isNotFound(err)) throw err;
-        }
-      },
+      mirror: tenantMirror(deps.client, tenants),
       fence: () => manager.leaseValid(),
       metrics,
       log: deps.log,
@@ -89,6 +82,24 @@ export function registerMetering(manager: Manager, deps: MeteringDeps, opts: Met
     synced: () => (usages.hasSynced() && tenants.hasSynced() ? true : 'GpuUsage and GpuTenant caches not synced'),
   });
   return { settler, records, metrics, view };
+}
+
+/**
+ * Writes a tenant's settled totals into its GpuTenant's `status.metering` by a merge patch that touches nothing
+ * else (the tenant's other status fields are its reconciler's); a tenant without a GpuTenant is skipped.
+ */
+export function tenantMirror(
+  client: { mergePatchStatus<T>(ref: typeof RESOURCES.gpuTenant, name: string, patch: object): Promise<T> },
+  tenants: { get(name: string): GpuTenant | undefined },
+): (tenant: string, record: UsageRecord) => Promise<void> {
+  return async (tenant, record) => {
+    if (!tenants.get(tenant)) return;
+    try {
+      await client.mergePatchStatus(RESOURCES.gpuTenant, tenant, { status: { metering: tenantMetering(record) } });
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+  };
 }
 
 /** The GpuTenant status mirror of a tenant's latest record. */

@@ -1,0 +1,158 @@
+/**
+ * Metering in-process against the real API server: the GpuUsage schema refuses what metering would never write;
+ * partitions and a whole-GPU job allocated and released by the operator are metered exactly as the ledger shows
+ * their intervals (within 1 s each, never more); the counters, the billing export (JSON and CSV) and the records
+ * agree; a tenant's totals are mirrored into its GpuTenant status.
+ */
+import { Registry } from 'prom-client';
+import type { ClaimRef, GpuPartition, GpuTenant, GpuUsage, TrainingJob } from '../../../src/api/types.js';
+import type { KubeClient } from '../../../src/k8s/client.js';
+import { RESOURCES } from '../../../src/k8s/resources.js';
+import type { LedgerEntry } from '../../../src/ledger/claims.js';
+import type { Manager } from '../../../src/runtime/manager.js';
+import { BillingServer } from '../../../src/tenancy/metering/billing-server.js';
+import { tenantMirror } from '../../../src/tenancy/metering/metering-setup.js';
+import { UsageRecords } from '../../../src/tenancy/metering/usage-records.js';
+import { UsageSettler } from '../../../src/tenancy/metering/usage-settler.js';
+import { AllocationLog, meteredUsage, observedUsage } from '../../support/allocation-log.js';
+import { eventually, type TestNamespace } from '../../support/cluster.js';
+import { OperatorHarness } from '../../support/operator-harness.js';
+
+const h = new OperatorHarness();
+let client: KubeClient;
+let ns: TestNamespace;
+let selector: Record<string, string>;
+let manager: Manager;
+const tenantsMade: string[] = [];
+
+beforeAll(async () => {
+  await h.setUp('mtr', { count: 2, gpus: 8 });
+  ({ client, ns, selector } = h);
+  h.startAgent();
+  manager = h.addOperator({}, { metering: { intervalMs: 1_000 } });
+  await manager.start();
+});
+
+afterAll(async () => {
+  await h.stop();
+  for (const t of tenantsMade) {
+    await client.delete(RESOURCES.gpuTenant, t).catch(() => undefined);
+    for (const r of (await client.list<GpuUsage>(RESOURCES.gpuUsage, { labelSelector: `gpu.haein.dev/tenant=${t}` })).items) await client.delete(RESOURCES.gpuUsage, r.metadata.name as string);
+  }
+});
+
+const partition = (name: string, profile: string): GpuPartition => ({
+  apiVersion: 'gpu.haein.dev/v1alpha1',
+  kind: 'GpuPartition',
+  metadata: { name, namespace: ns.name },
+  spec: { profile, nodeSelector: selector },
+});
+
+describe('GpuUsage schema', () => {
+  const record = (name: string, tenant: string, date: string): GpuUsage => ({
+    apiVersion: 'gpu.haein.dev/v1alpha1',
+    kind: 'GpuUsage',
+    metadata: { name },
+    spec: { tenant, date, openedAt: `${date}T00:00:00.000Z`, opening: { since: `${date}T00:00:00.000Z` } },
+  });
+
+  test('the name must be <tenant>.<date>; tenant, date and openedAt never change; a day has 24 hours', async () => {
+    const tenant = `${ns.name}-schema`;
+    tenantsMade.push(tenant);
+    await expect(client.create(RESOURCES.gpuUsage, record(`${tenant}.2026-01-02`, tenant, '2026-01-01'))).rejects.toThrow(/metadata.name must be spec.tenant/);
+    const made = await client.create<GpuUsage>(RESOURCES.gpuUsage, record(`${tenant}.2026-01-01`, tenant, '2026-01-01'));
+    await expect(client.mergePatch(RESOURCES.gpuUsage, made.metadata.name as string, { spec: { openedAt: '2026-01-01T05:00:00.000Z' } })).rejects.toThrow(/spec.openedAt is immutable/);
+    await expect(
+      client.mergePatchStatus(RESOURCES.gpuUsage, made.metadata.name as string, { status: { settledThrough: '2026-01-01T01:00:00.000Z', usage: [{ namespace: 'a', profile: '1g.23gb', sliceMilliseconds: [1, 2, 3] }] } }),
+    ).rejects.toThrow(/sliceMilliseconds/);
+  });
+});
+
+describe('metering with the operator', () => {
+  test('partitions and a whole-GPU job are metered as the ledger shows their intervals; counters and export agree', async () => {
+    const log = new AllocationLog(client, ns.name, h.nodeNames).start(25);
+    const t0 = Date.now();
+    for (const [name, profile] of [['p1', '1g.23gb'], ['p3', '3g.90gb'], ['p7', '7g.180gb']] as const) await client.create(RESOURCES.gpuPartition, partition(name, profile));
+    await client.create<TrainingJob>(RESOURCES.trainingJob, {
+      apiVersion: 'gpu.haein.dev/v1alpha1',
+      kind: 'TrainingJob',
+      metadata: { name: 'whole', namespace: ns.name },
+      spec: { replicas: 1, gpusPerWorker: 2, nodeSelector: selector, template: { spec: { containers: [{ name: 'w', image: 'busybox' }] } } },
+    });
+    await eventually(async () => log.allocations().length === 5, { timeoutMs: 60_000, what: '5 allocations in the ledger' });
+    // Periodic settlements (every second) while everything is held.
+    await new Promise((r) => setTimeout(r, 2_500));
+    const mid = await meteredUsage(client, ns.name);
+    expect([...mid.sliceMs.values()].every((ms) => ms > 0)).toBe(true);
+    await client.delete(RESOURCES.gpuPartition, 'p1', ns.name);
+    await eventually(async () => log.allocations().filter((a) => a.goneAt !== undefined).length === 1, { timeoutMs: 30_000, what: 'p1 released' });
+    await new Promise((r) => setTimeout(r, 1_500));
+    for (const name of ['p3', 'p7']) await client.delete(RESOURCES.gpuPartition, name, ns.name);
+    await client.delete(RESOURCES.trainingJob, 'whole', ns.name);
+    await eventually(async () => log.allGone(), { timeoutMs: 60_000, what: 'every allocation released' });
+    await log.stop();
+
+    // Each release was settled before it was written: the records are final as soon as the claims are gone.
+    const { sliceMs } = await meteredUsage(client, ns.name);
+    const observed = observedUsage(log.allocations());
+    expect([...sliceMs.keys()].sort()).toEqual([...observed.keys()].sort());
+    for (const [k, o] of observed) {
+      const metered = sliceMs.get(k) as number;
+      // The release instant is the cycle's, before the write the sampler sees; never more than observed.
+      expect({ k, over: metered - o.ms <= 0, withinOneSecondEach: o.ms - metered < 1_000 * o.count }).toEqual({ k, over: true, withinOneSecondEach: true });
+    }
+    expect(log.allocations().every((a) => a.allocatedAt >= t0 - 1_000)).toBe(true);
+
+    // Counters of this replica: raised to the durable totals.
+    const tenant = log.allocations()[0]!.tenant;
+    const counters = await (manager.metrics.registry as Registry).getSingleMetric('haein_metered_slice_seconds_total')!.get();
+    for (const [k, ms] of sliceMs) {
+      const profile = k.split('|')[1];
+      const v = counters.values.find((x) => x.labels.namespace === ns.name && x.labels.profile === profile && x.labels.tenant === tenant)?.value;
+      expect({ k, v }).toEqual({ k, v: expect.closeTo(ms / 1000, 3) });
+    }
+
+    // The billing export from the same caches: the whole range, per namespace and profile.
+    const metering = h.controllers.get(manager)!.metering!;
+    const server = new BillingServer({ port: 0, host: '127.0.0.1', source: metering.view });
+    const port = await server.start();
+    try {
+      const from = new Date(t0 - 3_600_000).toISOString();
+      const to = new Date(Date.now() + 3_600_000).toISOString();
+      const res = await fetch(`http://127.0.0.1:${port}/billing/usage?from=${from}&to=${to}&groupBy=tenant,namespace,profile`);
+      const report = (await res.json()) as { rows: Array<{ tenant: string; namespace: string; profile: string; sliceSeconds: number }> };
+      const mine = report.rows.filter((r) => r.namespace === ns.name);
+      expect(new Map(mine.map((r) => [`${r.tenant}|${r.profile}`, Math.round(r.sliceSeconds * 1000)]))).toEqual(sliceMs);
+      const csv = await (await fetch(`http://127.0.0.1:${port}/billing/usage?from=${from}&to=${to}&groupBy=namespace,profile&format=csv`)).text();
+      const lines = csv.trim().split('\n').filter((l) => l.includes(`,${ns.name},`));
+      expect(lines).toHaveLength(sliceMs.size);
+      for (const l of lines) {
+        const [, , , profile, seconds] = l.split(',');
+        expect(Math.round(Number(seconds) * 1000)).toBe(sliceMs.get(`${tenant}|${profile}`));
+      }
+    } finally {
+      await server.stop();
+    }
+  });
+
+  test('a tenant\'s settled totals are mirrored into its GpuTenant status, next to what its reconciler writes', async () => {
+    const tenant = `${ns.name}-t`;
+    tenantsMade.push(tenant);
+    await client.create<GpuTenant>(RESOURCES.gpuTenant, { apiVersion: 'gpu.haein.dev/v1alpha1', kind: 'GpuTenant', metadata: { name: tenant }, spec: { nominal: 2, namespaces: [`${ns.name}-x`] } });
+    // Another writer's status field survives the mirror's merge patch.
+    await client.mergePatchStatus(RESOURCES.gpuTenant, tenant, { status: { used: 0.5 } });
+    const allocatedAt = new Date(Date.now() - 10_000).toISOString();
+    const claim: ClaimRef = { kind: 'GpuPartition', namespace: `${ns.name}-x`, name: 'p', uid: 'u1', slot: 0, priority: 0, preemptible: false, tenant, allocatedAt };
+    const entries: LedgerEntry[] = [{ node: 'n', gpuIndex: 0, claim, profile: '3g.90gb', start: 0 }];
+    const tenants = { get: (name: string) => (name === tenant ? ({} as GpuTenant) : undefined) };
+    const records = new UsageRecords({ list: () => [] });
+    const settler = new UsageSettler({ client, records, ledger: () => entries, fence: () => true, mirror: tenantMirror(client, tenants), log: { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined } });
+    await settler.settleAll();
+    const t = await client.get<GpuTenant>(RESOURCES.gpuTenant, tenant);
+    expect(t?.status?.used).toBe(0.5);
+    const m = t?.status?.metering;
+    expect(m).toMatchObject({ since: allocatedAt, record: `${tenant}.${allocatedAt.slice(0, 10)}`, profiles: [{ profile: '3g.90gb' }] });
+    expect(m!.sliceSeconds!).toBeGreaterThanOrEqual(10);
+    expect(m!.gpuEquivalentSeconds!).toBeCloseTo((m!.sliceSeconds! * 3) / 7, 2);
+  });
+});
