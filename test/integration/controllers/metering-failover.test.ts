@@ -7,80 +7,35 @@
  * ledger showed it within 1 s, and never exceed it (nothing lost, nothing doubled across the failovers); the
  * export of the leader and its counters say the same.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
-import { join } from 'node:path';
 import type { GpuPartition, TrainingJob } from '../../../src/api/types.js';
 import type { KubeClient } from '../../../src/k8s/client.js';
-import type { Lease } from '../../../src/k8s/leader-election.js';
 import { RESOURCES } from '../../../src/k8s/resources.js';
 import { AllocationLog, meteredUsage, observedUsage } from '../../support/allocation-log.js';
-import { eventually, kubeconfigPath, REPO_ROOT, type TestNamespace } from '../../support/cluster.js';
+import { eventually, type TestNamespace } from '../../support/cluster.js';
 import { OperatorHarness } from '../../support/operator-harness.js';
+import { OperatorReplicas } from '../../support/operator-replicas.js';
 
 const h = new OperatorHarness();
 let client: KubeClient;
 let ns: TestNamespace;
 let selector: Record<string, string>;
-const replicas = new Map<string, { child: ChildProcess; billingPort: number; metricsPort: number }>();
-let started = 0;
+let replicas: OperatorReplicas;
 
 beforeAll(async () => {
   await h.setUp('mfo', { count: 2, gpus: 8 });
   ({ client, ns, selector } = h);
+  replicas = new OperatorReplicas(client, ns.name);
   h.startAgent();
 });
 
 afterAll(async () => {
-  for (const r of replicas.values()) r.child.kill('SIGKILL');
+  replicas?.killAll();
   await h.stop();
 });
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-/** Starts one operator replica (a new pod, in Deployment terms). */
-async function startReplica(): Promise<string> {
-  const identity = `operator-${started++}`;
-  const billingPort = await freePort();
-  const metricsPort = await freePort();
-  const child = spawn(
-    process.execPath,
-    [
-      join(REPO_ROOT, 'dist/src/cmd/operator.js'),
-      `--kubeconfig=${kubeconfigPath()}`,
-      `--namespace=${ns.name}`,
-      '--leader-elect',
-      `--lease-namespace=${ns.name}`,
-      '--lease-name=haein-operator',
-      '--lease-duration-ms=3000',
-      '--renew-deadline-ms=2000',
-      '--retry-period-ms=300',
-      '--health-port=0',
-      `--metrics-port=${metricsPort}`,
-      '--metering-interval-ms=1000',
-      `--billing-port=${billingPort}`,
-    ],
-    { env: { ...process.env, POD_NAME: identity, POD_NAMESPACE: ns.name, LOG_LEVEL: process.env.HAEIN_TEST_LOGS ? 'debug' : 'warn' }, stdio: ['ignore', 'ignore', 'inherit'] },
-  );
-  replicas.set(identity, { child, billingPort, metricsPort });
-  child.on('exit', () => replicas.delete(identity));
-  return identity;
-}
-
-async function leader(): Promise<string | undefined> {
-  const lease = await client.get<Lease>(RESOURCES.lease, 'haein-operator', ns.name);
-  const holder = lease?.spec?.holderIdentity ?? '';
-  return replicas.has(holder) ? holder : undefined;
-}
+/** A replica settling every second and serving the billing export. */
+const startReplica = () => replicas.start(['--metering-interval-ms=1000'], ['metrics-port', 'billing-port']);
+const leader = () => replicas.leader();
 
 const partition = (name: string, profile: string): GpuPartition => ({
   apiVersion: 'gpu.haein.dev/v1alpha1',
@@ -110,7 +65,7 @@ test('metered seconds equal every allocation interval within 1 s across a SIGKIL
   // the moment the ledger shows it, the others created while no replica leads.
   await client.create(RESOURCES.gpuPartition, partition('p4', '4g.90gb'));
   await eventually(async () => log.allocations().length >= 5, { timeoutMs: 30_000, intervalMs: 5, what: 'p4 allocated' });
-  replicas.get(first)!.child.kill('SIGKILL');
+  replicas.kill(first, 'SIGKILL');
   const killedWith = log.allocations().length;
   for (const [name, profile] of [['p5', '1g.45gb'], ['p6', '7g.180gb']] as const) await client.create(RESOURCES.gpuPartition, partition(name, profile));
   await startReplica();
@@ -124,7 +79,7 @@ test('metered seconds equal every allocation interval within 1 s across a SIGKIL
   await eventually(async () => log.allocations().some((a) => a.claim.startsWith('GpuPartition/p1/') && a.goneAt !== undefined), { timeoutMs: 30_000, what: 'p1 released' });
 
   // Graceful failover: SIGTERM releases the Lease, the standby takes over at once.
-  replicas.get(second)!.child.kill('SIGTERM');
+  replicas.kill(second, 'SIGTERM');
   const third = await eventually(async () => {
     const l = await leader();
     return l !== undefined && l !== second && l !== first ? l : undefined;
@@ -147,7 +102,7 @@ test('metered seconds equal every allocation interval within 1 s across a SIGKIL
   }
 
   // The leader's billing export and counters say what the records say.
-  const { billingPort, metricsPort } = replicas.get(third)!;
+  const { 'billing-port': billingPort, 'metrics-port': metricsPort } = replicas.get(third)!.ports;
   const from = new Date(Math.min(...log.allocations().map((a) => a.allocatedAt)) - 3_600_000).toISOString();
   const to = new Date(Date.now() + 3_600_000).toISOString();
   const csv = await (await fetch(`http://127.0.0.1:${billingPort}/billing/usage?from=${from}&to=${to}&groupBy=tenant,namespace,profile&format=csv`)).text();
