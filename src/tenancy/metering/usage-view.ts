@@ -63,6 +63,8 @@ export class UsageView {
       // A tenant that is gone and holds nothing has no more usage: it does not hold the report open.
       const active = claims.length > 0 || tenant === UNASSIGNED_TENANT || exists(tenant);
       if (active && closedThrough !== undefined) closedThrough = latest ? Math.min(closedThrough, latest.settledThrough) : undefined;
+      // Nothing held: nothing unsettled to add (and no empty days to compute for a tenant idle for long).
+      if (claims.length === 0) continue;
       for (const w of planSettlement(tenant, latest, claims, upTo, { pruneAfterDays: this.#d.retentionDays })) {
         if (w.record.date >= first && w.record.date <= last) view.set(recordName(tenant, w.record.date), w.record);
       }
