@@ -66,6 +66,14 @@ test-unit: deps ## Unit and property tests (no cluster).
 test-integration: deps ## Operator in-process against a real API server (starts the control plane if needed).
 	hack/run-tests.sh integration
 
+.PHONY: test-chaos
+test-chaos: deps ## The short chaos run of `make test` (own control plane; faults mid-churn, invariants checked).
+	hack/run-tests.sh chaos
+
+.PHONY: chaos
+chaos: deps ## The long chaos run: 2,000 partitions and gangs churned for 10 min under a seeded fault schedule.
+	npm run chaos
+
 .PHONY: test-e2e
 test-e2e: deps ## Real kubelet, containerd and device plugin (root; starts node mode if needed).
 	hack/run-tests.sh e2e

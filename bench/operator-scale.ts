@@ -16,15 +16,16 @@ import { fileURLToPath } from 'node:url';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { API_VERSION, JOB_LABEL } from '../src/api/constants.js';
 import type { Condition, GpuNode, GpuPartition, TrainingJob } from '../src/api/types.js';
-import { KubeClient, RESOURCES, isAlreadyExists, isNotFound, loadKubeConfig } from '../src/k8s/client.js';
+import { KubeClient, RESOURCES, isNotFound, loadKubeConfig } from '../src/k8s/client.js';
 import { Informer } from '../src/k8s/informer.js';
 import { writeRows, writesByWriter } from './scale/api-writes.js';
 import { getApiText, getText } from './scale/http-get.js';
 import { parseScaleArgs, USAGE, type ScaleOptions } from './scale/options.js';
+import { createKwokNodes, kwokNodeNames } from './scale/kwok-nodes.js';
 import { forEachLimit } from './scale/pool.js';
 import { summarizeProfile, type CpuProfile } from './scale/cpu-profile.js';
 import { bucketCounts, delta, histogramOf, parseProm, quantile, sumBy, sumOf, type Sample } from './scale/prom-text.js';
-import { PeakTracker, controlPlanePids, cpuSecondsOf, exited, freePort, memoryOf, startNodeProcess, stopProcess, type Child } from './scale/processes.js';
+import { PeakTracker, cleanupOnSignals, controlPlanePids, cpuSecondsOf, exited, freePort, memoryOf, startNodeProcess, stopProcess, type Child } from './scale/processes.js';
 import { renderReport, type ScaleResult } from './scale/report.js';
 import { demand, planWorkload, type PlannedObject } from './scale/scale-workload.js';
 import { durationsS, summarize } from './scale/stats.js';
@@ -90,8 +91,7 @@ class ScaleRun {
     private readonly client: KubeClient,
     private readonly work: string,
   ) {
-    const width = String(o.nodes - 1).length;
-    this.nodeNames = Array.from({ length: o.nodes }, (_, i) => `${o.nodePrefix}-${String(i).padStart(width, '0')}`);
+    this.nodeNames = kwokNodeNames(o.nodePrefix, o.nodes);
   }
 
   /** Runs every phase and returns the measurements. */
@@ -261,25 +261,8 @@ class ScaleRun {
   }
 
   private async createNodes(): Promise<void> {
-    const o = this.o;
     this.nodesCreated = true;
-    await forEachLimit(this.nodeNames, o.applyConcurrency, async (name) => {
-      const resources = { cpu: '224', memory: '2Ti', pods: '110' };
-      try {
-        await this.client.create(RESOURCES.node, {
-          apiVersion: 'v1',
-          kind: 'Node',
-          metadata: {
-            name,
-            annotations: { 'kwok.x-k8s.io/node': 'fake' },
-            labels: { 'kubernetes.io/hostname': name, 'kubernetes.io/os': 'linux', type: 'kwok', 'haein.dev/simulated': 'true', [BENCH_LABEL]: o.nodePrefix },
-          },
-          status: { capacity: resources, allocatable: resources },
-        });
-      } catch (err) {
-        if (!isAlreadyExists(err)) throw new Error(`creating node ${name}`, { cause: err });
-      }
-    });
+    await createKwokNodes(this.client, this.nodeNames, BENCH_LABEL, this.o.nodePrefix, this.o.applyConcurrency);
   }
 
   private async startAgent(): Promise<void> {
@@ -674,15 +657,7 @@ async function main(): Promise<void> {
   const client = new KubeClient(kc, { fieldManager: 'haein-scale-bench', userAgent: 'haein-scale-bench' });
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'haein-scale-'));
   const run = new ScaleRun(o, kc, client, work);
-  let stopping = false;
-  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-    process.on(sig, () => {
-      if (stopping) return;
-      stopping = true;
-      progress(`${sig}: cleaning up`);
-      void run.cleanup().finally(() => process.exit(130));
-    });
-  }
+  const stopping = cleanupOnSignals(progress, () => run.cleanup());
   let result: ScaleResult;
   try {
     result = await run.execute();
@@ -690,7 +665,7 @@ async function main(): Promise<void> {
     o.keepLogs = true;
     throw err;
   } finally {
-    if (!stopping) await run.cleanup();
+    if (!stopping()) await run.cleanup();
   }
   if (run.profile) result.operatorProfile = run.profile;
   if (run.holdProfile) result.operatorHoldProfile = run.holdProfile;

@@ -50,6 +50,11 @@ proc_start etcd "$BIN_DIR/etcd" --name haein --data-dir "$HAEIN_STATE/etcd" \
   --log-level warn
 wait_until 30 "etcd health" curl -sf "http://127.0.0.1:$ETCD_PORT/health" || proc_fail etcd
 
+# Optional audit log (hack/chaos.sh uses it to attribute every write to the replica that made it).
+audit=()
+if [ -n "${HAEIN_AUDIT_POLICY:-}" ]; then
+  audit=(--audit-policy-file "$HAEIN_AUDIT_POLICY" --audit-log-path "$HAEIN_STATE/logs/audit.log" --audit-log-format json)
+fi
 log "starting kube-apiserver $K8S_VERSION on $server"
 proc_start kube-apiserver "$BIN_DIR/kube-apiserver" \
   --etcd-servers "http://127.0.0.1:$ETCD_PORT" \
@@ -63,7 +68,7 @@ proc_start kube-apiserver "$BIN_DIR/kube-apiserver" \
   --authorization-mode Node,RBAC --allow-privileged=true --kubelet-preferred-address-types InternalIP,Hostname \
   --max-requests-inflight 1000 --max-mutating-requests-inflight 500 \
   --feature-gates MutatingAdmissionPolicy=true --runtime-config admissionregistration.k8s.io/v1alpha1=true \
-  --profiling=false --v 1
+  --profiling=false --v 1 "${audit[@]}"
 wait_until 90 "kube-apiserver readiness" curl -sf --cacert "$pki/ca.crt" --cert "$pki/admin.crt" --key "$pki/admin.key" \
   "$server/readyz" || proc_fail kube-apiserver
 

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Generates the local cluster's PKI with openssl: one CA that signs the API server's serving certificate and
 # every client certificate, plus the service-account key pair. Idempotent: existing files are kept.
-# Usage: hack/pki.sh <pki-dir> <advertise-ip>
+# Usage: hack/pki.sh <pki-dir> <advertise-ip> [NAME:CN:ORG ...]   (extra client certificates, e.g. the chaos
+# run's one identity per operator replica; ORG may be empty)
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 need openssl "Install it: apt-get install -y openssl"
 
-dir="$1"; ip="$2"
+dir="$1"; ip="$2"; shift 2
 mkdir -p "$dir"; cd "$dir"
 
 if [ ! -f ca.key ]; then
@@ -41,3 +42,8 @@ cert apiserver-kubelet-client kube-apiserver-kubelet-client system:masters
 # least-privilege RBAC (which binds that user name) and admission policy apply to it as in a cluster.
 cert operator system:serviceaccount:haein-system:haein-operator ""
 [ -f sa.key ] || { openssl genrsa -out sa.key 2048 >/dev/null 2>&1; openssl rsa -in sa.key -pubout -out sa.pub >/dev/null 2>&1; }
+for extra in "$@"; do
+  IFS=: read -r name cn org <<<"$extra"
+  [ -n "$name" ] && [ -n "$cn" ] || die "extra certificate '$extra': expected NAME:CN:ORG"
+  cert "$name" "$cn" "$org"
+done

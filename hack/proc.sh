@@ -2,12 +2,29 @@
 # Process helpers for the local cluster: start a daemon with its log and pid file under $HAEIN_STATE, check
 # it, stop it, and wait for conditions. Sourced after lib.sh, never run.
 
-# proc_start NAME CMD...: runs CMD in its own session, logging to $HAEIN_STATE/logs/NAME.log.
+# proc_start NAME CMD...: runs CMD in its own session, logging to $HAEIN_STATE/logs/NAME.log. The command line
+# is recorded (NUL-separated) in $HAEIN_STATE/pids/NAME.cmd so that proc_restart can start it again.
 proc_start() {
   local name="$1"; shift
   mkdir -p "$HAEIN_STATE/logs" "$HAEIN_STATE/pids"
+  printf '%s\0' "$@" > "$HAEIN_STATE/pids/$name.cmd"
   setsid nohup "$@" >>"$HAEIN_STATE/logs/$name.log" 2>&1 < /dev/null &
   echo $! > "$HAEIN_STATE/pids/$name.pid"
+}
+
+# proc_restart NAME [SIGNAL]: sends SIGNAL (default KILL) to NAME's process group, waits until it has exited
+# and starts it again with the command line proc_start recorded (its data, e.g. etcd's, is kept).
+proc_restart() {
+  local name="$1" sig="${2:-KILL}" f="$HAEIN_STATE/pids/$1.pid" c="$HAEIN_STATE/pids/$1.cmd" pid i
+  [ -f "$c" ] || die "no recorded command for $name in $c (was it started by proc_start?)"
+  local -a cmd; mapfile -d '' cmd < "$c"
+  if [ -f "$f" ]; then
+    pid="$(cat "$f")"
+    kill "-$sig" -- "-$pid" 2>/dev/null || kill "-$sig" "$pid" 2>/dev/null || true
+    for i in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -0 "$pid" 2>/dev/null && die "$name (pid $pid) did not exit after SIG$sig"
+  fi
+  proc_start "$name" "${cmd[@]}"
 }
 
 # proc_running NAME: true when NAME's recorded pid is alive.
@@ -26,7 +43,7 @@ proc_stop() {
     for i in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
   fi
-  rm -f "$f"
+  rm -f "$f" "$HAEIN_STATE/pids/$1.cmd"
 }
 
 # proc_fail NAME: print the tail of NAME's log and die.

@@ -114,3 +114,20 @@ export class PeakTracker {
     return this.#peak;
   }
 }
+
+/**
+ * On the first SIGINT or SIGTERM: says so, runs `cleanup` and exits with 130. Returns whether a signal came (a
+ * run that finishes normally cleans up itself unless one did).
+ */
+export function cleanupOnSignals(say: (msg: string) => void, cleanup: () => Promise<void>): () => boolean {
+  let stopping = false;
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(sig, () => {
+      if (stopping) return;
+      stopping = true;
+      say(`${sig}: cleaning up`);
+      void cleanup().finally(() => process.exit(130));
+    });
+  }
+  return () => stopping;
+}

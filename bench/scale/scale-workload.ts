@@ -11,8 +11,8 @@ export type PlannedObject =
   | { kind: 'GpuPartition'; name: string; spec: GpuPartitionSpec }
   | { kind: 'TrainingJob'; name: string; spec: TrainingJobSpec };
 
-/** Sizing of a partition: weight and the spec fields it sets. */
-const PARTITION_SIZES: Array<[Pick<GpuPartitionSpec, 'profile' | 'memory' | 'computeSlices'>, number]> = [
+/** Sizing of a partition: the spec fields it sets, and its weight (also used by the chaos churn). */
+export const PARTITION_SIZES: Array<[Pick<GpuPartitionSpec, 'profile' | 'memory' | 'computeSlices'>, number]> = [
   [{ profile: '1g.23gb' }, 30],
   [{ profile: '2g.45gb' }, 20],
   [{ profile: '3g.90gb' }, 15],
@@ -24,7 +24,8 @@ const PARTITION_SIZES: Array<[Pick<GpuPartitionSpec, 'profile' | 'memory' | 'com
   [{ computeSlices: 2 }, 4],
   [{ memory: '30Gi', computeSlices: 2 }, 4],
 ];
-const COUNTS: Array<[number, number]> = [
+/** Partition counts (slices per partition) and their weights. */
+export const COUNTS: Array<[number, number]> = [
   [1, 80],
   [2, 12],
   [3, 5],

@@ -11,6 +11,8 @@ export const PARTITION_CONDITIONS = {
   allocated: 'Allocated',
   /** Every allocated slice is realised by its node and free for the partition's pods. */
   ready: 'Ready',
+  /** The tenant's quota admits the partition (present only where tenant quotas apply). */
+  quotaReserved: 'QuotaReserved',
 } as const;
 
 /** Condition types of a TrainingJob. */
@@ -20,6 +22,38 @@ export const JOB_CONDITIONS = {
   succeeded: 'Succeeded',
   failed: 'Failed',
   suspended: 'Suspended',
+  /** The tenant's quota admits the gang (present only where tenant quotas apply). */
+  quotaReserved: 'QuotaReserved',
+} as const;
+
+/** Condition types of a GpuTenant. */
+export const TENANT_CONDITIONS = {
+  /** Its namespaces are resolved and none is claimed by another tenant too. */
+  ready: 'Ready',
+} as const;
+
+/** Reasons of the `QuotaReserved` condition of partitions and jobs. */
+export const QUOTA_REASONS = {
+  /** Held within the tenant's nominal quota. */
+  nominal: 'Nominal',
+  /** Held partly on quota borrowed from the cohort (reclaimed first when a lender needs it). */
+  borrowed: 'Borrowed',
+  /** The quota admits the request; it waits for capacity. */
+  available: 'QuotaAvailable',
+  /** The tenant's quota (and what its cohort lends) does not cover the request. */
+  exceeded: 'QuotaExceeded',
+  /** A per-profile cap of the tenant does not cover it. */
+  profileLimit: 'ProfileLimitExceeded',
+  /** The namespace belongs to no tenant and the cluster refuses such namespaces. */
+  noTenant: 'NoTenant',
+  /** Two tenants claim the namespace. */
+  conflict: 'TenantConflict',
+} as const;
+
+/** Reasons of GpuTenant conditions. */
+export const TENANT_REASONS = {
+  resolved: 'Resolved',
+  namespaceConflict: 'NamespaceConflict',
 } as const;
 
 /** Condition types of a GpuNode (written by the node agent). */
@@ -105,12 +139,16 @@ export const EVENT_REASONS = {
   claimReleased: 'ClaimReleased',
   claimSwapped: 'ClaimSwapped',
   sliceMisused: 'SliceMisused',
+  sliceRestored: 'SliceRestored',
+  claimDisplaced: 'ClaimDisplaced',
   gangIncomplete: 'GangIncomplete',
   gangRestart: 'GangRestart',
   workersCreated: 'WorkersCreated',
   suspended: 'Suspended',
   completed: 'Completed',
   admitted: 'Admitted',
+  reclaimed: 'Reclaimed',
+  namespaceConflict: 'NamespaceConflict',
 } as const;
 
 /** A condition as a reconciler wants it; the helper fills in the transition time. */
@@ -140,6 +178,11 @@ export function setCondition(conditions: Condition[] | undefined, want: DesiredC
   if (i >= 0) list[i] = next;
   else list.push(next);
   return list;
+}
+
+/** `conditions` without the condition of `type`. */
+export function removeCondition(conditions: Condition[] | undefined, type: string): Condition[] {
+  return (conditions ?? []).filter((c) => c.type !== type);
 }
 
 /** The condition of `type`, if present. */

@@ -34,6 +34,8 @@ export interface OperatorConfig {
   cycleMaxPlanMs: number;
   /** Carry out defragmentation plans when a request does not fit. */
   defrag: boolean;
+  /** What namespaces in no GpuTenant get: `allow` or `refuse`. */
+  unassignedNamespaces: 'allow' | 'refuse';
   /** winston level. */
   logLevel: string;
   /** Port of the read-only slice map page and its event stream; absent: no slice map. */
@@ -67,6 +69,8 @@ export const USAGE = `haein-operator [flags]
   --cycle-max-batch=N      most requests one admission cycle decides (default 1000)
   --cycle-max-plan-ms=N    planning time budget of one admission cycle (default 200)
   --defrag[=BOOL]          move idle slices to make room for requests that do not fit (default true)
+  --unassigned-namespaces=allow|refuse
+                           what partitions and jobs of a namespace in no GpuTenant get (default allow)
   --slice-map-port=N       serve the read-only slice map page on this port (default: off; 0 picks a free port)
   --metering[=BOOL]        meter slice-seconds per tenant, namespace and profile into GpuUsage records (default true)
   --metering-interval-ms=N settle the usage of tenants holding claims this often (default 30000)
@@ -91,7 +95,7 @@ export function parseOperatorArgs(argv: string[], env: Record<string, string | u
       flags.set(arg.slice(2), value);
     }
   }
-  const known = new Set(['kubeconfig', 'metrics-port', 'health-port', 'leader-elect', 'lease-namespace', 'lease-name', 'lease-duration-ms', 'renew-deadline-ms', 'retry-period-ms', 'namespace', 'workers', 'claimant-workers', 'cycle-max-batch', 'cycle-max-plan-ms', 'defrag', 'slice-map-port', 'metering', 'metering-interval-ms', 'metering-retention-days', 'billing-port', 'help']);
+  const known = new Set(['kubeconfig', 'metrics-port', 'health-port', 'leader-elect', 'lease-namespace', 'lease-name', 'lease-duration-ms', 'renew-deadline-ms', 'retry-period-ms', 'namespace', 'workers', 'claimant-workers', 'cycle-max-batch', 'cycle-max-plan-ms', 'defrag', 'unassigned-namespaces', 'slice-map-port', 'metering', 'metering-interval-ms', 'metering-retention-days', 'billing-port', 'help']);
   for (const k of flags.keys()) if (!known.has(k)) throw new Error(`unknown flag --${k}\n${USAGE}`);
   const int = (name: string, dflt: number, min: number, max = 65535): number => {
     const raw = flags.get(name);
@@ -110,6 +114,8 @@ export function parseOperatorArgs(argv: string[], env: Record<string, string | u
   const leaseDurationMs = int('lease-duration-ms', 15_000, 1, HOUR_MS);
   const renewDeadlineMs = int('renew-deadline-ms', 10_000, 1, HOUR_MS);
   if (renewDeadlineMs >= leaseDurationMs) throw new Error(`--renew-deadline-ms=${renewDeadlineMs} must be shorter than --lease-duration-ms=${leaseDurationMs}`);
+  const unassigned = flags.get('unassigned-namespaces') ?? 'allow';
+  if (unassigned !== 'allow' && unassigned !== 'refuse') throw new Error(`--unassigned-namespaces=${unassigned}: expected allow or refuse`);
   const kubeconfig = flags.get('kubeconfig');
   const namespace = flags.get('namespace');
   const sliceMapPort = flags.has('slice-map-port') ? int('slice-map-port', 0, 0) : undefined;
@@ -133,6 +139,7 @@ export function parseOperatorArgs(argv: string[], env: Record<string, string | u
     cycleMaxBatch: int('cycle-max-batch', 1000, 1),
     cycleMaxPlanMs: int('cycle-max-plan-ms', 200, 1),
     defrag: bool('defrag', true),
+    unassignedNamespaces: unassigned,
     logLevel: env.LOG_LEVEL ?? 'info',
     ...(sliceMapPort !== undefined ? { sliceMapPort } : {}),
     metering,

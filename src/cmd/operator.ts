@@ -49,6 +49,7 @@ async function main(): Promise<void> {
     cycle: { maxBatch: cfg.cycleMaxBatch, maxPlanMs: cfg.cycleMaxPlanMs },
     defrag: cfg.defrag,
     metering: cfg.metering ? { intervalMs: cfg.meteringIntervalMs, retentionDays: cfg.meteringRetentionDays } : false,
+    unassignedNamespaces: cfg.unassignedNamespaces,
     logger: log,
     ...(cfg.namespace ? { namespace: cfg.namespace } : {}),
   });

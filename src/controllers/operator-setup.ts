@@ -8,7 +8,7 @@
 import type winston from 'winston';
 import { JOB_LABEL, PARTITION_LABEL } from '../api/constants.js';
 import { podPartition, podTargetNode, podTerminated, type PodObject } from '../api/pods.js';
-import type { GpuNode, GpuPartition, PodRef, TrainingJob } from '../api/types.js';
+import type { GpuNode, GpuPartition, GpuTenant, ObjectMeta, PodRef, TrainingJob } from '../api/types.js';
 import type { KubeClient } from '../k8s/client.js';
 import type { Informer } from '../k8s/informer.js';
 import { RESOURCES } from '../k8s/resources.js';
@@ -26,7 +26,9 @@ import { DefragMetrics } from '../scheduler/defrag/defrag-metrics.js';
 import type { PlanDefragFn } from '../scheduler/defrag/defrag-plan.js';
 import { Defragmenter } from '../scheduler/defrag/defragmenter.js';
 import { place as enginePlace } from '../placement/engine.js';
+import type { UnassignedPolicy } from '../tenancy/quota-book.js';
 import { TimeToReady } from './common/time-to-ready.js';
+import { GpuTenantReconciler } from './gputenant/gputenant-reconciler.js';
 import { ClaimReconciliationPass } from './gpunode/claim-reconciliation-pass.js';
 import { GpuNodeReconciler } from './gpunode/gpunode-reconciler.js';
 import { ReconfigTracker } from './gpunode/reconfig-tracker.js';
@@ -35,6 +37,11 @@ import { gpuNodeCapacityChanged, gpuNodeToClaimants, nodePlacementChanged, podTo
 import { PodGateReconciler, partitionGateRequests, podGateRequests } from './pod-gate/pod-gate-reconciler.js';
 import { registerMetering, type Metering, type MeteringOptions } from '../tenancy/metering/metering-setup.js';
 import { TrainingJobReconciler } from './trainingjob/trainingjob-reconciler.js';
+
+/** The fields of a core/v1 Namespace tenancy reads. */
+interface NamespaceObject {
+  metadata: ObjectMeta;
+}
 
 /** Options of {@link registerControllers}. */
 export interface OperatorSetupOptions {
@@ -52,6 +59,8 @@ export interface OperatorSetupOptions {
   cycle?: AdmissionCycleOptions;
   /** Metering of slice-seconds into GpuUsage records (the `--metering*` flags); `false`: none. Default on. */
   metering?: MeteringOptions | false;
+  /** What partitions and jobs of a namespace in no GpuTenant get: `allow` (default) or `refuse`. */
+  unassignedNamespaces?: UnassignedPolicy;
   logger?: winston.Logger;
 }
 
@@ -76,7 +85,9 @@ export interface OperatorControllers {
 }
 
 /** Registers the informers, the admission cycle and the controllers of the operator on `manager`. */
-export function registerControllers(manager: Manager, client: KubeClient, opts: OperatorSetupOptions = {}): OperatorControllers {
+export function registerControllers(manager: Manager, apiClient: KubeClient, opts: OperatorSetupOptions = {}): OperatorControllers {
+  // Every write of the controllers and the cycle is fenced by the Lease (informers read through the manager).
+  const client = manager.fenced(apiClient);
   const ns = opts.namespace ? { namespace: opts.namespace } : {};
   const gpuNodes = manager.informer<GpuNode>(RESOURCES.gpuNode);
   const nodes = manager.informer<NodeObject>(RESOURCES.node);
@@ -85,6 +96,10 @@ export function registerControllers(manager: Manager, client: KubeClient, opts: 
   // Only labelled pods are cached: watching every pod of a cluster would be costly for nothing.
   const partitionPods = manager.informer<PodObject>(RESOURCES.pod, { ...ns, labelSelector: PARTITION_LABEL });
   const jobPods = manager.informer<PodObject>(RESOURCES.pod, { ...ns, labelSelector: JOB_LABEL });
+  const tenants = manager.informer<GpuTenant>(RESOURCES.gpuTenant);
+  const namespaces = manager.informer<NamespaceObject>(RESOURCES.namespace);
+  const unassigned = opts.unassignedNamespaces ?? 'allow';
+  const namespaceInfos = () => namespaces.list().map((n) => ({ name: n.metadata.name as string, ...(n.metadata.labels ? { labels: n.metadata.labels } : {}) }));
   const log = opts.logger;
   const metrics = manager.metrics;
   const ledger = new AssumedLedger(gpuNodes);
@@ -123,6 +138,7 @@ export function registerControllers(manager: Manager, client: KubeClient, opts: 
         const o = kind === 'GpuPartition' ? partitions.get(name, namespace) : jobs.get(name, namespace);
         return o !== undefined && o.metadata.uid === uid;
       },
+      tenancy: { tenants: () => tenants.list(), namespaces: namespaceInfos, unassigned },
       planner: {
         ...(defrag ? { defrag } : {}),
         // Job workers always run on their GPUs; a partition's slices are used once a pod was admitted.
@@ -154,6 +170,9 @@ export function registerControllers(manager: Manager, client: KubeClient, opts: 
     if (deleted) admission.ownersChanged();
   });
   for (const inf of [partitions, jobs]) inf.onChange((_o, _p, deleted) => deleted && admission.ownersChanged());
+  // Quotas changed (a tenant, or the labels that put a namespace in one): parked demands may be admitted now.
+  tenants.onChange((t, prev, deleted) => (deleted || !prev || t.metadata.generation !== prev.metadata.generation) && admission.capacityChanged());
+  namespaces.onChange((n, prev, deleted) => (deleted || !prev || JSON.stringify(n.metadata.labels ?? {}) !== JSON.stringify(prev.metadata.labels ?? {})) && admission.capacityChanged());
 
   const timeToReady = (kind: ClaimantKind) => new TimeToReady((s) => metrics.observeTimeToReady(s, kind));
   const common = { client, ledger, admission, recorder: manager.recorder };
@@ -197,7 +216,24 @@ export function registerControllers(manager: Manager, client: KubeClient, opts: 
     .watch(gpuNodes, self)
     .watch(nodes, (n, prev, deleted) => (nodePlacementChanged(n, prev, deleted) ? self(n) : []));
 
-  for (const c of [partitionC, jobC, gateC, gpuNodeC]) manager.addController(c);
+  const everyTenant = () => tenants.list().map((t) => ({ name: t.metadata.name as string }));
+  const tenantR = new GpuTenantReconciler({
+    client,
+    tenants,
+    namespaces: namespaceInfos,
+    ledger,
+    waiting: () => admission.waitingByTenant(),
+    unassigned,
+    recorder: manager.recorder,
+  });
+  const tenantC = new Controller(tenantR, { ...copts, kind: 'GpuTenant' })
+    .watch(tenants, self)
+    .watch(namespaces, everyTenant)
+    .watch(gpuNodes, everyTenant)
+    .watch(partitions, everyTenant)
+    .watch(jobs, everyTenant);
+
+  for (const c of [partitionC, jobC, gateC, gpuNodeC, tenantC]) manager.addController(c);
   const informers = { gpuNodes, nodes, partitions, jobs, partitionPods, jobPods };
   return { partitions: partitionC, jobs: jobC, podGate: gateC, gpuNodes: gpuNodeC, admission, ledger, metering, informers };
 }

@@ -10,12 +10,12 @@ import https from 'node:https';
 import os from 'node:os';
 import nodePath from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
-import { ApiError, isNotFound } from './errors.js';
+import { ApiError, FencedWriteError, isNotFound } from './errors.js';
 import { RESOURCES, apiVersionOf, resourcePath, type ResourceRef } from './resources.js';
 
 export type { ResourceRef } from './resources.js';
 export { RESOURCES } from './resources.js';
-export { ApiError, isAlreadyExists, isConflict, isGone, isNotFound } from './errors.js';
+export { ApiError, FencedWriteError, isAlreadyExists, isConflict, isFencedWrite, isGone, isNotFound } from './errors.js';
 
 /** Watch event types delivered by the API server. */
 export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
@@ -97,6 +97,8 @@ export class KubeClient {
   private readonly timeoutMs: number;
   /** Keep-alive TLS agent, built once from the KubeConfig's CA and client certificate. */
   private keepAliveAgent: https.Agent | undefined;
+  /** When set and false, every request but a read is refused before it is sent (see {@link withWriteFence}). */
+  private writeFence: (() => boolean) | undefined;
 
   constructor(
     private readonly kc: KubeConfig,
@@ -105,6 +107,17 @@ export class KubeClient {
     this.fieldManager = opts.fieldManager ?? 'haein';
     this.userAgent = opts.userAgent ?? 'haein';
     this.timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  }
+
+  /**
+   * A client sharing this one's connections that refuses every write (anything but GET) with a
+   * {@link FencedWriteError} while `fence()` is false. The operator's controllers write through one fenced by the
+   * leader Lease, so a replica resumed after a pause cannot overwrite what the new leader wrote meanwhile.
+   */
+  withWriteFence(fence: () => boolean): KubeClient {
+    const fenced = Object.create(this) as KubeClient;
+    fenced.writeFence = fence;
+    return fenced;
   }
 
   /** Reads one object; `undefined` when it does not exist. */
@@ -398,6 +411,8 @@ export class KubeClient {
     } catch (cause) {
       throw new ApiError(`${method} ${path}: preparing request`, 0, { cause });
     }
+    // Checked last, synchronously before the request is handed to the socket: no await lies in between.
+    if (method !== 'GET' && this.writeFence && !this.writeFence()) throw new FencedWriteError(method, path);
     return new Promise((resolve, reject) => {
       const req = target.mod.request(target.options, (res) => {
         readBody(res).then((body) => {

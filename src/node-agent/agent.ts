@@ -11,7 +11,7 @@ import { RESOURCES, isAlreadyExists, isNotFound } from '../k8s/client.js';
 import { isGone } from '../k8s/errors.js';
 import { healthyCounts, pluginDevices } from './device-inventory.js';
 import { CONDITIONS, gpuInventory, realisedGpus, setCondition } from './gpu-node-status.js';
-import { InUseTracker, assignPodDevices } from './in-use-tracker.js';
+import { InUseTracker, assignPodDevices, claimedDevices, doomedDevices } from './in-use-tracker.js';
 import type { NodeAgentMetrics } from './metrics.js';
 import { podDeviceRequests, type PodLike } from './pod-devices.js';
 import { planRealisation, realiseLayout } from './layout-realiser.js';
@@ -168,14 +168,17 @@ export class NodeAgent {
         return { pod, need: podDeviceRequests(p) };
       });
     const held = sim.heldDeviceIds();
+    // Who held what: this process's last assignment, else the journal's (after a restart), so a running pod
+    // keeps its device as it would under a kubelet.
     const previous = new Map([...held].flatMap((id) => {
-      const pod = this.tracker.podOf(id);
+      const pod = this.tracker.podOf(id) ?? sim.heldPod(id);
       return pod ? [[id, pod] as const] : [];
     }));
-    const owners = assignPodDevices(demands, devices, previous, held);
+    const target = this.gpuNode?.spec?.gpus;
+    const owners = assignPodDevices(demands, devices, previous, held, doomedDevices(sim.gpus(), target), claimedDevices(sim.gpus(), target));
     const changed = this.tracker.observe(new Set(owners.keys()), owners);
     // A new pod on an already-held device changes no hardware state, only the status.
-    if (!(await sim.setHeld(this.tracker.held())) && changed) void this.trigger();
+    if (!(await sim.setHeld(this.tracker.held(), 'replace', (id) => owners.get(id))) && changed) void this.trigger();
   }
 
   /** Requests a reconcile; concurrent requests coalesce into one more pass. Resolves when the loop is idle. */

@@ -63,15 +63,19 @@ export interface PodDemand {
 
 /**
  * Kubelet-less nodes: which device each running pod holds, as a kubelet's device manager would decide it.
- * A pod keeps the devices it held before; devices held before by a pod that is gone or unknown (e.g. after an
- * agent restart) go to pods still short of devices first, since a running container keeps its device; the
- * rest come from healthy free devices in board order. Pods are served in `namespace/name` order. Pure.
+ * A pod keeps the devices it held before; devices held before by a pod that is gone or unknown go to pods still
+ * short of devices first, since a running container keeps its device; the rest come from healthy free devices in
+ * board order, `claimed` ones (reserved in the ledger) first, never `doomed` ones (the target layout is about to
+ * destroy them: a pod given one would make the layout unreachable). Pods are served in `namespace/name` order.
+ * Pure.
  */
 export function assignPodDevices(
   demands: readonly PodDemand[],
   devices: ReadonlyMap<string, readonly PluginDevice[]>,
   previous: ReadonlyMap<string, PodRef>,
   previouslyHeld: ReadonlySet<string>,
+  doomed: ReadonlySet<string> = new Set(),
+  claimed: ReadonlySet<string> = new Set(),
 ): Map<string, PodRef> {
   const out = new Map<string, PodRef>();
   const sorted = [...demands].sort((a, b) => podKey(a.pod).localeCompare(podKey(b.pod)));
@@ -90,7 +94,11 @@ export function assignPodDevices(
       }
     }
     const orphaned = list.filter((dev) => !out.has(dev.id) && previouslyHeld.has(dev.id) && !sorted.some((d) => podKey(d.pod) === podKey(previous.get(dev.id))));
-    const fresh = list.filter((dev) => !out.has(dev.id) && !previouslyHeld.has(dev.id) && dev.healthy);
+    // Slices the ledger reserves for a claimant before spare ones: the operator may re-carve a spare slice at any
+    // moment, and a pod on it would pin a layout the ledger no longer has.
+    const fresh = list
+      .filter((dev) => !out.has(dev.id) && !previouslyHeld.has(dev.id) && dev.healthy && !doomed.has(dev.id))
+      .sort((a, b) => Number(claimed.has(b.id)) - Number(claimed.has(a.id)) || a.place.order - b.place.order);
     for (const pool of [orphaned, fresh]) {
       for (const d of sorted) {
         while ((short.get(podKey(d.pod)) ?? 0) > 0) {
@@ -106,4 +114,47 @@ export function assignPodDevices(
 
 function podKey(p: PodRef | undefined): string {
   return p ? `${p.namespace}/${p.name}` : '';
+}
+
+/**
+ * Realised devices the target layout does not keep: MIG instances missing from their GPU's target (or whose GPU
+ * goes whole) and whole GPUs that go MIG. GPUs absent from the target keep their layout. Pure.
+ */
+export function doomedDevices(
+  gpus: ReadonlyArray<{ index: number; uuid: string; mode: 'mig' | 'whole'; slices: ReadonlyArray<{ uuid: string; profile: string; start: number }> }>,
+  target: ReadonlyArray<{ index: number; mode: 'mig' | 'whole'; slices?: ReadonlyArray<{ profile: string; start: number }> }> | undefined,
+): Set<string> {
+  const out = new Set<string>();
+  const byIndex = new Map((target ?? []).map((t) => [t.index, t]));
+  for (const g of gpus) {
+    const t = byIndex.get(g.index);
+    if (!t) continue;
+    if (g.mode === 'whole') {
+      if (t.mode !== 'whole') out.add(g.uuid);
+      continue;
+    }
+    const kept = new Set(t.mode === 'mig' ? (t.slices ?? []).map((s) => `${s.profile}@${s.start}`) : []);
+    for (const s of g.slices) if (!kept.has(`${s.profile}@${s.start}`)) out.add(s.uuid);
+  }
+  return out;
+}
+
+/** Realised devices the target layout reserves for a claimant: claimed MIG instances and claimed whole GPUs. Pure. */
+export function claimedDevices(
+  gpus: ReadonlyArray<{ index: number; uuid: string; mode: 'mig' | 'whole'; slices: ReadonlyArray<{ uuid: string; profile: string; start: number }> }>,
+  target: ReadonlyArray<{ index: number; mode: 'mig' | 'whole'; claim?: unknown; slices?: ReadonlyArray<{ profile: string; start: number; claim?: unknown }> }> | undefined,
+): Set<string> {
+  const out = new Set<string>();
+  const byIndex = new Map((target ?? []).map((t) => [t.index, t]));
+  for (const g of gpus) {
+    const t = byIndex.get(g.index);
+    if (!t || t.mode !== g.mode) continue;
+    if (g.mode === 'whole') {
+      if (t.claim) out.add(g.uuid);
+      continue;
+    }
+    const claimedKeys = new Set((t.slices ?? []).filter((s) => s.claim).map((s) => `${s.profile}@${s.start}`));
+    for (const s of g.slices) if (claimedKeys.has(`${s.profile}@${s.start}`)) out.add(s.uuid);
+  }
+  return out;
 }

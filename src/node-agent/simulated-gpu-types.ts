@@ -32,6 +32,11 @@ export interface HeldDevice {
   /** MIG profile and start; absent for a whole GPU. */
   profile?: string;
   start?: number;
+  /**
+   * The pod holding it, when the agent assigns devices itself (kubelet-less nodes): kept across restarts, as a
+   * kubelet's checkpoint keeps it, so a running pod never changes device.
+   */
+  pod?: { namespace: string; name: string; uid?: string };
 }
 
 /** Contents of the in-use journal (a second file next to the state file). */

@@ -125,20 +125,30 @@ export class SimulatedNode {
     return () => this.listeners.delete(listener);
   }
 
+  /** The pod journaled as holding device `id` (kubelet-less nodes, where the agent assigns devices). */
+  heldPod(id: string): HeldDevice['pod'] {
+    return this.held.get(id)?.pod;
+  }
+
   /**
    * Replaces the set of held device IDs (from the kubelet's PodResources) and, with `add`, merges instead.
-   * Unknown IDs are ignored. Returns whether anything changed; a change is journaled before listeners run.
+   * Unknown IDs are ignored. `podOf` names the pod holding a device, journaled with it. Returns whether the set
+   * of held devices changed; any change, of a holder too, is journaled before listeners run.
    */
-  async setHeld(ids: Iterable<string>, mode: 'replace' | 'add' = 'replace'): Promise<boolean> {
+  async setHeld(ids: Iterable<string>, mode: 'replace' | 'add' = 'replace', podOf?: (id: string) => HeldDevice['pod']): Promise<boolean> {
     const next = new Map(mode === 'add' ? this.held : []);
     for (const id of ids) {
       const record = this.describeDevice(id);
-      if (record) next.set(id, record);
+      const pod = podOf?.(id) ?? (podOf ? undefined : this.held.get(id)?.pod);
+      if (record) next.set(id, pod ? { ...record, pod: { namespace: pod.namespace, name: pod.name, ...(pod.uid ? { uid: pod.uid } : {}) } } : record);
     }
     const same = next.size === this.held.size && [...next.keys()].every((k) => this.held.has(k));
-    if (same) return false;
+    const podKey = (p: HeldDevice['pod']): string => (p ? `${p.namespace}/${p.name}` : '');
+    const samePods = same && [...next].every(([k, h]) => podKey(h.pod) === podKey(this.held.get(k)?.pod));
+    if (samePods) return false;
     this.held = next;
     await this.persistJournal();
+    if (same) return false;
     this.emit();
     return true;
   }

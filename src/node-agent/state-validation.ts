@@ -35,6 +35,7 @@ export function journalProblem(v: unknown): string | undefined {
   for (const [i, h] of v.held.entries()) {
     if (!isObject(h) || typeof h.deviceId !== 'string' || !isInt(h.gpu)) return `held[${i}] is invalid`;
     if (h.profile !== undefined && (typeof h.profile !== 'string' || !isInt(h.start))) return `held[${i}] has a bad slice`;
+    if (h.pod !== undefined && (!isObject(h.pod) || typeof h.pod.namespace !== 'string' || typeof h.pod.name !== 'string')) return `held[${i}] has a bad pod`;
   }
   return undefined;
 }

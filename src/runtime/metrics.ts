@@ -35,7 +35,7 @@ export const METRIC_NAMES = {
 
 /** Help text per metric (also the documentation of the name list). */
 export const METRIC_HELP: Record<keyof typeof METRIC_NAMES, string> = {
-  reconcileTotal: 'Reconcile passes per controller and result (success, requeue, conflict, error).',
+  reconcileTotal: 'Reconcile passes per controller and result (success, requeue, conflict, fenced: a write refused after the Lease expired, error).',
   reconcileErrors: 'Reconcile passes that failed with an error other than a write conflict, per controller.',
   reconcileDuration: 'Duration of reconcile passes per controller, in seconds.',
   queueDepth: 'Keys waiting in a controller work queue.',

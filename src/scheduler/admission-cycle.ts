@@ -22,7 +22,11 @@ import { LedgerConflict, writeLedgerNode } from '../ledger/ledger-write.js';
 import type { NodeObject } from '../ledger/snapshot.js';
 import type { CachePort, ClientPort, KubeObject, LogPort, RecorderPort } from '../runtime/ports.js';
 import { AdmissionQueue } from './admission-queue.js';
-import { planCycle, type CyclePlan, type PlannedVictim, type PlannerDeps } from './cycle-planner.js';
+import type { GpuTenant } from '../api/types.js';
+import { QUOTA_REASONS } from '../api/conditions.js';
+import { QuotaBook, type UnassignedPolicy } from '../tenancy/quota-book.js';
+import { TenantDirectory, type NamespaceInfo } from '../tenancy/tenant-resolution.js';
+import { planCycle, type CyclePlan, type PlannedVictim, type PlannerDeps, type QuotaNote } from './cycle-planner.js';
 import type { AppliedDefrag } from './defrag/defragmenter.js';
 import type { Demand } from './demand.js';
 
@@ -35,6 +39,8 @@ export interface Verdict {
   generation: number;
   code: string;
   message: string;
+  /** What tenancy said: the quota is reserved (only capacity lacks), or why not. */
+  quota?: QuotaNote;
   /** When the verdict was last announced to the object's reconciler (ms since epoch). */
   announcedAt: number;
 }
@@ -73,7 +79,9 @@ export interface AdmissionCycleDeps {
   ledger: AssumedLedger;
   nodes: CachePort<NodeObject>;
   owners: OwnerLookup;
-  planner: Omit<PlannerDeps, 'nodeOf'>;
+  planner: Omit<PlannerDeps, 'nodeOf' | 'quota'>;
+  /** Tenant quotas: the tenants, the namespaces (labels for selectors), and what namespaces in no tenant get. */
+  tenancy?: { tenants(): GpuTenant[]; namespaces(): NamespaceInfo[]; unassigned: UnassignedPolicy };
   /** Announces defragmentation after its write (or forgets it when the write failed). */
   defrag?: {
     committed(applied: AppliedDefrag, requester: KubeObject, recorder: RecorderPort): Promise<void>;
@@ -155,6 +163,16 @@ export class AdmissionCycle {
   /** The last verdict on a claimant, if it waits. */
   verdict(kind: ClaimantKind, namespace: string, name: string): Verdict | undefined {
     return this.#verdicts.get(`${kind}/${namespace}/${name}`);
+  }
+
+  /** Waiting requests per tenant (from the verdicts; `''` for requests of no tenant). */
+  waitingByTenant(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const v of this.#verdicts.values()) {
+      const t = v.quota?.tenant ?? '';
+      out.set(t, (out.get(t) ?? 0) + 1);
+    }
+    return out;
   }
 
   /** Whether the claimant's demand is queued and not decided yet. */
@@ -280,7 +298,8 @@ export class AdmissionCycle {
     this.#queue.wake(this.#seq);
     const batch = this.#queue.take(this.#o.maxBatch);
     if (batch.length === 0) return;
-    const plan = planCycle(this.#d.ledger.list(), batch, { ...this.#d.planner, nodeOf: (n) => this.#d.nodes.get(n) }, {
+    const quota = this.#quotaBook();
+    const plan = planCycle(this.#d.ledger.list(), batch, { ...this.#d.planner, nodeOf: (n) => this.#d.nodes.get(n), ...(quota ? { quota } : {}) }, {
       seq: this.#seq,
       now: new Date(t0),
       outOfTime: () => this.#now() - t0 > this.#o.maxPlanMs,
@@ -343,6 +362,13 @@ export class AdmissionCycle {
     this.#pendingReported = new Set([...counts].filter(([, n]) => n > 0).map(([k]) => k));
   }
 
+  /** This cycle's quota book, when tenancy is configured. */
+  #quotaBook(): QuotaBook | undefined {
+    const t = this.#d.tenancy;
+    if (!t) return undefined;
+    return new QuotaBook(new TenantDirectory(t.tenants(), t.namespaces()), this.#d.ledger.entries(), t.unassigned);
+  }
+
   /** Writes every changed node once, concurrently; returns the nodes whose write did not land. */
   async #write(draft: LedgerDraft): Promise<Set<string>> {
     const failed = new Set<string>();
@@ -399,6 +425,13 @@ export class AdmissionCycle {
   /** Queue, verdicts, Events, evictions and notifications for each decided demand. */
   #settle(plan: CyclePlan, failed: Set<string>): void {
     const events: Array<() => Promise<void> | void> = [];
+    // "N higher-priority requests wait ahead", for requests over quota: counted once per cycle, per tenant.
+    let waitingByTenant: Map<string, number[]> | undefined;
+    const aheadOf = (d: Demand, tenant: string | undefined): string => {
+      waitingByTenant ??= this.#waitingPriorities(plan);
+      const n = (waitingByTenant.get(tenant ?? '') ?? []).filter((p) => p > d.priority).length;
+      return `${n} higher-priority request${n === 1 ? '' : 's'} wait${n === 1 ? 's' : ''} ahead`;
+    };
     for (const r of plan.results) {
       const key = r.demand.key;
       const o = r.outcome;
@@ -448,17 +481,21 @@ export class AdmissionCycle {
           this.#queue.park(r.demand, r.seq, o.permanent);
           const prev = this.#verdicts.get(key);
           const now = this.#now();
+          const quota = o.quota && o.quota.reason === QUOTA_REASONS.exceeded ? { ...o.quota, message: `${o.quota.message}; ${aheadOf(r.demand, o.quota.tenant)}` } : o.quota;
+          const message = quota && !quota.reserved ? quota.message : o.message;
           const changed =
             !prev ||
             prev.uid !== r.demand.uid ||
             prev.generation !== r.demand.generation ||
             prev.code !== o.code ||
-            (prev.message !== o.message && now - prev.announcedAt >= this.#o.messageRefreshMs);
+            prev.quota?.reason !== quota?.reason ||
+            (prev.message !== message && now - prev.announcedAt >= this.#o.messageRefreshMs);
           this.#verdicts.set(key, {
             uid: r.demand.uid,
             generation: r.demand.generation,
             code: o.code,
-            message: changed ? o.message : (prev?.message ?? o.message),
+            message: changed ? message : (prev?.message ?? message),
+            ...(quota ? { quota: changed ? quota : (prev?.quota ?? quota) } : {}),
             announcedAt: changed ? now : (prev?.announcedAt ?? now),
           });
           if (changed || r.gaveBack > 0) this.#d.notify(who);
@@ -476,6 +513,23 @@ export class AdmissionCycle {
         }
       }
     })();
+  }
+
+  /** Priorities of the waiting requests of each tenant (verdicts and this cycle's waiting results). */
+  #waitingPriorities(plan: CyclePlan): Map<string, number[]> {
+    const out = new Map<string, number[]>();
+    const seen = new Set<string>();
+    const add = (tenant: string, key: string, priority: number) => {
+      if (seen.has(key)) return;
+      seen.add(key);
+      out.set(tenant, [...(out.get(tenant) ?? []), priority]);
+    };
+    for (const r of plan.results) if (r.outcome.kind === 'waiting') add(r.outcome.quota?.tenant ?? '', r.demand.key, r.demand.priority);
+    for (const [key, v] of this.#verdicts) {
+      const d = this.#queue.get(key);
+      if (d) add(v.quota?.tenant ?? '', key, d.priority);
+    }
+    return out;
   }
 
   async #releasedEvent(obj: KubeObject, count: number, cause: 'owner' | 'ownerGone' | 'nodeGone', nodes: string[] | undefined): Promise<void> {

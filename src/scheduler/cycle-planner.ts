@@ -8,13 +8,17 @@
  * same shape that failed are not tried again until capacity changed within the cycle (a flood of identical
  * requests that do not fit costs one engine call).
  */
+import { QUOTA_REASONS } from '../api/conditions.js';
 import type { ClaimRef, GpuNode } from '../api/types.js';
 import { claimKey, claimNames, ledgerEntries, type LedgerEntry } from '../ledger/claims.js';
 import { LedgerDraft } from '../ledger/ledger-draft.js';
 import { buildSnapshot, type NodeObject } from '../ledger/snapshot.js';
 import { placeOn } from '../placement/engine.js';
 import { PlacementState } from '../placement/state.js';
-import type { Assignment, PlacementRequest, PlacementResult } from '../placement/types.js';
+import type { Assignment, ClusterSnapshot, PlacementRequest, PlacementResult } from '../placement/types.js';
+import { accountingProfile, gpuEquivalentsOf } from '../tenancy/gpu-equivalents.js';
+import { addCosts, type QuotaBook, type QuotaCost } from '../tenancy/quota-book.js';
+import { requestCost } from '../tenancy/request-cost.js';
 import type { Demand, HoldWant } from './demand.js';
 import { DEFRAGGABLE_CODES, type AppliedDefrag, type DefragOutcome } from './defrag/defragmenter.js';
 
@@ -34,6 +38,12 @@ export interface PlannerDeps {
   podsUse?(claim: ClaimRef): boolean;
   /** Records the time of one engine call. */
   observePlacement?(seconds: number, kind: Demand['who']['kind']): void;
+  /**
+   * Tenant quotas of this cycle (absent or inactive: none). With quotas, a request is admitted only within its
+   * tenant's quota, equal priorities are served lowest weighted share first, priority preemption stays within
+   * a tenant, and a request within its nominal quota reclaims capacity other tenants of its cohort borrowed.
+   */
+  quota?: QuotaBook;
 }
 
 /** Budget and starting point of one plan. */
@@ -62,12 +72,21 @@ export type DemandOutcome =
   | { kind: 'satisfied' }
   /** It wanted nothing; `count` claims were given back. */
   | { kind: 'released'; count: number }
-  /** The missing slots were placed (possibly preempting `victims`, after `defrag` moves). */
-  | { kind: 'placed'; slots: number[]; assignments: Assignment[]; victims: PlannedVictim[]; defrag?: AppliedDefrag }
+  /** The missing slots were placed (possibly preempting `victims`, after `defrag` moves; `reclaimed`: victims
+   * were borrowed capacity taken back for a tenant within its nominal quota). */
+  | { kind: 'placed'; slots: number[]; assignments: Assignment[]; victims: PlannedVictim[]; defrag?: AppliedDefrag; reclaimed?: boolean; tenant?: string; borrowed?: boolean }
   /** It does not fit now. `permanent`: no capacity change can help, only a spec change. */
-  | { kind: 'waiting'; code: string; message: string; permanent: boolean }
+  | { kind: 'waiting'; code: string; message: string; permanent: boolean; quota?: QuotaNote }
   /** The cycle ran out of time before it; the next cycle takes it. */
   | { kind: 'deferred' };
+
+/** What tenancy said about a waiting request: its quota is reserved (only capacity lacks), or why not. */
+export interface QuotaNote {
+  reserved: boolean;
+  tenant?: string;
+  reason: string;
+  message: string;
+}
 
 /** One demand's decision, the nodes it edited, and the capacity sequence it was decided at. */
 export interface DemandResult {
@@ -125,8 +144,53 @@ class Planner {
     const results: DemandResult[] = [];
     // Releases first: they only free capacity, and every placement after them may use it.
     for (const d of demands) if (d.want.kind === 'release') results.push(this.#release(d));
-    for (const d of demands) if (d.want.kind === 'hold') results.push(this.#hold(d, d.want, outOfTime));
+    for (const d of this.#fairOrder(demands.filter((x) => x.want.kind === 'hold'))) results.push(this.#hold(d, d.want as HoldWant, outOfTime));
     return { draft: this.draft, results, seq: this.#seq };
+  }
+
+  /**
+   * The hold demands (given in queue order) in the order they are decided: without quotas as given; with quotas,
+   * within each priority the tenant holding the lowest weighted share goes next (shares move as the cycle
+   * places), each tenant's own demands oldest first.
+   */
+  *#fairOrder(holds: Demand[]): Generator<Demand> {
+    const quota = this.#quota();
+    if (!quota) {
+      yield* holds;
+      return;
+    }
+    let i = 0;
+    while (i < holds.length) {
+      const priority = holds[i]!.priority;
+      let j = i;
+      while (j < holds.length && holds[j]!.priority === priority) j++;
+      const byTenant = new Map<string, Demand[]>();
+      for (const d of holds.slice(i, j)) {
+        const of = quota.tenantOf(d.who.namespace);
+        const key = of.kind === 'tenant' ? of.tenant : '';
+        byTenant.set(key, [...(byTenant.get(key) ?? []), d]);
+      }
+      while (byTenant.size > 0) {
+        let best: string | undefined;
+        for (const t of byTenant.keys()) {
+          if (best === undefined || quota.share(t || undefined) < quota.share(best || undefined) || (quota.share(t || undefined) === quota.share(best || undefined) && this.#older(byTenant.get(t)![0]!, byTenant.get(best)![0]!))) best = t;
+        }
+        const list = byTenant.get(best as string)!;
+        yield list.shift()!;
+        if (list.length === 0) byTenant.delete(best as string);
+      }
+      i = j;
+    }
+  }
+
+  #older(a: Demand, b: Demand): boolean {
+    return a.created < b.created || (a.created === b.created && a.key < b.key);
+  }
+
+  /** The quota book when tenancy applies this cycle. */
+  #quota(): QuotaBook | undefined {
+    const q = this.#deps.quota;
+    return q && q.active() ? q : undefined;
   }
 
   #release(d: Demand): DemandResult {
@@ -156,14 +220,53 @@ class Planner {
     if (outOfTime()) return result({ kind: 'deferred' });
 
     const request = want.request(missing);
-    const shape = shapeOf(request);
+    const quota = this.#quota();
+    let admitted: { tenant: string | undefined; borrowed: boolean } | undefined;
+    if (quota) {
+      const verdict = quota.admit(d.who.namespace, requestCost(request, this.#products()));
+      if (!verdict.ok) {
+        // Quota first: a request over its tenant's quota costs no engine call and holds nothing.
+        if (kept.length > 0 && !want.inUse) gaveBack += this.#giveBack((c) => claimNames(c, d.who), d);
+        const note = { reserved: false, ...(verdict.tenant ? { tenant: verdict.tenant } : {}), reason: verdict.reason, message: verdict.message };
+        return result({ kind: 'waiting', code: verdict.reason, message: verdict.message, permanent: false, quota: note });
+      }
+      admitted = { tenant: verdict.tenant, borrowed: verdict.borrowed };
+    }
+    // With quotas the same shape may fare differently per tenant (reclaim): the memo is per tenant then.
+    const shape = `${shapeOf(request)}|${admitted?.tenant ?? ''}`;
     const known = this.#failedShapes.get(shape);
     let res: PlacementResult;
     let defrag: AppliedDefrag | undefined;
+    let reclaimed = false;
+    let restricted = false;
     if (known && known.seq === this.#seq) {
       res = { ok: false, code: known.code as never, message: renamed(known.message, known.id, request.id) };
     } else {
-      res = this.#place(request, d);
+      res = this.#place(quota && request.mayPreempt ? { ...request, mayPreempt: false } : request, d);
+      if (!res.ok && quota && admitted?.tenant && DEFRAGGABLE_CODES.has(res.code)) {
+        // Priority preemption stays within the tenant; then borrowed capacity is reclaimed for a tenant
+        // within its nominal quota (lowest priority, then most recently admitted, first).
+        const tenant = admitted.tenant;
+        if (request.mayPreempt) {
+          const own = this.#placeRestricted(request, d, (c) => (c.tenant === tenant && c.preemptible && c.priority < (request.priority ?? 0) ? c.priority : undefined));
+          if (own.ok) {
+            res = own;
+            restricted = true;
+          }
+        }
+        const cost = requestCost(request, this.#products());
+        if (!res.ok && quota.withinNominal(tenant, cost)) {
+          const peers = new Set(quota.overNominalPeers(tenant));
+          const now = Date.parse(this.#now);
+          const reclaim = this.#placeRestricted(request, d, (c) =>
+            c.tenant && peers.has(c.tenant) && c.borrowed ? (c.priority + 1e6) * 1e8 + Math.min(1e8 - 1, Math.max(0, (now - Date.parse(c.allocatedAt ?? '1970-01-01T00:00:00Z')) / 1000)) : undefined,
+          );
+          if (reclaim.ok) {
+            res = reclaim;
+            reclaimed = restricted = true;
+          }
+        }
+      }
       if (!res.ok && this.#deps.defrag && DEFRAGGABLE_CODES.has(res.code) && !(known?.defragTried && known.seq === this.#seq)) {
         const prepared = this.#deps.defrag.prepare(this.draft, request, (n) => this.#deps.nodeOf(n));
         if (prepared.ok) {
@@ -187,22 +290,83 @@ class Planner {
       const ahead = DEFRAGGABLE_CODES.has(res.code) ? this.#preempting.find((h) => h.priority > d.priority) : undefined;
       if (ahead) {
         const message = `waiting for higher-priority ${ahead.who.kind} ${ahead.who.namespace}/${ahead.who.name} (priority ${ahead.priority}), which is preempting slices in use, to be served first; ${res.message}`;
-        return result({ kind: 'waiting', code: 'WaitingForPriority', message, permanent: false });
+        return result({ kind: 'waiting', code: 'WaitingForPriority', message, permanent: false, ...this.#reservedNote(admitted, d) });
       }
-      return result({ kind: 'waiting', code: res.code, message: res.message, permanent: PERMANENT_CODES.has(res.code) });
+      return result({ kind: 'waiting', code: res.code, message: res.message, permanent: PERMANENT_CODES.has(res.code), ...this.#reservedNote(admitted, d) });
     }
 
     const victims = res.victims.map((v) => this.#victim(v.holderKey, v.node, v.gpuIndex, v.start)).filter((v) => v !== undefined);
     if (victims.some((v) => v.busy)) this.#preempting.push(d);
     this.draft.releaseVictims(res.victims);
+    quota?.refund(victims.map((v) => ({ node: v.node, gpuIndex: v.gpuIndex, claim: v.claim, ...(v.profile !== undefined ? { profile: v.profile, start: v.start as number } : {}) })));
+    const actual = addCosts(...res.assignments.map((a) => assignmentCost(a)));
+    // The borrowed flag follows the actual cost (a request by memory may have been given a cheaper profile).
+    const borrowed = quota && admitted?.tenant ? !quota.withinNominal(admitted.tenant, actual) : false;
     const mine = new Map(missing.map((slot) => {
-      const claim: ClaimRef = { ...want.claim(slot), allocatedAt: this.#now };
+      const claim: ClaimRef = { ...want.claim(slot), allocatedAt: this.#now, ...(admitted?.tenant ? { tenant: admitted.tenant } : {}), ...(borrowed ? { borrowed: true } : {}) };
       return [claimKey(claim), claim];
     }));
-    this.draft.applyLayouts(res.layouts, (key) => mine.get(key));
+    this.draft.applyLayouts(res.layouts, (key) => mine.get(key), (key) => this.#claimsByKey().get(key));
+    quota?.charge(admitted?.tenant, actual);
+    // A placement made on a restricted engine state is not on the main one.
+    if (restricted) this.#state = undefined;
     for (const l of res.layouts) this.#note(whoKey(d), l.node);
-    return result({ kind: 'placed', slots: missing, assignments: res.assignments, victims, ...(defrag ? { defrag } : {}) });
+    return result({
+      kind: 'placed',
+      slots: missing,
+      assignments: res.assignments,
+      victims,
+      ...(defrag ? { defrag } : {}),
+      ...(reclaimed ? { reclaimed } : {}),
+      ...(admitted?.tenant ? { tenant: admitted.tenant, borrowed } : {}),
+    });
   }
+
+  /** The quota note of a request whose quota is reserved while it waits for capacity. */
+  #reservedNote(admitted: { tenant: string | undefined } | undefined, d: Demand): { quota?: QuotaNote } {
+    if (!admitted || !this.#quota()) return {};
+    const tenant = admitted.tenant;
+    const message = tenant ? `within the quota of tenant ${tenant}; waiting for capacity` : `namespace ${d.who.namespace} belongs to no tenant; waiting for capacity`;
+    return { quota: { reserved: true, ...(tenant ? { tenant } : {}), reason: QUOTA_REASONS.available, message } };
+  }
+
+  /**
+   * Places `request` on a separate engine state where the only claims that may be preempted are those `rank`
+   * gives a number (lower is taken first); the request outranks them all. On success the placement is the
+   * caller's to apply; the main engine state is rebuilt afterwards.
+   */
+  #placeRestricted(request: PlacementRequest, d: Demand, rank: (claim: ClaimRef) => number | undefined): PlacementResult {
+    const claims = this.#claimsByKey();
+    const snapshot = buildSnapshot(this.draft.nodes(), (n) => this.#deps.nodeOf(n));
+    const restricted = withHolders(snapshot, (key) => {
+      const claim = claims.get(key);
+      const r = claim ? rank(claim) : undefined;
+      return r === undefined ? { preemptible: false } : { preemptible: true, priority: r };
+    });
+    let state: PlacementState;
+    try {
+      state = new PlacementState(restricted);
+    } catch {
+      return { ok: false, code: 'InvalidRequest', message: `${request.id}: the cluster cannot be evaluated` };
+    }
+    const t0 = performance.now();
+    const res = placeOn(state, { ...request, mayPreempt: true, priority: Number.MAX_SAFE_INTEGER });
+    this.#deps.observePlacement?.((performance.now() - t0) / 1000, d.who.kind);
+    return res;
+  }
+
+  /** Every claim on the draft by engine holder key. */
+  #claimsByKey(): Map<string, ClaimRef> {
+    return new Map(ledgerEntries(this.draft.nodes()).map((e) => [claimKey(e.claim), e.claim]));
+  }
+
+  /** GPU products the cluster's nodes report (for the cost of requests by memory or compute). */
+  #products(): string[] {
+    this.#productList ??= [...new Set(this.draft.nodes().map((n) => n.status?.inventory?.product).filter((p) => p !== undefined))];
+    return this.#productList;
+  }
+
+  #productList: string[] | undefined;
 
   /**
    * Which of a partition's slices to keep when it holds more than `slots` (its count went down): the ones pods
@@ -259,6 +423,8 @@ class Planner {
 
   /** Releases matching claims of `d`'s claimant from the draft; frees capacity, so the engine state is rebuilt. */
   #giveBack(pred: (claim: ClaimRef, node: string, gpu: number, start?: number) => boolean, d: Demand): number {
+    const quota = this.#deps.quota;
+    if (quota) quota.refund(this.#entriesOf(d).filter((e) => pred(e.claim, e.node, e.gpuIndex, e.start)));
     const n = this.draft.release((c, node, gpu, start) => claimNames(c, d.who) && pred(c, node, gpu, start), this.#where.get(whoKey(d)) ?? []);
     if (n > 0) {
       this.#seq++;
@@ -307,6 +473,27 @@ function whoKey(d: Demand): string {
 
 function sameEntry(e: LedgerEntry, c: ClaimRef, node: string, gpu: number, start: number | undefined): boolean {
   return e.claim === c || (e.node === node && e.gpuIndex === gpu && e.start === start && e.claim.uid === c.uid && e.claim.slot === c.slot);
+}
+
+/** The quota cost of one assignment: a slice of its profile, or its whole GPUs. */
+function assignmentCost(a: Assignment): QuotaCost {
+  if (a.profile !== undefined) return { gpuEq: gpuEquivalentsOf(a.profile), byProfile: new Map([[accountingProfile(a.profile), 1]]) };
+  return { gpuEq: a.gpuIndices.length, byProfile: new Map([['whole', a.gpuIndices.length]]) };
+}
+
+/** A copy of the snapshot with every holder's preemptibility (and priority) replaced as `override` says. */
+function withHolders(snapshot: ClusterSnapshot, override: (key: string) => { preemptible: boolean; priority?: number }): ClusterSnapshot {
+  const swap = <T extends { key: string; priority: number; preemptible: boolean }>(h: T): T => ({ ...h, ...override(h.key) });
+  return {
+    nodes: snapshot.nodes.map((n) => ({
+      ...n,
+      gpus: n.gpus.map((g) => ({
+        ...g,
+        ...(g.holder ? { holder: swap(g.holder) } : {}),
+        slices: g.slices.map((s) => (s.holder ? { ...s, holder: swap(s.holder) } : s)),
+      })),
+    })),
+  };
 }
 
 /**

@@ -9,6 +9,8 @@ export interface VerdictView {
   generation: number;
   code: string;
   message: string;
+  /** What tenancy said: reserved (only capacity lacks) or why not. Absent where no quota applies. */
+  quota?: { reserved: boolean; tenant?: string; reason: string; message: string };
 }
 
 /** The admission cycle as a reconciler uses it (see `AdmissionCycle`). */

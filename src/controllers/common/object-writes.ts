@@ -47,11 +47,19 @@ export class ObjectWrites<T extends OwnObject> {
     await ignoreNotFound(this.client.apply<T>(this.resource, this.#finalizers(obj, [])));
   }
 
-  /** Writes `status` unless it equals the object's. */
-  async writeStatus(obj: T, status: NonNullable<T['status']>): Promise<StatusWrite> {
-    const prev = (obj.status ?? {}) as Record<string, unknown>;
-    if (deepEqual(status, prev)) return 'unchanged';
-    const patch: Record<string, unknown> = { ...(status as Record<string, unknown>) };
+  /**
+   * Writes `status` unless it equals the object's. Fields named in `othersOwn` belong to another writer: they are
+   * neither compared nor written.
+   */
+  async writeStatus(obj: T, status: NonNullable<T['status']>, othersOwn: string[] = []): Promise<StatusWrite> {
+    const prev = { ...((obj.status ?? {}) as Record<string, unknown>) };
+    const next = { ...(status as Record<string, unknown>) };
+    for (const k of othersOwn) {
+      delete prev[k];
+      delete next[k];
+    }
+    if (deepEqual(next, prev)) return 'unchanged';
+    const patch: Record<string, unknown> = next;
     for (const k of Object.keys(prev)) if (!(k in patch)) patch[k] = null;
     const res = await ignoreNotFound(this.client.mergePatchStatus<T>(this.resource, obj.metadata.name as string, { status: patch }, obj.metadata.namespace));
     return res === undefined ? 'gone' : 'written';

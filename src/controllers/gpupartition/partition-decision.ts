@@ -11,6 +11,7 @@ import type { LedgerEntry } from '../../ledger/claims.js';
 import { PERMANENT_CODES } from '../../scheduler/cycle-planner.js';
 import { partitionDemand, type Demand } from '../../scheduler/demand.js';
 import type { VerdictView } from '../common/admission-port.js';
+import { quotaCondition, withQuotaCondition } from '../common/quota-condition.js';
 import type { PassEvent } from '../common/pass-event.js';
 import type { InvalidSpec } from './partition-validation.js';
 import { describeAllocations, describeWaiting, partitionAllocations } from './partition-status.js';
@@ -148,6 +149,8 @@ function buildStatus(o: PartitionObservation, kept: LedgerEntry[], allocated: De
     ready = { type: PARTITION_CONDITIONS.ready, status: 'False', reason: alloc.status === 'False' ? alloc.reason : PARTITION_READY_REASONS.notAllocated, message: alloc.message };
   }
   conditions = setCondition(conditions, ready, gen, o.now);
+  const verdict = o.verdict && o.verdict.uid === p.metadata.uid && o.verdict.generation === gen ? o.verdict : undefined;
+  conditions = withQuotaCondition(conditions, PARTITION_CONDITIONS.quotaReserved, quotaCondition(PARTITION_CONDITIONS.quotaReserved, kept, verdict), gen, o.now);
   const phase: GpuPartitionPhase = failed ? 'Failed' : realised ? 'Ready' : complete ? 'Allocating' : 'Pending';
   return {
     ...(gen !== undefined ? { observedGeneration: gen } : {}),

@@ -15,6 +15,7 @@ import type { LedgerEntry } from '../../ledger/claims.js';
 import { PERMANENT_CODES } from '../../scheduler/cycle-planner.js';
 import { jobDemand, type Demand } from '../../scheduler/demand.js';
 import type { VerdictView } from '../common/admission-port.js';
+import { quotaCondition, withQuotaCondition } from '../common/quota-condition.js';
 import type { PassEvent } from '../common/pass-event.js';
 import { describeWaiting } from '../gpupartition/partition-status.js';
 import { gangComplete, rankAllocations, type RankAllocation } from './job-placement.js';
@@ -197,6 +198,8 @@ export function decideJob(o: JobObservation): JobDecision {
     ...(completionTime ? { completionTime } : {}),
     conditions: conditions ?? [],
   };
+  const verdict = o.verdict && o.verdict.uid === job.metadata.uid && o.verdict.generation === job.metadata.generation ? o.verdict : undefined;
+  out.status.conditions = withQuotaCondition(out.status.conditions, JOB_CONDITIONS.quotaReserved, isTerminal(phase) || phase === 'Suspended' ? undefined : quotaCondition(JOB_CONDITIONS.quotaReserved, current, verdict), job.metadata.generation, o.now);
   out.events.push(...placedEvents(prev.conditions, out.status.conditions));
   return out;
 }

@@ -81,8 +81,8 @@ export class UsageSettler {
   #inFlight: number | undefined;
   /** Claims of deleted GpuNodes not settled up to their end yet. */
   #departed: Array<{ entry: LedgerEntry; endedAt: number }> = [];
-  /** Tenant → when its mirror was last written. */
-  readonly #mirrored = new Map<string, number>();
+  /** Tenant → when its mirror was last written, and the settledThrough it showed. */
+  readonly #mirrored = new Map<string, { at: number; through: number }>();
   #retentionAt = 0;
   #running = false;
   #loop: Promise<void> | undefined;
@@ -187,7 +187,7 @@ export class UsageSettler {
       if (r.status === 'rejected') this.#d.log.warn('Settling a tenant\'s usage failed; the next pass tries again', { tenant: [...tenants][i], err: r.reason });
     });
     this.#passes++;
-    await this.#mirror([...tenants]);
+    await this.#mirror();
     await this.#retention();
   }
 
@@ -310,18 +310,20 @@ export class UsageSettler {
     }
   }
 
-  /** Writes the GpuTenant mirrors that are due (best effort). */
-  async #mirror(tenants: string[]): Promise<void> {
+  /** Writes the GpuTenant mirrors that are due: settled further since the last, at most once per interval (best effort). */
+  async #mirror(): Promise<void> {
     const mirror = this.#d.mirror;
     if (!mirror) return;
     const now = this.#now();
-    for (const t of tenants) {
-      if (t === UNASSIGNED_TENANT || now - (this.#mirrored.get(t) ?? 0) < this.#o.mirrorIntervalMs || !this.#d.fence()) continue;
+    const exists = this.#d.tenantExists ?? (() => true);
+    for (const t of this.#d.records.tenants()) {
+      const last = this.#mirrored.get(t);
+      if (t === UNASSIGNED_TENANT || !exists(t) || (last && now - last.at < this.#o.mirrorIntervalMs) || !this.#d.fence()) continue;
       const latest = this.#latestQuietly(t);
-      if (!latest) continue;
+      if (!latest || latest.settledThrough === last?.through) continue;
       try {
         await mirror(t, latest);
-        this.#mirrored.set(t, now);
+        this.#mirrored.set(t, { at: now, through: latest.settledThrough });
       } catch (err) {
         this.#d.log.debug('Mirroring metered usage into the GpuTenant status failed', { tenant: t, err });
       }

@@ -1,10 +1,13 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import type { GpuNode, PodRef } from '../../../src/api/types.js';
 import { summarisePodResources } from '../../../src/device-plugin/pod-resources-client.js';
 import type { PluginDevice } from '../../../src/device-plugin/plugin-server.js';
 import { RESOURCES } from '../../../src/k8s/client.js';
 import { NodeAgent } from '../../../src/node-agent/agent.js';
 import { realisedGpus } from '../../../src/node-agent/gpu-node-status.js';
-import { InUseTracker, assignPodDevices } from '../../../src/node-agent/in-use-tracker.js';
+import { InUseTracker, assignPodDevices, claimedDevices, doomedDevices } from '../../../src/node-agent/in-use-tracker.js';
 import { SimulatedNode } from '../../../src/node-agent/simulated-gpu.js';
 import { modelForProduct } from '../../../src/placement/catalog.js';
 import { FakeClient } from './fake-client.js';
@@ -102,6 +105,47 @@ describe('pod identity of held devices', () => {
       expect(none.size).toBe(0);
     });
 
+    test('a new pod never gets a device the target layout is about to destroy, but a pod holding one keeps it', () => {
+      // Found by the chaos run: a pod handed a doomed slice made its GPU's target unreachable (SliceInUse) for good.
+      const out = assignPodDevices([{ pod: ref('a'), need: { [MIG]: 1 } }, { pod: ref('b'), need: { [MIG]: 1 } }], devices, new Map([['m1', ref('b')]]), new Set(['m1']), new Set(['m0', 'm1']));
+      expect(Object.fromEntries([...out].map(([id, p]) => [id, p.name]))).toEqual({ m3: 'a', m1: 'b' });
+    });
+
+    test('doomed devices: slices missing from their GPU\'s target, whole GPUs going MIG; untargeted GPUs keep theirs', () => {
+      const gpus = [
+        { index: 0, uuid: 'GPU-0', mode: 'mig' as const, slices: [{ uuid: 'a', profile: '1g.23gb', start: 0 }, { uuid: 'b', profile: '1g.23gb', start: 1 }] },
+        { index: 1, uuid: 'GPU-1', mode: 'whole' as const, slices: [] },
+        { index: 2, uuid: 'GPU-2', mode: 'mig' as const, slices: [{ uuid: 'c', profile: '7g.180gb', start: 0 }] },
+        { index: 3, uuid: 'GPU-3', mode: 'mig' as const, slices: [{ uuid: 'd', profile: '1g.23gb', start: 0 }] },
+      ];
+      const target = [
+        { index: 0, mode: 'mig' as const, slices: [{ profile: '1g.23gb', start: 1 }, { profile: '1g.23gb', start: 2 }] },
+        { index: 1, mode: 'mig' as const, slices: [] },
+        { index: 2, mode: 'whole' as const, slices: [] },
+      ];
+      expect([...doomedDevices(gpus, target)].sort()).toEqual(['GPU-1', 'a', 'c']);
+      expect(doomedDevices(gpus, undefined).size).toBe(0);
+    });
+
+    test('a new pod gets a slice the ledger reserves before a spare one, whatever the board order', () => {
+      // Found by the chaos run: a consumer pod given a spare slice (board order) while its partition's slice sat
+      // idle; the operator then re-carved the spare slice and the node's layout was refused for good.
+      const out = assignPodDevices([{ pod: ref('a'), need: { [MIG]: 1 } }], devices, new Map(), new Set(), new Set(), new Set(['m3']));
+      expect([...out.keys()]).toEqual(['m3']);
+      const gpus = [
+        { index: 0, uuid: 'GPU-0', mode: 'mig' as const, slices: [{ uuid: 'a', profile: '1g.23gb', start: 0 }, { uuid: 'b', profile: '1g.23gb', start: 1 }] },
+        { index: 1, uuid: 'GPU-1', mode: 'whole' as const, slices: [] },
+        { index: 2, uuid: 'GPU-2', mode: 'whole' as const, slices: [] },
+      ];
+      const claim = { kind: 'GpuPartition', name: 'p' };
+      const target = [
+        { index: 0, mode: 'mig' as const, slices: [{ profile: '1g.23gb', start: 0 }, { profile: '1g.23gb', start: 1, claim }] },
+        { index: 1, mode: 'whole' as const, slices: [], claim },
+        { index: 2, mode: 'mig' as const, slices: [{ profile: '7g.180gb', start: 0, claim }] },
+      ];
+      expect([...claimedDevices(gpus, target)].sort()).toEqual(['GPU-1', 'b']);
+    });
+
     test('never hands out more devices than exist', () => {
       const out = assignPodDevices([{ pod: ref('a'), need: { [MIG]: 5 } }], devices, new Map(), new Set());
       expect([...out.keys()].sort()).toEqual(['m0', 'm1', 'm3']);
@@ -146,6 +190,30 @@ describe('pod identity of held devices', () => {
       report.held.clear();
       report.pods.clear();
       await until(async () => (await slices()).every((s) => !s.inUse && !s.pod));
+    });
+
+    test('kubelet-less: a restarted agent keeps every running pod on the device it held', async () => {
+      // Found by the chaos run: after a SIGKILL the agent re-dealt the held devices in pod-name order, so running
+      // pods swapped slices (a kubelet never does that) and the ledger no longer matched what pods hold.
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'haein-pod-identity-'));
+      const stateFile = path.join(dir, 'node-a.json');
+      sim = (await SimulatedNode.open({ node: 'node-a', model: b200, gpuCount: 2, reconfigureDelayMs: 1, stateFile })).sim;
+      const ids = await withSlices(new NodeAgent({ sim, client, patchNodeCapacity: true }));
+      const pod = (name: string) => ({ metadata: { namespace: 'team', name }, spec: { containers: [{ resources: { limits: { [MIG]: '1' } } }] } });
+      await agent.observePods([pod('z-0')]);
+      await agent.observePods([pod('z-0'), pod('a-0')]);
+      await until(async () => (await slices()).every((s) => s.pod));
+      const before = (await slices()).map((s) => s.pod?.name);
+      expect(before).toEqual(['z-0', 'a-0']);
+      await agent.stop();
+      const reopened = (await SimulatedNode.open({ node: 'node-a', model: b200, gpuCount: 2, reconfigureDelayMs: 1, stateFile })).sim;
+      expect([reopened.heldPod(ids[0]!)?.name, reopened.heldPod(ids[1]!)?.name]).toEqual(['z-0', 'a-0']);
+      agent = new NodeAgent({ sim: reopened, client, patchNodeCapacity: true });
+      await agent.start();
+      await agent.observePods([pod('a-0'), pod('z-0')]);
+      await until(async () => (await slices()).every((s) => s.pod));
+      expect((await slices()).map((s) => s.pod?.name)).toEqual(before);
+      fs.rmSync(dir, { recursive: true, force: true });
     });
 
     test('kubelet-less: running pods are given devices and named in the status', async () => {

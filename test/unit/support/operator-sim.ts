@@ -5,7 +5,7 @@
  * the ledger, statuses and Events — the whole decision path without a cluster.
  */
 import type { PodObject } from '../../../src/api/pods.js';
-import type { GpuNode, GpuPartition, TrainingJob } from '../../../src/api/types.js';
+import type { GpuNode, GpuPartition, GpuTenant, TrainingJob } from '../../../src/api/types.js';
 import { TimeToReady } from '../../../src/controllers/common/time-to-ready.js';
 import { ReconfigTracker } from '../../../src/controllers/gpunode/reconfig-tracker.js';
 import { GpuPartitionReconciler } from '../../../src/controllers/gpupartition/gpupartition-reconciler.js';
@@ -42,6 +42,8 @@ export interface SimOptions {
   beforeRelease?: AdmissionCycleDeps['beforeRelease'];
   /** Told each cycle's instant while it plans and writes (metering's watermark). */
   inFlight?: AdmissionCycleDeps['inFlight'];
+  /** What namespaces in no GpuTenant get (default allow). */
+  unassigned?: 'allow' | 'refuse';
 }
 
 /** A running in-memory operator over a fake API server. */
@@ -54,6 +56,8 @@ export class OperatorSim {
   readonly gpuNodes = cacheOf<GpuNode>(this.client, RESOURCES.gpuNode);
   readonly nodes = cacheOf<NodeObject>(this.client, RESOURCES.node);
   readonly pods = cacheOf<PodObject>(this.client, RESOURCES.pod);
+  readonly tenants = cacheOf<GpuTenant>(this.client, RESOURCES.gpuTenant);
+  readonly namespaces = cacheOf<{ metadata: { name?: string; labels?: Record<string, string> } }>(this.client, RESOURCES.namespace);
   readonly ledger = new AssumedLedger(this.gpuNodes);
   readonly reconfig = new ReconfigTracker();
   readonly cycle: AdmissionCycle;
@@ -93,6 +97,11 @@ export class OperatorSim {
         owners: (kind, ns, name, uid) => {
           const o = kind === 'GpuPartition' ? this.partitions.get(name, ns) : this.jobs.get(name, ns);
           return o !== undefined && o.metadata.uid === uid;
+        },
+        tenancy: {
+          tenants: () => this.tenants.list(),
+          namespaces: () => this.namespaces.list().map((n) => ({ name: n.metadata.name as string, ...(n.metadata.labels ? { labels: n.metadata.labels } : {}) })),
+          unassigned: opts.unassigned ?? 'allow',
         },
         planner: {
           ...(this.defrag ? { defrag: this.defrag } : {}),
