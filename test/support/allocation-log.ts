@@ -1,7 +1,9 @@
 /**
  * The ground truth metering is checked against: every claim of a suite's namespace as the GpuNode ledgers show
- * it, sampled every few milliseconds — its `allocatedAt` and the first sample in which it was gone — and the
- * metered usage the GpuUsage records hold for that namespace.
+ * it, sampled every few milliseconds — the first sample that showed it and the first in which it was gone — and
+ * the metered usage the GpuUsage records hold for that namespace. Metering counts from the instant of the cycle
+ * that placed a claim to the instant of the cycle that released it, each a write's latency before the ledger
+ * shows it: the ledger's interval is measured the same way at both ends, so those latencies cancel.
  */
 import type { GpuNode, GpuUsage } from '../../src/api/types.js';
 import type { KubeClient } from '../../src/k8s/client.js';
@@ -15,8 +17,10 @@ export interface ObservedAllocation {
   claim: string;
   tenant: string;
   profile: string;
-  /** The claim's `allocatedAt` (ms). */
+  /** The claim's `allocatedAt` (ms): the instant of the cycle that placed it. */
   allocatedAt: number;
+  /** First sample that showed it (ms). */
+  seenAt: number;
   /** First sample without it (ms); undefined while held. */
   goneAt?: number;
 }
@@ -64,7 +68,7 @@ export class AllocationLog {
       // A rank of a job with several GPUs has one entry per GPU; each is a GPU in use.
       const key = `${c.kind}/${c.name}/${c.uid}/${c.slot}@${c.allocatedAt}#${e.node}/${e.gpuIndex}/${e.start ?? 'w'}`;
       present.add(key);
-      if (!this.#seen.has(key)) this.#seen.set(key, { claim: `${c.kind}/${c.name}/${c.uid}/${c.slot}`, tenant: c.tenant ?? 'unassigned', profile: accountingProfile(e.profile), allocatedAt: Date.parse(c.allocatedAt) });
+      if (!this.#seen.has(key)) this.#seen.set(key, { claim: `${c.kind}/${c.name}/${c.uid}/${c.slot}`, tenant: c.tenant ?? 'unassigned', profile: accountingProfile(e.profile), allocatedAt: Date.parse(c.allocatedAt), seenAt: at });
     }
     for (const [key, a] of this.#seen) if (a.goneAt === undefined && !present.has(key)) a.goneAt = at;
     this.#samples++;
@@ -97,13 +101,13 @@ export async function meteredUsage(client: KubeClient, namespace: string): Promi
   return { sliceMs, settledThrough };
 }
 
-/** Observed slice-ms and allocation count per `tenant|profile` (allocations still held count up to `now`). */
+/** Slice-ms the ledger showed and allocation count per `tenant|profile` (allocations still held count up to `now`). */
 export function observedUsage(allocations: ObservedAllocation[], now = Date.now()): Map<string, { ms: number; count: number }> {
   const out = new Map<string, { ms: number; count: number }>();
   for (const a of allocations) {
     const k = `${a.tenant}|${a.profile}`;
     const o = out.get(k) ?? { ms: 0, count: 0 };
-    o.ms += (a.goneAt ?? now) - a.allocatedAt;
+    o.ms += (a.goneAt ?? now) - a.seenAt;
     o.count++;
     out.set(k, o);
   }
