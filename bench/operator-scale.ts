@@ -272,7 +272,7 @@ class ScaleRun {
     fs.mkdirSync(stateDir, { recursive: true });
     this.agent = startNodeProcess(
       'node-agent',
-      path.join(ROOT, 'dist/src/cmd/node-agent.js'),
+      path.join(this.o.haeinDist ?? path.join(ROOT, 'dist'), 'src/cmd/node-agent.js'),
       [
         '--kubeconfig', o.kubeconfig,
         '--node-selector', `${BENCH_LABEL}=${o.nodePrefix}`,
@@ -308,7 +308,7 @@ class ScaleRun {
     const [metricsPort, healthPort] = [await freePort(), await freePort()];
     this.operator = startNodeProcess(
       'operator',
-      path.join(ROOT, 'dist/src/cmd/operator.js'),
+      path.join(this.o.haeinDist ?? path.join(ROOT, 'dist'), 'src/cmd/operator.js'),
       [
         '--kubeconfig', o.kubeconfig,
         `--metrics-port=${metricsPort}`,

@@ -49,6 +49,8 @@ export interface ScaleOptions {
   rawCreates: number;
   /** With more demand than capacity: the run counts as settled after this many seconds without a change. */
   settleQuietS: number;
+  /** Build whose operator and node agent are measured (its `dist/`); default this checkout's. */
+  haeinDist?: string;
 }
 
 /** Usage text. */
@@ -73,6 +75,8 @@ export const USAGE = `operator-scale [flags]
   --log-level LEVEL            operator and agent LOG_LEVEL (default info)
   --keep-logs                  keep the operator and agent logs
   --profile-operator           run the operator under node --cpu-prof and print its hottest functions
+  --haein-dist DIR             measure the operator and agent of another build (its dist/, e.g. a worktree of an
+                               older commit) with this benchmark; default this checkout's dist/
   --quiet-samples N            single partitions applied one at a time on the quiet cluster first (default 10)
   --raw-creates N              ConfigMaps created at the same parallelism to time the API server alone (default 1000)
   --settle-quiet-s N           over-subscribed runs: settled once every object is Ready or waits with a reason and
@@ -112,6 +116,7 @@ export function parseScaleArgs(argv: string[]): ScaleOptions {
         'apply-concurrency': { type: 'string' },
         'log-level': { type: 'string' },
         'keep-logs': { type: 'boolean' },
+        'haein-dist': { type: 'string' },
         'profile-operator': { type: 'boolean' },
         'quiet-samples': { type: 'string' },
         'raw-creates': { type: 'string' },
@@ -155,5 +160,6 @@ export function parseScaleArgs(argv: string[]): ScaleOptions {
     quietSamples: int('quiet-samples', v['quiet-samples'], 10, 0),
     rawCreates: int('raw-creates', v['raw-creates'], 1000, 0),
     settleQuietS: int('settle-quiet-s', v['settle-quiet-s'], 5, 1),
+    ...(v['haein-dist'] ? { haeinDist: v['haein-dist'] } : {}),
   };
 }

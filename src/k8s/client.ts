@@ -7,6 +7,7 @@
 import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
+import tls from 'node:tls';
 import os from 'node:os';
 import nodePath from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
@@ -411,8 +412,8 @@ export class KubeClient {
     } catch (cause) {
       throw new ApiError(`${method} ${path}: preparing request`, 0, { cause });
     }
-    // Checked last, synchronously before the request is handed to the socket: no await lies in between.
-    if (method !== 'GET' && this.writeFence && !this.writeFence()) throw new FencedWriteError(method, path);
+    const fence = method !== 'GET' ? this.writeFence : undefined;
+    if (fence && !fence()) throw new FencedWriteError(method, path);
     return new Promise((resolve, reject) => {
       const req = target.mod.request(target.options, (res) => {
         readBody(res).then((body) => {
@@ -424,7 +425,17 @@ export class KubeClient {
       req.setTimeout(this.timeoutMs, () => req.destroy(new Error(`no response within ${this.timeoutMs} ms`)));
       req.on('error', (cause) => reject(new ApiError(`${method} ${path}: request failed`, 0, { cause })));
       opts.signal?.addEventListener('abort', () => req.destroy(new Error('aborted')), { once: true });
-      req.end(payload);
+      if (!fence) return void req.end(payload);
+      // Checked again once a connected socket takes the request, right before its bytes are written: a process
+      // paused (SIGSTOP, a long stall) after the first check must not send the write on waking, when another
+      // replica may lead. Headers and body go out together with end(), so nothing was sent before this check.
+      req.once('socket', (socket) => {
+        const send = () => (fence() ? req.end(payload) : req.destroy(new FencedWriteError(method, path)));
+        if (!(socket instanceof tls.TLSSocket)) return socket.connecting ? void socket.once('connect', send) : send();
+        // getProtocol() names the TLS version only once the handshake is done ('unknown' or null before).
+        const version = socket.getProtocol();
+        return version && version !== 'unknown' ? send() : void socket.once('secureConnect', send);
+      });
     });
   }
 }

@@ -467,7 +467,7 @@ export class AdmissionCycle {
           events.push(() => this.#d.recorder.event(obj, 'Normal', EVENT_REASONS.placed, `Placed ${what} on ${where}`));
           for (const v of o.victims) {
             this.#d.notify(v.claim);
-            events.push(() => this.#preempted(obj, r.demand, v, plan));
+            events.push(() => this.#preempted(obj, r.demand, v, plan, o.tenant));
           }
           const defrag = o.defrag;
           if (defrag) {
@@ -539,13 +539,27 @@ export class AdmissionCycle {
     }
   }
 
-  /** Events on both sides of a preemption; pods using the taken slice are evicted (with their grace period). */
-  async #preempted(requester: KubeObject, d: Demand, v: PlannedVictim, plan: CyclePlan): Promise<void> {
+  /**
+   * Events on both sides of a preemption — a reclaim when the victim is another tenant's borrowed claim — and
+   * pods using the taken slice are evicted (with their grace period).
+   */
+  async #preempted(requester: KubeObject, d: Demand, v: PlannedVictim, plan: CyclePlan, tenant: string | undefined): Promise<void> {
     const place = `${v.node}/gpu${v.gpuIndex}${v.start !== undefined ? `@${v.start}` : ''}`;
     const by = `${d.who.kind} ${d.who.namespace}/${d.who.name} (priority ${d.priority})`;
     const victim = `${v.claim.kind} ${v.claim.namespace}/${v.claim.name} slot ${v.claim.slot} (priority ${v.claim.priority})`;
-    await this.#d.recorder.event(requester, 'Normal', EVENT_REASONS.preempted, `Preempted ${victim} on ${place}`);
-    await this.#d.recorder.event(claimantObject(v.claim), 'Warning', EVENT_REASONS.preempted, `Slot ${v.claim.slot} on ${place} was taken by ${by}`);
+    const what = `${v.profile ?? 'whole GPU'} on ${place}`;
+    if (v.claim.tenant && tenant && v.claim.tenant !== tenant) {
+      await this.#d.recorder.event(requester, 'Normal', EVENT_REASONS.reclaimed, `Reclaimed ${what} for tenant ${tenant}: tenant ${v.claim.tenant} had borrowed it for ${victim}`);
+      await this.#d.recorder.event(
+        claimantObject(v.claim),
+        'Warning',
+        EVENT_REASONS.reclaimed,
+        `Slot ${v.claim.slot} (${what}) was borrowed by tenant ${v.claim.tenant} and is reclaimed by tenant ${tenant} for ${by}; it is placed again when quota allows`,
+      );
+    } else {
+      await this.#d.recorder.event(requester, 'Normal', EVENT_REASONS.preempted, `Preempted ${victim} on ${place}`);
+      await this.#d.recorder.event(claimantObject(v.claim), 'Warning', EVENT_REASONS.preempted, `Slot ${v.claim.slot} on ${place} was taken by ${by}`);
+    }
     if (!v.busy) return;
     for (const pod of this.#d.podsHolding(v, plan.draft.original(v.node))) {
       try {

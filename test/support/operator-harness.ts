@@ -76,11 +76,15 @@ export class OperatorHarness {
     this.agent = agent;
   }
 
-  /** An operator (manager with every controller, watching the suite's namespace), not started yet. */
-  addOperator(options: HarnessManagerOptions = {}, setup: Omit<OperatorSetupOptions, 'namespace' | 'logger'> = {}): Manager {
+  /**
+   * An operator (manager with every controller), not started yet. It watches the suite's namespace, or every
+   * namespace with `setup.clusterWide` (suites that span namespaces, e.g. tenants; suites run one at a time).
+   */
+  addOperator(options: HarnessManagerOptions = {}, setup: { clusterWide?: boolean } & Pick<OperatorSetupOptions, 'unassignedNamespaces' | 'metering'> = {}): Manager {
     const logger = winston.createLogger({ silent: !process.env.HAEIN_TEST_LOGS, transports: [new winston.transports.Console()] });
     const manager = new Manager({ client: this.client, health: false, leaderElection: false, handleSignals: false, logger, ...options });
-    this.controllers.set(manager, registerControllers(manager, this.client, { ...setup, namespace: this.ns.name, logger }));
+    const { clusterWide, ...rest } = setup;
+    this.controllers.set(manager, registerControllers(manager, this.client, { ...(clusterWide ? {} : { namespace: this.ns.name }), logger, ...rest }));
     this.#managers.push(manager);
     return manager;
   }

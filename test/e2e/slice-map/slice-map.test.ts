@@ -29,6 +29,7 @@ let ns: TestNamespace;
 let selector: Record<string, string>;
 let nodeNames: string[] = [];
 let fleetNames: string[] = [];
+let tenants: string[] = [];
 const children: Child[] = [];
 let browser: Browser | undefined;
 let page: Page;
@@ -81,7 +82,7 @@ beforeAll(async () => {
     what: `the agent's GpuNodes (log ${logs}/agent.log)`,
   });
 
-  await createExamples(client, ns.name, selector);
+  tenants = await createExamples(client, ns.name, selector);
   browser = await launchChromium();
   page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
   await page.goto(mapUrl);
@@ -94,6 +95,7 @@ afterAll(async () => {
     await client.delete(RESOURCES.gpuNode, n).catch(() => undefined);
     await client.delete(RESOURCES.node, n).catch(() => undefined);
   });
+  for (const t of tenants) await client.delete(RESOURCES.gpuTenant, t).catch(() => undefined);
   await ns?.cleanup();
 }, 120_000);
 

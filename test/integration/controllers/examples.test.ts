@@ -5,7 +5,7 @@
  * node selector for this suite's simulated nodes; nothing else is changed.
  */
 import { JOB_LABEL, PARTITION_GATE } from '../../../src/api/constants.js';
-import type { GpuPartition, TrainingJob } from '../../../src/api/types.js';
+import type { GpuPartition, GpuTenant, TrainingJob } from '../../../src/api/types.js';
 import { podTargetNode, type PodObject } from '../../../src/api/pods.js';
 import type { KubeClient } from '../../../src/k8s/client.js';
 import { RESOURCES } from '../../../src/k8s/resources.js';
@@ -16,6 +16,7 @@ import { OperatorHarness } from '../../support/operator-harness.js';
 let client: KubeClient;
 let ns: TestNamespace;
 const h = new OperatorHarness();
+let tenants: string[] = [];
 
 
 beforeAll(async () => {
@@ -26,10 +27,13 @@ beforeAll(async () => {
   h.startAgent();
   await h.startOperator();
 
-  await createExamples(client, ns.name, selector);
+  tenants = await createExamples(client, ns.name, selector);
 });
 
-afterAll(() => h.stop());
+afterAll(async () => {
+  for (const t of tenants) await client.delete(RESOURCES.gpuTenant, t).catch(() => undefined);
+  await h.stop();
+});
 
 const ready = (name: string) =>
   eventually(async () => {
@@ -76,4 +80,16 @@ test('llm-pretrain: two workers with 8 whole GPUs each on two nodes of the cliqu
     return j?.status?.phase === 'Running' ? j : undefined;
   }, { timeoutMs: 60_000, what: 'llm-pretrain Running' });
   expect(job.status?.workers?.map((w) => w.gpuIndices?.length)).toEqual([8, 8]);
+});
+
+test('tenants: research runs all of the above on 16 GPU-eq of its own and 1 borrowed from vision, its cohort peer', async () => {
+  const [research, vision] = ['research', 'vision'].map((t) => `${t}-${ns.name}`) as [string, string];
+  expect(tenants.sort()).toEqual([research, vision].sort());
+  // 2 × 8 whole GPUs + one 1g (1/7) + two 3g (6/7) = 17 GPU-eq.
+  const status = await eventually(async () => {
+    const s = (await client.get<GpuTenant>(RESOURCES.gpuTenant, research))?.status;
+    return s?.used === 17 ? s : undefined;
+  }, { timeoutMs: 60_000, what: 'research uses 17 GPU-eq' });
+  expect(status).toMatchObject({ borrowed: 1, waiting: 0, namespaces: [ns.name] });
+  expect((await client.get<GpuTenant>(RESOURCES.gpuTenant, vision))?.status).toMatchObject({ used: 0, lent: 1 });
 });

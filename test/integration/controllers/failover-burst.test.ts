@@ -83,7 +83,9 @@ test('300 partitions and 10 gangs survive two SIGKILLed leaders: nothing claimed
   });
   const { problems, samples } = await sampler.stop();
   expect(problems).toEqual([]);
-  expect(samples).toBeGreaterThan(100);
+  // The sampler really watched the ledger through both failovers (each sample is one LIST; on a loaded machine
+  // a LIST of the suite's GpuNodes takes well over the 25 ms interval, so the count depends on load).
+  expect(samples).toBeGreaterThan(20);
   await checks.expectPartitions(wanted);
   await checks.expectJobs((await client.list<TrainingJob>(RESOURCES.trainingJob, { namespace: ns.name })).items);
   console.log(`failover-burst: ${samples} ledger samples, no problem seen; ${replicas.started} operator processes started`);

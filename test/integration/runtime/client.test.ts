@@ -89,4 +89,14 @@ describe('KubeClient (real API server)', () => {
     valid = true;
     expect(await fenced.delete(configMaps, 'f', ns.name)).toBe(true);
   });
+
+  it('checks the fence again when the request gets its connected socket: a write that turned stale in between is not sent', async () => {
+    await client.create<ConfigMap>(configMaps, { metadata: { name: 'g', namespace: ns.name }, data: { n: '1' } });
+    // Valid when the request is prepared, no longer when its bytes would go out (a pause in between).
+    let checks = 0;
+    const flips = client.withWriteFence(() => ++checks === 1);
+    expect(isFencedWrite(await flips.mergePatch(configMaps, 'g', { data: { n: '2' } }, ns.name).catch((e) => e))).toBe(true);
+    expect(checks).toBe(2);
+    expect((await client.get<ConfigMap>(configMaps, 'g', ns.name))?.data).toEqual({ n: '1' });
+  });
 });

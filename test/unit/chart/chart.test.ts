@@ -154,6 +154,22 @@ describe('helm lint and template', () => {
     expect(verbs('gputenants/status')).toEqual(expect.arrayContaining(['patch']));
   });
 
+  it('creates the GpuTenants listed in tenancy.tenants, and passes tenancy.unassignedNamespaces to the operator', async () => {
+    const tenants = [
+      { name: 'research', spec: { namespaces: ['research'], nominal: 64, cohort: 'lab', borrowingLimit: 32 } },
+      { name: 'vision', spec: { namespaceSelector: { matchLabels: { team: 'vision' } }, nominal: 32, cohort: 'lab', weight: 2 } },
+    ];
+    const out = await helm(['template', 'haein', CHART, '-n', NAMESPACE, '--set-json', `tenancy.tenants=${JSON.stringify(tenants)}`, '--set', 'tenancy.unassignedNamespaces=refuse']);
+    const docs = yaml.loadAll(out).filter((d): d is K8sObject & { spec: unknown } => d !== null && typeof d === 'object');
+    expect(docs.filter((d) => d.kind === 'GpuTenant').map((d) => ({ name: d.metadata.name, spec: d.spec, namespaced: d.metadata.namespace !== undefined }))).toEqual(
+      tenants.map((t) => ({ ...t, namespaced: false })),
+    );
+    const operator = (docs.find((o) => o.kind === 'Deployment') as unknown as Workload).spec.template.spec.containers[0] as Container;
+    expect(operator.args).toContain('--unassigned-namespaces=refuse');
+    expect(defaults.some((d) => d.kind === 'GpuTenant')).toBe(false);
+    await expect(helm(['template', 'haein', CHART, '--set-json', 'tenancy.tenants=[{"name":"x"}]'])).rejects.toThrow(/tenancy.tenants\[x\].spec is required/);
+  });
+
   it('refuses apiServerOverride without a host, with a message naming the value', async () => {
     await expect(render('apiServerOverride.enabled=true')).rejects.toThrow(/apiServerOverride.host is required/);
   });
