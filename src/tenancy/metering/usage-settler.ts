@@ -330,17 +330,23 @@ export class UsageSettler {
     }
   }
 
-  /** Deletes records older than the retention period, at most once an hour; a tenant's latest record stays. */
+  /**
+   * Deletes records older than the retention period, at most once an hour. A tenant's latest record stays (it
+   * carries the totals and the checkpoint), unless the tenant is gone and holds nothing: then its usage is over.
+   */
   async #retention(): Promise<void> {
     const now = this.#now();
     if (now - this.#retentionAt < HOUR_MS) return;
     this.#retentionAt = now;
     const oldest = utcDate(now - this.#o.retentionDays * DAY_MS);
+    const exists = this.#d.tenantExists ?? (() => true);
+    const held = this.#held();
     const latest = new Map<string, string>();
     const objects = this.#d.records.objects();
     for (const o of objects) if ((latest.get(o.spec.tenant) ?? '') < o.spec.date) latest.set(o.spec.tenant, o.spec.date);
+    const over = (t: string) => t !== UNASSIGNED_TENANT && !exists(t) && !held.has(t);
     for (const o of objects) {
-      if (o.spec.date >= oldest || latest.get(o.spec.tenant) === o.spec.date || !this.#d.fence()) continue;
+      if (o.spec.date >= oldest || (latest.get(o.spec.tenant) === o.spec.date && !over(o.spec.tenant)) || !this.#d.fence()) continue;
       try {
         await this.#d.client.delete(RESOURCES.gpuUsage, o.metadata.name as string);
       } catch (err) {

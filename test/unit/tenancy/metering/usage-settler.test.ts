@@ -182,6 +182,21 @@ describe('UsageSettler housekeeping', () => {
     expect(latest.opening.profiles![0]!.sliceMilliseconds + day).toBe(m.sim.now().getTime() - t0);
   });
 
+  test('the records of a tenant that is gone and holds nothing all go once past the retention period', async () => {
+    m = new MeteredSim([makeGpuNode('n1')]);
+    m.sim.start();
+    const at = m.sim.now().getTime();
+    m.sim.client.seed(RESOURCES.gpuUsage, recordObject({ tenant: 'gone', date: '2026-01-01', openedAt: at, opening: { since: m.sim.now().toISOString() }, settledThrough: at, rows: new Map() }));
+    m.sim.client.seed(RESOURCES.gpuUsage, recordObject({ tenant: 'kept', date: '2026-01-01', openedAt: at, opening: { since: m.sim.now().toISOString() }, settledThrough: at, rows: new Map() }));
+    const w = m.writer({ retentionDays: 2 }, { tenantExists: (t) => t !== 'gone' });
+    m.hours(24 * 3);
+    await w.settler.settleAll();
+    const names = [...m.records().keys()];
+    expect(names.filter((n) => n.startsWith('gone.'))).toEqual([]);
+    // A tenant that exists is settled on (idle: hourly), its days kept for the retention period.
+    expect(names.filter((n) => n.startsWith('kept.')).sort()).toEqual(['kept.2026-01-02', 'kept.2026-01-03', 'kept.2026-01-04']);
+  });
+
   test('each tenant with a GpuTenant gets its totals mirrored into status.metering', async () => {
     m = new MeteredSim([makeGpuNode('n1')]);
     m.sim.start();
