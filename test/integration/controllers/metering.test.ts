@@ -97,6 +97,7 @@ describe('metering with the operator', () => {
     // Each release was settled before it was written: the records are final as soon as the claims are gone.
     const { sliceMs } = await meteredUsage(client, ns.name);
     const observed = observedUsage(log.allocations());
+    console.log(`metering: ${[...observed].map(([k, o]) => `${k}: ${o.count} allocation(s), metered ${((sliceMs.get(k) ?? 0) / 1000).toFixed(3)} s, ledger ${(o.ms / 1000).toFixed(3)} s`).join('; ')}`);
     expect([...sliceMs.keys()].sort()).toEqual([...observed.keys()].sort());
     for (const [k, o] of observed) {
       const metered = sliceMs.get(k) as number;
