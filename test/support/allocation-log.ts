@@ -1,9 +1,10 @@
 /**
  * The ground truth metering is checked against: every claim of a suite's namespace as the GpuNode ledgers show
- * it, sampled every few milliseconds — the first sample that showed it and the first in which it was gone — and
- * the metered usage the GpuUsage records hold for that namespace. Metering counts from the instant of the cycle
- * that placed a claim to the instant of the cycle that released it, each a write's latency before the ledger
- * shows it: the ledger's interval is measured the same way at both ends, so those latencies cancel.
+ * it, sampled every few milliseconds, and the metered usage the GpuUsage records hold for that namespace. A list
+ * shows the ledger at some moment between its request and its response, so each change is bracketed: a claim
+ * first listed by sample k appeared after sample k-1 was requested and before sample k answered; the same for its
+ * disappearance. An allocation's ledger interval therefore lies within [min, max] (`observedUsage`), however slow
+ * the API server is.
  */
 import type { GpuNode, GpuUsage } from '../../src/api/types.js';
 import type { KubeClient } from '../../src/k8s/client.js';
@@ -19,15 +20,21 @@ export interface ObservedAllocation {
   profile: string;
   /** The claim's `allocatedAt` (ms): the instant of the cycle that placed it. */
   allocatedAt: number;
-  /** First sample that showed it (ms). */
-  seenAt: number;
-  /** First sample without it (ms); undefined while held. */
-  goneAt?: number;
+  /** It appeared in the ledger after this instant (the previous sample's request) … */
+  seenAfter: number;
+  /** … and before this one (the answer of the first sample showing it). */
+  seenBy: number;
+  /** It left the ledger after this instant (the request of the last sample showing it) …; undefined while held. */
+  goneAfter?: number;
+  /** … and before this one (the answer of the first sample without it). */
+  goneBy?: number;
 }
 
 /** Samples the ledgers of a suite's nodes. */
 export class AllocationLog {
   readonly #seen = new Map<string, ObservedAllocation>();
+  /** When the previous sample was requested (the log's creation before the first). */
+  #lastRequest = Date.now();
   #running = false;
   #loop: Promise<void> | undefined;
   #samples = 0;
@@ -59,8 +66,9 @@ export class AllocationLog {
 
   /** One sample. */
   async sample(): Promise<void> {
+    const requested = Date.now();
     const nodes = (await this.client.list<GpuNode>(RESOURCES.gpuNode)).items.filter((n) => this.nodeNames.includes(n.metadata.name ?? ''));
-    const at = Date.now();
+    const answered = Date.now();
     const present = new Set<string>();
     for (const e of ledgerEntries(nodes)) {
       const c = e.claim;
@@ -68,9 +76,25 @@ export class AllocationLog {
       // A rank of a job with several GPUs has one entry per GPU; each is a GPU in use.
       const key = `${c.kind}/${c.name}/${c.uid}/${c.slot}@${c.allocatedAt}#${e.node}/${e.gpuIndex}/${e.start ?? 'w'}`;
       present.add(key);
-      if (!this.#seen.has(key)) this.#seen.set(key, { claim: `${c.kind}/${c.name}/${c.uid}/${c.slot}`, tenant: c.tenant ?? 'unassigned', profile: accountingProfile(e.profile), allocatedAt: Date.parse(c.allocatedAt), seenAt: at });
+      if (!this.#seen.has(key)) {
+        this.#seen.set(key, {
+          claim: `${c.kind}/${c.name}/${c.uid}/${c.slot}`,
+          tenant: c.tenant ?? 'unassigned',
+          profile: accountingProfile(e.profile),
+          allocatedAt: Date.parse(c.allocatedAt),
+          seenAfter: this.#lastRequest,
+          seenBy: answered,
+        });
+      }
     }
-    for (const [key, a] of this.#seen) if (a.goneAt === undefined && !present.has(key)) a.goneAt = at;
+    for (const [key, a] of this.#seen) {
+      if (a.goneBy === undefined && !present.has(key)) {
+        // The previous sample showed it.
+        a.goneAfter = this.#lastRequest;
+        a.goneBy = answered;
+      }
+    }
+    this.#lastRequest = requested;
     this.#samples++;
   }
 
@@ -81,7 +105,7 @@ export class AllocationLog {
 
   /** True when every allocation seen is gone. */
   allGone(): boolean {
-    return this.allocations().every((a) => a.goneAt !== undefined);
+    return this.allocations().every((a) => a.goneBy !== undefined);
   }
 }
 
@@ -101,15 +125,29 @@ export async function meteredUsage(client: KubeClient, namespace: string): Promi
   return { sliceMs, settledThrough };
 }
 
-/** Slice-ms the ledger showed and allocation count per `tenant|profile` (allocations still held count up to `now`). */
-export function observedUsage(allocations: ObservedAllocation[], now = Date.now()): Map<string, { ms: number; count: number }> {
-  const out = new Map<string, { ms: number; count: number }>();
+/**
+ * Per `tenant|profile`: the allocations seen, and the least and most slice-ms their ledger intervals can add up to
+ * (allocations still held count up to `now`).
+ */
+export function observedUsage(allocations: ObservedAllocation[], now = Date.now()): Map<string, { min: number; max: number; count: number }> {
+  const out = new Map<string, { min: number; max: number; count: number }>();
   for (const a of allocations) {
     const k = `${a.tenant}|${a.profile}`;
-    const o = out.get(k) ?? { ms: 0, count: 0 };
-    o.ms += (a.goneAt ?? now) - a.seenAt;
+    const o = out.get(k) ?? { min: 0, max: 0, count: 0 };
+    o.min += (a.goneAfter ?? now) - a.seenBy;
+    o.max += (a.goneBy ?? now) - a.seenAfter;
     o.count++;
     out.set(k, o);
   }
   return out;
+}
+
+/** Whether `metered` slice-ms lie within `tolerancePerAllocation` ms of what the ledger can have shown. */
+export function withinLedger(metered: number, o: { min: number; max: number; count: number }, tolerancePerAllocation = 1_000): boolean {
+  return metered >= o.min - tolerancePerAllocation * o.count && metered <= o.max + tolerancePerAllocation * o.count;
+}
+
+/** One line per `tenant|profile`: metered seconds against the ledger's bracket. */
+export function usageReport(sliceMs: Map<string, number>, observed: Map<string, { min: number; max: number; count: number }>): string[] {
+  return [...observed].map(([k, o]) => `${k}: ${o.count} allocation(s), metered ${((sliceMs.get(k) ?? 0) / 1000).toFixed(3)} s, ledger ${(o.min / 1000).toFixed(3)}–${(o.max / 1000).toFixed(3)} s`);
 }
