@@ -37,9 +37,10 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await h.stop();
+  const records = (await client.list<GpuUsage>(RESOURCES.gpuUsage)).items;
   for (const t of tenantsMade) {
     await client.delete(RESOURCES.gpuTenant, t).catch(() => undefined);
-    for (const r of (await client.list<GpuUsage>(RESOURCES.gpuUsage, { labelSelector: `gpu.haein.dev/tenant=${t}` })).items) await client.delete(RESOURCES.gpuUsage, r.metadata.name as string);
+    for (const r of records.filter((x) => x.spec.tenant === t)) await client.delete(RESOURCES.gpuUsage, r.metadata.name as string);
   }
 });
 
