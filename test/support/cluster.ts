@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { KubeConfig } from '@kubernetes/client-node';
+import { loadKubeConfig, type KubeConfig } from '../../src/k8s/client.js';
 
 const run = promisify(execFile);
 
@@ -30,9 +30,7 @@ export function getKubeConfig(): KubeConfig {
   if (!existsSync(path)) {
     throw new Error(`no local cluster: ${path} is missing. Start it with 'make cluster-up' (or run 'make test-integration').`);
   }
-  const kc = new KubeConfig();
-  kc.loadFromFile(path);
-  return kc;
+  return loadKubeConfig(path);
 }
 
 let toolsDir: string | undefined;

@@ -5,8 +5,7 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { KubeConfig } from '@kubernetes/client-node';
-import { KubeClient } from '../../../src/k8s/client.js';
+import { KubeClient, loadInClusterConfig } from '../../../src/k8s/client.js';
 import { ApiError } from '../../../src/k8s/errors.js';
 import { Informer } from '../../../src/k8s/informer.js';
 import type { ResourceRef } from '../../../src/k8s/resources.js';
@@ -23,13 +22,13 @@ beforeAll(async () => {
   await kubectl(['-n', ns.name, 'create', 'serviceaccount', 'operator']);
   await kubectl(['-n', ns.name, 'create', 'rolebinding', 'operator-view', '--clusterrole=view', `--serviceaccount=${ns.name}:operator`]);
   const token = (await kubectl(['-n', ns.name, 'create', 'token', 'operator', '--duration=10m'])).trim();
-  const admin = getKubeConfig().getCurrentCluster()!;
+  const admin = getKubeConfig().cluster;
   const server = new URL(admin.server);
   root = await mkdtemp(join(tmpdir(), 'haein-incluster-'));
   const saDir = join(root, 'var/run/secrets/kubernetes.io/serviceaccount');
   await mkdir(saDir, { recursive: true });
   await writeFile(join(saDir, 'token'), token);
-  await writeFile(join(saDir, 'ca.crt'), Buffer.from(admin.caData!, 'base64'));
+  await writeFile(join(saDir, 'ca.crt'), Buffer.from(admin.certificateAuthorityData!, 'base64'));
   await writeFile(join(saDir, 'namespace'), ns.name);
   process.env.KUBERNETES_SERVICE_HOST = server.hostname;
   process.env.KUBERNETES_SERVICE_PORT = server.port;
@@ -46,9 +45,7 @@ afterAll(async () => {
 
 describe('KubeClient with in-cluster credentials', () => {
   it('authenticates as the service account for requests and watches; RBAC applies', async () => {
-    const kc = new KubeConfig();
-    kc.loadFromCluster(root);
-    const client = new KubeClient(kc);
+    const client = new KubeClient(loadInClusterConfig(root));
 
     await kubectl(['-n', ns.name, 'create', 'configmap', 'visible', '--from-literal=a=b']);
     const listed = await client.list<{ metadata: { name: string } }>(configMaps, { namespace: ns.name });
