@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { loadKubeConfig, type KubeConfig } from '../../src/k8s/client.js';
+import { KubeClient, KubeConfig, RESOURCES, loadKubeConfig } from '../../src/k8s/client.js';
 
 const run = promisify(execFile);
 
@@ -104,3 +104,20 @@ export async function eventually<T>(
     await new Promise((r) => setTimeout(r, opts.intervalMs ?? 250));
   }
 }
+
+/**
+ * Waits until the local API server answers 401 to `token` (a revoked service-account token: the server caches
+ * token reviews for a few seconds, so a revocation is not seen at once).
+ */
+export async function waitUntilTokenRejected(token: string): Promise<void> {
+  const { cluster } = getKubeConfig();
+  const client = new KubeClient(new KubeConfig({ context: 'token-check', cluster, user: { name: 'token-check', token } }));
+  await eventually(
+    async () => {
+      const err = await client.list(RESOURCES.namespace).then(() => undefined, (e: { code?: number }) => e);
+      return err?.code === 401;
+    },
+    { timeoutMs: 60_000, intervalMs: 500, what: 'the API server to reject the revoked token' },
+  );
+}
+
