@@ -383,7 +383,8 @@ export class KubeClient {
     }
   }
 
-  private sendOnce(
+  /** One attempt of {@link send} with prepared options. */
+  private async sendOnce(
     method: string,
     path: string,
     target: Awaited<ReturnType<KubeClient['prepare']>>,
