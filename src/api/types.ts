@@ -329,6 +329,32 @@ export interface ProfileUsage {
   gpuEquivalents: number;
 }
 
+/** A tenant's settled use of one profile (`whole` for whole GPUs) since its metering began. */
+export interface MeteredProfile {
+  profile: string;
+  sliceSeconds: number;
+  gpuEquivalentSeconds: number;
+}
+
+/**
+ * A tenant's settled usage since its metering began, as its latest GpuUsage record has it (a mirror for people
+ * and dashboards; the records are the source of truth).
+ */
+export interface TenantMetering {
+  /** When the tenant's first metered claim was allocated. */
+  since?: string;
+  /** Usage up to this instant is settled. */
+  settledThrough?: string;
+  /** The GpuUsage record the figures come from. */
+  record?: string;
+  /** Slice-seconds (a whole GPU counts as one slice of profile `whole`). */
+  sliceSeconds?: number;
+  /** GPU-equivalent-seconds (a slice counts compute slices / 7, a whole GPU 1). */
+  gpuEquivalentSeconds?: number;
+  /** The same, per profile. */
+  profiles?: MeteredProfile[];
+}
+
 /** Status of a GpuTenant. Owned by the operator. */
 export interface GpuTenantStatus {
   observedGeneration?: number;
@@ -344,8 +370,8 @@ export interface GpuTenantStatus {
   /** Requests waiting to be placed. */
   waiting?: number;
   usageByProfile?: ProfileUsage[];
-  /** Settled usage (metering), kept durably. */
-  metering?: Record<string, unknown>;
+  /** Settled usage (metering), mirrored from the tenant's GpuUsage records after each settlement. */
+  metering?: TenantMetering;
   conditions?: Condition[];
 }
 
@@ -356,4 +382,70 @@ export interface GpuTenant {
   metadata: ObjectMeta;
   spec: GpuTenantSpec;
   status?: GpuTenantStatus;
+}
+
+// ---------------------------------------------------------------- GpuUsage (cluster-scoped)
+
+/** A tenant's slice-milliseconds in one namespace and profile before a record's day (part of its opening balance). */
+export interface NamespaceUsageTotal {
+  namespace: string;
+  /** MIG profile (a `+me` slice under its base profile), or `whole` for whole GPUs. */
+  profile: string;
+  sliceMilliseconds: number;
+  /** The last UTC day (`yyyy-mm-dd`) with usage in this namespace and profile. */
+  lastUsed: string;
+}
+
+/** A tenant's slice-milliseconds of one profile before a record's day, over every namespace it ever used. */
+export interface ProfileUsageTotal {
+  profile: string;
+  sliceMilliseconds: number;
+}
+
+/** What a tenant had used before a record's day: carried from the previous record when this one was created. */
+export interface UsageOpening {
+  /** When the tenant's metering began (its first record's `openedAt`). */
+  since: string;
+  /** Per namespace and profile; namespaces unused for the retention period are dropped. */
+  namespaces?: NamespaceUsageTotal[];
+  /** Per profile, over every namespace ever (never dropped). */
+  profiles?: ProfileUsageTotal[];
+}
+
+/** Spec of a GpuUsage: whose day it is and its opening balance. Written once by the operator, then immutable. */
+export interface GpuUsageSpec {
+  tenant: string;
+  /** UTC day, `yyyy-mm-dd`. */
+  date: string;
+  /** Usage is recorded from here: the day's midnight, or the first allocation for a tenant's first record. */
+  openedAt: string;
+  opening: UsageOpening;
+}
+
+/** Slice-milliseconds per UTC hour of the record's day, in one namespace and profile. */
+export interface HourlyUsage {
+  namespace: string;
+  profile: string;
+  /** 24 entries, one per UTC hour (index 0 = 00:00–01:00). */
+  sliceMilliseconds: number[];
+}
+
+/** Status of a GpuUsage: the day's usage settled so far. Written only by the operator's metering. */
+export interface GpuUsageStatus {
+  /** Usage before this instant is in `usage`; absent: nothing settled yet (the record starts at `openedAt`). */
+  settledThrough?: string;
+  usage?: HourlyUsage[];
+  /** The day's slice-hours so far (display; derived from `usage`). */
+  sliceHours?: number;
+  /** The day's GPU-equivalent-hours so far (display; derived from `usage`). */
+  gpuEquivalentHours?: number;
+}
+
+/** GpuUsage: one tenant's metered usage of one UTC day, named `<tenant>.<yyyy-mm-dd>`. */
+export interface GpuUsage {
+  apiVersion: 'gpu.haein.dev/v1alpha1';
+  kind: 'GpuUsage';
+  metadata: ObjectMeta;
+  spec: GpuUsageSpec;
+  status?: GpuUsageStatus;
 }

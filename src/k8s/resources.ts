@@ -12,13 +12,14 @@ export interface ResourceRef {
 
 /** Well-known resources: the Haein CRDs, core v1 kinds and the coordination Lease. */
 export const RESOURCES: Record<
-  'gpuNode' | 'gpuPartition' | 'trainingJob' | 'gpuTenant' | 'pod' | 'node' | 'service' | 'event' | 'lease' | 'namespace',
+  'gpuNode' | 'gpuPartition' | 'trainingJob' | 'gpuTenant' | 'gpuUsage' | 'pod' | 'node' | 'service' | 'event' | 'lease' | 'namespace',
   ResourceRef
 > = {
   gpuNode: { group: GROUP, version: VERSION, plural: PLURALS.gpuNode, kind: 'GpuNode', namespaced: false },
   gpuPartition: { group: GROUP, version: VERSION, plural: PLURALS.gpuPartition, kind: 'GpuPartition', namespaced: true },
   trainingJob: { group: GROUP, version: VERSION, plural: PLURALS.trainingJob, kind: 'TrainingJob', namespaced: true },
   gpuTenant: { group: GROUP, version: VERSION, plural: PLURALS.gpuTenant, kind: 'GpuTenant', namespaced: false },
+  gpuUsage: { group: GROUP, version: VERSION, plural: PLURALS.gpuUsage, kind: 'GpuUsage', namespaced: false },
   pod: { group: '', version: 'v1', plural: 'pods', kind: 'Pod', namespaced: true },
   node: { group: '', version: 'v1', plural: 'nodes', kind: 'Node', namespaced: false },
   service: { group: '', version: 'v1', plural: 'services', kind: 'Service', namespaced: true },

@@ -17,6 +17,7 @@ const gpup = crds.get('GpuPartition')!;
 const tj = crds.get('TrainingJob')!;
 const gpun = crds.get('GpuNode')!;
 const gput = crds.get('GpuTenant')!;
+const gpuu = crds.get('GpuUsage')!;
 
 /** Resolves a printer-column JSONPath (simple paths, `[*]` and `[?(@.x==…)]` filters) against the schema. */
 function resolveColumnPath(root: Schema, jsonPath: string): Schema {
@@ -30,9 +31,9 @@ function resolveColumnPath(root: Schema, jsonPath: string): Schema {
 }
 
 describe('CRD files', () => {
-  it('define exactly the four Haein kinds, one file each, named <group>_<plural>.yaml', () => {
+  it('define exactly the five Haein kinds, one file each, named <group>_<plural>.yaml', () => {
     expect(crdFiles()).toEqual(
-      [PLURALS.gpuNode, PLURALS.gpuPartition, PLURALS.trainingJob, PLURALS.gpuTenant].map((p) => `${GROUP}_${p}.yaml`).sort(),
+      [PLURALS.gpuNode, PLURALS.gpuPartition, PLURALS.trainingJob, PLURALS.gpuTenant, PLURALS.gpuUsage].map((p) => `${GROUP}_${p}.yaml`).sort(),
     );
     for (const file of crdFiles()) {
       const crd = loadCrd(file);
@@ -52,11 +53,12 @@ describe('CRD files', () => {
   });
 
   it('use the promised short names and scopes', () => {
-    expect([gpup, tj, gpun, gput].map((c) => [c.spec.names.shortNames, c.spec.scope])).toEqual([
+    expect([gpup, tj, gpun, gput, gpuu].map((c) => [c.spec.names.shortNames, c.spec.scope])).toEqual([
       [['gpup'], 'Namespaced'],
       [['tj'], 'Namespaced'],
       [['gpun'], 'Cluster'],
       [['gput'], 'Cluster'],
+      [['gpuu'], 'Cluster'],
     ]);
   });
 });
@@ -102,10 +104,10 @@ describe('schema mirrors src/api/types.ts', () => {
     ['TrainingJob', tj],
     ['GpuNode', gpun],
     ['GpuTenant', gput],
+    ['GpuUsage', gpuu],
   ])('%s matches its TypeScript interface field by field', (kind, crd) => {
     const problems = mirrorMismatches(kind, rootSchema(crd), {
-      // The metering checkpoint's layout belongs to the metering code (preserve-unknown-fields).
-      skipPaths: ['metadata', 'status.metering'],
+      skipPaths: ['metadata'],
       // A worker template accepts only labels and annotations of ObjectMeta.
       subsetPaths: ['spec.template.metadata'],
     });
