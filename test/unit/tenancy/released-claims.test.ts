@@ -29,7 +29,7 @@ describe('releasedClaims', () => {
   test('some GPUs of a multi-GPU worker taken away are released, though its claim stays on the others', () => {
     const claim = worker('big', 'b');
     const draft = new LedgerDraft([nodeWith(claim, 4)]);
-    draft.releaseVictims([0, 1].map((gpuIndex) => ({ holderKey: 'TrainingJob/b/big/0', node: 'n1', gpuIndex })));
+    draft.releaseVictims([0, 1].map((gpuIndex) => ({ holderKey: 'TrainingJob/b/big/0', node: 'n1', gpuIndex, priority: 0 })));
     expect(places(releasedClaims(draft))).toEqual(['big@n1/0', 'big@n1/1']);
   });
 
