@@ -124,7 +124,10 @@ class Planner {
   readonly #deps: PlannerDeps;
   #seq: number;
   #state: PlacementState | undefined;
-  /** Claimant (`Kind/ns/name`) → nodes where it may hold entries (a superset: released entries stay listed). */
+  /**
+   * Claimant (`Kind/ns/name`) → nodes where it may hold entries (a superset: released entries stay listed). Only
+   * the claimants of the plan's demands (and claims moved by defragmentation): no other is looked up by name.
+   */
   readonly #where = new Map<string, Set<string>>();
   readonly #failedShapes = new Map<string, ShapeFailure>();
   /** Demands of this cycle that took slices pods still use: the pods are being evicted for them. */
@@ -137,10 +140,10 @@ class Planner {
     this.#deps = deps;
     this.#seq = seq;
     this.#now = now;
-    for (const e of ledgerEntries(ledger)) this.#note(claimantOf(e.claim), e.node);
   }
 
   run(demands: Demand[], outOfTime: () => boolean): CyclePlan {
+    this.#index(demands);
     const results: DemandResult[] = [];
     // Releases first: they only free capacity, and every placement after them may use it.
     for (const d of demands) if (d.want.kind === 'release') results.push(this.#release(d));
@@ -454,6 +457,28 @@ class Planner {
       ...(slice ? { profile: slice.profile, start: slice.start } : {}),
       busy: inUse || (this.#deps.podsUse?.(claim) ?? false),
     };
+  }
+
+  /**
+   * Notes where the demands' claimants hold entries. One pass over the ledger that builds no string for claims of
+   * other claimants: the ledger holds thousands of claims, a cycle decides a few of them.
+   */
+  #index(demands: Demand[]): void {
+    const names = new Set(demands.map((d) => d.who.name));
+    const wanted = new Set(demands.map(whoKey));
+    const note = (c: ClaimRef | undefined, node: string) => {
+      if (c && names.has(c.name)) {
+        const k = claimantOf(c);
+        if (wanted.has(k)) this.#note(k, node);
+      }
+    };
+    for (const n of this.draft.nodes()) {
+      const node = n.metadata.name as string;
+      for (const g of n.spec?.gpus ?? []) {
+        note(g.claim, node);
+        for (const sl of g.slices) note(sl.claim, node);
+      }
+    }
   }
 
   #note(claimant: string, node: string): void {
