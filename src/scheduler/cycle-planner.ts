@@ -361,6 +361,10 @@ class Planner {
     }));
     this.draft.applyLayouts(res.layouts, (key) => mine.get(key), (key) => this.#claimsByKey().get(key));
     quota?.charge(admitted?.tenant, actual);
+    // Borrowed claims are capacity that a tenant within its nominal quota may take back, and they can put their
+    // tenant above its nominal quota, making its older borrowed claims reclaimable too: requests parked before
+    // this placement may fit now, so the capacity sequence moves.
+    if (borrowed) this.#seq++;
     // A placement made on a restricted engine state is not on the main one.
     if (restricted) this.#state = undefined;
     for (const l of res.layouts) this.#note(whoKey(d), l.node);

@@ -7,10 +7,10 @@
 import type { ClaimRef, GpuNode, GpuPartition, GpuTenant } from '../../../src/api/types.js';
 import { ledgerEntries } from '../../../src/ledger/claims.js';
 import { planCycle } from '../../../src/scheduler/cycle-planner.js';
-import { partitionDemand } from '../../../src/scheduler/demand.js';
+import { jobDemand, partitionDemand } from '../../../src/scheduler/demand.js';
 import { QuotaBook } from '../../../src/tenancy/quota-book.js';
 import { TenantDirectory } from '../../../src/tenancy/tenant-resolution.js';
-import { makeGpuNode, makeNode, makePartition } from '../support/builders.js';
+import { makeGpuNode, makeJob, makeNode, makePartition } from '../support/builders.js';
 
 const tenant = (name: string, spec: Partial<GpuTenant['spec']>): GpuTenant => ({ apiVersion: 'gpu.haein.dev/v1alpha1', kind: 'GpuTenant', metadata: { name }, spec: { nominal: 0, namespaces: [name], ...spec } });
 const claim = (ns: string, name: string, tenantName?: string): ClaimRef => ({ kind: 'GpuPartition', namespace: ns, name, uid: `uid-${name}`, slot: 0, priority: 0, preemptible: false, ...(tenantName ? { tenant: tenantName } : {}) });
@@ -51,4 +51,28 @@ test('a request beyond its nominal quota waits for the second round, then borrow
     ['b1', 'placed', false],
     ['a2', 'placed', true],
   ]);
+});
+
+test('a borrowed placement moves the capacity sequence: a request within nominal that failed before it is woken', () => {
+  const tenants = [tenant('a', { nominal: 3, cohort: 'c' }), tenant('b', { nominal: 1, cohort: 'c' })];
+  // GPU 0: b at its nominal quota, on a claim admitted as borrowed long ago; GPU 1: a; GPU 2: a namespace of no
+  // tenant; GPU 3 is free. a asks for 2 GPUs on one node: free 1, reclaimable 0 (b is not above its quota).
+  const gn = makeGpuNode('n1', { gpus: 4, mode: 'whole' });
+  gn.spec = {
+    gpus: [
+      { index: 0, mode: 'whole', slices: [], claim: { ...claim('b', 'b0', 'b'), borrowed: true } },
+      { index: 1, mode: 'whole', slices: [], claim: claim('a', 'a0', 'a') },
+      { index: 2, mode: 'whole', slices: [], claim: claim('other', 'x') },
+    ],
+  };
+  const quota = new QuotaBook(new TenantDirectory(tenants, []), ledgerEntries([gn]), 'allow');
+  const job = { ...makeJob('pair', 'a', { replicas: 1, gpusPerWorker: 2 }), metadata: { name: 'pair', namespace: 'a', uid: 'uid-pair', creationTimestamp: '2026-01-01T00:00:01Z' } };
+  const p = planCycle([gn], [jobDemand(job, { release: false }), partitionDemand(big('b1', 'b', 0, 2), { release: false, inUse: false })], { nodeOf: (n) => makeNode(n), quota }, { seq: 7, outOfTime: () => false });
+  const pair = p.results.find((r) => r.demand.who.name === 'pair');
+  expect(pair?.outcome.kind).toBe('waiting');
+  // b's borrowed placement on GPU 3 puts b above its quota: both its GPUs are reclaimable now, and a's request
+  // (parked at sequence 7) is planned again next cycle.
+  expect(p.results.find((r) => r.demand.who.name === 'b1')?.outcome).toMatchObject({ kind: 'placed', borrowed: true });
+  expect(pair?.seq).toBe(7);
+  expect(p.seq).toBeGreaterThan(7);
 });
