@@ -1,12 +1,15 @@
 // Jest runs in native ESM mode (node --experimental-vm-modules) because @kubernetes/client-node is
 // ESM-only; ts-jest compiles TypeScript per file and the mapper strips the .js of relative imports.
-const common = {
+/** Settings every project shares (also the base of the mutation-testing run, stryker.config.mjs). */
+export const common = {
   extensionsToTreatAsEsm: ['.ts'],
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   transform: {
     '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'tsconfig.json' }],
   },
   testEnvironment: 'node',
+  // Stryker's sandbox (a copy of the repository) while `npm run test:mutation` runs.
+  modulePathIgnorePatterns: ['<rootDir>/.stryker-tmp'],
 };
 
 const projects = [

@@ -22,7 +22,7 @@ import { API_VERSION, JOB_LABEL, PARTITION_GATE, PARTITION_LABEL, migResourceNam
 import type { Condition, GpuNode, GpuPartition, TrainingJob } from '../src/api/types.js';
 import { KubeClient, RESOURCES, isAlreadyExists, isNotFound, loadKubeConfig, type ResourceRef } from '../src/k8s/client.js';
 import { Informer } from '../src/k8s/informer.js';
-import { parseAudit, staleLedgerWrites, takeoversBy, writesInWindow, type WindowWrites } from './chaos/audit.js';
+import { parseAudit, staleWrites, takeoversBy, writesInWindow, type WindowWrites } from './chaos/audit.js';
 import { ChurnPlanner, type ChurnObject, type ChurnOp } from './chaos/churn.js';
 import { FAULT_KINDS, planFaults, quietMoments, type FaultKind, type PlannedFault } from './chaos/fault-schedule.js';
 import { InUseStatusTracker, ViolationLog, fileViolations, ledgerViolations, realisedIds, releasedViolations, settledViolations, type Found } from './chaos/invariants.js';
@@ -714,7 +714,7 @@ class ChaosRun {
       return { replica: w.user, takenOverWhileStoppedAfterS: takeover.length ? round((takeover[0]! - w.stopAt) / 1000) : null, exitedAfterWaking: w.exited, writesAfterWaking };
     });
     for (const w of windows) progress(`stale leader ${w.replica}: taken over after ${w.takenOverWhileStoppedAfterS} s; after waking ${JSON.stringify(w.writesAfterWaking)}`);
-    return { stale: staleLedgerWrites(writes, lease), windows, total: writes.length };
+    return { stale: staleWrites(writes, lease, new Set(this.replicas.map((r) => r.user))), windows, total: writes.length };
   }
 
   // ------------------------------------------------------------------ clean-up

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { parseAudit, staleLedgerWrites, takeoversBy, writesInWindow } from './audit.js';
+import { parseAudit, staleWrites, takeoversBy, writesInWindow } from './audit.js';
 
 const LEASE = { namespace: 'chaos', name: 'haein-chaos' };
 const ev = (ms: number, user: string, verb: string, resource: string, code: number, extra: { subresource?: string; namespace?: string; name?: string } = {}): string =>
@@ -18,7 +18,7 @@ describe('audit log analysis', () => {
     expect(parseAudit(lines).map((w) => [w.at, w.user])).toEqual([[1000, 'b'], [2000, 'a']]);
   });
 
-  it('accepts ledger writes of the Lease holder, and flags an accepted one from a replica that lost the Lease', () => {
+  it('accepts writes of the Lease holder, and flags accepted ones from a replica that lost the Lease', () => {
     const writes = parseAudit([
       ev(1000, 'a', 'update', 'leases', 200),
       ev(1100, 'a', 'update', 'gpunodes', 200),
@@ -26,16 +26,20 @@ describe('audit log analysis', () => {
       ev(2100, 'b', 'update', 'gpunodes', 200),
       ev(3000, 'a', 'update', 'gpunodes', 409), // a wakes: refused by the precondition
       ev(3001, 'a', 'update', 'gpunodes', 200), // ...or not: a stale write that got through
-      ev(3002, 'a', 'patch', 'gpunodes', 200, { subresource: 'status' }), // not the ledger
+      ev(3002, 'a', 'patch', 'gpupartitions', 200, { subresource: 'status', namespace: 'ns', name: 'p' }), // not the ledger
+      ev(3003, 'a', 'create', 'events', 409), // refused: fine
+      ev(3004, 'agent', 'patch', 'gpunodes', 200, { subresource: 'status' }), // not a replica
+      ev(3005, 'b', 'get', 'gpunodes', 200), // a read
     ]);
-    const found = staleLedgerWrites(writes, LEASE);
-    expect(found.map((f) => f.kind)).toEqual(['stale-ledger-write']);
+    const found = staleWrites(writes, LEASE, new Set(['a', 'b']));
+    expect(found.map((f) => f.kind)).toEqual(['stale-ledger-write', 'stale-write']);
     expect(found[0]!.detail).toContain('while b held the Lease');
+    expect(found[1]!.detail).toContain('gpupartitions/status ns/p');
   });
 
   it('a failed Lease write does not make a holder', () => {
     const writes = parseAudit([ev(1000, 'a', 'update', 'leases', 200), ev(2000, 'b', 'update', 'leases', 409), ev(2100, 'a', 'update', 'gpunodes', 200)]);
-    expect(staleLedgerWrites(writes, LEASE)).toEqual([]);
+    expect(staleWrites(writes, LEASE, new Set(['a', 'b']))).toEqual([]);
   });
 
   it('counts the writes a woken replica attempted, refused and accepted in its window', () => {

@@ -3,8 +3,8 @@
  * each replica under a client identity of its own) to prove the fencing of stale leaders:
  * - the Lease holder at any moment is the replica whose Lease write succeeded last (replicas only write the
  *   Lease to acquire or renew it; a SIGKILLed one never releases it);
- * - every accepted write of the ledger (a GpuNode spec) must come from the holder at the moment the API server
- *   received it (`stale-ledger-write` otherwise);
+ * - every accepted write of a replica must come from the holder at the moment the API server received it
+ *   (`stale-ledger-write` for a GpuNode spec, `stale-write` for anything else);
  * - for a replica woken from SIGSTOP, the writes it attempted, the ones refused (409) and the ones accepted.
  * Pure.
  */
@@ -69,8 +69,12 @@ function isLeaseWrite(w: AuditWrite, lease: { namespace: string; name: string })
   return w.resource === 'leases' && w.namespace === lease.namespace && w.name === lease.name && (w.verb === 'create' || w.verb === 'update');
 }
 
-/** Accepted ledger writes of a replica that did not hold the Lease when the API server received them. */
-export function staleLedgerWrites(writes: readonly AuditWrite[], lease: { namespace: string; name: string }): Found[] {
+/**
+ * Accepted writes of an operator replica (one of `replicas`) that did not hold the Lease when the API server
+ * received them: `stale-ledger-write` for the ledger, `stale-write` for anything else (status, pods, Services,
+ * Events). Lease writes themselves are how a holder is made and are not counted.
+ */
+export function staleWrites(writes: readonly AuditWrite[], lease: { namespace: string; name: string }, replicas: ReadonlySet<string>): Found[] {
   const out: Found[] = [];
   let holder = '';
   for (const w of writes) {
@@ -79,11 +83,13 @@ export function staleLedgerWrites(writes: readonly AuditWrite[], lease: { namesp
       holder = w.user;
       continue;
     }
-    if (!isLedgerWrite(w) || w.user === holder) continue;
+    if (!MUTATING.has(w.verb) || !replicas.has(w.user) || w.user === holder) continue;
+    const kind = isLedgerWrite(w) ? 'stale-ledger-write' : 'stale-write';
+    const what = `${w.resource}${w.subresource ? `/${w.subresource}` : ''} ${w.namespace ? `${w.namespace}/` : ''}${w.name}`;
     out.push({
-      kind: 'stale-ledger-write',
-      key: `stale-ledger-write:${w.user}:${w.at}:${w.name}`,
-      detail: `${w.user} wrote GpuNode ${w.name} (${w.verb} ${w.code}) at ${new Date(w.at).toISOString()} while ${holder || 'nobody'} held the Lease`,
+      kind,
+      key: `${kind}:${w.user}:${w.at}:${what}`,
+      detail: `${w.user} wrote ${what} (${w.verb} ${w.code}) at ${new Date(w.at).toISOString()} while ${holder || 'nobody'} held the Lease`,
     });
   }
   return out;

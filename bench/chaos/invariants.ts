@@ -16,13 +16,13 @@
  * - `wrong-count`: a surviving object whose ledger claims (or status) do not match its count exactly;
  * - `used-by-other`: a device in use by a pod of one object while the ledger gives it to another (or to nobody).
  * After the final deletes: `not-released`: any claim, object or pod of the run left behind.
- * From the audit log (see audit.ts): `stale-ledger-write`.
+ * From the audit log (see audit.ts): `stale-ledger-write`, `stale-write`.
  */
 import type { GpuNode, GpuPartition, TrainingJob } from '../../src/api/types.js';
 import { findProfile, modelForProduct, slotMask } from '../../src/placement/catalog.js';
 
 /** Every kind of violation. */
-export const VIOLATION_KINDS = ['slice-claimed-twice', 'in-use-destroyed', 'holder-changed', 'orphan-claim', 'not-ready', 'wrong-count', 'used-by-other', 'not-released', 'stale-ledger-write'] as const;
+export const VIOLATION_KINDS = ['slice-claimed-twice', 'in-use-destroyed', 'holder-changed', 'orphan-claim', 'not-ready', 'wrong-count', 'used-by-other', 'not-released', 'stale-ledger-write', 'stale-write'] as const;
 /** One kind of violation. */
 export type ViolationKind = (typeof VIOLATION_KINDS)[number];
 

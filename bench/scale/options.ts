@@ -49,6 +49,8 @@ export interface ScaleOptions {
   rawCreates: number;
   /** With more demand than capacity: the run counts as settled after this many seconds without a change. */
   settleQuietS: number;
+  /** Build whose operator and node agent are measured (its `dist/`); default this checkout's. */
+  haeinDist?: string;
 }
 
 /** Usage text. */
@@ -73,16 +75,35 @@ export const USAGE = `operator-scale [flags]
   --log-level LEVEL            operator and agent LOG_LEVEL (default info)
   --keep-logs                  keep the operator and agent logs
   --profile-operator           run the operator under node --cpu-prof and print its hottest functions
+  --haein-dist DIR             measure the operator and agent of another build (its dist/, e.g. a worktree of an
+                               older commit) with this benchmark; default this checkout's dist/
   --quiet-samples N            single partitions applied one at a time on the quiet cluster first (default 10)
   --raw-creates N              ConfigMaps created at the same parallelism to time the API server alone (default 1000)
   --settle-quiet-s N           over-subscribed runs: settled once every object is Ready or waits with a reason and
                                nothing changed for N s (default 5)`;
 
-function int(name: string, raw: string | undefined, dflt: number, min: number): number {
+/** Flags of the cluster set-up every control-plane benchmark shares (all strings, parsed by the benchmark). */
+export const CLUSTER_FLAGS = {
+  kubeconfig: { type: 'string' },
+  'cluster-state': { type: 'string' },
+  nodes: { type: 'string' },
+  gpus: { type: 'string' },
+  namespace: { type: 'string' },
+  'node-prefix': { type: 'string' },
+  'reconfigure-delay-ms': { type: 'string' },
+  'log-level': { type: 'string' },
+} as const;
+
+/** The integer flag `--name` (`dflt` when absent); throws, naming the flag and showing `usage`, below `min`. */
+export function intFlag(name: string, raw: string | undefined, dflt: number, min: number, usage: string): number {
   if (raw === undefined) return dflt;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < min) throw new Error(`--${name}=${raw}: expected an integer ≥ ${min}\n${USAGE}`);
+  if (!Number.isInteger(n) || n < min) throw new Error(`--${name}=${raw}: expected an integer ≥ ${min}\n${usage}`);
   return n;
+}
+
+function int(name: string, raw: string | undefined, dflt: number, min: number): number {
+  return intFlag(name, raw, dflt, min, USAGE);
 }
 
 /** Parses `argv` (without node and script); throws with a message naming the bad flag. */
@@ -93,10 +114,7 @@ export function parseScaleArgs(argv: string[]): ScaleOptions {
       args: argv,
       strict: true,
       options: {
-        kubeconfig: { type: 'string' },
-        'cluster-state': { type: 'string' },
-        nodes: { type: 'string' },
-        gpus: { type: 'string' },
+        ...CLUSTER_FLAGS,
         'nodes-per-clique': { type: 'string' },
         partitions: { type: 'string' },
         jobs: { type: 'string' },
@@ -106,12 +124,9 @@ export function parseScaleArgs(argv: string[]): ScaleOptions {
         'hold-s': { type: 'string' },
         'leader-elect': { type: 'string' },
         workers: { type: 'string' },
-        namespace: { type: 'string' },
-        'node-prefix': { type: 'string' },
-        'reconfigure-delay-ms': { type: 'string' },
         'apply-concurrency': { type: 'string' },
-        'log-level': { type: 'string' },
         'keep-logs': { type: 'boolean' },
+        'haein-dist': { type: 'string' },
         'profile-operator': { type: 'boolean' },
         'quiet-samples': { type: 'string' },
         'raw-creates': { type: 'string' },
@@ -155,5 +170,6 @@ export function parseScaleArgs(argv: string[]): ScaleOptions {
     quietSamples: int('quiet-samples', v['quiet-samples'], 10, 0),
     rawCreates: int('raw-creates', v['raw-creates'], 1000, 0),
     settleQuietS: int('settle-quiet-s', v['settle-quiet-s'], 5, 1),
+    ...(v['haein-dist'] ? { haeinDist: v['haein-dist'] } : {}),
   };
 }

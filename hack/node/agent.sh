@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Starts or stops the Haein node agent as a host process for the node-mode kubelet: it serves the simulated
 # B200 MIG devices through the kubelet's device-plugin dir and reads allocations from its PodResources socket.
+# It installs the CRDs first: the agent advertises no device before it has read its GpuNode target layout.
 # Usage: hack/node/agent.sh start|stop|restart   (node-up.sh starts it unless HAEIN_NODE_AGENT=none)
 set -euo pipefail
 HACK="$(cd "$(dirname "$0")/.." && pwd)"
@@ -17,6 +18,12 @@ start() {
   # The device manager creates its registration socket shortly after the kubelet starts.
   wait_until 30 "the kubelet's $DEVICE_PLUGIN_DIR/kubelet.sock" test -S "$DEVICE_PLUGIN_DIR/kubelet.sock" \
     || die "kubelet registration socket $DEVICE_PLUGIN_DIR/kubelet.sock missing after 30s (see $HAEIN_STATE/logs/kubelet.log)"
+  # The agent advertises no device before it has read its GpuNode's target layout, which needs the CRDs.
+  local kubectl; kubectl="$("$HACK/tools.sh")/kubectl"
+  "$kubectl" --kubeconfig "$HAEIN_STATE/admin.kubeconfig" apply --server-side --force-conflicts -f "$REPO_ROOT/crds" >/dev/null \
+    || die "installing the CRDs from $REPO_ROOT/crds failed"
+  "$kubectl" --kubeconfig "$HAEIN_STATE/admin.kubeconfig" wait --for=condition=Established --timeout=60s -f "$REPO_ROOT/crds" >/dev/null \
+    || die "the CRDs in $REPO_ROOT/crds did not become Established within 60s"
   mkdir -p "$AGENT_STATE_DIR"
   log "starting node agent for $NODE_NAME ($NODE_GPUS × $NODE_MODEL) on $DEVICE_PLUGIN_DIR"
   proc_start haein-node-agent "$node" "$entry" --node-name "$NODE_NAME" \
@@ -24,7 +31,6 @@ start() {
     --device-plugin-dir "$DEVICE_PLUGIN_DIR" --state-file "$AGENT_STATE_DIR/state.json" \
     --pod-resources-socket "$POD_RESOURCES_SOCKET"
   # The agent registers one plugin per resource; the kubelet then publishes them in allocatable.
-  local kubectl; kubectl="$("$HACK/tools.sh")/kubectl"
   # Stale resources stay in allocatable at 0 after a restart: wait until some GPU device is offered again.
   gpu_devices() {
     "$kubectl" --kubeconfig "$HAEIN_STATE/admin.kubeconfig" get node "$NODE_NAME" -o json |

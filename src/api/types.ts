@@ -168,7 +168,7 @@ export interface GpuPartitionSpec {
   memory?: string;
   /** Minimum compute slices per slice (1–7). */
   computeSlices?: number;
-  /** Number of slices; default 1. */
+  /** Number of slices; default 1; 0 holds none. Written by the operator too when `autoscale` is set. */
   count?: number;
   /** Allowed `nvidia.com/gpu.product` values. */
   gpuProducts?: string[];
@@ -180,6 +180,18 @@ export interface GpuPartitionSpec {
   preemptionPolicy?: 'Never' | 'PreemptLowerPriority';
   /** Whether higher-priority requests may preempt this partition. Default false. */
   preemptible?: boolean;
+  /** Elastic partition: the operator keeps `count` equal to what the consuming pods need, within these bounds. */
+  autoscale?: PartitionAutoscale;
+}
+
+/** Bounds of an elastic partition's `count`. */
+export interface PartitionAutoscale {
+  /** Fewest slices held, even without consuming pods; default 1 (0 scales to zero). */
+  min?: number;
+  /** Most slices held, however many pods consume the partition. */
+  max: number;
+  /** How long slices stay idle before the operator releases them; default 300. */
+  scaleDownDelaySeconds?: number;
 }
 
 /** One slice held by a partition. */
@@ -209,8 +221,30 @@ export interface GpuPartitionStatus {
   /** Extended resource pods request, e.g. `nvidia.com/mig-3g.90gb`. */
   resourceName?: string;
   allocations?: PartitionAllocation[];
-  /** Conditions `Allocated` and `Ready`. */
+  /** Slices held in the ledger (the scale subresource's status replicas). */
+  replicas?: number;
+  /** Label selector of the consuming pods, `gpu.haein.dev/partition=<name>` (the scale subresource's selector). */
+  selector?: string;
+  /** What the autoscaler saw and decided; present while `spec.autoscale` is set. */
+  autoscale?: PartitionAutoscaleStatus;
+  /** Conditions `Allocated`, `Ready`, and `Autoscaled` while `spec.autoscale` is set. */
   conditions?: Condition[];
+}
+
+/** The autoscaler's observations and its pending scale-down (kept in status, so it survives a restart). */
+export interface PartitionAutoscaleStatus {
+  /** Live pods consuming the partition (gated or admitted, not finished, not being deleted). */
+  consumers: number;
+  /** Slices the count should hold now: what the consumers need, within min and max, never below slices in use. */
+  desiredCount: number;
+  /** When the operator last changed `spec.count`. */
+  lastScaleTime?: string;
+  /** Since when `count` has been above `desiredCount` (the scale-down delay counts from here). */
+  scaleDownSince?: string;
+  /** The most slices needed since `scaleDownSince`: what `count` goes down to once the delay has passed. */
+  scaleDownTo?: number;
+  /** The cluster had no room for the whole growth: `count` grows one slice at a time until it reaches `desiredCount`. */
+  stepwise?: boolean;
 }
 
 /** GpuPartition resource. */

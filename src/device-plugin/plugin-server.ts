@@ -14,7 +14,7 @@ import type {
 import { DEVICE_PLUGIN_VERSION, KUBELET_SOCKET } from './api-types.js';
 import { devicePluginServices, unixTarget } from './grpc-definitions.js';
 import { type Log, silentLog } from './log.js';
-import { type DevicePlace, preferredAllocation } from './preferred-allocation.js';
+import { type DevicePlace, preferredAllocation, preferredAllocationProblem } from './preferred-allocation.js';
 
 /** One device as a plugin advertises it. */
 export interface PluginDevice {
@@ -93,7 +93,7 @@ export class DevicePluginServer {
       GetPreferredAllocation: (
         call: grpc.ServerUnaryCall<PreferredAllocationRequest, PreferredAllocationResponse>,
         cb: grpc.sendUnaryData<PreferredAllocationResponse>,
-      ) => cb(null, this.preferred(call.request)),
+      ) => this.preferred(call.request, cb),
       Allocate: (call: grpc.ServerUnaryCall<AllocateRequest, AllocateResponse>, cb: grpc.sendUnaryData<AllocateResponse>) =>
         this.allocate(call.request, cb),
       PreStartContainer: (_call: unknown, cb: grpc.sendUnaryData<object>) => cb(null, {}),
@@ -194,16 +194,33 @@ export class DevicePluginServer {
     call.write(this.listMessage());
   }
 
-  private preferred(request: PreferredAllocationRequest): PreferredAllocationResponse {
+  private preferred(request: PreferredAllocationRequest, cb: grpc.sendUnaryData<PreferredAllocationResponse>): void {
+    for (const [i, r] of request.container_requests.entries()) {
+      const problem = preferredAllocationProblem(r.available_deviceIDs, r.must_include_deviceIDs, r.allocation_size);
+      if (problem) {
+        this.log.warn('GetPreferredAllocation refused', { resource: this.resourceName, container: i, problem });
+        cb({ code: grpc.status.INVALID_ARGUMENT, details: `${this.resourceName} container request ${i}: ${problem}` });
+        return;
+      }
+    }
     const places = new Map([...this.devices.values()].map((d) => [d.id, d.place]));
-    return {
+    cb(null, {
       container_responses: request.container_requests.map((r) => ({
         deviceIDs: preferredAllocation(places, r.available_deviceIDs, r.must_include_deviceIDs, r.allocation_size),
       })),
-    };
+    });
   }
 
   private allocate(request: AllocateRequest, cb: grpc.sendUnaryData<AllocateResponse>): void {
+    // A device goes to one container once: a repeated ID (within or across containers) is a kubelet bug.
+    const seen = new Set<string>();
+    const repeated = new Set<string>();
+    for (const id of request.container_requests.flatMap((c) => c.devices_ids)) (seen.has(id) ? repeated : seen).add(id);
+    if (repeated.size > 0) {
+      this.log.warn('Allocate refused', { resource: this.resourceName, repeated: [...repeated] });
+      cb({ code: grpc.status.INVALID_ARGUMENT, details: `${this.resourceName} device(s) requested more than once: ${[...repeated].join(', ')}` });
+      return;
+    }
     const responses: AllocateResponse['container_responses'] = [];
     for (const container of request.container_requests) {
       const bad = container.devices_ids.filter((id) => !this.devices.get(id)?.healthy);

@@ -7,8 +7,25 @@ export interface DevicePlace {
 }
 
 /**
- * Picks `size` device IDs out of `available` for one container, as an answer to the kubelet's
- * `GetPreferredAllocation`. Every `mustInclude` ID is kept. The rest come preferably from one NVLink group
+ * Why a `GetPreferredAllocation` container request has no correct answer, or undefined when it has one: the
+ * size must be a whole number no larger than the distinct available devices, and the must-include devices
+ * (which the kubelet also lists as available) must be available and no more than the size.
+ */
+export function preferredAllocationProblem(available: readonly string[], mustInclude: readonly string[], size: number): string | undefined {
+  if (!Number.isInteger(size) || size < 0) return `allocation size ${size} is not a whole number ≥ 0`;
+  const offered = new Set(available);
+  const must = new Set(mustInclude);
+  const missing = [...must].filter((id) => !offered.has(id));
+  if (missing.length > 0) return `must-include device(s) ${missing.join(', ')} not in the available list`;
+  if (must.size > size) return `${must.size} must-include devices exceed the allocation size ${size}`;
+  if (size > offered.size) return `allocation size ${size} but ${offered.size} available device(s)`;
+  return undefined;
+}
+
+/**
+ * Picks `size` distinct device IDs out of `available` for one container, as an answer to the kubelet's
+ * `GetPreferredAllocation`; throws when {@link preferredAllocationProblem} finds the request has no correct
+ * answer. Every `mustInclude` ID is kept. The rest come preferably from one NVLink group
  * (the group of the must-include devices if any, else the smallest group that still fits the request, so big
  * groups stay whole) and, inside it, from the window of adjacent positions with the smallest span. When no
  * group can hold the request, the remainder spills over to other groups in board order.
@@ -19,8 +36,10 @@ export function preferredAllocation(
   mustInclude: readonly string[],
   size: number,
 ): string[] {
+  const problem = preferredAllocationProblem(available, mustInclude, size);
+  if (problem) throw new RangeError(problem);
   const chosen = [...new Set(mustInclude)];
-  if (chosen.length >= size) return chosen;
+  if (chosen.length === size) return chosen;
   const taken = new Set(chosen);
   const known = [...new Set(available)].filter((id) => !taken.has(id) && places.has(id));
   const unknown = [...new Set(available)].filter((id) => !taken.has(id) && !places.has(id));

@@ -7,15 +7,16 @@
 import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
+import tls from 'node:tls';
 import os from 'node:os';
 import nodePath from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
-import { ApiError, isNotFound } from './errors.js';
+import { ApiError, FencedWriteError, isNotFound } from './errors.js';
 import { RESOURCES, apiVersionOf, resourcePath, type ResourceRef } from './resources.js';
 
 export type { ResourceRef } from './resources.js';
 export { RESOURCES } from './resources.js';
-export { ApiError, isAlreadyExists, isConflict, isGone, isNotFound } from './errors.js';
+export { ApiError, FencedWriteError, isAlreadyExists, isConflict, isFencedWrite, isGone, isNotFound } from './errors.js';
 
 /** Watch event types delivered by the API server. */
 export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
@@ -97,6 +98,8 @@ export class KubeClient {
   private readonly timeoutMs: number;
   /** Keep-alive TLS agent, built once from the KubeConfig's CA and client certificate. */
   private keepAliveAgent: https.Agent | undefined;
+  /** When set and false, every request but a read is refused before it is sent (see {@link withWriteFence}). */
+  private writeFence: (() => boolean) | undefined;
 
   constructor(
     private readonly kc: KubeConfig,
@@ -105,6 +108,17 @@ export class KubeClient {
     this.fieldManager = opts.fieldManager ?? 'haein';
     this.userAgent = opts.userAgent ?? 'haein';
     this.timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  }
+
+  /**
+   * A client sharing this one's connections that refuses every write (anything but GET) with a
+   * {@link FencedWriteError} while `fence()` is false. The operator's controllers write through one fenced by the
+   * leader Lease, so a replica resumed after a pause cannot overwrite what the new leader wrote meanwhile.
+   */
+  withWriteFence(fence: () => boolean): KubeClient {
+    const fenced = Object.create(this) as KubeClient;
+    fenced.writeFence = fence;
+    return fenced;
   }
 
   /** Reads one object; `undefined` when it does not exist. */
@@ -398,6 +412,8 @@ export class KubeClient {
     } catch (cause) {
       throw new ApiError(`${method} ${path}: preparing request`, 0, { cause });
     }
+    const fence = method !== 'GET' ? this.writeFence : undefined;
+    if (fence && !fence()) throw new FencedWriteError(method, path);
     return new Promise((resolve, reject) => {
       const req = target.mod.request(target.options, (res) => {
         readBody(res).then((body) => {
@@ -409,7 +425,17 @@ export class KubeClient {
       req.setTimeout(this.timeoutMs, () => req.destroy(new Error(`no response within ${this.timeoutMs} ms`)));
       req.on('error', (cause) => reject(new ApiError(`${method} ${path}: request failed`, 0, { cause })));
       opts.signal?.addEventListener('abort', () => req.destroy(new Error('aborted')), { once: true });
-      req.end(payload);
+      if (!fence) return void req.end(payload);
+      // Checked again once a connected socket takes the request, right before its bytes are written: a process
+      // paused (SIGSTOP, a long stall) after the first check must not send the write on waking, when another
+      // replica may lead. Headers and body go out together with end(), so nothing was sent before this check.
+      req.once('socket', (socket) => {
+        const send = () => (fence() ? req.end(payload) : req.destroy(new FencedWriteError(method, path)));
+        if (!(socket instanceof tls.TLSSocket)) return socket.connecting ? void socket.once('connect', send) : send();
+        // getProtocol() names the TLS version only once the handshake is done ('unknown' or null before).
+        const version = socket.getProtocol();
+        return version && version !== 'unknown' ? send() : void socket.once('secureConnect', send);
+      });
     });
   }
 }

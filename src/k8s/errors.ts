@@ -22,6 +22,28 @@ export class ApiError extends Error {
   }
 }
 
+/**
+ * A write this process refused to send because it may no longer write as leader: its Lease's renew deadline
+ * passed by its own clock (typically a process resumed after a pause). Not an API failure: the new leader redoes
+ * the work, so callers drop it quietly.
+ */
+export class FencedWriteError extends ApiError {
+  constructor(method: string, path: string) {
+    super(`${method} ${path}: not sent, this replica's leader Lease is no longer valid`, 0, { reason: 'LeaseLost' });
+    this.name = 'FencedWriteError';
+  }
+}
+
+/** True when the error, or one in its `cause` chain, is a {@link FencedWriteError}. */
+export function isFencedWrite(err: unknown): boolean {
+  let cur: unknown = err;
+  for (let depth = 0; depth < 10 && cur !== null && typeof cur === 'object'; depth++) {
+    if (cur instanceof FencedWriteError) return true;
+    cur = (cur as { cause?: unknown }).cause;
+  }
+  return false;
+}
+
 /** Status code and reason of an error-like value, or of the first error in its `cause` chain that has one. */
 function statusOf(err: unknown): { code: number; reason?: string } | undefined {
   let cur: unknown = err;
@@ -72,4 +94,9 @@ export function isTestFailed(err: unknown): boolean {
     cur = e.cause;
   }
   return false;
+}
+
+/** True for 422 Unprocessable Entity: the object was refused as invalid (or, bare, a JSON Patch test failed). */
+export function isInvalid(err: unknown): boolean {
+  return statusOf(err)?.code === 422;
 }

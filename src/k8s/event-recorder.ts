@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import type winston from 'winston';
 import type { KubeClient } from './client.js';
-import { isNotFound } from './errors.js';
+import { isFencedWrite, isNotFound } from './errors.js';
 import { RESOURCES } from './resources.js';
 
 /** Event type as shown by kubectl. */
@@ -147,6 +147,8 @@ export class EventRecorder {
       });
       this.remember(key, { name, namespace, count: 1, lastSeen: now.getTime() });
     } catch (err) {
+      // A replica whose Lease expired stays silent: the new leader reports what happens now.
+      if (isFencedWrite(err)) return;
       this.opts.logger?.warn('Failed to record event', {
         kind: obj.kind,
         namespace: meta.namespace,

@@ -4,7 +4,7 @@
  */
 import type { GpuNode, RealisedGpu, TargetGpu } from '../api/types.js';
 import type { ClusterSnapshot, GpuSnapshot, NodeSnapshot, SliceSnapshot } from '../placement/types.js';
-import { findProfile, modelForProduct } from '../placement/catalog.js';
+import { memorySlotsOf } from '../placement/catalog.js';
 import { claimHolder } from './claims.js';
 
 /** The fields of a core/v1 Node the snapshot reads. */
@@ -61,8 +61,7 @@ export function placementView(gn: GpuNode): string {
 
 /** Per-GPU union of target and realised layouts. */
 function gpuSnapshots(gn: GpuNode, product: string): GpuSnapshot[] {
-  const model = modelForProduct(product);
-  const slots = (profile: string): number => (model ? findProfile(model, profile)?.memorySlots : undefined) ?? 8;
+  const slots = memorySlotsOf(product);
   const realised = new Map((gn.status?.gpus ?? []).map((g) => [g.index, g]));
   const target = new Map((gn.spec?.gpus ?? []).map((g) => [g.index, g]));
   const indices = [...new Set([...realised.keys(), ...target.keys()])].sort((a, b) => a - b);
@@ -111,7 +110,6 @@ function targetSlices(t: TargetGpu, r: RealisedGpu | undefined): SliceSnapshot[]
     });
 }
 
-// An unknown profile counts as the whole GPU (8 slots) so an overlap check errs on the safe side.
 function rangesOverlap(a: { profile: string; start: number }, b: { profile: string; start: number }, slots: (profile: string) => number): boolean {
   const aEnd = a.start + slots(a.profile);
   const bEnd = b.start + slots(b.profile);

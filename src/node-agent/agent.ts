@@ -87,6 +87,11 @@ export class NodeAgent {
   private dirty = false;
   private stopped = false;
   private ready = false;
+  /**
+   * Whether a reconcile pass has read the GpuNode's target and acted on it. Until then nothing is advertised:
+   * a fresh board is all whole GPUs, and the kubelet could hand one out just before the target carves it.
+   */
+  private targetRead = false;
   private watch: WatchHandle | undefined;
   private readonly timers = new Set<NodeJS.Timeout>();
   private devicesChain: Promise<void> = Promise.resolve();
@@ -115,14 +120,17 @@ export class NodeAgent {
     return this.ready;
   }
 
-  /** Publishes inventory and devices, starts watching the GpuNode and realises its current target. */
+  /**
+   * Starts watching the GpuNode, realises its current target, then publishes inventory and devices. Devices
+   * are first advertised once the first pass has read the target and realised it (or refused it).
+   */
   async start(): Promise<void> {
     this.unsubscribe = this.o.sim.onChange(() => this.onHardwareChange());
-    await this.publishDevices();
     await this.startWatch(true);
     if (this.o.podResources) this.every(this.o.podResourcesIntervalMs ?? 1000, () => this.pollPodResources());
     this.every(this.o.resyncIntervalMs ?? 30_000, () => this.trigger());
     await this.trigger();
+    await this.devicesChain;
   }
 
   /** Stops watching, lets an in-flight reconfiguration finish and reports `AgentReady=False`. */
@@ -270,6 +278,10 @@ export class NodeAgent {
       this.setLayoutCondition(true, 'Realised', `layout of generation ${generation} is realised`, generation);
     }
     this.observedGeneration = generation;
+    if (!this.targetRead) {
+      this.targetRead = true;
+      void this.publishDevices();
+    }
     const served = this.o.devicePlugins ? `device plugins for ${this.o.devicePlugins.resources().length} resource(s)` : 'node capacity patched directly';
     this.conditions = setCondition(
       this.conditions,
@@ -378,8 +390,12 @@ export class NodeAgent {
     void this.trigger();
   }
 
-  /** Sends the current devices to the device plugins (or the Node's capacity); serialised, never throws. */
+  /**
+   * Sends the current devices to the device plugins (or the Node's capacity); serialised, never throws. Does
+   * nothing before the target layout has been read (see {@link targetRead}).
+   */
   private publishDevices(): Promise<void> {
+    if (!this.targetRead) return this.devicesChain;
     const devices = pluginDevices(this.o.sim.gpus(), { gpuCount: this.o.sim.gpus().length, nvlinkGroupSize: this.o.nvlinkGroupSize });
     this.devicesChain = this.devicesChain
       .then(async () => {

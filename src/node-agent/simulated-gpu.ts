@@ -2,7 +2,7 @@ import { type Log, silentLog } from '../device-plugin/log.js';
 import { type GpuModel, findProfile, validateLayout } from '../placement/catalog.js';
 import type { CurrentGpu, RealisationStep } from './layout-realiser.js';
 import type { HeldDevice, InUseJournal, SimGpu, SimState } from './simulated-gpu-types.js';
-import { readJsonFile, writeJsonAtomic } from './state-file.js';
+import { readJsonFile, removeStaleTemps, SerialJsonFile } from './state-file.js';
 import { journalProblem, stateProblem } from './state-validation.js';
 import { gpuUuid, migUuid } from './uuid.js';
 
@@ -44,6 +44,9 @@ export class SimulatedNode {
   private readonly opts: SimulatedNodeOptions;
   private readonly log: Log;
   private readonly listeners = new Set<() => void>();
+  /** The state file and the journal, each written by one writer at a time (undefined: memory only). */
+  private readonly stateOut: SerialJsonFile | undefined;
+  private readonly journalOut: SerialJsonFile | undefined;
 
   private constructor(opts: SimulatedNodeOptions, state: SimState) {
     this.opts = opts;
@@ -51,6 +54,10 @@ export class SimulatedNode {
     this.model = opts.model;
     this.state = state;
     this.log = opts.log ?? silentLog;
+    if (opts.stateFile) {
+      this.stateOut = new SerialJsonFile(opts.stateFile, () => this.state);
+      this.journalOut = new SerialJsonFile(journalPath(opts.stateFile), (): InUseJournal => ({ version: 1, node: this.node, held: [...this.held.values()] }));
+    }
   }
 
   /** Loads (or creates) the node's simulated hardware, recovering from a corrupt state file. */
@@ -59,6 +66,11 @@ export class SimulatedNode {
     const recovery: RecoveryReport = { state: 'fresh', journal: 'fresh', movedAside: [], restoredSlices: 0 };
     const sim = new SimulatedNode(opts, freshState(opts));
     if (!opts.stateFile) return { sim, recovery };
+    // A crash between writing and renaming leaves a temporary file; it never holds anything the target lacks.
+    for (const path of [opts.stateFile, journalPath(opts.stateFile)]) {
+      const stale = await removeStaleTemps(path);
+      if (stale.length > 0) log.info('Removed temporary files of an interrupted write', { files: stale });
+    }
 
     const journal = await readJsonFile<InUseJournal>(journalPath(opts.stateFile), journalProblem);
     if (journal.kind === 'corrupt') {
@@ -231,14 +243,14 @@ export class SimulatedNode {
     return restored;
   }
 
+  // Allocate calls, the PodResources poll and reconfiguration steps change state concurrently: the writers
+  // serialise the writes, and each write carries the state as it is when it starts.
   private async persist(): Promise<void> {
-    if (this.opts.stateFile) await writeJsonAtomic(this.opts.stateFile, this.state);
+    await this.stateOut?.write();
   }
 
   private async persistJournal(): Promise<void> {
-    if (!this.opts.stateFile) return;
-    const journal: InUseJournal = { version: 1, node: this.node, held: [...this.held.values()] };
-    await writeJsonAtomic(journalPath(this.opts.stateFile), journal);
+    await this.journalOut?.write();
   }
 
   private emit(): void {

@@ -82,6 +82,15 @@ export function findProfile(model: GpuModel, name: string): MigProfile | undefin
   return model.profiles.find((p) => p.name === name);
 }
 
+/**
+ * Memory slots each profile of `product` spans; an unknown product or profile counts as the whole GPU (8), so an
+ * overlap check made with it errs on the safe side.
+ */
+export function memorySlotsOf(product: string | undefined): (profile: string) => number {
+  const model = product ? modelForProduct(product) : undefined;
+  return (profile) => (model ? findProfile(model, profile)?.memorySlots : undefined) ?? 8;
+}
+
 /** Bit mask of the memory slots a profile occupies from `start`. */
 export function slotMask(profile: Pick<MigProfile, 'memorySlots'>, start: number): number {
   return ((1 << profile.memorySlots) - 1) << start;

@@ -28,10 +28,20 @@ export interface TopologyGroup {
   nodes: NodeState[];
 }
 
+/**
+ * The group that came closest to holding a failed gang: most members placed, then most idle GPUs. `placed` is
+ * undefined for a group skipped without a search (too few idle GPUs for the whole-GPU members).
+ */
+export interface NearestGroup {
+  group: TopologyGroup;
+  placed: number | undefined;
+  failed: MemberPlan;
+}
+
 /** Gang search outcome; on failure the state is unchanged. */
 export type GangOutcome =
   | { ok: true; placements: MemberPlacement[]; victims: Victim[]; group: TopologyGroup }
-  | { ok: false; best: { group: TopologyGroup; placed: number; failed: MemberPlan } | undefined };
+  | { ok: false; best: NearestGroup | undefined };
 
 // Exhaustive backup only where it is cheap: few GPUs and a bounded number of tried options.
 const EXHAUSTIVE_MAX_GPUS = 32;
@@ -80,16 +90,22 @@ function unionOf(state: PlacementState, lists: NodeState[][]): NodeState[] {
 /** Places the whole gang in the first group where it fits. */
 export function placeGang(state: PlacementState, plan: RequestPlan, policy: PreemptionPolicy, topology: Topology = plan.topology): GangOutcome {
   const wholeTotal = plan.members.reduce((s, m) => s + m.gpus, 0);
-  let best: { group: TopologyGroup; placed: number; failed: MemberPlan } | undefined;
+  const idle = (g: TopologyGroup): number => g.nodes.reduce((s, n) => s + n.idle, 0);
+  let best: NearestGroup | undefined;
+  const consider = (c: NearestGroup): void => {
+    const placed = c.placed ?? 0;
+    const bestPlaced = best?.placed ?? 0;
+    if (!best || placed > bestPlaced || (placed === bestPlaced && idle(c.group) > idle(best.group))) best = c;
+  };
   for (const group of topologyGroups(state, plan, topology)) {
     // Without preemption a group with too few idle GPUs for the whole-GPU members cannot work.
-    if (policy.below === undefined && group.unit !== 'cluster' && group.nodes.reduce((s, n) => s + n.idle, 0) < wholeTotal) {
-      if (!best) best = { group, placed: 0, failed: plan.members[0] };
+    if (policy.below === undefined && group.unit !== 'cluster' && idle(group) < wholeTotal) {
+      consider({ group, placed: undefined, failed: plan.members[0] });
       continue;
     }
     const r = placeInGroup(state, plan, policy, group, topology === 'spread');
     if (r.ok) return { ok: true, placements: r.placements, victims: r.victims, group };
-    if (!best || r.placed > best.placed) best = { group, placed: r.placed, failed: r.failed };
+    consider({ group, placed: r.placed, failed: r.failed });
   }
   return { ok: false, best };
 }

@@ -61,11 +61,12 @@ export function explainFailure(
     } else {
       detail += `; room for ${roomFor(best.failed, best.group.nodes)} more ${best.failed.label}`;
     }
-    if (total > 1) detail += `; ${best.placed} of ${total} members fit`;
+    if (total > 1) detail += `; ${best.placed ?? 0} of ${total} members fit`;
   } else {
     const idle = best.group.nodes.reduce((s, n) => s + n.idle, 0);
     detail = `best ${best.group.unit} ${best.group.name} has ${idle} idle GPU${idle === 1 ? '' : 's'}`;
-    if (total > 1) detail += ` and room for ${best.placed} of ${total} members`;
+    // A group skipped for lack of idle GPUs was not searched: say nothing about how many members fit there.
+    if (total > 1 && best.placed !== undefined) detail += ` and room for ${best.placed} of ${total} members`;
   }
   if (plan.mayPreempt) detail += ', even preempting lower-priority holders';
   return {

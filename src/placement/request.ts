@@ -226,7 +226,8 @@ function checkSizes(
   const sizes = sizesOf(allNodes);
   const wholeTotal = members.reduce((s, m) => s + m.gpus, 0);
   const clusterGpus = sizes.total;
-  if (wholeTotal > clusterGpus) {
+  // No eligible node at all is not a size problem: the caller reports which constraints matched nothing.
+  if (allNodes.length > 0 && wholeTotal > clusterGpus) {
     return fail('InvalidRequest', `${id}: the gang needs ${wholeTotal} whole GPUs but the eligible nodes have ${clusterGpus} healthy GPUs in total`);
   }
   for (const [i, m] of members.entries()) {

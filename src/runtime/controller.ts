@@ -1,11 +1,11 @@
 /**
  * Wires one {@link Reconciler} to a de-duplicating work queue served by N workers. Informer changes are
  * mapped to requests and queued; each pass gets a child logger (kind/namespace/name/reconcileId), is timed
- * and counted. A 409 conflict is requeued with backoff and logged at debug level only; any other error is
- * logged and requeued with per-key backoff.
+ * and counted. A 409 conflict, or a write refused because the leader Lease expired, is requeued with backoff
+ * and logged at debug level only; any other error is logged and requeued with per-key backoff.
  */
 import type winston from 'winston';
-import { isConflict } from '../k8s/errors.js';
+import { isConflict, isFencedWrite } from '../k8s/errors.js';
 import type { ChangeHandler, Informer, InformerObject } from '../k8s/informer.js';
 import { KeyedBackoff } from '../k8s/backoff.js';
 import { WorkQueue } from '../k8s/workqueue.js';
@@ -157,7 +157,11 @@ export class Controller {
       }
     } catch (err) {
       // A write conflict only means our cache was stale: retry quietly once the informer catches up.
-      if (isConflict(err)) {
+      if (isFencedWrite(err)) {
+        // Leadership is ending: the controllers are being stopped and the next leader resyncs everything.
+        log.debug('Write refused, the leader Lease is no longer valid', { err });
+        m?.reconcileTotal.inc({ controller: this.name, result: 'fenced' });
+      } else if (isConflict(err)) {
         log.debug('Conflict writing object, requeueing', { err });
         m?.reconcileTotal.inc({ controller: this.name, result: 'conflict' });
       } else {

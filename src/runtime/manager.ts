@@ -76,7 +76,8 @@ export class Manager {
     this.log = opts.logger ?? rootLogger;
     this.metrics = opts.metrics ?? new OperatorMetrics({ collectDefault: true });
     const identity = opts.leaderElection ? opts.leaderElection.identity : undefined;
-    this.recorder = new EventRecorder(opts.client, {
+    // Events are writes too: a replica resumed after a pause must not report what it no longer decides.
+    this.recorder = new EventRecorder(this.fenced(opts.client), {
       component: opts.component ?? 'haein-operator',
       ...(identity ? { instance: identity } : {}),
       logger: this.log,
@@ -139,6 +140,14 @@ export class Manager {
    */
   leaseValid(): boolean {
     return this.elector ? this.elector.leaseValid() : this.started && !this.stopping;
+  }
+
+  /**
+   * `client` fenced by this replica's Lease: its writes are refused once {@link leaseValid} turns false under
+   * leader election (unfenced without it, so a single replica's in-flight reconciles finish during shutdown).
+   */
+  fenced(client: KubeClient): KubeClient {
+    return this.opts.leaderElection ? client.withWriteFence(() => this.leaseValid()) : client;
   }
 
   /** Port of the health server once started. */

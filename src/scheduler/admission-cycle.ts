@@ -102,6 +102,11 @@ export interface AdmissionCycleDeps {
    * A rejection postpones the cycle's writes.
    */
   beforeRelease?(released: LedgerEntry[], at: Date): Promise<void>;
+  /**
+   * Told each cycle's instant before it plans (`begin`) and when its writes are done or abandoned (`end`):
+   * metering settles no further than the instant of a cycle in flight, whose new claims are not in the ledger yet.
+   */
+  inFlight?: { begin(at: Date): void; end(): void };
   metrics?: CycleMetricsPort;
   log: LogPort;
   now?: () => number;
@@ -280,6 +285,15 @@ export class AdmissionCycle {
       return;
     }
     const t0 = this.#now();
+    this.#d.inFlight?.begin(new Date(t0));
+    try {
+      await this.#decideAndWrite(t0);
+    } finally {
+      this.#d.inFlight?.end();
+    }
+  }
+
+  async #decideAndWrite(t0: number): Promise<void> {
     if (this.#gcDue) this.#collectOrphans(t0);
     this.#queue.wake(this.#seq);
     const batch = this.#queue.take(this.#o.maxBatch);
@@ -453,7 +467,7 @@ export class AdmissionCycle {
           events.push(() => this.#d.recorder.event(obj, 'Normal', EVENT_REASONS.placed, `Placed ${what} on ${where}`));
           for (const v of o.victims) {
             this.#d.notify(v.claim);
-            events.push(() => this.#preempted(obj, r.demand, v, plan));
+            events.push(() => this.#preempted(obj, r.demand, v, plan, o.tenant));
           }
           const defrag = o.defrag;
           if (defrag) {
@@ -525,13 +539,27 @@ export class AdmissionCycle {
     }
   }
 
-  /** Events on both sides of a preemption; pods using the taken slice are evicted (with their grace period). */
-  async #preempted(requester: KubeObject, d: Demand, v: PlannedVictim, plan: CyclePlan): Promise<void> {
+  /**
+   * Events on both sides of a preemption — a reclaim when the victim is another tenant's borrowed claim — and
+   * pods using the taken slice are evicted (with their grace period).
+   */
+  async #preempted(requester: KubeObject, d: Demand, v: PlannedVictim, plan: CyclePlan, tenant: string | undefined): Promise<void> {
     const place = `${v.node}/gpu${v.gpuIndex}${v.start !== undefined ? `@${v.start}` : ''}`;
     const by = `${d.who.kind} ${d.who.namespace}/${d.who.name} (priority ${d.priority})`;
     const victim = `${v.claim.kind} ${v.claim.namespace}/${v.claim.name} slot ${v.claim.slot} (priority ${v.claim.priority})`;
-    await this.#d.recorder.event(requester, 'Normal', EVENT_REASONS.preempted, `Preempted ${victim} on ${place}`);
-    await this.#d.recorder.event(claimantObject(v.claim), 'Warning', EVENT_REASONS.preempted, `Slot ${v.claim.slot} on ${place} was taken by ${by}`);
+    const what = `${v.profile ?? 'whole GPU'} on ${place}`;
+    if (v.claim.tenant && tenant && v.claim.tenant !== tenant) {
+      await this.#d.recorder.event(requester, 'Normal', EVENT_REASONS.reclaimed, `Reclaimed ${what} for tenant ${tenant}: tenant ${v.claim.tenant} had borrowed it for ${victim}`);
+      await this.#d.recorder.event(
+        claimantObject(v.claim),
+        'Warning',
+        EVENT_REASONS.reclaimed,
+        `Slot ${v.claim.slot} (${what}) was borrowed by tenant ${v.claim.tenant} and is reclaimed by tenant ${tenant} for ${by}; it is placed again when quota allows`,
+      );
+    } else {
+      await this.#d.recorder.event(requester, 'Normal', EVENT_REASONS.preempted, `Preempted ${victim} on ${place}`);
+      await this.#d.recorder.event(claimantObject(v.claim), 'Warning', EVENT_REASONS.preempted, `Slot ${v.claim.slot} on ${place} was taken by ${by}`);
+    }
     if (!v.busy) return;
     for (const pod of this.#d.podsHolding(v, plan.draft.original(v.node))) {
       try {

@@ -4,7 +4,7 @@
  * cycle runs, so a demand is declarative ("hold these slots") rather than an instruction ("place slot 2"), and
  * submitting the same demand twice is harmless. Pure.
  */
-import type { ClaimRef, GpuPartition, TrainingJob } from '../api/types.js';
+import type { ClaimRef, GpuPartition, ObjectMeta, TrainingJob } from '../api/types.js';
 import type { ClaimantId, ClaimantKind, LedgerEntry } from '../ledger/claims.js';
 import type { PlacementRequest } from '../placement/types.js';
 import { gangRequest, partitionRequest } from './requests.js';
@@ -68,19 +68,25 @@ export function demandSignature(d: Demand): string {
   return `${d.uid}|${d.generation}|${d.priority}|${w}`;
 }
 
+/** What every demand of a claimant carries: its key, identity, generation, priority and age. */
+function demandBase<K extends ClaimantKind>(kind: K, obj: { metadata: ObjectMeta; spec: { priority?: number } }) {
+  const namespace = obj.metadata.namespace as string;
+  const name = obj.metadata.name as string;
+  return {
+    key: demandKey(kind, namespace, name),
+    who: { kind, namespace, name },
+    uid: obj.metadata.uid ?? '',
+    generation: obj.metadata.generation ?? 0,
+    priority: obj.spec.priority ?? 0,
+    created: obj.metadata.creationTimestamp ?? '',
+  };
+}
+
 /** The demand of a partition: hold `count` slots of its profile, or nothing while it is being deleted. */
 export function partitionDemand(p: GpuPartition, opts: { release: boolean; inUse: boolean }): Demand {
-  const ns = p.metadata.namespace as string;
-  const name = p.metadata.name as string;
-  const uid = p.metadata.uid ?? '';
-  const base = {
-    key: demandKey('GpuPartition', ns, name),
-    who: { kind: 'GpuPartition' as const, namespace: ns, name },
-    uid,
-    generation: p.metadata.generation ?? 0,
-    priority: p.spec.priority ?? 0,
-    created: p.metadata.creationTimestamp ?? '',
-  };
+  const base = demandBase('GpuPartition', p);
+  const { namespace: ns, name } = base.who;
+  const uid = base.uid;
   if (opts.release) return { ...base, want: { kind: 'release', cause: 'owner' } };
   const count = p.spec.count ?? 1;
   const priority = p.spec.priority ?? 0;
@@ -103,17 +109,9 @@ export function partitionDemand(p: GpuPartition, opts: { release: boolean; inUse
 
 /** The demand of a job: hold its whole gang (one claim per rank), or nothing. */
 export function jobDemand(job: TrainingJob, opts: { release: boolean }): Demand {
-  const ns = job.metadata.namespace as string;
-  const name = job.metadata.name as string;
-  const uid = job.metadata.uid ?? '';
-  const base = {
-    key: demandKey('TrainingJob', ns, name),
-    who: { kind: 'TrainingJob' as const, namespace: ns, name },
-    uid,
-    generation: job.metadata.generation ?? 0,
-    priority: job.spec.priority ?? 0,
-    created: job.metadata.creationTimestamp ?? '',
-  };
+  const base = demandBase('TrainingJob', job);
+  const { namespace: ns, name } = base.who;
+  const uid = base.uid;
   if (opts.release) return { ...base, want: { kind: 'release', cause: 'owner' } };
   const priority = job.spec.priority ?? 0;
   const replicas = job.spec.replicas;

@@ -6,6 +6,7 @@
  */
 import type { GpuNode, PodRef } from '../../api/types.js';
 import { isConflict } from '../../k8s/errors.js';
+import { EVENT_REASONS } from '../../api/conditions.js';
 import { writeLedgerNode } from '../../ledger/ledger-write.js';
 import { RESOURCES } from '../../k8s/resources.js';
 import { claimantObject } from '../../ledger/claimant-ref.js';
@@ -75,7 +76,7 @@ export class ClaimReconciliationPass {
         }
         throw new Error(`writing swapped claims of GpuNode ${node}`, { cause: err });
       }
-      log.info('Swapped claims to match the devices pods use', { node, swaps: plan.swaps.length });
+      log.info('Swapped claims to match the devices pods use', { node, swaps: plan.swaps.length, restored: plan.swaps.filter((x) => x.restored).length });
     }
     await this.#report(gn, plan);
     return plan.updated ? 'swapped' : 'unchanged';
@@ -91,16 +92,23 @@ export class ClaimReconciliationPass {
       await rec.event(
         claimantObject(s.used.claim),
         'Normal',
-        'ClaimSwapped',
+        EVENT_REASONS.claimSwapped,
         `Pod ${pod} was given ${s.profile} ${used}, ${was}; slot ${s.used.claim.slot} moved there from ${freed}`,
       );
       if (s.freed.displaced) {
         await rec.event(
           claimantObject(s.freed.displaced),
           'Normal',
-          'ClaimSwapped',
+          EVENT_REASONS.claimSwapped,
           `Slot ${s.freed.displaced.slot} moved from ${used} (used by pod ${pod} of ${describeClaim(s.used.claim)}) to ${freed}`,
         );
+      }
+      if (!s.restored) continue;
+      // The target had dropped the device the pod uses: it was put back, and what was planned over it moves.
+      const over = s.restored.displaced.map((c) => `${describeClaim(c)} slot ${c.slot}`);
+      await rec.event(gn, 'Warning', EVENT_REASONS.sliceRestored, `${s.profile} ${used} is in use by pod ${pod} but the target had dropped it: put back${over.length ? `, displacing ${over.join(', ')}` : ''}`);
+      for (const c of s.restored.displaced) {
+        await rec.event(claimantObject(c), 'Warning', EVENT_REASONS.claimDisplaced, `Slot ${c.slot} was planned over ${s.profile} ${used}, which pod ${pod} uses; it is placed again`);
       }
     }
     for (const m of plan.misuses) {
@@ -110,11 +118,11 @@ export class ClaimReconciliationPass {
         m.cause === 'NoClaimant'
           ? 'the pod belongs to no GpuPartition or TrainingJob'
           : `${describeClaim(m.claimant as ClaimantId)} holds no idle ${m.profile} on this node to swap with`;
-      await rec.event(gn, 'Warning', 'SliceMisused', `Pod ${podKey(m.pod)} uses ${where}, ${held}: ${why}`);
+      await rec.event(gn, 'Warning', EVENT_REASONS.sliceMisused, `Pod ${podKey(m.pod)} uses ${where}, ${held}: ${why}`);
     }
   }
 
-  /** Owners of the reported pods; unknown pods (gone, or on another node now) are left out. */
+  /** Owners of the reported pods; unknown pods (gone, or on another node now) and pods being deleted are left out. */
   async #resolve(node: string, pods: PodRef[]): Promise<Map<string, ClaimantId | null>> {
     const before = this.#owners.get(node) ?? new Map<string, KnownOwner>();
     const now = new Map<string, KnownOwner>();
@@ -123,6 +131,8 @@ export class ClaimReconciliationPass {
       const cached = this.#d.pods?.get(ref.name, ref.namespace);
       const known = before.get(key);
       let found: KnownOwner | undefined;
+      // A pod being deleted (evicted from a preempted slice, say) is about to free its device: nothing to trade.
+      if (cached?.metadata.deletionTimestamp) continue;
       if (cached && matches(cached, ref, node)) found = { ...(cached.metadata.uid ? { uid: cached.metadata.uid } : {}), owner: podClaimant(cached) };
       else if (known && (!ref.uid || known.uid === ref.uid)) found = known;
       else {

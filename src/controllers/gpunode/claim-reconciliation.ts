@@ -4,11 +4,15 @@
  * slice the ledger records for B. Before use such slices are interchangeable, so the ledger follows the
  * kubelet: the claim of the slice a pod uses is swapped with an idle slice its own claimant holds (or with the
  * slice the other claimant's pod uses, when the two crossed). Nothing in use ever loses the claim of the pod
- * using it. Pure: no Kubernetes calls.
+ * using it. A pod on a device the target dropped (planned from a report that still said idle) keeps it: the
+ * device is put back into the target (`restoreDevice`) and takes the claim of an idle device its claimant holds,
+ * when there is one; a pod whose claimant holds none there is being preempted, or misuses the device, and the
+ * target stands. Pure: no Kubernetes calls.
  */
 import { JOB_LABEL, PARTITION_LABEL } from '../../api/constants.js';
 import type { ClaimRef, GpuNode, ObjectMeta, PodRef, TargetGpu } from '../../api/types.js';
 import { claimNames, type ClaimantId } from '../../ledger/claims.js';
+import { restoreDevice } from './in-use-restoration.js';
 
 /**
  * Who a pod belongs to: its claimant, `null` for a pod of no claimant, `undefined` when the pod is not known
@@ -34,6 +38,11 @@ export interface ClaimSwap {
   used: DevicePlace & { claim: ClaimRef; pod: PodRef };
   /** The device the pod's claimant held; it now carries `displaced` (the used device's former claim, if any). */
   freed: DevicePlace & { displaced?: ClaimRef };
+  /**
+   * Set when the target had dropped the used device: it was put back, and these claims of target entries that
+   * overlapped it were taken out of the ledger (the admission cycle places them again).
+   */
+  restored?: { displaced: ClaimRef[] };
 }
 
 /** A pod on a device its claimant does not hold, that no swap could fix. */
@@ -77,20 +86,20 @@ interface Unit {
  * `owns` limits the work to claims and pods of namespaces this operator manages.
  */
 export function reconcileClaims(gn: GpuNode, podOwner: PodOwner, owns: (namespace: string) => boolean = () => true): ClaimReconciliation {
-  const node = gn.metadata.name ?? '';
   const copy = structuredClone(gn);
   const units = deviceUnits(copy);
   const swaps: ClaimSwap[] = [];
   for (;;) {
-    const pass = swapPass(node, units, podOwner, owns);
+    const pass = swapPass(copy, units, podOwner, owns);
     swaps.push(...pass.swaps);
     // Every swap gives one more in-use device its user's claim, so this ends.
     if (pass.swaps.length === 0) return { swaps, misuses: pass.misuses, ...(swaps.length > 0 ? { updated: copy } : {}) };
   }
 }
 
-/** One walk over the devices, swapping claims in `units` (and so in the node they point into). */
-function swapPass(node: string, units: Unit[], podOwner: PodOwner, owns: (namespace: string) => boolean): { swaps: ClaimSwap[]; misuses: SliceMisuse[] } {
+/** One walk over the devices, swapping claims in `units` (and so in `gn`, whose target entries they point into). */
+function swapPass(gn: GpuNode, units: Unit[], podOwner: PodOwner, owns: (namespace: string) => boolean): { swaps: ClaimSwap[]; misuses: SliceMisuse[] } {
+  const node = gn.metadata.name ?? '';
   const swaps: ClaimSwap[] = [];
   const misuses: SliceMisuse[] = [];
   for (const u of units) {
@@ -105,14 +114,26 @@ function swapPass(node: string, units: Unit[], podOwner: PodOwner, owns: (namesp
       misuses.push({ ...misuse, cause: 'NoClaimant' });
       continue;
     }
-    // Another operator's claim, or a device the target no longer lists, is not ours to trade.
-    const partner = u.target && (!holder || owns(holder.namespace)) ? swapPartner(u, owner, holder, units, podOwner) : undefined;
+    // Another operator's claim is not ours to trade.
+    const partner = !holder || owns(holder.namespace) ? swapPartner(u, owner, holder, units, podOwner) : undefined;
     if (!partner?.target?.claim) {
       misuses.push({ ...misuse, cause: 'NoSwappableSlice', claimant: owner });
       continue;
     }
+    let restored: { displaced: ClaimRef[] } | undefined;
+    if (!u.target) {
+      const r = restoreDevice(gn, u, owns);
+      if (!r) {
+        misuses.push({ ...misuse, cause: 'NoSwappableSlice', claimant: owner });
+        continue;
+      }
+      u.target = r.entry;
+      restored = { displaced: r.displaced };
+      // Idle devices of the GPU that the new entry replaced are no longer listed either.
+      for (const x of units) if (x !== u && x.gpuIndex === u.gpuIndex && x.target && !targetLists(gn, x)) delete x.target;
+    }
     const mine = partner.target.claim;
-    u.target!.claim = mine;
+    u.target.claim = mine;
     if (holder) partner.target.claim = holder;
     else delete partner.target.claim;
     swaps.push({
@@ -120,6 +141,7 @@ function swapPass(node: string, units: Unit[], podOwner: PodOwner, owns: (namesp
       profile: u.profile,
       used: { ...place, claim: mine, pod: u.pod },
       freed: { gpuIndex: partner.gpuIndex, ...(partner.start !== undefined ? { start: partner.start } : {}), uuid: partner.uuid, ...(holder ? { displaced: holder } : {}) },
+      ...(restored ? { restored } : {}),
     });
   }
   return { swaps, misuses };
@@ -140,6 +162,13 @@ function swapPartner(u: Unit, owner: ClaimantId, holder: ClaimRef | undefined, u
       })
     : undefined;
   return crossed ?? owned.find((x) => !x.inUse && !x.pod);
+}
+
+/** True when `gn`'s target still holds the very entry `u` points at. */
+function targetLists(gn: GpuNode, u: Unit): boolean {
+  const t = gn.spec?.gpus?.find((g) => g.index === u.gpuIndex);
+  if (!t) return false;
+  return u.start === undefined ? t === u.target : t.slices.some((s) => s === u.target);
 }
 
 /** Realised devices of the node, each joined with its target entry, in GPU and start order. */

@@ -136,3 +136,31 @@ function rowFor(r: UsageRecord, namespace: string, profile: string, maxRows: num
   r.rows.set(k, row);
   return row;
 }
+
+/** Identity of a claim wherever it sits (a defragmentation move keeps it). */
+export function claimIdentity(e: LedgerEntry): string {
+  const c = e.claim;
+  return `${c.kind}/${c.namespace}/${c.name}/${c.uid}/${c.slot}`;
+}
+
+/**
+ * The claims each tenant holds: the ledger's entries, and `departed` entries (claims whose GpuNode was deleted,
+ * with the instant they left) unless the claim is still in the ledger elsewhere. `owns` limits them to the
+ * namespaces this operator manages.
+ */
+export function claimsByTenant(entries: LedgerEntry[], departed: Array<{ entry: LedgerEntry; endedAt: number }> = [], owns: (namespace: string) => boolean = () => true): Map<string, MeteredClaim[]> {
+  const out = new Map<string, MeteredClaim[]>();
+  const add = (c: MeteredClaim) => {
+    let list = out.get(c.tenant);
+    if (!list) out.set(c.tenant, (list = []));
+    list.push(c);
+  };
+  const live = new Set<string>();
+  for (const e of entries) {
+    if (!owns(e.claim.namespace)) continue;
+    live.add(claimIdentity(e));
+    add(meteredClaim(e));
+  }
+  for (const d of departed) if (owns(d.entry.claim.namespace) && !live.has(claimIdentity(d.entry))) add({ ...meteredClaim(d.entry), endedAt: d.endedAt });
+  return out;
+}

@@ -3,7 +3,7 @@
  * fails with a message that says exactly how to get it — e2e tests never silently skip.
  */
 import { execFile, spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { REPO_ROOT, eventually, kubectl, stateDir } from '../../support/cluster.js';
@@ -31,10 +31,10 @@ export async function nodeReady(name: string): Promise<boolean> {
   return out.trim() === 'True';
 }
 
-/** Runs a hack/ script with inherited output (progress stays visible) and a time limit. */
-export function runScript(script: string, args: string[] = [], timeoutMs = 20 * 60_000): Promise<void> {
+/** Runs a hack/ script with inherited output (progress stays visible), a time limit and optional extra env. */
+export function runScript(script: string, args: string[] = [], timeoutMs = 20 * 60_000, extraEnv: Record<string, string> = {}): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn(join(REPO_ROOT, script), args, { cwd: REPO_ROOT, stdio: 'inherit' });
+    const child = spawn(join(REPO_ROOT, script), args, { cwd: REPO_ROOT, stdio: 'inherit', env: { ...process.env, ...extraEnv } });
     const timer = setTimeout(() => child.kill('SIGTERM'), timeoutMs);
     child.on('error', (err) => {
       clearTimeout(timer);
@@ -96,4 +96,68 @@ export async function allocatable(node: string, resource: string): Promise<numbe
   const out = await kubectl(['get', 'node', node, '-o', 'jsonpath={.status.allocatable}']);
   const parsed = JSON.parse(out || '{}') as Record<string, string>;
   return Number(parsed[resource] ?? 0);
+}
+
+/** Pid of a node-mode process from its pid file under the state dir (`kubelet`, `haein-node-agent`), if alive. */
+export function nodeProcessPid(name: string): number | undefined {
+  let pid: number;
+  try {
+    pid = Number(readFileSync(join(stateDir(), 'pids', `${name}.pid`), 'utf8').trim());
+  } catch {
+    return undefined;
+  }
+  return processAlive(pid) ? pid : undefined;
+}
+
+/** Whether `pid` runs and is not a zombie. */
+function processAlive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return !/^\d+ \(.*\) [ZX] /.test(stat);
+  } catch {
+    return false;
+  }
+}
+
+/** Waits until `pid` has exited. */
+async function exited(pid: number, what: string): Promise<void> {
+  await eventually(async () => !processAlive(pid), { timeoutMs: 30_000, intervalMs: 100, what });
+}
+
+/**
+ * Restarts the node-mode kubelet with the command line it runs with (read from /proc), as a kubelet upgrade or
+ * crash-restart would: SIGTERM to its process group, then the same binary and flags in a new session, logging to
+ * the same file, with its pid file updated so node-down.sh stops the new one. Running containers are untouched.
+ * Returns the time of the restart.
+ */
+export async function restartKubelet(): Promise<number> {
+  const pid = nodeProcessPid('kubelet');
+  if (pid === undefined) throw new Error('the node-mode kubelet is not running (no live pid in the state dir)');
+  const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter((a) => a !== '');
+  const restartedAt = Date.now();
+  process.kill(-pid, 'SIGTERM');
+  await exited(pid, `kubelet ${pid} to exit`);
+  const log = openSync(join(stateDir(), 'logs', 'kubelet.log'), 'a');
+  try {
+    const child = spawn(argv[0], argv.slice(1), { detached: true, stdio: ['ignore', log, log] });
+    child.unref();
+    if (child.pid === undefined) throw new Error(`restarting the kubelet (${argv[0]}) failed`);
+    writeFileSync(join(stateDir(), 'pids', 'kubelet.pid'), `${child.pid}\n`);
+  } finally {
+    closeSync(log);
+  }
+  return restartedAt;
+}
+
+/** SIGKILLs the host node agent's process group (no shutdown code runs) and waits until it is gone. */
+export async function killNodeAgent(): Promise<void> {
+  const pid = nodeProcessPid('haein-node-agent');
+  if (pid === undefined) throw new Error('the host node agent is not running');
+  process.kill(-pid, 'SIGKILL');
+  await exited(pid, `node agent ${pid} to die`);
+}
+
+/** (Re)starts the host node agent through hack/node/agent.sh; `env` reaches the agent (e.g. HAEIN_RECONFIGURE_DELAY_MS). */
+export async function startNodeAgent(env: Record<string, string> = {}, action: 'start' | 'restart' = 'start'): Promise<void> {
+  await runScript('hack/node/agent.sh', [action], 3 * 60_000, env);
 }

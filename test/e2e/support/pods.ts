@@ -26,7 +26,12 @@ export interface TestPodSpec {
 export interface PodView {
   metadata: { name: string; namespace: string; uid: string; labels?: Record<string, string> };
   spec: { nodeName?: string; schedulingGates?: Array<{ name: string }>; containers: Array<{ name: string; env?: Array<{ name: string; value?: string }> }> };
-  status: { phase?: string; podIP?: string; conditions?: Array<{ type: string; status: string; reason?: string; message?: string }> };
+  status: {
+    phase?: string;
+    podIP?: string;
+    conditions?: Array<{ type: string; status: string; reason?: string; message?: string }>;
+    containerStatuses?: Array<{ name: string; restartCount?: number; containerID?: string }>;
+  };
 }
 
 /** Builds the Pod manifest for a TestPodSpec (pure). */

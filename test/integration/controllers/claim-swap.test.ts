@@ -2,7 +2,9 @@
  * Claim reconciliation against the real API server: two partitions hold one 1g.23gb slice each on one node,
  * and a simulated agent reports that partition A's pod got B's slice (as a kubelet may decide). The operator
  * swaps the two claims in the node's ledger, emits ClaimSwapped on both partitions, and their statuses then
- * name the right devices. A pod of no partition on a held slice only raises SliceMisused on the GpuNode.
+ * name the right devices. A pod of no partition on a held slice only raises SliceMisused on the GpuNode. A pod
+ * on a spare slice that the ledger re-carved from a stale report keeps it: the slice is restored with its
+ * partition's claim and the claim planned over it is displaced (SliceRestored, ClaimDisplaced).
  */
 import { PARTITION_GATE, PARTITION_LABEL } from '../../../src/api/constants.js';
 import type { GpuNode, GpuPartition } from '../../../src/api/types.js';
@@ -10,7 +12,7 @@ import { ledgerEntries } from '../../../src/ledger/claims.js';
 import type { PodObject } from '../../../src/api/pods.js';
 import type { KubeClient } from '../../../src/k8s/client.js';
 import { RESOURCES } from '../../../src/k8s/resources.js';
-import { eventually, type TestNamespace } from '../../support/cluster.js';
+import { eventually, type TestNamespace, type EventLike } from '../../support/cluster.js';
 import { OperatorHarness } from '../../support/operator-harness.js';
 import type { FakeAgent } from './fake-agent.js';
 
@@ -21,12 +23,6 @@ let node: string;
 let selector: Record<string, string>;
 const h = new OperatorHarness();
 
-interface EventLike {
-  type: string;
-  reason: string;
-  message: string;
-  involvedObject: { kind: string; name: string };
-}
 
 const startOf = async (name: string) =>
   ledgerEntries([(await client.get<GpuNode>(RESOURCES.gpuNode, node))!]).find((e) => e.claim.namespace === ns.name && e.claim.name === name)?.start;
@@ -136,4 +132,86 @@ test('a pod of no partition on B’s slice: Warning SliceMisused on the GpuNode,
   expect(warning.type).toBe('Warning');
   expect(warning.message).toContain(`${ns.name}/stranger`);
   expect([await startOf('a'), await startOf('b')]).toEqual([aStart, bStart]);
+});
+
+test('a pod on a slice the ledger re-carved (planned from a stale report): the slice is put back with its partition’s claim, the claim planned over it is placed again', async () => {
+  // A fresh partition e, realised and idle (a's and b's slices are in use by now).
+  await client.create(RESOURCES.gpuPartition, {
+    apiVersion: 'gpu.haein.dev/v1alpha1',
+    kind: 'GpuPartition',
+    metadata: { name: 'e', namespace: ns.name },
+    spec: { profile: '1g.23gb', count: 1, nodeSelector: selector },
+  });
+  agent.start();
+  await eventually(async () => (await client.get<GpuPartition>(RESOURCES.gpuPartition, 'e', ns.name))?.status?.phase === 'Ready', { what: 'e Ready' });
+  agent.stop();
+  // A tick already under way finishes; from here on the test plays the agent again.
+  await new Promise((r) => setTimeout(r, 1000));
+  const eStart = (await startOf('e'))!;
+  // A partition no node can take: once displaced it stays unplaced, so the test sees the displacement itself.
+  const d = await client.create<GpuPartition>(RESOURCES.gpuPartition, {
+    apiVersion: 'gpu.haein.dev/v1alpha1',
+    kind: 'GpuPartition',
+    metadata: { name: 'd', namespace: ns.name },
+    spec: { profile: '1g.45gb', count: 1, nodeSelector: { 'haein.dev/nowhere': 'true' } },
+  });
+  // A 1g.45gb start (0, 2, 4, 6) clear of every slice the ledger holds.
+  const held = ledgerEntries([(await client.get<GpuNode>(RESOURCES.gpuNode, node))!]).map((e) => e.start);
+  const spare = [6, 4, 2, 0].find((s) => !held.includes(s) && !held.includes(s + 1))!;
+  expect(spare).toBeDefined();
+
+  // What a cycle planning from a report that still said idle would write: d's 1g.45gb over the spare 1g.23gb...
+  const gn = (await client.get<GpuNode>(RESOURCES.gpuNode, node))!;
+  gn.spec!.gpus![0]!.slices.push({
+    profile: '1g.45gb',
+    start: spare,
+    claim: { kind: 'GpuPartition', namespace: ns.name, name: 'd', uid: d.metadata.uid!, slot: 0, priority: 0, preemptible: false, allocatedAt: new Date().toISOString() },
+  });
+  gn.spec!.gpus![0]!.slices.sort((x, y) => x.start - y.start);
+  await client.replace(RESOURCES.gpuNode, gn);
+  // ...while the kubelet had given that spare to a pod of partition e (whose own slice sits idle).
+  await client.create(RESOURCES.pod, {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: 'e-notebook', namespace: ns.name, labels: { [PARTITION_LABEL]: 'e' } },
+    spec: { nodeSelector: { 'haein.dev/nowhere': 'true' }, containers: [{ name: 'main', image: 'busybox' }] },
+  });
+  for (;;) {
+    const cur = (await client.get<GpuNode>(RESOURCES.gpuNode, node))!;
+    cur.status!.gpus![0]!.slices.push({ profile: '1g.23gb', start: spare, uuid: `MIG-spare-${spare}`, deviceId: `MIG-spare-${spare}`, inUse: true, pod: { namespace: ns.name, name: 'e-notebook' } });
+    try {
+      await client.replaceStatus(RESOURCES.gpuNode, cur);
+      break;
+    } catch (err) {
+      if ((err as { code?: number }).code !== 409) throw err;
+    }
+  }
+
+  // The running pod wins: its slice is back in the target with e's claim, d's claim is gone, e's old slice is spare.
+  const after = await eventually(
+    async () => {
+      const cur = (await client.get<GpuNode>(RESOURCES.gpuNode, node))!;
+      const mine = ledgerEntries([cur]).filter((e) => e.claim.namespace === ns.name);
+      return mine.find((e) => e.claim.name === 'e')?.start === spare && !mine.some((e) => e.claim.name === 'd') ? cur : undefined;
+    },
+    { what: 'the busy slice restored to e, d displaced' },
+  );
+  const slices = after.spec!.gpus![0]!.slices;
+  expect(slices.find((s) => s.start === spare)).toMatchObject({ profile: '1g.23gb', claim: { name: 'e' } });
+  expect(slices.find((s) => s.start === eStart)?.claim).toBeUndefined();
+  expect(slices.some((s) => s.profile === '1g.45gb' && s.start === spare)).toBe(false);
+
+  const restored = await eventually(async () => (await eventsIn('default', 'SliceRestored')).find((e) => e.involvedObject.name === node), { what: 'SliceRestored on the GpuNode' });
+  expect(restored.message).toContain(`${ns.name}/e-notebook`);
+  expect(restored.message).toContain(`GpuPartition ${ns.name}/d slot 0`);
+  const displaced = await eventually(async () => (await eventsIn(ns.name, 'ClaimDisplaced')).find((e) => e.involvedObject.name === 'd'), { what: 'ClaimDisplaced on d' });
+  expect(displaced.type).toBe('Warning');
+  // d is waiting again (nothing can take it), with the cycle's reason.
+  await eventually(
+    async () => {
+      const p = await client.get<GpuPartition>(RESOURCES.gpuPartition, 'd', ns.name);
+      return p?.status?.conditions?.find((c) => c.type === 'Allocated' && c.status === 'False') ? p : undefined;
+    },
+    { what: 'd waiting again' },
+  );
 });

@@ -5,17 +5,18 @@
  * node selector for this suite's simulated nodes; nothing else is changed.
  */
 import { JOB_LABEL, PARTITION_GATE } from '../../../src/api/constants.js';
-import type { GpuPartition, TrainingJob } from '../../../src/api/types.js';
+import type { GpuPartition, GpuTenant, TrainingJob } from '../../../src/api/types.js';
 import { podTargetNode, type PodObject } from '../../../src/api/pods.js';
 import type { KubeClient } from '../../../src/k8s/client.js';
 import { RESOURCES } from '../../../src/k8s/resources.js';
-import { eventually, type TestNamespace } from '../../support/cluster.js';
+import { eventually, kubectl, type TestNamespace } from '../../support/cluster.js';
 import { createExamples } from '../../support/examples.js';
 import { OperatorHarness } from '../../support/operator-harness.js';
 
 let client: KubeClient;
 let ns: TestNamespace;
 const h = new OperatorHarness();
+let tenants: string[] = [];
 
 
 beforeAll(async () => {
@@ -26,10 +27,13 @@ beforeAll(async () => {
   h.startAgent();
   await h.startOperator();
 
-  await createExamples(client, ns.name, selector);
+  tenants = await createExamples(client, ns.name, selector);
 });
 
-afterAll(() => h.stop());
+afterAll(async () => {
+  for (const t of tenants) await client.delete(RESOURCES.gpuTenant, t).catch(() => undefined);
+  await h.stop();
+});
 
 const ready = (name: string) =>
   eventually(async () => {
@@ -76,4 +80,34 @@ test('llm-pretrain: two workers with 8 whole GPUs each on two nodes of the cliqu
     return j?.status?.phase === 'Running' ? j : undefined;
   }, { timeoutMs: 60_000, what: 'llm-pretrain Running' });
   expect(job.status?.workers?.map((w) => w.gpuIndices?.length)).toEqual([8, 8]);
+});
+
+test('tenants: research runs all of the above on 16 GPU-eq of its own and 1.429 borrowed from vision, its cohort peer', async () => {
+  const [research, vision] = ['research', 'vision'].map((t) => `${t}-${ns.name}`) as [string, string];
+  expect(tenants.sort()).toEqual([research, vision].sort());
+  // 2 × 8 whole GPUs + one 1g (1/7) + two 3g (6/7) + the serving partition's one 3g (3/7) = 17.429 GPU-eq.
+  const status = await eventually(async () => {
+    const s = (await client.get<GpuTenant>(RESOURCES.gpuTenant, research))?.status;
+    return s?.used === 17.429 ? s : undefined;
+  }, { timeoutMs: 60_000, what: 'research uses 17.429 GPU-eq' });
+  expect(status).toMatchObject({ borrowed: 1.429, waiting: 0, namespaces: [ns.name] });
+  expect((await client.get<GpuTenant>(RESOURCES.gpuTenant, vision))?.status).toMatchObject({ used: 0, lent: 1.429 });
+});
+
+test('llm-serving: the Deployment\'s replica runs on the elastic 3g.90gb partition, and a second replica grows it to 2 slices', async () => {
+  const servers = async () => (await client.list<PodObject>(RESOURCES.pod, { namespace: ns.name, labelSelector: 'app.kubernetes.io/name=llm-serving' })).items;
+  await eventually(async () => (await servers()).some((x) => !(x.spec.schedulingGates ?? []).some((g) => g.name === PARTITION_GATE)), { timeoutMs: 60_000, what: 'first replica admitted' });
+  expect((await ready('llm-serving')).spec.count).toBe(1);
+  await kubectl(['-n', ns.name, 'scale', 'deployment/llm-serving', '--replicas=2']);
+  const p = await eventually(async () => {
+    const x = await client.get<GpuPartition>(RESOURCES.gpuPartition, 'llm-serving', ns.name);
+    return x?.spec.count === 2 && x.status?.phase === 'Ready' && x.status.replicas === 2 ? x : undefined;
+  }, { timeoutMs: 60_000, what: 'llm-serving grown to 2 slices' });
+  expect(p.status?.autoscale?.consumers).toBe(2);
+  const admitted = await eventually(async () => {
+    const open = (await servers()).filter((x) => !(x.spec.schedulingGates ?? []).some((g) => g.name === PARTITION_GATE));
+    return open.length === 2 ? open : undefined;
+  }, { timeoutMs: 60_000, what: 'both replicas admitted' });
+  const nodes = new Set(p.status?.allocations?.map((a) => a.node));
+  for (const pod of admitted) expect(nodes.has(podTargetNode(pod) as string)).toBe(true);
 });

@@ -4,7 +4,7 @@
  */
 import type { GpuNode } from '../../../src/api/types.js';
 import { KubeClient } from '../../../src/k8s/client.js';
-import { isAlreadyExists, isConflict, isNotFound } from '../../../src/k8s/errors.js';
+import { isAlreadyExists, isConflict, isFencedWrite, isNotFound } from '../../../src/k8s/errors.js';
 import { RESOURCES, type ResourceRef } from '../../../src/k8s/resources.js';
 import { createTestNamespace, getKubeConfig, installCrds, type TestNamespace } from '../../support/cluster.js';
 
@@ -73,5 +73,30 @@ describe('KubeClient (real API server)', () => {
     } finally {
       await client.delete(RESOURCES.gpuNode, name);
     }
+  });
+
+  it('a write-fenced client reads always and writes only while its fence holds, sharing the same server', async () => {
+    let valid = true;
+    const fenced = client.withWriteFence(() => valid);
+    await fenced.create<ConfigMap>(configMaps, { metadata: { name: 'f', namespace: ns.name }, data: { n: '1' } });
+    valid = false;
+    const refused = await fenced.mergePatch(configMaps, 'f', { data: { n: '2' } }, ns.name).catch((e) => e);
+    expect(isFencedWrite(refused)).toBe(true);
+    expect(isFencedWrite(await fenced.delete(configMaps, 'f', ns.name).catch((e) => e))).toBe(true);
+    // Reads still work, the object is untouched, and the unfenced client it came from is unaffected.
+    expect((await fenced.get<ConfigMap>(configMaps, 'f', ns.name))?.data).toEqual({ n: '1' });
+    expect((await client.mergePatch<ConfigMap>(configMaps, 'f', { data: { n: '3' } }, ns.name)).data).toEqual({ n: '3' });
+    valid = true;
+    expect(await fenced.delete(configMaps, 'f', ns.name)).toBe(true);
+  });
+
+  it('checks the fence again when the request gets its connected socket: a write that turned stale in between is not sent', async () => {
+    await client.create<ConfigMap>(configMaps, { metadata: { name: 'g', namespace: ns.name }, data: { n: '1' } });
+    // Valid when the request is prepared, no longer when its bytes would go out (a pause in between).
+    let checks = 0;
+    const flips = client.withWriteFence(() => ++checks === 1);
+    expect(isFencedWrite(await flips.mergePatch(configMaps, 'g', { data: { n: '2' } }, ns.name).catch((e) => e))).toBe(true);
+    expect(checks).toBe(2);
+    expect((await client.get<ConfigMap>(configMaps, 'g', ns.name))?.data).toEqual({ n: '1' });
   });
 });

@@ -97,7 +97,7 @@ describe('helm lint and template', () => {
     expect(kinds(defaults)).toEqual(
       [
         'ClusterRole', 'ClusterRole', 'ClusterRoleBinding', 'ClusterRoleBinding', 'ConfigMap', 'DaemonSet', 'Deployment',
-        'PodDisruptionBudget', 'Role', 'RoleBinding', 'Service', 'Service', 'ServiceAccount', 'ServiceAccount',
+        'PodDisruptionBudget', 'Role', 'RoleBinding', 'Service', 'Service', 'Service', 'ServiceAccount', 'ServiceAccount',
         'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding',
         'ValidatingAdmissionPolicyBinding',
       ].sort(),
@@ -127,6 +127,47 @@ describe('helm lint and template', () => {
     const off = await render('sliceMap.enabled=false');
     expect(operator(off).args.some((a) => a.startsWith('--slice-map-port'))).toBe(false);
     expect(off.some((o) => o.metadata.name.endsWith('-slice-map'))).toBe(false);
+  });
+
+  it('meters with the configured interval and retention, serves the billing export with a Service, and turns either off', async () => {
+    const operator = (objs: K8sObject[]) => (objs.find((o) => o.kind === 'Deployment') as Workload).spec.template.spec.containers[0] as Container & { ports: Array<{ name: string; containerPort: number }> };
+    expect(operator(defaults).args).toEqual(expect.arrayContaining(['--metering-interval-ms=30000', '--metering-retention-days=90', '--billing-port=8091']));
+    expect(operator(defaults).ports).toContainEqual({ name: 'billing', containerPort: 8091, protocol: 'TCP' });
+    const svc = defaults.find((o) => o.kind === 'Service' && o.metadata.name.endsWith('-billing')) as K8sObject & { spec: { ports: Array<{ port: number; targetPort: string }> } };
+    expect(svc.spec.ports).toEqual([{ name: 'billing', port: 8091, targetPort: 'billing', protocol: 'TCP' }]);
+    const tuned = await render('metering.intervalSeconds=10', 'metering.retentionDays=400');
+    expect(operator(tuned).args).toEqual(expect.arrayContaining(['--metering-interval-ms=10000', '--metering-retention-days=400']));
+    const noBilling = await render('billing.enabled=false');
+    expect(operator(noBilling).args.some((a) => a.startsWith('--billing-port'))).toBe(false);
+    expect(noBilling.some((o) => o.metadata.name.endsWith('-billing'))).toBe(false);
+    const off = await render('metering.enabled=false');
+    expect(operator(off).args).toContain('--metering=false');
+    expect(operator(off).args.some((a) => a.startsWith('--billing-port') || a.startsWith('--metering-interval'))).toBe(false);
+    expect(off.some((o) => o.metadata.name.endsWith('-billing'))).toBe(false);
+  });
+
+  it('lets the operator keep GpuUsage records and mirror tenant usage, and nothing more on tenants', () => {
+    const role = find<K8sObject & { rules: Rule[] }>(defaults, 'ClusterRole', 'haein-operator');
+    const verbs = (resource: string) => role.rules.filter((r) => r.resources.includes(resource)).flatMap((r) => r.verbs).sort();
+    expect(verbs('gpuusages')).toEqual(['create', 'delete', 'get', 'list', 'watch']);
+    expect(verbs('gpuusages/status')).toEqual(['get', 'patch', 'update']);
+    expect(verbs('gputenants/status')).toEqual(expect.arrayContaining(['patch']));
+  });
+
+  it('creates the GpuTenants listed in tenancy.tenants, and passes tenancy.unassignedNamespaces to the operator', async () => {
+    const tenants = [
+      { name: 'research', spec: { namespaces: ['research'], nominal: 64, cohort: 'lab', borrowingLimit: 32 } },
+      { name: 'vision', spec: { namespaceSelector: { matchLabels: { team: 'vision' } }, nominal: 32, cohort: 'lab', weight: 2 } },
+    ];
+    const out = await helm(['template', 'haein', CHART, '-n', NAMESPACE, '--set-json', `tenancy.tenants=${JSON.stringify(tenants)}`, '--set', 'tenancy.unassignedNamespaces=refuse']);
+    const docs = yaml.loadAll(out).filter((d): d is K8sObject & { spec: unknown } => d !== null && typeof d === 'object');
+    expect(docs.filter((d) => d.kind === 'GpuTenant').map((d) => ({ name: d.metadata.name, spec: d.spec, namespaced: d.metadata.namespace !== undefined }))).toEqual(
+      tenants.map((t) => ({ ...t, namespaced: false })),
+    );
+    const operator = (docs.find((o) => o.kind === 'Deployment') as unknown as Workload).spec.template.spec.containers[0] as Container;
+    expect(operator.args).toContain('--unassigned-namespaces=refuse');
+    expect(defaults.some((d) => d.kind === 'GpuTenant')).toBe(false);
+    await expect(helm(['template', 'haein', CHART, '--set-json', 'tenancy.tenants=[{"name":"x"}]'])).rejects.toThrow(/tenancy.tenants\[x\].spec is required/);
   });
 
   it('refuses apiServerOverride without a host, with a message naming the value', async () => {

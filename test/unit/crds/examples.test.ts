@@ -25,18 +25,34 @@ const crds = crdsByKind();
 const ofKind = <T>(kind: string): T[] => docs.filter((d) => d.doc.kind === kind).map((d) => d.doc as unknown as T);
 
 describe('examples/', () => {
-  it('hold a namespace, two partitions, a training job and a consuming pod, every file commented', () => {
-    expect(docs.map((d) => d.doc.kind).sort()).toEqual(['GpuPartition', 'GpuPartition', 'Namespace', 'Pod', 'TrainingJob']);
+  it('hold two namespaces, two tenants, four partitions, a training job, a consuming pod and a serving Deployment, every file commented', () => {
+    expect(docs.map((d) => d.doc.kind).sort()).toEqual(
+      ['Deployment', 'GpuPartition', 'GpuPartition', 'GpuPartition', 'GpuPartition', 'GpuTenant', 'GpuTenant', 'Namespace', 'Namespace', 'Pod', 'TrainingJob'],
+    );
     for (const file of files) expect(readFileSync(join(EXAMPLES, file), 'utf8')).toMatch(/^# \S/);
   });
 
-  it('create the namespace before anything that lives in it (kubectl applies files in name order)', () => {
-    const ns = docs.find((d) => d.doc.kind === 'Namespace')!;
-    for (const { file, doc } of docs) {
-      if (doc.kind === 'Namespace') continue;
-      expect(doc.metadata.namespace).toBe(ns.doc.metadata.name);
-      expect(file > ns.file).toBe(true);
-    }
+  it('create each namespace before anything that lives in it (kubectl applies files in name order)', () => {
+    const namespaces = new Map(docs.filter((d) => d.doc.kind === 'Namespace').map((d) => [d.doc.metadata.name, { file: d.file, index: docs.indexOf(d) }]));
+    docs.forEach(({ file, doc }, index) => {
+      if (doc.kind === 'Namespace' || doc.kind === 'GpuTenant') return;
+      const ns = namespaces.get(doc.metadata.namespace ?? '');
+      expect({ object: `${doc.kind}/${doc.metadata.name}`, namespace: ns !== undefined }).toEqual({ object: `${doc.kind}/${doc.metadata.name}`, namespace: true });
+      expect(file > ns!.file || (file === ns!.file && index > ns!.index)).toBe(true);
+    });
+  });
+
+  it('two tenants share a cohort, and research needs more than its nominal quota (it borrows)', () => {
+    const tenants = ofKind<{ metadata: Manifest['metadata']; spec: { namespaces?: string[]; nominal: number; cohort?: string } }>('GpuTenant');
+    expect(new Set(tenants.map((t) => t.spec.cohort)).size).toBe(1);
+    const research = tenants.find((t) => t.spec.namespaces?.includes('haein-demo'));
+    expect(research).toBeDefined();
+    // Whole GPUs of the job, plus compute slices / 7 of each partition slice in the namespace.
+    const [job] = ofKind<TrainingJob>('TrainingJob');
+    const slices = ofKind<GpuPartition>('GpuPartition').filter((p) => p.metadata.namespace === 'haein-demo');
+    const computeOf = (p: GpuPartition) => (p.spec.profile ? Number(p.spec.profile.split('g')[0]) : (p.spec.computeSlices as number));
+    const need = job.spec.replicas * (job.spec.gpusPerWorker ?? 0) + slices.reduce((s, p) => s + ((p.spec.count ?? 1) * computeOf(p)) / 7, 0);
+    expect(need).toBeGreaterThan(research!.spec.nominal);
   });
 
   it.each(docs.filter((d) => d.doc.apiVersion === API_VERSION).map((d) => [`${d.file} ${d.doc.kind}/${d.doc.metadata.name}`, d.doc]))(
@@ -65,6 +81,16 @@ describe('examples/', () => {
     const [container] = (job.spec.template.spec as { containers: Array<{ command: string[] }> }).containers;
     expect(container.command.join(' ')).toMatch(/env/);
     expect(container.command.join(' ')).toMatch(/sleep/);
+  });
+
+  it('the serving Deployment consumes the elastic 3g.90gb partition: every replica labelled, gated, one slice', () => {
+    const [d] = ofKind<{ metadata: Manifest['metadata']; spec: { replicas: number; template: { metadata: { labels: Record<string, string> }; spec: { schedulingGates: Array<{ name: string }>; containers: Array<{ resources: { limits: Record<string, unknown> } }> } } } }>('Deployment');
+    const partitionName = d.spec.template.metadata.labels[PARTITION_LABEL];
+    const partition = ofKind<GpuPartition>('GpuPartition').find((p) => p.metadata.name === partitionName);
+    expect(partition?.spec).toMatchObject({ profile: '3g.90gb', autoscale: { min: expect.any(Number), max: expect.any(Number) } });
+    expect(partition!.spec.autoscale!.max).toBeGreaterThan(d.spec.replicas);
+    expect(d.spec.template.spec.schedulingGates).toContainEqual({ name: PARTITION_GATE });
+    expect(d.spec.template.spec.containers[0].resources.limits).toEqual({ [migResourceName('3g.90gb')]: 1 });
   });
 
   it('the pod consumes the notebook partition the way the admission policy demands', () => {

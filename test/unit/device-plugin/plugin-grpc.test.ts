@@ -107,6 +107,31 @@ describe('device plugin over the kubelet gRPC API', () => {
     await expect(conn.allocate([['gpu-9']])).rejects.toMatchObject({ code: grpc.status.INVALID_ARGUMENT });
   });
 
+  it('refuses an Allocate that names one device twice, in one container or across containers, and records nothing', async () => {
+    await manager.update(new Map([[GPU, gpuDevices([0, 1, 2, 3])]]));
+    const conn = await kubelet.waitForConnection(GPU);
+    await expect(conn.allocate([['gpu-1', 'gpu-1']])).rejects.toMatchObject({ code: grpc.status.INVALID_ARGUMENT, details: expect.stringMatching(/more than once: gpu-1$/) });
+    await expect(conn.allocate([['gpu-1'], ['gpu-2', 'gpu-1']])).rejects.toMatchObject({ code: grpc.status.INVALID_ARGUMENT, details: expect.stringMatching(/gpu-1/) });
+    expect(allocations).toEqual([]);
+  });
+
+  it('refuses a preferred-allocation request it cannot answer correctly', async () => {
+    await manager.update(new Map([[GPU, gpuDevices([0, 1, 2, 3])]]));
+    const conn = await kubelet.waitForConnection(GPU);
+    const invalid = { code: grpc.status.INVALID_ARGUMENT };
+    // A must-include device the kubelet does not offer.
+    await expect(conn.preferred(['gpu-0', 'gpu-1'], ['gpu-3'], 2)).rejects.toMatchObject({ ...invalid, details: expect.stringMatching(/gpu-3.*not in the available/) });
+    // More must-include devices than the allocation size.
+    await expect(conn.preferred(['gpu-0', 'gpu-1', 'gpu-2'], ['gpu-0', 'gpu-1'], 1)).rejects.toMatchObject({ ...invalid, details: expect.stringMatching(/exceed/) });
+    // More devices than are available.
+    await expect(conn.preferred(['gpu-0', 'gpu-1'], [], 3)).rejects.toMatchObject({ ...invalid, details: expect.stringMatching(/3.*2 available/) });
+    // A must-include device also listed as available (what the kubelet sends) is picked once.
+    const ok = await conn.preferred(['gpu-2', 'gpu-0', 'gpu-1'], ['gpu-2'], 2);
+    expect(ok.container_responses[0].deviceIDs).toHaveLength(2);
+    expect(new Set(ok.container_responses[0].deviceIDs).size).toBe(2);
+    expect(ok.container_responses[0].deviceIDs).toContain('gpu-2');
+  });
+
   it('prefers GPUs of one NVLink group over a split across groups', async () => {
     await manager.update(new Map([[GPU, gpuDevices([0, 1, 2, 3, 4, 5, 6, 7])]]));
     const conn = await kubelet.waitForConnection(GPU);

@@ -1,4 +1,5 @@
-import { type DevicePlace, preferredAllocation } from '../../../src/device-plugin/preferred-allocation.js';
+import fc from 'fast-check';
+import { type DevicePlace, preferredAllocation, preferredAllocationProblem } from '../../../src/device-plugin/preferred-allocation.js';
 
 function places(groupOf: (i: number) => number, n = 8): Map<string, DevicePlace> {
   return new Map(Array.from({ length: n }, (_, i) => [`g${i}`, { group: groupOf(i), order: i }]));
@@ -30,5 +31,54 @@ describe('preferredAllocation', () => {
 
   it('returns exactly the requested size from devices it does not know', () => {
     expect(preferredAllocation(new Map(), ['x', 'y', 'z'], [], 2)).toHaveLength(2);
+  });
+
+  it('rejects requests it cannot answer, naming the problem', () => {
+    expect(preferredAllocationProblem(['g0', 'g1'], ['g5'], 2)).toMatch(/must-include device\(s\) g5 not in the available list/);
+    expect(preferredAllocationProblem(['g0', 'g1', 'g2'], ['g0', 'g1'], 1)).toMatch(/2 must-include devices exceed the allocation size 1/);
+    expect(preferredAllocationProblem(['g0', 'g0', 'g1'], [], 3)).toMatch(/allocation size 3 but 2 available/);
+    expect(preferredAllocationProblem(['g0'], [], -1)).toMatch(/not a whole number/);
+    expect(preferredAllocationProblem(['g0'], [], 1.5)).toMatch(/not a whole number/);
+    expect(preferredAllocationProblem(['g0', 'g1'], ['g1', 'g1'], 1)).toBeUndefined();
+    expect(() => preferredAllocation(twoGroups, ['g0'], ['g1'], 1)).toThrow(/not in the available list/);
+  });
+
+  it('answers exactly `size` distinct available devices including every must-include one (property)', () => {
+    const request = fc
+      .record({
+        groups: fc.array(fc.integer({ min: 0, max: 2 }), { minLength: 1, maxLength: 10 }),
+        extraUnknown: fc.integer({ min: 0, max: 3 }),
+      })
+      .chain(({ groups, extraUnknown }) => {
+        const known = groups.map((_, i) => `d${i}`);
+        const all = [...known, ...Array.from({ length: extraUnknown }, (_, i) => `u${i}`)];
+        return fc
+          .record({
+            available: fc.subarray(all, { minLength: 1 }),
+            dupes: fc.array(fc.constantFrom(...all), { maxLength: 3 }),
+            mustPick: fc.array(fc.boolean(), { minLength: all.length, maxLength: all.length }),
+            sizeFrac: fc.double({ min: 0, max: 1, noNaN: true }),
+            order: fc.array(fc.integer({ min: 0, max: 100 }), { minLength: groups.length, maxLength: groups.length }),
+          })
+          .map(({ available, dupes, mustPick, sizeFrac, order }) => {
+            const avail = [...available, ...dupes.filter((d) => available.includes(d))];
+            const must = available.filter((id) => mustPick[all.indexOf(id)]).slice(0, 3);
+            const distinct = new Set(avail).size;
+            const size = must.length + Math.floor(sizeFrac * (distinct - must.length));
+            const places = new Map(known.map((id, i) => [id, { group: groups[i], order: order[i] * 10 + i }]));
+            return { places, available: avail, must: [...must, ...must.slice(0, 1)], size };
+          });
+      });
+    fc.assert(
+      fc.property(request, ({ places, available, must, size }) => {
+        expect(preferredAllocationProblem(available, must, size)).toBeUndefined();
+        const got = preferredAllocation(places, available, must, size);
+        expect(got).toHaveLength(size);
+        expect(new Set(got).size).toBe(size);
+        for (const id of got) expect(available).toContain(id);
+        for (const id of must) expect(got).toContain(id);
+      }),
+      { numRuns: 500, seed: 311 },
+    );
   });
 });

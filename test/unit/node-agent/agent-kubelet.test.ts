@@ -2,56 +2,33 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { GpuNode } from '../../../src/api/types.js';
-import { PodResourcesClient } from '../../../src/device-plugin/pod-resources-client.js';
-import { DevicePluginManager } from '../../../src/device-plugin/plugin-manager.js';
 import { RESOURCES } from '../../../src/k8s/client.js';
-import { NodeAgent } from '../../../src/node-agent/agent.js';
-import { SimulatedNode } from '../../../src/node-agent/simulated-gpu.js';
-import { modelForProduct } from '../../../src/placement/catalog.js';
-import { FakeKubelet } from '../device-plugin/fake-kubelet.js';
-import { FakePodResources } from '../device-plugin/fake-pod-resources.js';
-import { FakeClient } from './fake-client.js';
+import type { FakeKubelet } from '../device-plugin/fake-kubelet.js';
+import type { FakePodResources } from '../device-plugin/fake-pod-resources.js';
+import type { FakeClient } from './fake-client.js';
+import { KubeletRig } from './kubelet-rig.js';
 
 const MIG = 'nvidia.com/mig-1g.23gb';
 
 /** The agent wired to a fake API server, a fake kubelet (device manager + PodResources) and real gRPC. */
 describe('node agent with its device plugins and a kubelet', () => {
   let dir: string;
+  let rig: KubeletRig;
   let kubelet: FakeKubelet;
   let podResources: FakePodResources;
-  let prClient: PodResourcesClient;
-  let plugins: DevicePluginManager;
   let client: FakeClient;
-  let sim: SimulatedNode;
-  let agent: NodeAgent;
 
   const condition = async (type: string) =>
     (await client.get<GpuNode>(RESOURCES.gpuNode, 'gpu-node'))!.status?.conditions?.find((c) => c.type === type);
 
   beforeEach(async () => {
     dir = await mkdtemp(join(tmpdir(), 'haein-ak-'));
-    kubelet = new FakeKubelet(dir);
-    await kubelet.start();
-    podResources = new FakePodResources(join(dir, 'pod-resources.sock'));
-    await podResources.start();
-    prClient = new PodResourcesClient(podResources.socketPath);
-    client = new FakeClient();
-    await client.create(RESOURCES.node, { metadata: { name: 'gpu-node' } });
-    sim = (await SimulatedNode.open({ node: 'gpu-node', model: modelForProduct('NVIDIA-B200')!, gpuCount: 8, stateFile: join(dir, 'state.json'), reconfigureDelayMs: 50 })).sim;
-    const late: { agent?: NodeAgent } = {};
-    plugins = new DevicePluginManager({ dir, pollIntervalMs: 100, onAllocate: (_r, ids) => late.agent?.noteAllocated(ids) });
-    plugins.start();
-    agent = new NodeAgent({ sim, client, devicePlugins: plugins, podResources: prClient, podResourcesIntervalMs: 50 });
-    late.agent = agent;
-    await agent.start();
+    rig = await new KubeletRig().start(dir);
+    ({ kubelet, podResources, client } = rig);
   });
 
   afterEach(async () => {
-    await agent.stop();
-    await plugins.stop();
-    prClient.close();
-    podResources.stop();
-    await kubelet.stop();
+    await rig.stop();
     await rm(dir, { recursive: true, force: true });
   });
 

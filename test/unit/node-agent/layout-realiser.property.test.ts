@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import type { TargetGpu } from '../../../src/api/types.js';
 import { type CurrentGpu, planRealisation } from '../../../src/node-agent/layout-realiser.js';
 import { modelForProduct, validateLayout } from '../../../src/placement/catalog.js';
+import { runs } from '../../support/property-runs.js';
 
 const b200 = modelForProduct('NVIDIA-B200')!;
 const candidates = b200.profiles.flatMap((p) => p.starts.map((start) => ({ profile: p.name, start })));
@@ -94,7 +95,7 @@ describe('planRealisation (properties)', () => {
           for (const k of destroyed) expect(t.slices.map(key)).not.toContain(k);
         }
       }),
-      { numRuns: 300 },
+      { numRuns: runs(300) },
     );
   });
 });

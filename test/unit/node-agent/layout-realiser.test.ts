@@ -58,7 +58,7 @@ describe('planRealisation', () => {
 
   it('refuses to switch the mode of a whole GPU a container holds', () => {
     const plan = planRealisation(b200, [gpu(0, 'whole', [], true)], [mig(0, [['7g.180gb', 0]])]);
-    expect(plan).toMatchObject({ ok: false, reason: 'SliceInUse' });
+    expect(plan).toEqual({ ok: false, reason: 'SliceInUse', message: 'target would destroy in-use device(s): GPU 0 (whole)' });
   });
 
   it.each([
@@ -73,8 +73,32 @@ describe('planRealisation', () => {
     expect(planRealisation(b200, current, target)).toMatchObject({ ok: false, reason: 'IllegalLayout' });
   });
 
-  it('rejects MIG mode on a model that is not MIG-capable', () => {
-    expect(planRealisation(l40s, [gpu(0, 'whole')], [mig(0, [])])).toMatchObject({ ok: false, reason: 'IllegalLayout' });
+  it.each([
+    ['overlap', [mig(0, [['3g.90gb', 0], ['2g.45gb', 2]])], 'GPU 0: 2g.45gb@2 overlaps 3g.90gb@0 at memory slot 2'],
+    ['missing GPU', [mig(8, [['1g.23gb', 0]])], 'GPU 8 does not exist (the node has 8)'],
+    ['duplicate GPU', [mig(0, [['1g.23gb', 0]]), mig(0, [['1g.23gb', 1]])], 'GPU 0 appears more than once'],
+    ['slices in whole mode', [{ index: 0, mode: 'whole', slices: [{ profile: '1g.23gb', start: 0 }] } as TargetGpu], 'GPU 0: whole mode cannot have MIG slices'],
+  ])('names the problem of an illegal layout (%s)', (_name, target, problem) => {
+    const current = Array.from({ length: 8 }, (_, i) => gpu(i, 'mig'));
+    const plan = planRealisation(b200, current, target);
+    expect(plan.ok === false && plan.message).toBe(`illegal target layout: ${problem}`);
+  });
+
+  it('rejects MIG mode on a model that is not MIG-capable, and accepts whole mode there', () => {
+    const plan = planRealisation(l40s, [gpu(0, 'whole')], [mig(0, [])]);
+    expect(plan).toMatchObject({ ok: false, reason: 'IllegalLayout', message: 'illegal target layout: GPU 0: NVIDIA-L40S is not MIG-capable' });
+    expect(planRealisation(l40s, [gpu(0, 'whole'), gpu(1, 'whole')], [{ index: 1, mode: 'whole', slices: [] }])).toEqual({ ok: true, steps: [] });
+  });
+
+  it('takes a target GPU without a slice list (as the API may send it) as no slices', () => {
+    const bare = (index: number, mode: 'mig' | 'whole') => ({ index, mode }) as TargetGpu;
+    expect(planRealisation(b200, [gpu(0, 'mig', [['1g.23gb', 0]]), gpu(1, 'mig')], [bare(0, 'mig'), bare(1, 'whole')])).toEqual({
+      ok: true,
+      steps: [
+        { kind: 'destroy', gpu: 0, profile: '1g.23gb', start: 0 },
+        { kind: 'setMode', gpu: 1, mode: 'whole' },
+      ],
+    });
   });
 
   it('an illegal GPU blocks legal changes on other GPUs too', () => {
@@ -98,26 +122,39 @@ describe('realiseLayout', () => {
       () => t,
     );
     expect(result.outcome).toBe('Realised');
+    expect(result.message).toBe('applied 3 change(s)');
     expect(applied).toHaveLength(3);
     expect(result.applied).toBe(3);
     expect(result.durationMs).toBe(750);
   });
 
+  it('says so when there is nothing to do', async () => {
+    const result = await realiseLayout(b200, [gpu(0, 'whole')], [{ index: 0, mode: 'whole', slices: [] }], async () => {
+      throw new Error('no step expected');
+    });
+    expect(result).toMatchObject({ outcome: 'Realised', message: 'layout already realised', applied: 0, steps: [] });
+  });
+
   it('changes nothing when refused', async () => {
     const applied: RealisationStep[] = [];
+    const clock = [1000, 1007];
     const result = await realiseLayout(b200, [gpu(0, 'mig', [['7g.180gb', 0, true]])], [mig(0, [])], async (s) => {
       applied.push(s);
-    });
-    expect(result.outcome).toBe('SliceInUse');
+    }, () => clock.shift() ?? 2000);
+    expect(result.durationMs).toBe(7);
+    expect(result).toMatchObject({ outcome: 'SliceInUse', steps: [], applied: 0 });
+    expect(result.message).toBe('target would destroy in-use device(s): GPU 0 slice 7g.180gb@0');
     expect(applied).toEqual([]);
   });
 
   it('reports a step failure with how far it got', async () => {
     let n = 0;
+    let t = 500;
     const result = await realiseLayout(b200, [gpu(0, 'whole')], [mig(0, [['1g.23gb', 0], ['1g.23gb', 1]])], async () => {
+      t += 40;
       if (++n === 2) throw new Error('boom');
-    });
-    expect(result).toMatchObject({ outcome: 'Failed', applied: 1 });
-    expect(result.message).toContain('boom');
+    }, () => t);
+    expect(result).toMatchObject({ outcome: 'Failed', applied: 1, durationMs: 80 });
+    expect(result.message).toBe('step 2 of 3 failed: boom');
   });
 });

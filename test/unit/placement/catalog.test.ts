@@ -54,7 +54,11 @@ describe('catalog', () => {
     expect(validateLayout(m, [{ profile: '1g.23gb', start: 7 }])[0]).toMatch(/illegal start 7/);
     expect(validateLayout(m, [{ profile: '3g.90gb', start: 2 }])[0]).toMatch(/illegal start 2/);
     expect(validateLayout(m, [{ profile: '3g.90gb', start: 0 }, { profile: '1g.23gb', start: 1 }])[0]).toMatch(/overlaps/);
-    expect(validateLayout(m, [{ profile: '1g.23gb+me', start: 0 }, { profile: '1g.23gb+me', start: 1 }]).join('\n')).toMatch(/\+me/);
+    expect(validateLayout(m, [{ profile: '1g.23gb+me', start: 0 }, { profile: '1g.23gb+me', start: 1 }])).toEqual([
+      '2 × 1g.23gb+me exceeds the maximum of 1 per GPU',
+      '2 media-extension (+me) instances; at most one per GPU',
+    ]);
+    expect(validateLayout(m, [{ profile: '3g.90gb', start: 2 }])).toEqual(['3g.90gb@2: illegal start 2 (legal: 0, 4)']);
     const crowded = validateLayout(m, [{ profile: '4g.90gb', start: 0 }, { profile: '4g.90gb', start: 0 }]);
     expect(crowded.join('\n')).toMatch(/exceeds the maximum of 1/);
     expect(crowded.join('\n')).toMatch(/compute slices/);
@@ -82,5 +86,64 @@ describe('resolveProfile', () => {
     expect(resolveProfile(m, { memoryMiB: 200000 })).toBeUndefined();
     const l40s = modelForProduct('NVIDIA-L40S');
     expect(l40s && resolveProfile(l40s, { memoryMiB: 1 })).toBeUndefined();
+  });
+});
+
+/**
+ * The reference tables (/work/shared/reference/blackwell-mig.md), written out here independently of the
+ * catalog's own data: per board, the whole-GPU memory and each profile's name, and per kind, the compute slices,
+ * memory slots, maximum count and legal starts (the same on every board).
+ */
+const KINDS = {
+  '1g': { compute: 1, slots: 1, max: 7, starts: [0, 1, 2, 3, 4, 5, 6], media: false },
+  '1g+me': { compute: 1, slots: 1, max: 1, starts: [0, 1, 2, 3, 4, 5, 6], media: true },
+  '1g double': { compute: 1, slots: 2, max: 4, starts: [0, 2, 4, 6], media: false },
+  '2g': { compute: 2, slots: 2, max: 3, starts: [0, 2, 4], media: false },
+  '3g': { compute: 3, slots: 4, max: 2, starts: [0, 4], media: false },
+  '4g': { compute: 4, slots: 4, max: 1, starts: [0], media: false },
+  '7g': { compute: 7, slots: 8, max: 1, starts: [0], media: false },
+} as const;
+type Kind = keyof typeof KINDS;
+const BOARDS: Array<{ product: string; memoryMiB: number; names: Record<Kind, string> }> = [
+  { product: 'NVIDIA-B200', memoryMiB: 184320, names: { '1g': '1g.23gb', '1g+me': '1g.23gb+me', '1g double': '1g.45gb', '2g': '2g.45gb', '3g': '3g.90gb', '4g': '4g.90gb', '7g': '7g.180gb' } },
+  { product: 'NVIDIA-GB200', memoryMiB: 190464, names: { '1g': '1g.23gb', '1g+me': '1g.23gb+me', '1g double': '1g.47gb', '2g': '2g.47gb', '3g': '3g.93gb', '4g': '4g.93gb', '7g': '7g.186gb' } },
+  { product: 'NVIDIA-B300', memoryMiB: 284672, names: { '1g': '1g.35gb', '1g+me': '1g.35gb+me', '1g double': '1g.70gb', '2g': '2g.70gb', '3g': '3g.139gb', '4g': '4g.139gb', '7g': '7g.278gb' } },
+  { product: 'NVIDIA-H100-80GB-HBM3', memoryMiB: 81920, names: { '1g': '1g.10gb', '1g+me': '1g.10gb+me', '1g double': '1g.20gb', '2g': '2g.20gb', '3g': '3g.40gb', '4g': '4g.40gb', '7g': '7g.80gb' } },
+  { product: 'NVIDIA-H200', memoryMiB: 144384, names: { '1g': '1g.18gb', '1g+me': '1g.18gb+me', '1g double': '1g.35gb', '2g': '2g.35gb', '3g': '3g.71gb', '4g': '4g.71gb', '7g': '7g.141gb' } },
+];
+
+describe.each(BOARDS)('catalog against the reference: $product', ({ product, memoryMiB, names }) => {
+  const model = modelForProduct(product)!;
+
+  it('has the board memory, and its largest profile has all of it', () => {
+    expect(model.memoryMiB).toBe(memoryMiB);
+    const largest = [...model.profiles].sort((a, b) => b.memoryMiB - a.memoryMiB)[0];
+    expect(largest.name).toBe(names['7g']);
+    expect(largest.memoryMiB).toBe(memoryMiB);
+    // Every profile's memory is its share of the 8 memory slots.
+    for (const p of model.profiles) expect(p.memoryMiB).toBe((memoryMiB / 8) * p.memorySlots);
+  });
+
+  it.each(Object.keys(KINDS) as Kind[])('%s: name, size, maximum and every legal and illegal start', (kind) => {
+    const want = KINDS[kind];
+    const p = findProfile(model, names[kind]);
+    expect(p).toMatchObject({ computeSlices: want.compute, memorySlots: want.slots, maxPerGpu: want.max, mediaExtensions: want.media });
+    expect(p?.starts).toEqual(want.starts);
+    for (let start = 0; start < 8; start++) {
+      const problems = validateLayout(model, [{ profile: names[kind], start }]);
+      if ((want.starts as readonly number[]).includes(start)) expect(problems).toEqual([]);
+      else expect(problems.join('; ')).toMatch(new RegExp(`illegal start ${start}`));
+    }
+    // The maximum count fits when there is room; one more never does, even where its slots are free.
+    const fill = want.starts.slice(0, want.max).map((start) => ({ profile: names[kind], start }));
+    if (fill.every((s, i) => i === 0 || s.start >= fill[i - 1].start + want.slots)) expect(validateLayout(model, fill)).toEqual([]);
+    const slotsOf = (start: number) => Array.from({ length: want.slots }, (_, i) => start + i);
+    const used = new Set(fill.flatMap((s) => slotsOf(s.start)));
+    const spare = want.starts.find((start) => slotsOf(start).every((x) => !used.has(x)));
+    expect(validateLayout(model, [...fill, { profile: names[kind], start: spare ?? want.starts[0] }])).not.toEqual([]);
+  });
+
+  it('knows no profile beyond the seven of the reference', () => {
+    expect(model.profiles.map((p) => p.name).sort()).toEqual(Object.values(names).sort());
   });
 });

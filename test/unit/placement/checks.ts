@@ -33,6 +33,7 @@ export function contractProblems(snapshot: ClusterSnapshot, request: PlacementRe
       if (!model) problems.push(`${where}: layout for an unknown model`);
       else for (const p of validateLayout(model, l.mode === 'mig' ? l.slices : [])) problems.push(`${where}: ${p}`);
       if (l.mode === 'whole' && l.slices.length > 0) problems.push(`${where}: whole mode with slices`);
+      if (l.slices.some((x, i) => i > 0 && l.slices[i - 1].start >= x.start)) problems.push(`${where}: layout slices not sorted by start`);
       if (!g.healthy || !node.schedulable) problems.push(`${where}: new allocation on an unhealthy GPU or unschedulable node`);
       const changedMode = l.mode !== g.mode;
       const victimHere = [...victims].some((v) => v.startsWith(`${where}/`));
@@ -44,7 +45,8 @@ export function contractProblems(snapshot: ClusterSnapshot, request: PlacementRe
         if (!kept) problems.push(`${where}: busy slice ${s.profile}@${s.start} removed or changed`);
       }
       if (g.holder && !victims.has(`${where}/${g.holder.key}`) && l.holder?.key !== g.holder.key) problems.push(`${where}: whole holder replaced`);
-      if (g.inUse && !g.holder && l.mode !== 'whole') problems.push(`${where}: in-use whole GPU repartitioned`);
+      // A GPU a container uses without a holder in the ledger belongs to nobody the engine may displace.
+      if (g.mode === 'whole' && g.inUse && !g.holder) problems.push(`${where}: whole GPU in use by an unknown holder was changed or handed out`);
       for (const t of l.slices) {
         if (t.holder && !keys.has(t.holder.key) && !g.slices.some((s) => s.start === t.start && s.holder?.key === t.holder?.key)) {
           problems.push(`${where}: slice ${t.profile}@${t.start} given to foreign holder ${t.holder.key}`);
@@ -151,4 +153,23 @@ export function bruteForceFeasible(snapshot: ClusterSnapshot, request: Placement
     return false;
   };
   return walk(0);
+}
+
+/**
+ * The snapshot as it would be if every holder `request` may preempt were gone: what a brute-force search may
+ * use when checking that the engine finds a placement with preemption whenever one exists.
+ */
+export function withoutPreemptible(snapshot: ClusterSnapshot, priority: number): ClusterSnapshot {
+  const victim = (h: { priority: number; preemptible: boolean } | undefined) => h !== undefined && h.preemptible && h.priority < priority;
+  return {
+    nodes: snapshot.nodes.map((n) => ({
+      ...n,
+      gpus: n.gpus.map((g) => {
+        const slices = g.slices.filter((s) => !victim(s.holder));
+        if (!victim(g.holder)) return { ...g, slices };
+        const { holder: _gone, inUse: _free, ...rest } = g;
+        return { ...rest, slices };
+      }),
+    })),
+  };
 }

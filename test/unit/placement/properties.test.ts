@@ -7,7 +7,8 @@ import { modelForProduct, validateLayout } from '../../../src/placement/catalog.
 import { planDefrag } from '../../../src/placement/defrag.js';
 import { place, PlacementEngine } from '../../../src/placement/engine.js';
 import type { ClusterSnapshot, GpuSnapshot, Member, NodeSnapshot, PlacementRequest, SliceSnapshot } from '../../../src/placement/types.js';
-import { bruteForceFeasible, contractProblems } from './checks.js';
+import { runs, share } from '../../support/property-runs.js';
+import { bruteForceFeasible, contractProblems, withoutPreemptible } from './checks.js';
 
 const B200 = modelForProduct('NVIDIA-B200');
 if (!B200) throw new Error('catalog lacks the B200');
@@ -75,13 +76,14 @@ const gpuArb = (index: number): fc.Arbitrary<GpuSnapshot> =>
     { weight: 3, arbitrary: fc.record({ health: fc.integer({ min: 0, max: 5 }), slices: slicesArb }).map(({ health, slices }) => ({ index, mode: 'mig' as const, healthy: health > 0, slices })) },
     {
       weight: 1,
-      arbitrary: fc.record({ holder: holderArb, inUse: fc.boolean() }).map(({ holder, inUse }) => ({
+      // In use with or without a holder: a container the ledger does not know about may hold a whole GPU.
+      arbitrary: fc.record({ holder: holderArb, inUse: fc.integer({ min: 0, max: 3 }).map((x) => x === 0) }).map(({ holder, inUse }) => ({
         index,
         mode: 'whole' as const,
         healthy: true,
         slices: [],
         ...(holder ? { holder } : {}),
-        inUse: holder ? inUse : false,
+        inUse,
       })),
     },
   );
@@ -148,30 +150,56 @@ describe('placement properties', () => {
         // Deterministic for the same input.
         expect(place(JSON.parse(before) as ClusterSnapshot, request)).toEqual(result);
       }),
-      { numRuns: 400, seed: 1129 },
+      { numRuns: runs(400), seed: 1129 },
     );
     // The generators must exercise both outcomes, or the comparison above proves little.
-    expect(seen.placed).toBeGreaterThan(80);
-    expect(seen.infeasible).toBeGreaterThan(40);
+    expect(seen.placed).toBeGreaterThan(share(80));
+    expect(seen.infeasible).toBeGreaterThan(share(40));
   });
 
-  it('keeps preemption within the rules', () => {
+  it('preempts only when it must, only whom it may, and whenever preempting makes room', () => {
+    const seen = { withVictims: 0, withoutVictims: 0, refused: 0 };
     fc.assert(
       fc.property(clusterArb, requestArb, fc.integer({ min: 0, max: 4 }), (snapshot, request, priority) => {
         const result = place(snapshot, { ...request, mayPreempt: true, priority });
-        if (!result.ok) return;
+        const feasibleAsIs = bruteForceFeasible(snapshot, request);
+        const feasibleByPreempting = bruteForceFeasible(withoutPreemptible(snapshot, priority), request);
+        if (!result.ok) {
+          seen.refused++;
+          // Never "cannot fit" while displacing the preemptible lower-priority holders would make room.
+          if (result.code !== 'InvalidRequest') expect(feasibleByPreempting).toBe(false);
+          return;
+        }
         expect(contractProblems(snapshot, request, result)).toEqual([]);
+        // Victims only when there is no room without them, and then at least one.
+        if (feasibleAsIs) expect(result.victims).toEqual([]);
+        else expect(result.victims.length).toBeGreaterThan(0);
+        if (result.victims.length > 0) seen.withVictims++;
+        else seen.withoutVictims++;
+        const layouts = new Map(result.layouts.map((l) => [`${l.node}/${l.gpuIndex}`, l]));
         for (const v of result.victims) {
           expect(v.priority).toBeLessThan(priority);
           const node = snapshot.nodes.find((n) => n.name === v.node);
           const gpu = node?.gpus.find((g) => g.index === v.gpuIndex);
-          const holder = v.profile ? gpu?.slices.find((s) => s.start === v.start)?.holder : gpu?.holder;
+          const holder = v.profile ? gpu?.slices.find((s) => s.start === v.start && s.profile === v.profile)?.holder : gpu?.holder;
           expect(holder?.key).toBe(v.holderKey);
           expect(holder?.preemptible).toBe(true);
+          expect(v.priority).toBe(holder?.priority);
+          // A victim is displaced for a reason: its GPU changes and its allocation there is gone.
+          const after = layouts.get(`${v.node}/${v.gpuIndex}`);
+          expect(after).toBeDefined();
+          const kept = v.profile
+            ? after?.slices.some((s) => s.holder?.key === v.holderKey && s.start === v.start && s.profile === v.profile)
+            : after?.holder?.key === v.holderKey;
+          expect(kept).toBe(false);
         }
       }),
-      { numRuns: 200, seed: 7 },
+      { numRuns: runs(300), seed: 7 },
     );
+    // The generators must reach preemption, or the checks above prove little.
+    expect(seen.withVictims).toBeGreaterThan(share(20));
+    expect(seen.withoutVictims).toBeGreaterThan(share(20));
+    expect(seen.refused).toBeGreaterThan(share(20));
   });
 
   it('defragmentation plans move only idle claims, keep in-use slices and end in legal layouts', () => {
@@ -209,10 +237,10 @@ describe('placement properties', () => {
         }
         expect(plan.placement.assignments.map((a) => a.key).sort()).toEqual(request.members.map((m) => m.key).sort());
       }),
-      { numRuns: 200, seed: 99 },
+      { numRuns: runs(200), seed: 99 },
     );
-    expect(planned).toBeGreaterThan(40);
-    expect(withMoves).toBeGreaterThan(20);
+    expect(planned).toBeGreaterThan(share(40));
+    expect(withMoves).toBeGreaterThan(share(20));
   });
 
   it('streams of arrivals and departures keep every GPU legal and gangs atomic', () => {
@@ -247,7 +275,7 @@ describe('placement properties', () => {
           }
         });
       }),
-      { numRuns: 60, seed: 42 },
+      { numRuns: runs(60), seed: 42 },
     );
   });
 });

@@ -1,4 +1,5 @@
-import { ApiError } from '../../../src/k8s/errors.js';
+import { jest } from '@jest/globals';
+import { ApiError, FencedWriteError, isFencedWrite } from '../../../src/k8s/errors.js';
 import type { KubeClient } from '../../../src/k8s/client.js';
 import type { Lease } from '../../../src/k8s/leader-election.js';
 import { RESOURCES, type ResourceRef } from '../../../src/k8s/resources.js';
@@ -36,7 +37,11 @@ class FakeCluster {
       },
       mergePatch: async () => ({}),
     };
-    return c as unknown as KubeClient;
+    const fenced = (fence: () => boolean) => {
+      const guard = <A extends unknown[], R>(f: (...a: A) => Promise<R>) => (...a: A) => (fence() ? f(...a) : Promise.reject(new FencedWriteError('WRITE', 'fake')));
+      return { ...c, create: guard(c.create), replace: guard(c.replace), mergePatch: guard(c.mergePatch) };
+    };
+    return { ...c, withWriteFence: fenced } as unknown as KubeClient;
   }
 }
 
@@ -147,6 +152,28 @@ describe('Manager', () => {
     // The new leader reconciles the whole current state.
     expect(recB.seen.sort()).toEqual(['p1', 'p2']);
     await b.m.stop();
+  });
+
+  it('fences writes by the Lease: once its own clock says the renew deadline passed, the leader sends none', async () => {
+    const cluster = new FakeCluster();
+    const a = manager(cluster, 'a', new RecordingReconciler());
+    await a.m.start();
+    await waitFor(() => a.m.isLeader());
+    const writer = a.m.fenced(cluster.client());
+    await expect(writer.mergePatch(RESOURCES.pod, 'p', {}, 'ns')).resolves.toEqual({});
+    // A process resumed after a pause: its clock jumps past the 600 ms renew deadline before any renewal runs.
+    const now = Date.now();
+    const clock = jest.spyOn(Date, 'now').mockReturnValue(now + 700);
+    try {
+      expect(a.m.leaseValid()).toBe(false);
+      expect(isFencedWrite(await writer.mergePatch(RESOURCES.pod, 'p', {}, 'ns').catch((e: unknown) => e))).toBe(true);
+    } finally {
+      clock.mockRestore();
+    }
+    // Without leader election there is no Lease to fence by.
+    const single = manager(new FakeCluster(), undefined, new RecordingReconciler());
+    const plain = cluster.client();
+    expect(single.m.fenced(plain)).toBe(plain);
   });
 
   it('stops on SIGTERM when signal handling is on', async () => {

@@ -74,8 +74,12 @@ describe('tenant quotas in the admission cycle', () => {
     expect(t.entries().map((e) => e.claim.name).sort()).toEqual(['a1', 'g1', 'g2', 'g3']);
     expect(t.partition('a1', 'acme')?.status?.phase).toBe('Ready');
     expect(cond(t.partition('g4', 'globex'), 'Allocated')?.status).toBe('False');
-    const pre = t.recorder.events.filter((e) => e.reason === 'Preempted');
-    expect(pre.map((e) => e.name).sort()).toEqual(['a1', 'g4']);
+    // A preemption across tenants is a reclaim, and both sides are told who took what from whom.
+    expect(t.recorder.events.filter((e) => e.reason === 'Preempted')).toEqual([]);
+    const reclaimed = t.recorder.events.filter((e) => e.reason === 'Reclaimed');
+    expect(reclaimed.map((e) => e.name).sort()).toEqual(['a1', 'g4']);
+    expect(reclaimed.find((e) => e.name === 'a1')?.message).toContain('for tenant acme: tenant globex had borrowed it for GpuPartition');
+    expect(reclaimed.find((e) => e.name === 'g4')?.message).toContain('was borrowed by tenant globex and is reclaimed by tenant acme for GpuPartition');
   });
 
   test('reclaiming a borrowed slice a pod uses evicts the pod; the lender is Ready once it is gone', async () => {

@@ -1,5 +1,5 @@
 import { API_VERSION, JOB_LABEL, PARTITION_LABEL } from '../../../../src/api/constants.js';
-import type { ClaimRef, GpuNode, PodRef } from '../../../../src/api/types.js';
+import type { ClaimRef, GpuNode, PodRef, TargetGpu } from '../../../../src/api/types.js';
 import { podClaimant, reconcileClaims, reportedPods, type PodOwner } from '../../../../src/controllers/gpunode/claim-reconciliation.js';
 import { ledgerEntries, type ClaimantId } from '../../../../src/ledger/claims.js';
 
@@ -177,6 +177,73 @@ describe('reconcileClaims', () => {
     const r = reconcileClaims(gn, jobs);
     expect(r.swaps).toHaveLength(1);
     expect(r.updated?.spec?.gpus?.map((g) => g.claim?.name)).toEqual(['k', 'j']);
+  });
+});
+
+describe('reconcileClaims: a busy device the target dropped', () => {
+  /** B200 node: GPU 0 realises `realised` (pods in use), the target of GPU 0 is `target`; GPU 1 holds A's idle 1g.23gb@0. */
+  function dropped(target: TargetGpu[], realised: Array<{ profile: string; start: number; pod?: string }>): GpuNode {
+    return {
+      apiVersion: API_VERSION,
+      kind: 'GpuNode',
+      metadata: { name: 'n1' },
+      spec: { gpus: [...(target ?? []), { index: 1, mode: 'mig', slices: [{ profile: '1g.23gb', start: 0, claim: claim('a', 2) }] }] },
+      status: {
+        inventory: { product: 'NVIDIA-B200', gpuCount: 2, memoryMiB: 183359, migCapable: true },
+        gpus: [
+          {
+            index: 0,
+            uuid: 'GPU-0',
+            mode: 'mig',
+            health: 'Healthy',
+            slices: realised.map((x) => ({ profile: x.profile, start: x.start, uuid: `MIG-0-${x.start}`, deviceId: `MIG-0-${x.start}`, inUse: x.pod !== undefined, ...(x.pod ? { pod: { namespace: 'ns', name: x.pod } } : {}) })),
+          },
+          { index: 1, uuid: 'GPU-1', mode: 'mig', health: 'Healthy', slices: [{ profile: '1g.23gb', start: 0, uuid: 'MIG-1-0', deviceId: 'MIG-1-0', inUse: false }] },
+        ],
+      },
+    };
+  }
+  const gpu0 = (gn: GpuNode | undefined) => gn?.spec?.gpus?.find((g) => g.index === 0);
+
+  test('a pod on a spare slice the cycle re-carved keeps it: the slice is put back with its claimant’s claim, the claim planned over it is displaced', () => {
+    // A's pod took the spare 1g.23gb@6 on GPU 0; the cycle, from a report that still said idle, carved C's 1g.45gb@6 over it.
+    const gn = dropped([{ index: 0, mode: 'mig', slices: [{ profile: '1g.23gb', start: 0, claim: claim('x') }, { profile: '1g.45gb', start: 6, claim: claim('c') }] }], [
+      { profile: '1g.23gb', start: 0 },
+      { profile: '1g.23gb', start: 6, pod: 'a-0' },
+    ]);
+    const r = reconcileClaims(gn, owners);
+    expect(r.misuses).toEqual([]);
+    expect(r.swaps).toHaveLength(1);
+    expect(r.swaps[0]).toMatchObject({ used: { gpuIndex: 0, start: 6, claim: { name: 'a', slot: 2 } }, freed: { gpuIndex: 1, start: 0 }, restored: { displaced: [{ name: 'c' }] } });
+    expect(gpu0(r.updated)?.slices.map((x) => `${x.profile}@${x.start}:${x.claim?.name ?? '-'}`)).toEqual(['1g.23gb@0:x', '1g.23gb@6:a']);
+    // A's former slice is spare now; C is no longer anywhere in the ledger (the cycle places it again).
+    expect(ledgerEntries([r.updated!]).map((e) => `${e.claim.name}@${e.gpuIndex}/${e.start}`).sort()).toEqual(['a@0/6', 'x@0/0']);
+  });
+
+  test('a whole-GPU target over a busy slice goes back to MIG with that slice', () => {
+    const gn = dropped([{ index: 0, mode: 'whole', slices: [], claim: { ...claim('j'), kind: 'TrainingJob' } }], [{ profile: '1g.23gb', start: 6, pod: 'a-0' }]);
+    const r = reconcileClaims(gn, owners);
+    expect(r.swaps[0]?.restored?.displaced.map((c) => c.name)).toEqual(['j']);
+    expect(gpu0(r.updated)).toEqual({ index: 0, mode: 'mig', slices: [{ profile: '1g.23gb', start: 6, claim: claim('a', 2) }] });
+  });
+
+  test('a pod whose claimant holds no idle slice to trade is being preempted (or misuses the device): the target stands', () => {
+    const gn = dropped([{ index: 0, mode: 'mig', slices: [{ profile: '1g.45gb', start: 6, claim: claim('c') }] }], [{ profile: '1g.23gb', start: 6, pod: 'v-0' }]);
+    const r = reconcileClaims(gn, owners);
+    expect(r.updated).toBeUndefined();
+    expect(r.misuses).toMatchObject([{ cause: 'NoSwappableSlice', claimant: { name: 'v' } }]);
+  });
+
+  test('a claim in the way that another operator manages is not moved', () => {
+    const gn = dropped([{ index: 0, mode: 'mig', slices: [{ profile: '1g.45gb', start: 6, claim: claim('c', 0, 'other') }] }], [{ profile: '1g.23gb', start: 6, pod: 'a-0' }]);
+    const r = reconcileClaims(gn, owners, (ns) => ns === 'ns');
+    expect(r.updated).toBeUndefined();
+    expect(r.misuses.map((m) => m.cause)).toEqual(['NoSwappableSlice']);
+  });
+
+  test('a GPU the target does not list keeps its realised layout: nothing to restore', () => {
+    const gn = dropped([], [{ profile: '1g.23gb', start: 6, pod: 'a-0' }]);
+    expect(reconcileClaims(gn, owners).updated).toBeUndefined();
   });
 });
 
