@@ -28,6 +28,21 @@ describe('ClusterSim', () => {
     expect(() => sim.write([{ ...gn, metadata: { name: 'ghost' } }], 0)).toThrow(/ghost/);
   });
 
+  it('tells when realising a write changes what placement sees: the GPUs of a released busy claim come free', () => {
+    const running = new Set<string>(['w']);
+    const sim = new ClusterSim(1, 2, (e) => running.has(e.claim.name));
+    const gn = sim.node('b200-000') as GpuNode;
+    // A new claim whose pods do not run yet: the status adds nothing placement does not see in the spec.
+    running.delete('w');
+    expect(sim.write([{ ...gn, spec: { gpus: [{ index: 0, mode: 'whole', slices: [], claim: claim('w') }] } }], 0)).toBe(false);
+    running.add('w');
+    sim.wakeAt('b200-000', 1000);
+    expect(sim.advance(1000)).toBe(true);
+    // Its release: the spec drops the claim while the status still says busy, until the agent realises it.
+    expect(sim.write([{ ...gn, spec: { gpus: [{ index: 0, mode: 'whole', slices: [] }] } }], 2000)).toBe(true);
+    expect(buildSnapshot(sim.list(), (n) => sim.nodeOf(n)).nodes[0]?.gpus[0]).toMatchObject({ mode: 'whole', inUse: false });
+  });
+
   it('a busy slice taken back stays in use until its eviction ends: the GPU is frozen for a new layout that overlaps it', () => {
     const sim = new ClusterSim(1, 1, () => false);
     const gn = sim.node('b200-000') as GpuNode;

@@ -69,16 +69,25 @@ export class ClusterSim {
     return this.#nodes.has(name) ? READY_NODE : undefined;
   }
 
-  /** Writes the cycle's edited nodes (their spec is the new target) and realises them at `now`. */
-  write(changed: GpuNode[], now: number): void {
+  /**
+   * Writes the cycle's edited nodes (their spec is the new target) and realises them at `now`. Returns whether
+   * the realisation changed what placement sees beyond the written spec (e.g. the GPUs of a released claim are
+   * no longer busy): the status update the operator takes as a capacity change (`gpuNodeCapacityChanged`).
+   */
+  write(changed: GpuNode[], now: number): boolean {
+    let capacityChanged = false;
     for (const gn of changed) {
       const name = gn.metadata.name as string;
       const prev = this.#nodes.get(name);
       if (!prev) throw new Error(`the cycle wrote GpuNode ${name}, which does not exist`);
       const generation = (prev.metadata.generation ?? 1) + 1;
-      this.#nodes.set(name, this.#realised({ ...prev, metadata: { ...prev.metadata, generation }, spec: gn.spec ?? {} }, now));
+      const written: GpuNode = { ...prev, metadata: { ...prev.metadata, generation }, spec: gn.spec ?? {} };
+      const next = this.#realised(written, now);
+      this.#nodes.set(name, next);
+      if (!capacityChanged && placementView(written) !== placementView(next)) capacityChanged = true;
     }
     if (changed.length > 0) this.#list = undefined;
+    return capacityChanged;
   }
 
   /** A busy claim on `node` was taken back at `now`: it stays in use until `until`. */

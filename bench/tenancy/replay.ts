@@ -367,9 +367,6 @@ class Replay {
   #cycle(now: number, ledger: GpuNode[], entries: LedgerEntry[]): void {
     this.#out.cycles++;
     const batch = this.#queue.take(MAX_BATCH);
-    const DBG = Number(process.env.HAEIN_DBG_AT ?? NaN);
-    const rel = (now - this.#cfg.startMs) / 1000;
-    if (Math.abs(rel - DBG) < 40) console.error('CYCLE', rel.toFixed(0), 'ready', this.#queue.readyCount(), 'size', this.#queue.size(), 'batch', batch.length, 'hasTrace', batch.some((d) => d.key.includes(process.env.HAEIN_DBG_KEY ?? '@@')));
     const quota = new QuotaBook(this.#dir, entries, 'allow');
     const t0 = performance.now();
     const plan = planCycle(
@@ -401,7 +398,8 @@ class Replay {
     }
     const changed = plan.draft.changed();
     const before = ledgerEntries(changed.map((n) => plan.draft.original(n.metadata.name as string)).filter((n) => n !== undefined));
-    this.#cluster.write(changed, now);
+    // The agent realising the release of a busy claim frees capacity after the cycle decided: parked demands wake.
+    if (this.#cluster.write(changed, now)) this.#seq++;
     const after = ledgerEntries(changed.map((n) => this.#cluster.node(n.metadata.name as string) as GpuNode));
     const afterIds = new Map(after.map((e) => [allocationId(e), e]));
     const beforeIds = new Set(before.map((e) => allocationId(e)));
@@ -414,7 +412,6 @@ class Replay {
     const resubmit: Item[] = [];
     for (const r of plan.results) {
       const o = r.outcome;
-      if (Math.abs(rel - DBG) < 40 && (r.demand.key.includes(process.env.HAEIN_DBG_KEY ?? '@@') || (o.kind === 'placed' && r.demand.key.includes('atlas')))) console.error('  OUT', r.demand.key, o.kind, o.kind === 'waiting' ? `${o.code} ${o.message.slice(0, 220)}` : o.kind === 'placed' ? `reclaimed=${o.reclaimed} borrowed=${o.borrowed} victims=${o.victims.length}` : '');
 
       const item = this.#items.get(r.demand.key);
       switch (o.kind) {
