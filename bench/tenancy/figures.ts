@@ -20,7 +20,7 @@ export interface RunFacts {
 }
 
 /** The final JSON line. */
-export interface TenancyFigures {
+export interface TenancyFigures extends RunFacts {
   utilisationBorrowing: number;
   utilisationStrict: number;
   /** Borrowing run: the largest tenant's mean |served − weighted fair share| while backlogged, share of the cluster. */
@@ -43,17 +43,6 @@ export interface TenancyFigures {
   reclaims: number;
   reclaimVictims: number;
   cycles: number;
-  wallSeconds: number;
-  cpuSeconds: number;
-  peakRssMiB: number;
-  loadAverage: number[];
-  tenants: number;
-  gpus: number;
-  hours: number;
-  cycleSeconds: number;
-  seed: number;
-  arrivals: number;
-  offeredLoad: number;
   runs: { borrowing: RunSummary; strict: RunSummary };
   ok: boolean;
 }

@@ -1,5 +1,5 @@
 /** Command-line flags of the tenancy benchmark (`dist/bench/tenancy-bench.js`). Pure. */
-import { parseArgs } from 'node:util';
+import { flagValues, numberFlag } from '../flags.js';
 
 /** Resolved benchmark settings. */
 export interface TenancyOptions {
@@ -40,36 +40,28 @@ export const USAGE = `tenancy-bench [flags]
   --help               this text`;
 
 function num(name: string, raw: string | undefined, dflt: number, min: number, integer: boolean): number {
-  if (raw === undefined) return dflt;
-  const n = Number(raw);
-  if (!Number.isFinite(n) || n < min || (integer && !Number.isInteger(n))) throw new Error(`--${name}=${raw}: expected ${integer ? 'an integer' : 'a number'} ≥ ${min}\n${USAGE}`);
-  return n;
+  return numberFlag(name, raw, dflt, { min, integer }, USAGE);
 }
 
 /** Parses `argv` (without node and script): the options, or `help` when --help was given. Throws on a bad flag. */
 export function parseTenancyArgs(argv: string[]): TenancyOptions | 'help' {
-  let v;
-  try {
-    ({ values: v } = parseArgs({
-      args: argv,
-      strict: true,
-      options: {
-        tenants: { type: 'string' },
-        nodes: { type: 'string' },
-        'gpus-per-node': { type: 'string' },
-        hours: { type: 'string' },
-        'cycle-s': { type: 'string' },
-        'settle-s': { type: 'string' },
-        'grace-s': { type: 'string' },
-        'ready-s': { type: 'string' },
-        seed: { type: 'string' },
-        load: { type: 'string' },
-        help: { type: 'boolean' },
-      },
-    }));
-  } catch (cause) {
-    throw new Error(`${(cause as Error).message}\n${USAGE}`, { cause });
-  }
+  const v = flagValues(
+    argv,
+    {
+      tenants: { type: 'string' },
+      nodes: { type: 'string' },
+      'gpus-per-node': { type: 'string' },
+      hours: { type: 'string' },
+      'cycle-s': { type: 'string' },
+      'settle-s': { type: 'string' },
+      'grace-s': { type: 'string' },
+      'ready-s': { type: 'string' },
+      seed: { type: 'string' },
+      load: { type: 'string' },
+      help: { type: 'boolean' },
+    },
+    USAGE,
+  );
   if (v.help) return 'help';
   return {
     tenants: num('tenants', v.tenants, 10, 2, true),
