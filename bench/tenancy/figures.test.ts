@@ -12,6 +12,7 @@ const run = (over: Partial<ReplayResult> = {}): ReplayResult => ({
   reclaimVictims: 0,
   reclaimLatencies: [],
   reclaimOwedLatencies: [],
+  reclaimWaitSeconds: { notWithinNominal: 0, fitsNowhere: 0, owed: 0 },
   priorityPreemptions: 0,
   priorityVictims: 0,
   busyVictims: 0,
@@ -32,7 +33,7 @@ const facts: RunFacts = { tenants: 2, gpus: 8, hours: 1, cycleSeconds: 5, seed: 
 
 describe('tenancy figures', () => {
   it('headline figures: both utilisations, the borrowing run\'s share deviation and reclaim percentiles, the worse metering error', () => {
-    const borrowing = run({ utilisation: 0.9, reclaims: 4, reclaimLatencies: [40, 41, 45, 100], reclaimOwedLatencies: [40, 40, 41, 42], metering: { ...run().metering, maxErrorSeconds: 0.2, totalErrorSeconds: 0.5 } });
+    const borrowing = run({ utilisation: 0.9, reclaims: 4, reclaimLatencies: [40, 41, 45, 100], reclaimOwedLatencies: [40, 40, 41, 42], reclaimWaitSeconds: { notWithinNominal: 30, fitsNowhere: 10, owed: 10 }, metering: { ...run().metering, maxErrorSeconds: 0.2, totalErrorSeconds: 0.5 } });
     const f = tenancyFigures(borrowing, run({ metering: { ...run().metering, maxErrorSeconds: 0.4, totalErrorSeconds: 0.4 } }), facts);
     expect(f).toMatchObject({
       utilisationBorrowing: 0.9,
@@ -43,6 +44,7 @@ describe('tenancy figures', () => {
       reclaimLatencyP95Seconds: 100,
       reclaimOwedLatencyP50Seconds: 40,
       reclaimOwedLatencyP95Seconds: 42,
+      reclaimWaitShares: { notWithinNominal: 0.6, fitsNowhere: 0.2, owed: 0.2 },
       meteringErrorSeconds: 0.4,
       meteringTotalErrorSeconds: 0.9,
       allocations: 200,
@@ -51,11 +53,12 @@ describe('tenancy figures', () => {
       ok: true,
     });
     expect(renderReport(f, borrowing, run())).toContain('reclaim latency over 4 reclaims');
+    expect(renderReport(f, borrowing, run())).toContain('60.0% not within nominal quota, 20.0% within it but fitting nowhere, 20.0% owed');
   });
 
   it('fails on a nominal violation, an allocation metered over 1 s off, inconsistent records, or borrowing that does not help', () => {
     expect(failures(tenancyFigures(run({ utilisation: 0.9 }), run(), facts))).toEqual([]);
-    expect(tenancyFigures(run({ utilisation: 0.9 }), run(), facts).reclaimLatencyP50Seconds).toBeNull();
+    expect(tenancyFigures(run({ utilisation: 0.9 }), run(), facts)).toMatchObject({ reclaimLatencyP50Seconds: null, reclaimWaitShares: null });
     const bad = tenancyFigures(run({ utilisation: 0.8, nominalViolations: 2, metering: { ...run().metering, maxErrorSeconds: 1.5, tenantMismatchMs: 7 } }), run(), facts);
     expect(bad.ok).toBe(false);
     expect(failures(bad)).toEqual([

@@ -1,6 +1,6 @@
 /** The tenancy benchmark's figures (the final JSON line), its pass/fail verdict and its text report. Pure. */
 import { percentile } from '../scale/stats.js';
-import type { ReplayResult } from './replay.js';
+import type { ReplayResult, WaitReason } from './replay.js';
 
 /** Run facts that are not replay results. */
 export interface RunFacts {
@@ -34,6 +34,11 @@ export interface TenancyFigures extends RunFacts {
   /** From when the capacity it was owed existed → Ready (the operator's own reaction). */
   reclaimOwedLatencyP50Seconds: number | null;
   reclaimOwedLatencyP95Seconds: number | null;
+  /**
+   * The reclaiming requests' waits (request → placement) summed, as shares by why they waited: not within their
+   * nominal quota, within it but fitting nowhere, owed (see `WaitReason` in `replay.ts`).
+   */
+  reclaimWaitShares: Record<WaitReason, number> | null;
   /** Largest |metered − truth| of one allocation over both runs, seconds. */
   meteringErrorSeconds: number;
   /** Σ |metered − truth| over every allocation of both runs, seconds. */
@@ -101,6 +106,13 @@ function summary(r: ReplayResult): RunSummary {
   };
 }
 
+/** Each reason's share of the summed waits; null when nothing waited. */
+function waitShares(seconds: Record<WaitReason, number>): Record<WaitReason, number> | null {
+  const total = seconds.notWithinNominal + seconds.fitsNowhere + seconds.owed;
+  if (total <= 0) return null;
+  return { notWithinNominal: r4(seconds.notWithinNominal / total), fitsNowhere: r4(seconds.fitsNowhere / total), owed: r4(seconds.owed / total) };
+}
+
 /** The figures of a borrowing run and a strict run of the same stream. */
 export function tenancyFigures(borrowing: ReplayResult, strict: ReplayResult, facts: RunFacts): TenancyFigures {
   const latencies = [...borrowing.reclaimLatencies].sort((a, b) => a - b);
@@ -115,6 +127,7 @@ export function tenancyFigures(borrowing: ReplayResult, strict: ReplayResult, fa
     reclaimLatencyP95Seconds: latencies.length > 0 ? r3(percentile(latencies, 95)) : null,
     reclaimOwedLatencyP50Seconds: owed.length > 0 ? r3(percentile(owed, 50)) : null,
     reclaimOwedLatencyP95Seconds: owed.length > 0 ? r3(percentile(owed, 95)) : null,
+    reclaimWaitShares: waitShares(borrowing.reclaimWaitSeconds),
     meteringErrorSeconds: r3(Math.max(borrowing.metering.maxErrorSeconds, strict.metering.maxErrorSeconds)),
     meteringTotalErrorSeconds: r3(borrowing.metering.totalErrorSeconds + strict.metering.totalErrorSeconds),
     allocations: borrowing.allocations + strict.allocations,
@@ -179,6 +192,8 @@ export function renderReport(f: TenancyFigures, borrowing: ReplayResult, strict:
     `reclaim latency over ${borrowing.reclaimLatencies.length} reclaims (${borrowing.reclaimVictims} victims): request → Ready p50 ${f.reclaimLatencyP50Seconds ?? '-'} s, p95 ${f.reclaimLatencyP95Seconds ?? '-'} s; ` +
       `owed capacity existed → Ready p50 ${f.reclaimOwedLatencyP50Seconds ?? '-'} s, p95 ${f.reclaimOwedLatencyP95Seconds ?? '-'} s`,
   );
+  const w = f.reclaimWaitShares;
+  if (w) lines.push(`  their waits before placement: ${pct(w.notWithinNominal)} not within nominal quota, ${pct(w.fitsNowhere)} within it but fitting nowhere, ${pct(w.owed)} owed`);
   lines.push(`metering: ${f.allocations} allocations, max |metered − truth| ${f.meteringErrorSeconds} s, total ${f.meteringTotalErrorSeconds} s; settlements ${borrowing.metering.settlements} + ${strict.metering.settlements}`);
   for (const r of [borrowing, strict]) for (const v of r.violationExamples) lines.push(`  violation: ${v}`);
   lines.push(`wall ${f.wallSeconds} s (the two runs in parallel), CPU ${f.cpuSeconds} s, peak RSS ${f.peakRssMiB} MiB, load ${f.loadAverage.join(' ')}`);

@@ -36,6 +36,27 @@ describe('tenancy replay', () => {
     expect(r.replansWithoutChange).toBe(0);
   });
 
+  it('a reclaiming request\'s wait divides by why it waited: over its nominal quota until its own work ended, then owed', () => {
+    // a holds 2 of its nominal 3 until 1,200 s; b borrows a's idle GPU; a's 3-GPU request at 600 s is within
+    // nominal only once a0 is done, and then needs b's borrowed GPU back.
+    const r = replay({
+      ...base([tenant('a', 3, 'c'), tenant('b', 3, 'c')], [
+        whole('a0', 'a', 0, 1200, { count: 2, gpuEq: 2 }),
+        ...[1, 2, 3, 4].map((i) => whole(`b${i}`, 'b', i, 3 * 3600)),
+        whole('a1', 'a', 600, 600, { count: 3, gpuEq: 3 }),
+      ]),
+      gpusPerNode: 6,
+    });
+    expect(r.reclaims).toBe(1);
+    expect(r.nominalViolations).toBe(0);
+    expect(r.reclaimWaitSeconds.notWithinNominal).toBeGreaterThanOrEqual(590);
+    expect(r.reclaimWaitSeconds.fitsNowhere).toBe(0);
+    const waited = r.reclaimWaitSeconds.notWithinNominal + r.reclaimWaitSeconds.owed;
+    // Request → Ready is the wait before placement plus the eviction grace and realisation.
+    expect(r.reclaimLatencies[0]! - waited).toBeGreaterThanOrEqual(40);
+    expect(r.reclaimLatencies[0]! - waited).toBeLessThan(46);
+  });
+
   it('strict quotas on the same stream: b stays at its quota, a is served at once, utilisation is lower', () => {
     const borrowing = replay(base([tenant('a', 2, 'c'), tenant('b', 2, 'c')], stream));
     const strict = replay(base([tenant('a', 2), tenant('b', 2)], stream));

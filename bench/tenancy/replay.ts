@@ -73,6 +73,8 @@ export interface ReplayResult {
   reclaimLatencies: number[];
   /** The same, from when the capacity it was owed existed (the operator's reaction: placing, eviction, Ready). */
   reclaimOwedLatencies: number[];
+  /** Summed over the reclaiming placements: how their request → placement waits divide by {@link WaitReason}, seconds. */
+  reclaimWaitSeconds: Record<WaitReason, number>;
   /** Placements that preempted lower-priority claims of their own tenant, and their victims. */
   priorityPreemptions: number;
   priorityVictims: number;
@@ -107,6 +109,15 @@ export interface ReplayResult {
   plannerSeconds: number;
 }
 
+/**
+ * Why a waiting request waited at a cycle's start: `notWithinNominal` — its tenant's quota did not admit it within
+ * the nominal quota (or it still held part of its gang); `fitsNowhere` — within nominal, but it fitted nowhere even
+ * with its cohort peers' borrowed claims taken back (its shape); `owed` — the capacity it was owed existed.
+ */
+export type WaitReason = 'notWithinNominal' | 'fitsNowhere' | 'owed';
+
+const NO_WAIT = (): Record<WaitReason, number> => ({ notWithinNominal: 0, fitsNowhere: 0, owed: 0 });
+
 interface Item {
   arrival: Arrival;
   key: string;
@@ -125,6 +136,10 @@ interface Item {
    * tenant's nominal quota and fitted on free plus reclaimable capacity (`nominal-watch.ts`).
    */
   owedSince: number | undefined;
+  /** Milliseconds its current request has waited, by reason, up to the last cycle's start. */
+  waitMs: Record<WaitReason, number>;
+  /** Why it waits since `from` (the last cycle's verdict); undefined until its request was first judged. */
+  wait: { reason: WaitReason; from: number } | undefined;
   everPlaced: boolean;
   remainingMs: number;
   runStart: number | undefined;
@@ -191,6 +206,7 @@ class Replay {
     reclaimVictims: 0,
     reclaimLatencies: [] as number[],
     reclaimOwedLatencies: [] as number[],
+    reclaimWaitMs: NO_WAIT(),
     priorityPreemptions: 0,
     priorityVictims: 0,
     busyVictims: 0,
@@ -243,10 +259,22 @@ class Replay {
     const ledger = this.#cluster.list();
     let entries: LedgerEntry[] | undefined;
     const entriesBefore = () => (entries ??= ledgerEntries(ledger));
+    for (const item of this.#waiting) {
+      if (!item.wait) continue;
+      item.waitMs[item.wait.reason] += now - item.wait.from;
+      item.wait.from = now;
+    }
     const candidates = this.#nominalCandidates();
     this.#queue.wake(this.#seq);
     if (this.#queue.readyCount() > 0) this.#cycle(now, ledger, entriesBefore());
-    this.#watch.cycle(this.#owed(candidates, ledger, entriesBefore), (key) => this.#describe(key, now));
+    const fitsNowhere = new Set<string>();
+    const owed = this.#owed(candidates, ledger, entriesBefore, fitsNowhere);
+    this.#watch.cycle(owed, (key) => this.#describe(key, now));
+    const owedKeys = new Set(owed);
+    for (const item of this.#waiting) {
+      const reason = owedKeys.has(item.key) ? 'owed' : fitsNowhere.has(item.key) ? 'fitsNowhere' : 'notWithinNominal';
+      item.wait = { reason, from: item.wait?.from ?? item.requestedAt };
+    }
     this.#sampleShares();
     this.#prevTick = now;
   }
@@ -296,7 +324,7 @@ class Replay {
             spec: { replicas: a.replicas as number, gpusPerWorker: a.gpusPerWorker as number, priority: a.priority, template: { spec: { containers: [] } } },
           };
     const entries = a.kind === 'GpuPartition' ? (a.count as number) : (a.replicas as number) * (a.gpusPerWorker as number);
-    const item: Item = { arrival: a, key: demandKey(a.kind, a.namespace, a.id), obj, entries, state: 'waiting', held: new Map(), heldEq: 0, requestedAt: at, owedSince: undefined, everPlaced: false, remainingMs: a.serviceSeconds * 1000, runStart: undefined, epoch: 0 };
+    const item: Item = { arrival: a, key: demandKey(a.kind, a.namespace, a.id), obj, entries, state: 'waiting', held: new Map(), heldEq: 0, requestedAt: at, owedSince: undefined, waitMs: NO_WAIT(), wait: undefined, everPlaced: false, remainingMs: a.serviceSeconds * 1000, runStart: undefined, epoch: 0 };
     this.#items.set(item.key, item);
     this.#setState(item, 'waiting');
     this.#queue.submit(this.#hold(item));
@@ -346,8 +374,11 @@ class Replay {
     return out;
   }
 
-  /** Of the candidates, those still waiting after the cycle that were owed capacity at its start (`ledger`). */
-  #owed(candidates: Array<{ item: Item; request: PlacementRequest; cost: QuotaCost }>, ledger: GpuNode[], entries: () => LedgerEntry[]): string[] {
+  /**
+   * Of the candidates, those still waiting after the cycle that were owed capacity at its start (`ledger`); those
+   * within their nominal quota that fitted nowhere go to `fitsNowhere`.
+   */
+  #owed(candidates: Array<{ item: Item; request: PlacementRequest; cost: QuotaCost }>, ledger: GpuNode[], entries: () => LedgerEntry[], fitsNowhere: Set<string>): string[] {
     // Still waiting, and its tenant did not use the quota for its own other requests in this cycle.
     const still = candidates.filter((c) => c.item.state === 'waiting' && (this.#heldEq.get(c.item.arrival.tenant) ?? 0) + c.cost.gpuEq <= (this.#tenants.get(c.item.arrival.tenant)?.spec.nominal ?? 0) + 1e-9);
     if (still.length === 0) return [];
@@ -356,10 +387,14 @@ class Replay {
     const out: string[] = [];
     for (const { item, request, cost } of still) {
       const tenant = item.arrival.tenant;
-      if (quota.admit(item.arrival.namespace, cost).ok && quota.withinNominal(tenant, cost) && owed.fits(tenant, request)) {
+      const withinNominal = quota.admit(item.arrival.namespace, cost).ok && quota.withinNominal(tenant, cost);
+      if (withinNominal && owed.fits(tenant, request)) {
         out.push(item.key);
         item.owedSince ??= this.#owedFrom(item);
-      } else item.owedSince = undefined;
+      } else {
+        item.owedSince = undefined;
+        if (withinNominal) fitsNowhere.add(item.key);
+      }
     }
     return out;
   }
@@ -436,6 +471,7 @@ class Replay {
             if (o.reclaimed) {
               this.#out.reclaimLatencies.push((readyAt - item.requestedAt) / 1000);
               this.#out.reclaimOwedLatencies.push((readyAt - (item.owedSince ?? this.#owedFrom(item))) / 1000);
+              for (const [reason, ms] of Object.entries(item.waitMs) as Array<[WaitReason, number]>) this.#out.reclaimWaitMs[reason] += ms;
             }
           }
           break;
@@ -500,6 +536,8 @@ class Replay {
       this.#setState(item, 'waiting');
       item.runStart = undefined;
       item.requestedAt = now;
+      item.waitMs = NO_WAIT();
+      item.wait = undefined;
       item.owedSince = undefined;
     }
     this.#queue.submit(this.#hold(item));
@@ -610,6 +648,7 @@ class Replay {
       reclaimVictims: o.reclaimVictims,
       reclaimLatencies: o.reclaimLatencies,
       reclaimOwedLatencies: o.reclaimOwedLatencies,
+      reclaimWaitSeconds: Object.fromEntries(Object.entries(o.reclaimWaitMs).map(([k, ms]) => [k, ms / 1000])) as Record<WaitReason, number>,
       priorityPreemptions: o.priorityPreemptions,
       priorityVictims: o.priorityVictims,
       busyVictims: o.busyVictims,
