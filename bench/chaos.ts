@@ -788,7 +788,7 @@ function reconfiguring(g: GpuNode): boolean {
 /** The user name (client certificate CN) of a kubeconfig written by hack/kubeconfig.sh: its user entry's name. */
 function userOfKubeconfig(file: string): string {
   const kc = loadKubeConfig(file);
-  return kc.getCurrentUser()?.name ?? path.basename(file);
+  return kc.user.name || path.basename(file);
 }
 
 /** Device IDs in an in-use journal; undefined when missing or unreadable. */

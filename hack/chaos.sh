@@ -12,11 +12,8 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$REPO_ROOT"
 
-export HAEIN_STATE="${HAEIN_CHAOS_STATE:-${TMPDIR:-/tmp}/haein-chaos}"
 # Ports of a control plane this script starts (away from hack/cluster-up.sh's and the scale benchmark's).
-export HAEIN_API_PORT="${HAEIN_CHAOS_API_PORT:-9443}" HAEIN_ETCD_PORT="${HAEIN_CHAOS_ETCD_PORT:-6379}" \
-  HAEIN_ETCD_PEER_PORT="${HAEIN_CHAOS_ETCD_PEER_PORT:-6380}" HAEIN_KCM_PORT="${HAEIN_CHAOS_KCM_PORT:-14257}" \
-  HAEIN_SCHEDULER_PORT="${HAEIN_CHAOS_SCHEDULER_PORT:-14259}" HAEIN_KWOK_PORT="${HAEIN_CHAOS_KWOK_PORT:-14247}"
+own_control_plane HAEIN_CHAOS haein-chaos 9443 6379 6380 14257 14259 14247
 KUBECONFIG_FILE="$HAEIN_STATE/admin.kubeconfig"
 node_bin="$REPO_ROOT/node_modules/.bin/node"
 [ -x "$node_bin" ] || die "npm dependencies missing: run 'npm ci'"

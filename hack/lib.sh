@@ -20,3 +20,17 @@ die() { printf '\033[1;31m[haein] error:\033[0m %s\n' "$*" >&2; exit 1; }
 
 # need CMD HINT: fail early, with a fix, when a prerequisite is missing.
 need() { command -v "$1" >/dev/null 2>&1 || die "'$1' is not installed. $2"; }
+
+# own_control_plane VAR_PREFIX STATE_NAME API ETCD ETCD_PEER KCM SCHEDULER KWOK: the state dir and ports of a
+# control plane a script starts for itself (away from hack/cluster-up.sh's), each overridable by
+# ${VAR_PREFIX}_STATE, ${VAR_PREFIX}_API_PORT, ... Sets HAEIN_STATE and the HAEIN_*_PORT variables cluster-up.sh reads.
+own_control_plane() {
+  local p="$1"; local v
+  v="${p}_STATE"; export HAEIN_STATE="${!v:-${TMPDIR:-/tmp}/$2}"
+  v="${p}_API_PORT"; export HAEIN_API_PORT="${!v:-$3}"
+  v="${p}_ETCD_PORT"; export HAEIN_ETCD_PORT="${!v:-$4}"
+  v="${p}_ETCD_PEER_PORT"; export HAEIN_ETCD_PEER_PORT="${!v:-$5}"
+  v="${p}_KCM_PORT"; export HAEIN_KCM_PORT="${!v:-$6}"
+  v="${p}_SCHEDULER_PORT"; export HAEIN_SCHEDULER_PORT="${!v:-$7}"
+  v="${p}_KWOK_PORT"; export HAEIN_KWOK_PORT="${!v:-$8}"
+}

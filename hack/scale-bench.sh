@@ -13,11 +13,8 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$REPO_ROOT"
 
-export HAEIN_STATE="${HAEIN_SCALE_STATE:-${TMPDIR:-/tmp}/haein-scale}"
 # Ports of a control plane this script starts (away from hack/cluster-up.sh's defaults).
-export HAEIN_API_PORT="${HAEIN_SCALE_API_PORT:-8443}" HAEIN_ETCD_PORT="${HAEIN_SCALE_ETCD_PORT:-4379}" \
-  HAEIN_ETCD_PEER_PORT="${HAEIN_SCALE_ETCD_PEER_PORT:-4380}" HAEIN_KCM_PORT="${HAEIN_SCALE_KCM_PORT:-12257}" \
-  HAEIN_SCHEDULER_PORT="${HAEIN_SCALE_SCHEDULER_PORT:-12259}" HAEIN_KWOK_PORT="${HAEIN_SCALE_KWOK_PORT:-12247}"
+own_control_plane HAEIN_SCALE haein-scale 8443 4379 4380 12257 12259 12247
 KUBECONFIG_FILE="$HAEIN_STATE/admin.kubeconfig"
 node_bin="$REPO_ROOT/node_modules/.bin/node"
 [ -x "$node_bin" ] || die "npm dependencies missing: run 'npm ci'"

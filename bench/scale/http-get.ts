@@ -1,6 +1,6 @@
 /** Plain GETs of text endpoints: a child's `/metrics`, and the API server's `/metrics` with kubeconfig credentials. */
 import https from 'node:https';
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '../../src/k8s/client.js';
 
 /** GET `url` (no credentials) and return the body; throws on a non-2xx answer or after `timeoutMs`. */
 export async function getText(url: string, timeoutMs = 10_000): Promise<string> {
@@ -11,8 +11,7 @@ export async function getText(url: string, timeoutMs = 10_000): Promise<string> 
 
 /** GET `path` from the kubeconfig's API server with its credentials, returning the body as text. */
 export async function getApiText(kc: KubeConfig, path: string, timeoutMs = 30_000): Promise<string> {
-  const cluster = kc.getCurrentCluster();
-  if (!cluster) throw new Error('kubeconfig has no current cluster');
+  const { cluster } = kc;
   const url = new URL(path, cluster.server);
   const options: https.RequestOptions = { method: 'GET', hostname: url.hostname.replace(/^\[(.*)\]$/, '$1'), port: url.port || 443, path: url.pathname + url.search, headers: { Accept: 'text/plain' } };
   await kc.applyToHTTPSOptions(options);

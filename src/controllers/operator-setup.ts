@@ -227,6 +227,7 @@ export function registerControllers(manager: Manager, apiClient: KubeClient, opt
     waiting: () => admission.waitingByTenant(),
     unassigned,
     recorder: manager.recorder,
+    metrics,
   });
   const tenantC = new Controller(tenantR, { ...copts, kind: 'GpuTenant' })
     .watch(tenants, self)

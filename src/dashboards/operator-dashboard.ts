@@ -44,8 +44,9 @@ function quantiles(metric: string, by = ''): QuerySpec[] {
 }
 
 /**
- * The panels, by row. To add one, add a line; panels the operator will gain (time to ready per kind,
- * admission cycle duration and batch size, per-tenant usage) go here once their metrics exist.
+ * The panels, by row. To add one, add a line. Tenant and metering figures are the same on every replica that
+ * has them (the leader's quota gauges; every replica's counters follow the durable GpuUsage records), so they
+ * are aggregated with `max`, never `sum`, across replicas.
  */
 export const PANELS: Array<{ row: string; panels: PanelSpec[] }> = [
   {
@@ -76,6 +77,19 @@ export const PANELS: Array<{ row: string; panels: PanelSpec[] }> = [
       { title: 'Consumer pods by partition', description: 'Live pods consuming each GpuPartition (gated or running). An elastic partition (spec.autoscale) keeps its count at this, within min and max.', queries: [{ expr: 'sum by (namespace, partition) (haein_partition_consumers)', legend: '{{namespace}}/{{partition}}' }] },
       { title: 'Slices held by partition', description: 'Slices each GpuPartition holds in the node ledger; above its consumers while idle slices wait for the scale-down delay.', queries: [{ expr: 'sum by (namespace, partition) (haein_partition_slices)', legend: '{{namespace}}/{{partition}}' }] },
       { title: 'New consumer pod to its slice', description: 'From a consumer pod\'s creation to its admission onto a realised, free slice; elastic="true": the partition may have had to grow and carve the slice first.', unit: 's', queries: quantiles('haein_consumer_wait_seconds', 'elastic') },
+    ],
+  },
+  {
+    row: 'Tenants',
+    panels: [
+      { title: 'GPU-equivalents used by tenant', description: 'What each GpuTenant holds now (a MIG slice counts compute slices / 7, a whole GPU 1).', stack: true, queries: [{ expr: 'max by (tenant) (haein_tenant_gpu_equivalents{quantity="used"})', legend: '{{tenant}}' }] },
+      { title: 'Used against nominal', description: 'Each tenant\'s use as a share of its nominal quota: above 1 it borrows from its cohort (kubectl get gputenants).', unit: 'percentunit', queries: [{ expr: 'max by (tenant) (haein_tenant_gpu_equivalents{quantity="used"}) / max by (tenant) (haein_tenant_gpu_equivalents{quantity="nominal"} > 0)', legend: '{{tenant}}' }] },
+      { title: 'Borrowed and lent', description: 'GPU-equivalents held above nominal (borrowed, reclaimable by lenders) and a tenant\'s unused nominal used by others (lent).', queries: [{ expr: 'max by (tenant) (haein_tenant_gpu_equivalents{quantity="borrowed"})', legend: '{{tenant}} borrowed' }, { expr: 'max by (tenant) (haein_tenant_gpu_equivalents{quantity="lent"})', legend: '{{tenant}} lent' }] },
+      { title: 'Requests waiting by tenant', description: 'GpuPartitions and TrainingJobs of each tenant waiting to be placed (kubectl haein why KIND/NAME says why).', stack: true, queries: [{ expr: 'max by (tenant) (haein_tenant_waiting_requests)', legend: '{{tenant}}' }] },
+      { title: 'Metered GPU-equivalents by tenant', description: 'Settled usage per second of time: the GPU-equivalents billed, from the durable metering counters (lags by the settlement interval).', stack: true, queries: [{ expr: 'max by (tenant) (sum without (namespace) (rate(haein_metered_gpu_equivalent_seconds_total[$__rate_interval])))', legend: '{{tenant}}' }] },
+      { title: 'Metered slices by profile', description: 'Settled slice-seconds per second, by MIG profile (`whole` for whole GPUs): the slices billed, across tenants.', stack: true, queries: [{ expr: 'max by (profile) (sum without (tenant, namespace) (rate(haein_metered_slice_seconds_total[$__rate_interval])))', legend: '{{profile}}' }] },
+      { title: 'Metering lag', description: 'How far behind now each tenant\'s usage is settled durably; grows without bound if settlement stops.', unit: 's', queries: [{ expr: 'time() - max by (tenant) (haein_metering_settled_through_timestamp_seconds)', legend: '{{tenant}}' }] },
+      { title: 'Settlements by result', description: 'Metering settlements per second: ok, conflict (a guarded GpuUsage write refused and retried), error.', queries: [{ expr: 'sum by (result) (rate(haein_metering_settlements_total[$__rate_interval]))', legend: '{{result}}' }] },
     ],
   },
   {

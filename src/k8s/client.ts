@@ -1,22 +1,21 @@
 /**
- * A small typed REST client for the Kubernetes API, built on `@kubernetes/client-node`'s KubeConfig for
- * authentication (client certificates, bearer/exec tokens, in-cluster service account) and Node's own
- * http/https for transport. Owning the transport keeps content types (merge patch), timeouts and the
- * watch stream under our control instead of depending on the generated clients' defaults.
+ * A small typed REST client for the Kubernetes API on Node's own http/https, with the kubeconfig handling of
+ * `kubeconfig*.ts` for authentication (client certificates, tokens and token files, exec plugins, in-cluster
+ * service account). Owning the transport keeps content types (merge patch), timeouts and the watch stream under
+ * our control, and keeps `@kubernetes/client-node` (~85 MiB of memory once imported) out of every process but
+ * those whose kubeconfig needs it.
  */
-import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import tls from 'node:tls';
-import os from 'node:os';
-import nodePath from 'node:path';
-import { KubeConfig } from '@kubernetes/client-node';
 import { ApiError, FencedWriteError, isNotFound } from './errors.js';
+import type { KubeConfig } from './kubeconfig-credentials.js';
 import { RESOURCES, apiVersionOf, resourcePath, type ResourceRef } from './resources.js';
 
 export type { ResourceRef } from './resources.js';
 export { RESOURCES } from './resources.js';
 export { ApiError, FencedWriteError, isAlreadyExists, isConflict, isFencedWrite, isGone, isNotFound } from './errors.js';
+export { KubeConfig, loadInClusterConfig, loadKubeConfig } from './kubeconfig-credentials.js';
 
 /** Watch event types delivered by the API server. */
 export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
@@ -64,40 +63,13 @@ export type JsonPatchOp =
   | { op: 'test' | 'add' | 'replace'; path: string; value: unknown }
   | { op: 'remove'; path: string };
 
-/**
- * Loads a KubeConfig from `path`, else `$KUBECONFIG`, else `~/.kube/config`, else the in-cluster service
- * account. Throws when none of them is available.
- */
-export function loadKubeConfig(path?: string): KubeConfig {
-  const kc = new KubeConfig();
-  try {
-    if (path) {
-      kc.loadFromFile(path);
-    } else if (process.env.KUBECONFIG) {
-      kc.loadFromDefault();
-    } else if (fs.existsSync(nodePath.join(os.homedir(), '.kube', 'config'))) {
-      kc.loadFromFile(nodePath.join(os.homedir(), '.kube', 'config'));
-    } else if (process.env.KUBERNETES_SERVICE_HOST) {
-      kc.loadFromCluster();
-    } else {
-      throw new Error('no kubeconfig path given, $KUBECONFIG unset, no ~/.kube/config and not running in a cluster');
-    }
-  } catch (cause) {
-    throw new Error(`loading kubeconfig${path ? ` from ${path}` : ''}`, { cause });
-  }
-  if (!kc.getCurrentCluster()) {
-    throw new Error(`kubeconfig${path ? ` ${path}` : ''} has no current cluster`);
-  }
-  return kc;
-}
-
 /** Typed CRUD, status and watch calls for any resource described by a {@link ResourceRef}. */
 export class KubeClient {
   private readonly fieldManager: string;
   private readonly userAgent: string;
   private readonly timeoutMs: number;
-  /** Keep-alive TLS agent, built once from the KubeConfig's CA and client certificate. */
-  private keepAliveAgent: https.Agent | undefined;
+  /** Keep-alive TLS agent for the current TLS material; shared with the clients {@link withWriteFence} derives. */
+  private readonly agent = new KeepAliveAgent();
   /** When set and false, every request but a read is refused before it is sent (see {@link withWriteFence}). */
   private writeFence: (() => boolean) | undefined;
 
@@ -288,6 +260,8 @@ export class KubeClient {
     if (finished) return handle;
     const req = target.mod.request(target.options, (res) => {
       if (res.statusCode !== 200) {
+        // Rejected credentials (an expired exec token) are dropped so that the watch's restart sends fresh ones.
+        if (res.statusCode === 401) void this.kc.credentialsRejected(target.options).catch(() => undefined);
         void readBody(res).then(
           (body) => finish(errorFromResponse('GET', `${path}?watch`, res.statusCode ?? 0, res.statusMessage, body)),
           (cause) => finish(new ApiError(`watch ${path}: reading error response`, res.statusCode ?? 0, { cause })),
@@ -354,16 +328,14 @@ export class KubeClient {
     return obj;
   }
 
-  /** Builds request options: URL from the current cluster, TLS agent and auth headers from the KubeConfig. */
+  /** Builds request options: URL from the cluster, TLS agent and auth headers from the kubeconfig. */
   private async prepare(
     method: string,
     path: string,
     query: Record<string, string | undefined>,
     headers: Record<string, string> = {},
   ): Promise<{ mod: typeof https | typeof http; options: https.RequestOptions }> {
-    const cluster = this.kc.getCurrentCluster();
-    if (!cluster) throw new Error('kubeconfig has no current cluster');
-    const url = new URL(cluster.server);
+    const url = new URL(this.kc.cluster.server);
     url.pathname = url.pathname.replace(/\/$/, '') + path;
     for (const [k, v] of Object.entries(query)) if (v !== undefined && v !== '') url.searchParams.set(k, v);
     const options: https.RequestOptions = {
@@ -375,21 +347,10 @@ export class KubeClient {
       path: url.pathname + url.search,
       headers: { Accept: 'application/json', 'User-Agent': this.userAgent, ...headers },
     };
-    // Sets the TLS material (CA, client cert/key), an agent and the Authorization header (token, exec, tokenFile).
+    // Sets the TLS material (CA, client cert/key) and the Authorization header (token, tokenFile, exec, basic).
     await this.kc.applyToHTTPSOptions(options);
-    // client-node's agent opens a new TLS connection per request; reuse connections unless a proxy is involved.
-    if (url.protocol === 'https:' && !cluster.proxyUrl) {
-      this.keepAliveAgent ??= new https.Agent({
-        keepAlive: true,
-        keepAliveMsecs: 30_000,
-        ca: options.ca,
-        cert: options.cert,
-        key: options.key,
-        ...(options.rejectUnauthorized !== undefined ? { rejectUnauthorized: options.rejectUnauthorized } : {}),
-        ...(options.servername ? { servername: options.servername } : {}),
-      });
-      options.agent = this.keepAliveAgent;
-    }
+    // Reuse connections, unless client-node supplied a proxy agent.
+    if (url.protocol === 'https:' && !this.kc.cluster.proxyUrl) options.agent = this.agent.for(options);
     return { mod: url.protocol === 'http:' ? http : https, options };
   }
 
@@ -399,19 +360,38 @@ export class KubeClient {
     path: string,
     opts: { query?: Record<string, string | undefined>; body?: unknown; contentType?: string; signal?: AbortSignal } = {},
   ): Promise<unknown> {
-    if (opts.signal?.aborted) throw new ApiError(`${method} ${path}: aborted before sending`, 0, { cause: opts.signal.reason });
     const payload = opts.body === undefined ? undefined : Buffer.from(JSON.stringify(opts.body));
     const headers: Record<string, string> = {};
     if (payload) {
       headers['Content-Type'] = opts.contentType ?? 'application/json';
       headers['Content-Length'] = String(payload.length);
     }
-    let target: Awaited<ReturnType<KubeClient['prepare']>>;
-    try {
-      target = await this.prepare(method, path, opts.query ?? {}, headers);
-    } catch (cause) {
-      throw new ApiError(`${method} ${path}: preparing request`, 0, { cause });
+    for (let attempt = 0; ; attempt++) {
+      let target: Awaited<ReturnType<KubeClient['prepare']>>;
+      try {
+        target = await this.prepare(method, path, opts.query ?? {}, headers);
+      } catch (cause) {
+        throw new ApiError(`${method} ${path}: preparing request`, 0, { cause });
+      }
+      try {
+        return await this.sendOnce(method, path, target, payload, opts.signal);
+      } catch (err) {
+        // A 401 is answered before the request is acted on, so resending even a write is safe: once, when the
+        // credentials changed meanwhile (an expired exec token, a rotated token file).
+        if (attempt > 0 || !(err instanceof ApiError) || err.code !== 401 || !(await this.kc.credentialsRejected(target.options))) throw err;
+      }
     }
+  }
+
+  /** One attempt of {@link send} with prepared options. */
+  private async sendOnce(
+    method: string,
+    path: string,
+    target: Awaited<ReturnType<KubeClient['prepare']>>,
+    payload: Buffer | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<unknown> {
+    if (signal?.aborted) throw new ApiError(`${method} ${path}: aborted before sending`, 0, { cause: signal.reason });
     const fence = method !== 'GET' ? this.writeFence : undefined;
     if (fence && !fence()) throw new FencedWriteError(method, path);
     return new Promise((resolve, reject) => {
@@ -424,7 +404,7 @@ export class KubeClient {
       });
       req.setTimeout(this.timeoutMs, () => req.destroy(new Error(`no response within ${this.timeoutMs} ms`)));
       req.on('error', (cause) => reject(new ApiError(`${method} ${path}: request failed`, 0, { cause })));
-      opts.signal?.addEventListener('abort', () => req.destroy(new Error('aborted')), { once: true });
+      signal?.addEventListener('abort', () => req.destroy(new Error('aborted')), { once: true });
       if (!fence) return void req.end(payload);
       // Checked again once a connected socket takes the request, right before its bytes are written: a process
       // paused (SIGSTOP, a long stall) after the first check must not send the write on waking, when another
@@ -438,6 +418,47 @@ export class KubeClient {
       });
     });
   }
+}
+
+/**
+ * A keep-alive https.Agent for the TLS material of the last request. Material that changes (a rotated exec
+ * client certificate, a re-read CA file) gets a new agent; the old one closes its connections as they go idle.
+ */
+class KeepAliveAgent {
+  private agent: https.Agent | undefined;
+  private material: unknown[] = [];
+
+  for(options: https.RequestOptions): https.Agent {
+    const material = [options.ca, options.cert, options.key, options.rejectUnauthorized, options.servername];
+    if (this.agent && material.every((m, i) => sameMaterial(m, this.material[i]))) return this.agent;
+    if (this.agent) retire(this.agent);
+    this.material = material;
+    this.agent = new https.Agent({
+      keepAlive: true,
+      keepAliveMsecs: 30_000,
+      ...(options.ca !== undefined ? { ca: options.ca } : {}),
+      ...(options.cert !== undefined ? { cert: options.cert } : {}),
+      ...(options.key !== undefined ? { key: options.key } : {}),
+      ...(options.rejectUnauthorized !== undefined ? { rejectUnauthorized: options.rejectUnauthorized } : {}),
+      ...(options.servername ? { servername: options.servername } : {}),
+    });
+    return this.agent;
+  }
+}
+
+/** Equal TLS inputs: the same value, or Buffers (or lists of them) with the same bytes. */
+function sameMaterial(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (Buffer.isBuffer(a) && Buffer.isBuffer(b)) return a.equals(b);
+  if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((x, i) => sameMaterial(x, b[i]));
+  return false;
+}
+
+/** Stops an agent from keeping connections: idle ones close now, busy ones when their request ends. */
+function retire(agent: https.Agent): void {
+  // Node's agent destroys a socket that becomes free when its keepAlive is off; requests in flight finish.
+  (agent as unknown as { keepAlive: boolean }).keepAlive = false;
+  for (const sockets of Object.values(agent.freeSockets)) for (const s of sockets ?? []) s.destroy();
 }
 
 /** Reads a response body, parsing JSON when possible. */

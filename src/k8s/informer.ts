@@ -11,6 +11,8 @@
  *   controllers).
  * - The cache is updated before handlers run, and a relist replaces the whole cache before any handler
  *   sees a change, so handlers never observe a partially-updated cache.
+ * - `metadata.managedFields` is dropped from what it caches: nothing here reads it, and with server-side apply it
+ *   is often the largest part of an object (an update that omits it leaves the server's unchanged).
  */
 import type winston from 'winston';
 import { Backoff, type BackoffOptions } from './backoff.js';
@@ -57,6 +59,13 @@ export function objectKey(obj: InformerObject): string {
   const ns = obj.metadata?.namespace;
   const name = obj.metadata?.name ?? '';
   return ns ? `${ns}/${name}` : name;
+}
+
+/** `obj` without `metadata.managedFields` (removed in place: the object is this informer's own copy). */
+function withoutManagedFields<T extends InformerObject>(obj: T): T {
+  const meta = obj?.metadata as { managedFields?: unknown } | undefined;
+  if (meta && 'managedFields' in meta) delete meta.managedFields;
+  return obj;
 }
 
 /** Self-healing list/watch cache of one resource type. */
@@ -223,7 +232,7 @@ export class Informer<T extends InformerObject> {
     // Data arrived: the connection is healthy again.
     this.failures = 0;
     this.backoff.reset();
-    const o = obj as T;
+    const o = withoutManagedFields(obj as T);
     const rv = o?.metadata?.resourceVersion;
     if (rv) this.resourceVersion = rv;
     if (type === 'BOOKMARK') return;
@@ -310,7 +319,7 @@ export class Informer<T extends InformerObject> {
   private replaceAll(items: T[], resyncAll: boolean): void {
     const old = new Map(this.cache);
     this.cache.clear();
-    for (const item of items) this.cache.set(objectKey(item), item);
+    for (const item of items) this.cache.set(objectKey(item), withoutManagedFields(item));
     const changes: Array<[T, T | undefined, boolean]> = [];
     for (const [key, item] of this.cache) {
       const previous = old.get(key);

@@ -38,17 +38,9 @@ export async function runPlugin(argv: string[], io: PluginIo): Promise<number> {
     return EXIT.ok;
   }
   try {
-    const kc = loadKubeConfig(args.kubeconfig);
-    if (args.context) {
-      if (!kc.getContextObject(args.context)) {
-        io.err(`error: context "${args.context}" does not exist in the kubeconfig\n`);
-        return EXIT.error;
-      }
-      kc.setCurrentContext(args.context);
-    }
+    const kc = loadKubeConfig(args.kubeconfig, args.context ? { context: args.context } : {});
     const client = new KubeClient(kc, { userAgent: 'kubectl-haein', timeoutMs: 30_000 });
-    const contextNamespace = kc.getContextObject(kc.getCurrentContext())?.namespace || 'default';
-    const namespace = args.namespace ?? contextNamespace;
+    const namespace = args.namespace ?? kc.namespace ?? 'default';
     if (args.command === 'why') return await why(client, args, namespace, io);
     return await mapOrTop(client, args, namespace, io);
   } catch (err) {

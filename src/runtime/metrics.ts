@@ -34,6 +34,8 @@ export const METRIC_NAMES = {
   partitionConsumers: 'haein_partition_consumers',
   partitionSlices: 'haein_partition_slices',
   consumerWait: 'haein_consumer_wait_seconds',
+  tenantGpuEquivalents: 'haein_tenant_gpu_equivalents',
+  tenantWaiting: 'haein_tenant_waiting_requests',
 } as const;
 
 /** Help text per metric (also the documentation of the name list). */
@@ -62,7 +64,15 @@ export const METRIC_HELP: Record<keyof typeof METRIC_NAMES, string> = {
   partitionConsumers: 'Live pods consuming a GpuPartition (gated or admitted, not finished, not being deleted), per namespace and partition.',
   partitionSlices: 'Slices a GpuPartition holds in the node ledger, per namespace and partition.',
   consumerWait: 'Time from a consumer pod\'s creation to its admission onto a realised, free slice of its GpuPartition, in seconds; elastic="true" for partitions with spec.autoscale (the slice may have to be carved first).',
+  tenantGpuEquivalents: 'GPU-equivalents per GpuTenant (a MIG slice counts compute slices / 7, a whole GPU 1), by quantity: nominal (spec.nominal), used (held now), borrowed (held above nominal), lent (of its unused nominal, what cohort members use now).',
+  tenantWaiting: 'Requests of a GpuTenant waiting to be placed.',
 };
+
+/** The quantities of `haein_tenant_gpu_equivalents`. */
+const TENANT_QUANTITIES = ['nominal', 'used', 'borrowed', 'lent'] as const;
+
+/** One tenant's figures for the tenant gauges: GPU-equivalents per quantity, and requests waiting. */
+export type TenantFigures = Record<(typeof TENANT_QUANTITIES)[number], number> & { waiting: number };
 
 /** The operator's metrics and the registry serving them. */
 export class OperatorMetrics {
@@ -92,6 +102,8 @@ export class OperatorMetrics {
   readonly partitionConsumers: Gauge<'namespace' | 'partition'>;
   readonly partitionSlices: Gauge<'namespace' | 'partition'>;
   readonly consumerWait: Histogram<'elastic'>;
+  readonly tenantGpuEquivalents: Gauge<'tenant' | 'quantity'>;
+  readonly tenantWaiting: Gauge<'tenant'>;
   #replansSeen = 0;
 
   constructor(opts: { collectDefault?: boolean } = {}) {
@@ -152,6 +164,8 @@ export class OperatorMetrics {
     this.eventsDropped = new Counter({ name: n.eventsDropped, help: h.eventsDropped, registers });
     this.partitionConsumers = new Gauge({ name: n.partitionConsumers, help: h.partitionConsumers, labelNames: ['namespace', 'partition'], registers });
     this.partitionSlices = new Gauge({ name: n.partitionSlices, help: h.partitionSlices, labelNames: ['namespace', 'partition'], registers });
+    this.tenantGpuEquivalents = new Gauge({ name: n.tenantGpuEquivalents, help: h.tenantGpuEquivalents, labelNames: ['tenant', 'quantity'], registers });
+    this.tenantWaiting = new Gauge({ name: n.tenantWaiting, help: h.tenantWaiting, labelNames: ['tenant'], registers });
     this.consumerWait = new Histogram({
       name: n.consumerWait,
       help: h.consumerWait,
@@ -203,6 +217,18 @@ export class OperatorMetrics {
   forgetPartition(namespace: string, partition: string): void {
     this.partitionConsumers.remove({ namespace, partition });
     this.partitionSlices.remove({ namespace, partition });
+  }
+
+  /** Sets a tenant's quota figures (GPU-equivalents) and its waiting requests. */
+  setTenant(tenant: string, figures: TenantFigures): void {
+    for (const quantity of TENANT_QUANTITIES) this.tenantGpuEquivalents.set({ tenant, quantity }, figures[quantity]);
+    this.tenantWaiting.set({ tenant }, figures.waiting);
+  }
+
+  /** Drops the series of a tenant that is gone. */
+  forgetTenant(tenant: string): void {
+    for (const quantity of TENANT_QUANTITIES) this.tenantGpuEquivalents.remove({ tenant, quantity });
+    this.tenantWaiting.remove({ tenant });
   }
 
   /** Records how long a consumer pod waited at the gate. */

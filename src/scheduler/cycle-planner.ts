@@ -52,8 +52,17 @@ export interface PlanOptions {
   seq: number;
   /** The cycle's instant: new claims are allocated, and released claims end, at this time (metering). */
   now?: Date;
-  /** Checked before each placement: once true, the remaining placements are deferred to the next cycle. */
+  /**
+   * Checked before each engine call: once true, demands that would need one are deferred to the next cycle
+   * (a quota refusal or a shape known to fail is still decided).
+   */
   outOfTime(): boolean;
+  /**
+   * Shapes that failed to place, kept by the caller from cycle to cycle. An entry holds while the capacity
+   * sequence it was recorded at is current: nothing was freed since, so a request of that shape fails again
+   * without an engine call or a defragmentation search. Absent: a memo of this plan only.
+   */
+  failedShapes?: Map<string, ShapeFailure>;
 }
 
 /** A claim the placement takes over (preempts). `busy`: pods use it, so they must be evicted first. */
@@ -108,10 +117,11 @@ export interface CyclePlan {
 
 /** Decides `demands` (queue order) against `ledger`. */
 export function planCycle(ledger: GpuNode[], demands: Demand[], deps: PlannerDeps, opts: PlanOptions): CyclePlan {
-  return new Planner(ledger, deps, opts.seq, (opts.now ?? new Date()).toISOString()).run(demands, opts.outOfTime);
+  return new Planner(ledger, deps, opts.seq, (opts.now ?? new Date()).toISOString(), opts.failedShapes ?? new Map()).run(demands, opts.outOfTime);
 }
 
-interface ShapeFailure {
+/** A request shape that did not fit at capacity sequence `seq` (see {@link PlanOptions.failedShapes}). */
+export interface ShapeFailure {
   seq: number;
   id: string;
   code: string;
@@ -129,14 +139,15 @@ class Planner {
    * the claimants of the plan's demands (and claims moved by defragmentation): no other is looked up by name.
    */
   readonly #where = new Map<string, Set<string>>();
-  readonly #failedShapes = new Map<string, ShapeFailure>();
+  readonly #failedShapes: Map<string, ShapeFailure>;
   /** Demands of this cycle that took slices pods still use: the pods are being evicted for them. */
   readonly #preempting: Demand[] = [];
 
   readonly #now: string;
 
-  constructor(ledger: GpuNode[], deps: PlannerDeps, seq: number, now: string) {
+  constructor(ledger: GpuNode[], deps: PlannerDeps, seq: number, now: string, failedShapes: Map<string, ShapeFailure>) {
     this.draft = new LedgerDraft(ledger);
+    this.#failedShapes = failedShapes;
     this.#deps = deps;
     this.#seq = seq;
     this.#now = now;
@@ -270,7 +281,6 @@ class Planner {
     const missing = [...Array(want.slots).keys()].filter((s) => !held.has(s));
     const result = (outcome: DemandOutcome): DemandResult => ({ demand: d, outcome, gaveBack, nodes: this.draft.editedSince(mark), seq: this.#seq });
     if (missing.length === 0) return result({ kind: 'satisfied' });
-    if (outOfTime()) return result({ kind: 'deferred' });
 
     const request = want.request(missing);
     const quota = this.#quota();
@@ -288,6 +298,8 @@ class Planner {
     // With quotas the same shape may fare differently per tenant (reclaim): the memo is per tenant then.
     const shape = `${shapeOf(request)}|${admitted?.tenant ?? ''}`;
     const known = this.#failedShapes.get(shape);
+    // Out of time, only what needs no engine call is still decided: a quota refusal (above) or a known failure.
+    if (!(known && known.seq === this.#seq) && outOfTime()) return result({ kind: 'deferred' });
     let res: PlacementResult;
     let defrag: AppliedDefrag | undefined;
     let reclaimed = false;

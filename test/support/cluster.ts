@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { KubeConfig } from '@kubernetes/client-node';
+import { KubeClient, KubeConfig, RESOURCES, loadKubeConfig } from '../../src/k8s/client.js';
 
 const run = promisify(execFile);
 
@@ -30,9 +30,7 @@ export function getKubeConfig(): KubeConfig {
   if (!existsSync(path)) {
     throw new Error(`no local cluster: ${path} is missing. Start it with 'make cluster-up' (or run 'make test-integration').`);
   }
-  const kc = new KubeConfig();
-  kc.loadFromFile(path);
-  return kc;
+  return loadKubeConfig(path);
 }
 
 let toolsDir: string | undefined;
@@ -114,3 +112,20 @@ export async function eventually<T>(
     await new Promise((r) => setTimeout(r, opts.intervalMs ?? 250));
   }
 }
+
+/**
+ * Waits until the local API server answers 401 to `token` (a revoked service-account token: the server caches
+ * token reviews for a few seconds, so a revocation is not seen at once).
+ */
+export async function waitUntilTokenRejected(token: string): Promise<void> {
+  const { cluster } = getKubeConfig();
+  const client = new KubeClient(new KubeConfig({ context: 'token-check', cluster, user: { name: 'token-check', token } }));
+  await eventually(
+    async () => {
+      const err = await client.list(RESOURCES.namespace).then(() => undefined, (e: { code?: number }) => e);
+      return err?.code === 401;
+    },
+    { timeoutMs: 60_000, intervalMs: 500, what: 'the API server to reject the revoked token' },
+  );
+}
+

@@ -58,7 +58,7 @@ app.kubernetes.io/component: {{ .component }}
 {{- printf "%s:%s" $repo $tag }}
 {{- end }}
 
-{{/* Env pointing client-node at the API server directly (clusters without kube-proxy). */}}
+{{/* Env pointing the in-cluster config at the API server directly (clusters without kube-proxy). */}}
 {{- define "haein.apiServerEnv" -}}
 {{- if .Values.apiServerOverride.enabled }}
 - name: KUBERNETES_SERVICE_HOST

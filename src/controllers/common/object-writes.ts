@@ -50,7 +50,9 @@ export class ObjectWrites<T extends OwnObject> {
 
   /**
    * Writes `status` unless it equals the object's. Fields named in `othersOwn` belong to another writer: they are
-   * neither compared nor written.
+   * neither compared nor written. The patch names the resourceVersion the pass decided on, so a pass working from
+   * a cache that lags this operator's own earlier write gets a 409 (and runs again) instead of writing old values
+   * back: a merge patch restates every field it carries, and a stale `lastScaleTime` once overwrote the new one.
    */
   async writeStatus(obj: T, status: NonNullable<T['status']>, othersOwn: string[] = []): Promise<StatusWrite> {
     const prev = { ...((obj.status ?? {}) as Record<string, unknown>) };
@@ -61,8 +63,16 @@ export class ObjectWrites<T extends OwnObject> {
     }
     if (deepEqual(next, prev)) return 'unchanged';
     const patch = mergePatchOf(prev, next);
-    const res = await ignoreNotFound(this.client.mergePatchStatus<T>(this.resource, obj.metadata.name as string, { status: patch }, obj.metadata.namespace));
+    const res = await ignoreNotFound(
+      this.client.mergePatchStatus<T>(this.resource, obj.metadata.name as string, { ...this.#precondition(obj), status: patch }, obj.metadata.namespace),
+    );
     return res === undefined ? 'gone' : 'written';
+  }
+
+  /** A merge patch's optimistic-concurrency check: the object's resourceVersion, when it has one. */
+  #precondition(obj: T): { metadata?: { resourceVersion: string } } {
+    const rv = obj.metadata.resourceVersion;
+    return rv ? { metadata: { resourceVersion: rv } } : {};
   }
 
   /**

@@ -11,6 +11,7 @@ import { TenantDirectory, type NamespaceInfo } from '../../tenancy/tenant-resolu
 import type { CachePort, ClientPort, Clock, LogPort, ReconcileRequest, RecorderPort } from '../../runtime/ports.js';
 import type { LedgerEntry } from '../../ledger/claims.js';
 import { ObjectWrites } from '../common/object-writes.js';
+import type { TenantFigures } from '../../runtime/metrics.js';
 import { tenantStatus } from './tenant-status.js';
 
 /** What the GpuTenant reconciler reads and writes. */
@@ -23,6 +24,8 @@ export interface TenantReconcilerDeps {
   waiting(): Map<string, number>;
   unassigned: UnassignedPolicy;
   recorder: RecorderPort;
+  /** The tenant gauges (`haein_tenant_*`), when metrics are on. */
+  metrics?: { setTenant(tenant: string, figures: TenantFigures): void; forgetTenant(tenant: string): void };
   clock?: Clock;
 }
 
@@ -44,12 +47,22 @@ export class GpuTenantReconciler {
   /** One pass for the tenant `req.name`. */
   async reconcile(req: ReconcileRequest, log: LogPort): Promise<void> {
     const tenant = this.#d.tenants.get(req.name);
-    if (!tenant || tenant.metadata.deletionTimestamp) return;
+    if (!tenant || tenant.metadata.deletionTimestamp) {
+      this.#d.metrics?.forgetTenant(req.name);
+      return;
+    }
     const dir = new TenantDirectory(this.#d.tenants.list(), this.#d.namespaces());
     const book = new QuotaBook(dir, this.#d.ledger.entries(), this.#d.unassigned);
     const status = tenantStatus(tenant, dir, book, this.#d.waiting().get(req.name) ?? 0, this.#now());
     const before = tenant.status?.conditions?.find((c) => c.type === TENANT_CONDITIONS.ready);
     const after = status.conditions?.find((c) => c.type === TENANT_CONDITIONS.ready);
+    this.#d.metrics?.setTenant(req.name, {
+      nominal: tenant.spec.nominal,
+      used: status.used ?? 0,
+      borrowed: status.borrowed ?? 0,
+      lent: status.lent ?? 0,
+      waiting: status.waiting ?? 0,
+    });
     // `status.metering` is the meter's.
     if ((await this.#writes.writeStatus(tenant, status, ['metering'])) === 'gone') return;
     if (after?.status === 'False' && (before?.status !== 'False' || before.message !== after.message)) {

@@ -6,6 +6,7 @@ import yaml from 'js-yaml';
 import { DefragMetrics } from '../../../src/scheduler/defrag/defrag-metrics.js';
 import { PANELS, exposedMetricNames, metricNamesIn, operatorDashboard, operatorDashboardJson } from '../../../src/dashboards/operator-dashboard.js';
 import { OperatorMetrics } from '../../../src/runtime/metrics.js';
+import { MeteringMetrics } from '../../../src/tenancy/metering/metering-metrics.js';
 import { toolDir } from '../../support/cluster.js';
 import { ROOT } from '../crds/crd-schema.js';
 
@@ -19,6 +20,7 @@ test('every query names only metrics the operator registers', async () => {
   // The operator's registry as the process builds it: OperatorMetrics plus the defragmentation counters.
   const metrics = new OperatorMetrics({ collectDefault: true });
   new DefragMetrics(metrics.registry);
+  new MeteringMetrics(metrics.registry);
   const exposed = exposedMetricNames(await metrics.render());
   const queries = PANELS.flatMap((g) => g.panels.flatMap((p) => p.queries));
   expect(queries.length).toBeGreaterThan(10);

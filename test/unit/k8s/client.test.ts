@@ -3,8 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { KubeConfig } from '@kubernetes/client-node';
-import { KubeClient, loadKubeConfig } from '../../../src/k8s/client.js';
+import { KubeClient, KubeConfig, loadKubeConfig } from '../../../src/k8s/client.js';
 import { ApiError, isAlreadyExists, isConflict, isGone, isNotFound } from '../../../src/k8s/errors.js';
 import { RESOURCES } from '../../../src/k8s/resources.js';
 
@@ -52,14 +51,11 @@ function status(code: number, reason: string, message: string) {
 }
 
 function kubeConfigFor(port: number): KubeConfig {
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [{ name: 'c', server: `http://127.0.0.1:${port}`, skipTLSVerify: true }],
-    users: [{ name: 'u', token: 'secret-token' }],
-    contexts: [{ name: 'ctx', cluster: 'c', user: 'u' }],
-    currentContext: 'ctx',
+  return new KubeConfig({
+    context: 'ctx',
+    cluster: { name: 'c', server: `http://127.0.0.1:${port}`, insecureSkipTlsVerify: true },
+    user: { name: 'u', token: 'secret-token' },
   });
-  return kc;
 }
 
 describe('KubeClient', () => {
@@ -256,7 +252,7 @@ describe('loadKubeConfig', () => {
       ].join('\n'),
     );
     try {
-      expect(loadKubeConfig(path).getCurrentCluster()?.server).toBe('https://127.0.0.1:6443');
+      expect(loadKubeConfig(path).cluster.server).toBe('https://127.0.0.1:6443');
       expect(() => loadKubeConfig(join(dir, 'nope'))).toThrow(/loading kubeconfig from/);
     } finally {
       await rm(dir, { recursive: true, force: true });

@@ -59,6 +59,22 @@ describe('Informer', () => {
     inf.stop();
   });
 
+  it('caches objects without metadata.managedFields, from the list and from the watch', async () => {
+    const { fake, inf } = setup();
+    const managedFields = [{ manager: 'haein-operator', operation: 'Apply', fieldsV1: { 'f:metadata': {} } }];
+    const withFields = (o: Obj) => Object.assign(o.metadata, { managedFields });
+    withFields(fake.put('listed', 1, 'ns', false));
+    await inf.start();
+    await flush();
+    withFields(fake.put('watched', 2, 'ns', false));
+    fake.active()!.onEvent('ADDED', structuredClone(fake.store.get('ns/watched')));
+    for (const name of ['listed', 'watched']) {
+      expect(inf.get(name, 'ns')?.value).toBeDefined();
+      expect(inf.get(name, 'ns')?.metadata).not.toHaveProperty('managedFields');
+    }
+    inf.stop();
+  });
+
   it('resumes from the bookmark resourceVersion after a clean server-side close', async () => {
     const { fake, inf } = setup();
     await inf.start();

@@ -73,6 +73,31 @@ describe('AdmissionCycle', () => {
     expect(sim.cycle.replansWithoutChange()).toBe(0);
   });
 
+  test('a flood that cannot fit is decided at memo speed: a failed shape is not planned again while capacity stands still', async () => {
+    // Each engine call takes 2 ms of the cycle's clock, past the 1 ms budget.
+    let placements = 0;
+    sim = new OperatorSim([makeGpuNode('n1', { gpus: 1 })], {
+      cycle: { maxPlanMs: 1 },
+      planner: { observePlacement: () => (placements++, sim.tick(2)) },
+    }).start();
+    sim.client.seed(RESOURCES.gpuPartition, makePartition('big', NS, { profile: '7g.180gb' }));
+    await sim.settle();
+    for (let i = 0; i < 20; i++) sim.client.seed(RESOURCES.gpuPartition, makePartition(`w${i}`, NS, { profile: '7g.180gb' }));
+    const before = { cycles: sim.cycle.cycles(), placements };
+    await sim.settle();
+    const waiting = sim.client.all<GpuPartition>(RESOURCES.gpuPartition).filter((p) => p.metadata.name !== 'big');
+    expect(waiting.map((p) => p.status?.conditions?.find((c) => c.type === 'Allocated')?.reason)).toEqual(Array(20).fill('InsufficientCapacity'));
+    // One engine call finds the shape does not fit (with its defragmentation search); the other 19 reuse it,
+    // in the same cycle or the next ones, instead of one engine call per cycle each.
+    expect(placements - before.placements).toBe(1);
+    expect(sim.cycle.cycles() - before.cycles).toBeLessThanOrEqual(3);
+    // Capacity comes back: the memo no longer holds, and the oldest waiting partition is placed.
+    await sim.client.delete(RESOURCES.gpuPartition, 'big', NS);
+    await sim.settle();
+    expect(sim.entries().map((e) => e.claim.name)).toEqual(['w0']);
+    expect(sim.cycle.replansWithoutChange()).toBe(0);
+  });
+
   test('usage is settled before a release is written; a failed settlement writes nothing and the release is retried', async () => {
     const calls: Array<{ claims: string[]; at: string; stillInLedger: number }> = [];
     let fail = 1;

@@ -1,6 +1,7 @@
 import type { GpuTenant } from '../../../../src/api/types.js';
 import { GpuTenantReconciler } from '../../../../src/controllers/gputenant/gputenant-reconciler.js';
 import { RESOURCES } from '../../../../src/k8s/resources.js';
+import { OperatorMetrics } from '../../../../src/runtime/metrics.js';
 import { makeGpuNode, makePartition } from '../../support/builders.js';
 import { quietLog } from '../../support/fakes.js';
 import { OperatorSim } from '../../support/operator-sim.js';
@@ -12,6 +13,7 @@ afterEach(() => sim?.stop());
 
 test('tenant status: namespaces, used, borrowed, lent, waiting and per-profile use; a conflict is reported with one Event', async () => {
   sim = new OperatorSim([makeGpuNode('n1', { gpus: 3 })]);
+  const metrics = new OperatorMetrics();
   sim.client.seed(RESOURCES.gpuTenant, tenant('acme', { nominal: 1, cohort: 'c' }));
   sim.client.seed(RESOURCES.gpuTenant, tenant('globex', { nominal: 2, cohort: 'c', namespaces: ['globex', 'shared'] }));
   sim.client.seed(RESOURCES.gpuTenant, tenant('initech', { nominal: 1, namespaces: ['shared'] }));
@@ -29,6 +31,7 @@ test('tenant status: namespaces, used, borrowed, lent, waiting and per-profile u
     waiting: () => sim.cycle.waitingByTenant(),
     unassigned: 'allow',
     recorder: sim.recorder,
+    metrics,
   });
   for (const name of ['acme', 'globex', 'initech']) await r.reconcile({ name }, quietLog);
   const acme = sim.tenants.get('acme')!.status!;
@@ -53,4 +56,19 @@ test('tenant status: namespaces, used, borrowed, lent, waiting and per-profile u
   for (const name of ['acme', 'globex', 'initech']) await r.reconcile({ name }, quietLog);
   expect(sim.client.writesOf('GpuTenant')).toBe(writes);
   expect(sim.recorder.events.filter((e) => e.reason === 'NamespaceConflict')).toHaveLength(2);
+
+  // The tenant gauges carry the same figures, and a tenant that is gone leaves none behind.
+  const text = await metrics.render();
+  for (const line of [
+    'haein_tenant_gpu_equivalents{tenant="acme",quantity="nominal"} 1',
+    'haein_tenant_gpu_equivalents{tenant="acme",quantity="used"} 2.429',
+    'haein_tenant_gpu_equivalents{tenant="acme",quantity="borrowed"} 1.429',
+    'haein_tenant_gpu_equivalents{tenant="globex",quantity="lent"} 1.429',
+    'haein_tenant_waiting_requests{tenant="acme"} 1',
+  ]) expect(text).toContain(line);
+  await sim.client.delete(RESOURCES.gpuTenant, 'acme');
+  await sim.settle();
+  await r.reconcile({ name: 'acme' }, quietLog);
+  expect(await metrics.render()).not.toContain('tenant="acme"');
+  expect(await metrics.render()).toContain('haein_tenant_waiting_requests{tenant="globex"} 0');
 });
