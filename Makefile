@@ -52,6 +52,10 @@ bench-slice-map: deps ## Slice map: model build, first render and update latency
 bench-autoscale: deps ## Elastic partition: new serving replica -> Running when its slice must be carved.
 	npm run bench:autoscale
 
+.PHONY: bench-tenancy
+bench-tenancy: deps ## Tenancy: 10 tenants on 1,024 B200s over a simulated day through the real admission code (no cluster).
+	npm run bench:tenancy
+
 .PHONY: dashboards
 dashboards: deps ## Regenerate the chart's Grafana dashboard from src/dashboards/.
 	npm run dashboards

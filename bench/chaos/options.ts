@@ -1,5 +1,5 @@
 /** Command-line flags of the chaos run (`dist/bench/chaos.js`, through hack/chaos.sh). Pure. */
-import { parseArgs } from 'node:util';
+import { flagValues, numberFlag } from '../flags.js';
 
 /** Resolved chaos-run settings. */
 export interface ChaosOptions {
@@ -95,55 +95,45 @@ const PRESETS = {
 } as const;
 
 function num(name: string, raw: string | undefined, dflt: number, min: number, max = Infinity, integer = true): number {
-  if (raw === undefined) return dflt;
-  const n = Number(raw);
-  if (!Number.isFinite(n) || (integer && !Number.isInteger(n)) || n < min || n > max) {
-    throw new Error(`--${name}=${raw}: expected ${integer ? 'an integer' : 'a number'} between ${min} and ${max}\n${USAGE}`);
-  }
-  return n;
+  return numberFlag(name, raw, dflt, { min, max, integer }, USAGE);
 }
 
 /** Parses `argv` (without node and script); `'help'` for --help; throws with a message naming the bad flag. */
 export function parseChaosArgs(argv: string[]): ChaosOptions | 'help' {
-  let v;
-  try {
-    ({ values: v } = parseArgs({
-      args: argv,
-      strict: true,
-      options: {
-        preset: { type: 'string' },
-        kubeconfig: { type: 'string' },
-        'cluster-state': { type: 'string' },
-        'operator-kubeconfigs': { type: 'string' },
-        'audit-log': { type: 'string' },
-        nodes: { type: 'string' },
-        gpus: { type: 'string' },
-        'nodes-per-clique': { type: 'string' },
-        objects: { type: 'string' },
-        'duration-s': { type: 'string' },
-        seed: { type: 'string' },
-        'max-utilisation': { type: 'string' },
-        'job-share': { type: 'string' },
-        'consumer-share': { type: 'string' },
-        'leader-kill-every-s': { type: 'string' },
-        'leader-stop-s': { type: 'string' },
-        'lease-duration-s': { type: 'string' },
-        'fault-every-s': { type: 'string' },
-        'probe-timeout-s': { type: 'string' },
-        'settle-timeout-s': { type: 'string' },
-        'release-timeout-s': { type: 'string' },
-        'sample-every-ms': { type: 'string' },
-        'reconfigure-delay-ms': { type: 'string' },
-        namespace: { type: 'string' },
-        'node-prefix': { type: 'string' },
-        'log-level': { type: 'string' },
-        'keep-logs': { type: 'boolean' },
-        help: { type: 'boolean' },
-      },
-    }));
-  } catch (cause) {
-    throw new Error(`${(cause as Error).message}\n${USAGE}`, { cause });
-  }
+  const v = flagValues(
+    argv,
+    {
+      preset: { type: 'string' },
+      kubeconfig: { type: 'string' },
+      'cluster-state': { type: 'string' },
+      'operator-kubeconfigs': { type: 'string' },
+      'audit-log': { type: 'string' },
+      nodes: { type: 'string' },
+      gpus: { type: 'string' },
+      'nodes-per-clique': { type: 'string' },
+      objects: { type: 'string' },
+      'duration-s': { type: 'string' },
+      seed: { type: 'string' },
+      'max-utilisation': { type: 'string' },
+      'job-share': { type: 'string' },
+      'consumer-share': { type: 'string' },
+      'leader-kill-every-s': { type: 'string' },
+      'leader-stop-s': { type: 'string' },
+      'lease-duration-s': { type: 'string' },
+      'fault-every-s': { type: 'string' },
+      'probe-timeout-s': { type: 'string' },
+      'settle-timeout-s': { type: 'string' },
+      'release-timeout-s': { type: 'string' },
+      'sample-every-ms': { type: 'string' },
+      'reconfigure-delay-ms': { type: 'string' },
+      namespace: { type: 'string' },
+      'node-prefix': { type: 'string' },
+      'log-level': { type: 'string' },
+      'keep-logs': { type: 'boolean' },
+      help: { type: 'boolean' },
+    },
+    USAGE,
+  );
   if (v.help) return 'help';
   const presetName = v.preset ?? 'long';
   if (presetName !== 'long' && presetName !== 'short') throw new Error(`--preset=${presetName}: expected short or long\n${USAGE}`);

@@ -1,5 +1,5 @@
 /** Command-line flags of the operator scale benchmark (`dist/bench/operator-scale.js`). Pure. */
-import { parseArgs } from 'node:util';
+import { flagValues, numberFlag } from '../flags.js';
 
 /** Resolved benchmark settings. */
 export interface ScaleOptions {
@@ -96,10 +96,7 @@ export const CLUSTER_FLAGS = {
 
 /** The integer flag `--name` (`dflt` when absent); throws, naming the flag and showing `usage`, below `min`. */
 export function intFlag(name: string, raw: string | undefined, dflt: number, min: number, usage: string): number {
-  if (raw === undefined) return dflt;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min) throw new Error(`--${name}=${raw}: expected an integer ≥ ${min}\n${usage}`);
-  return n;
+  return numberFlag(name, raw, dflt, { min }, usage);
 }
 
 function int(name: string, raw: string | undefined, dflt: number, min: number): number {
@@ -108,34 +105,29 @@ function int(name: string, raw: string | undefined, dflt: number, min: number): 
 
 /** Parses `argv` (without node and script); throws with a message naming the bad flag. */
 export function parseScaleArgs(argv: string[]): ScaleOptions {
-  let v;
-  try {
-    ({ values: v } = parseArgs({
-      args: argv,
-      strict: true,
-      options: {
-        ...CLUSTER_FLAGS,
-        'nodes-per-clique': { type: 'string' },
-        partitions: { type: 'string' },
-        jobs: { type: 'string' },
-        seed: { type: 'string' },
-        'timeout-s': { type: 'string' },
-        'release-timeout-s': { type: 'string' },
-        'hold-s': { type: 'string' },
-        'leader-elect': { type: 'string' },
-        workers: { type: 'string' },
-        'apply-concurrency': { type: 'string' },
-        'keep-logs': { type: 'boolean' },
-        'haein-dist': { type: 'string' },
-        'profile-operator': { type: 'boolean' },
-        'quiet-samples': { type: 'string' },
-        'raw-creates': { type: 'string' },
-        'settle-quiet-s': { type: 'string' },
-      },
-    }));
-  } catch (cause) {
-    throw new Error(`${(cause as Error).message}\n${USAGE}`, { cause });
-  }
+  const v = flagValues(
+    argv,
+    {
+      ...CLUSTER_FLAGS,
+      'nodes-per-clique': { type: 'string' },
+      partitions: { type: 'string' },
+      jobs: { type: 'string' },
+      seed: { type: 'string' },
+      'timeout-s': { type: 'string' },
+      'release-timeout-s': { type: 'string' },
+      'hold-s': { type: 'string' },
+      'leader-elect': { type: 'string' },
+      workers: { type: 'string' },
+      'apply-concurrency': { type: 'string' },
+      'keep-logs': { type: 'boolean' },
+      'haein-dist': { type: 'string' },
+      'profile-operator': { type: 'boolean' },
+      'quiet-samples': { type: 'string' },
+      'raw-creates': { type: 'string' },
+      'settle-quiet-s': { type: 'string' },
+    },
+    USAGE,
+  );
   if (!v.kubeconfig) throw new Error(`--kubeconfig is required\n${USAGE}`);
   const nodes = int('nodes', v.nodes, 128, 1);
   const le = v['leader-elect'];

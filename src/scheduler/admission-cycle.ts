@@ -625,15 +625,27 @@ export class AdmissionCycle {
 }
 
 /**
- * The claims a draft releases: present on a changed node before and on no changed node after (a claim a
- * defragmentation moves is not released).
+ * The ledger entries a draft releases: entries of changed nodes whose allocation (claim and `allocatedAt`) has
+ * fewer entries on the changed nodes afterwards, and that are not there afterwards at the same place. Entries, not
+ * claims: one claim of a whole-GPU worker holds several GPUs and a preemption may take some of them, and a gang
+ * given back may be placed again in the same cycle under the same claim names (metering counts each entry from
+ * its `allocatedAt`). A claim a defragmentation moves keeps its allocation and its number of entries: not released.
  */
 export function releasedClaims(draft: LedgerDraft): LedgerEntry[] {
   const changed = draft.changed();
-  const id = (e: LedgerEntry) => `${e.claim.kind}/${e.claim.namespace}/${e.claim.name}/${e.claim.uid}/${e.claim.slot}`;
-  const after = new Set(ledgerEntries(changed).map(id));
+  const id = (e: LedgerEntry) => `${e.claim.kind}/${e.claim.namespace}/${e.claim.name}/${e.claim.uid}/${e.claim.slot}/${e.claim.allocatedAt ?? ''}`;
+  const at = (e: LedgerEntry) => `${id(e)}@${e.node}/${e.gpuIndex}/${e.start ?? ''}`;
+  const count = (entries: LedgerEntry[]) => {
+    const n = new Map<string, number>();
+    for (const e of entries) n.set(id(e), (n.get(id(e)) ?? 0) + 1);
+    return n;
+  };
+  const after = ledgerEntries(changed);
+  const afterCount = count(after);
+  const afterAt = new Set(after.map(at));
   const before = ledgerEntries(changed.map((n) => draft.original(n.metadata.name as string)).filter((n) => n !== undefined));
-  return before.filter((e) => !after.has(id(e)));
+  const beforeCount = count(before);
+  return before.filter((e) => !afterAt.has(at(e)) && (afterCount.get(id(e)) ?? 0) < (beforeCount.get(id(e)) ?? 0));
 }
 
 /** The claimant a claim names. */

@@ -134,7 +134,10 @@ class Planner {
   readonly #deps: PlannerDeps;
   #seq: number;
   #state: PlacementState | undefined;
-  /** Claimant (`Kind/ns/name`) → nodes where it may hold entries (a superset: released entries stay listed). */
+  /**
+   * Claimant (`Kind/ns/name`) → nodes where it may hold entries (a superset: released entries stay listed). Only
+   * the claimants of the plan's demands (and claims moved by defragmentation): no other is looked up by name.
+   */
   readonly #where = new Map<string, Set<string>>();
   readonly #failedShapes: Map<string, ShapeFailure>;
   /** Demands of this cycle that took slices pods still use: the pods are being evicted for them. */
@@ -148,10 +151,10 @@ class Planner {
     this.#deps = deps;
     this.#seq = seq;
     this.#now = now;
-    for (const e of ledgerEntries(ledger)) this.#note(claimantOf(e.claim), e.node);
   }
 
   run(demands: Demand[], outOfTime: () => boolean): CyclePlan {
+    this.#index(demands);
     const results: DemandResult[] = [];
     // Releases first: they only free capacity, and every placement after them may use it.
     for (const d of demands) if (d.want.kind === 'release') results.push(this.#release(d));
@@ -160,9 +163,12 @@ class Planner {
   }
 
   /**
-   * The hold demands (given in queue order) in the order they are decided: without quotas as given; with quotas,
-   * within each priority the tenant holding the lowest weighted share goes next (shares move as the cycle
-   * places), each tenant's own demands oldest first.
+   * The hold demands (given in queue order) in the order they are decided. Without quotas as given. With quotas,
+   * in two rounds, as Kueue orders workloads that borrow after those that do not: first the requests that stay
+   * within their tenant's nominal quota when their turn comes (so a borrower never takes, within a cycle,
+   * capacity another tenant is owed), then all the others. In each round a higher priority goes first, then the
+   * tenant holding the lowest weighted share (shares move as the cycle places), then the older request; a
+   * tenant's own requests keep their queue order. Demands of namespaces in no tenant count as within quota.
    */
   *#fairOrder(holds: Demand[]): Generator<Demand> {
     const quota = this.#quota();
@@ -170,29 +176,76 @@ class Planner {
       yield* holds;
       return;
     }
-    let i = 0;
-    while (i < holds.length) {
-      const priority = holds[i]!.priority;
-      let j = i;
-      while (j < holds.length && holds[j]!.priority === priority) j++;
-      const byTenant = new Map<string, Demand[]>();
-      for (const d of holds.slice(i, j)) {
-        const of = quota.tenantOf(d.who.namespace);
-        const key = of.kind === 'tenant' ? of.tenant : '';
-        byTenant.set(key, [...(byTenant.get(key) ?? []), d]);
+    const byTenant = new Map<string, Demand[]>();
+    for (const d of holds) {
+      const of = quota.tenantOf(d.who.namespace);
+      const key = of.kind === 'tenant' ? of.tenant : '';
+      let list = byTenant.get(key);
+      if (!list) byTenant.set(key, (list = []));
+      list.push(d);
+    }
+    const later = new Map<string, Demand[]>();
+    // Round 1. A tenant's request that is beyond its nominal quota when looked at is left for round 2; usage only
+    // grows in this round (a refund would only let a request of round 2 in earlier), so looking once is enough.
+    const next = new Map<string, number>();
+    const head = (t: string): Demand | undefined => {
+      const list = byTenant.get(t) as Demand[];
+      let i = next.get(t) ?? 0;
+      for (; i < list.length; i++) {
+        const d = list[i] as Demand;
+        if (t === '' || quota.withinNominal(t, this.#missingCost(d))) break;
+        let rest = later.get(t);
+        if (!rest) later.set(t, (rest = []));
+        rest.push(d);
       }
-      while (byTenant.size > 0) {
-        let best: string | undefined;
-        for (const t of byTenant.keys()) {
-          if (best === undefined || quota.share(t || undefined) < quota.share(best || undefined) || (quota.share(t || undefined) === quota.share(best || undefined) && this.#older(byTenant.get(t)![0]!, byTenant.get(best)![0]!))) best = t;
-        }
-        const list = byTenant.get(best as string)!;
-        yield list.shift()!;
-        if (list.length === 0) byTenant.delete(best as string);
-      }
-      i = j;
+      next.set(t, i);
+      return list[i];
+    };
+    for (;;) {
+      const t = this.#pick([...byTenant.keys()], head, quota);
+      if (t === undefined) break;
+      yield head(t) as Demand;
+      next.set(t, (next.get(t) as number) + 1);
+    }
+    // Round 2: the rest, in the same order.
+    const pos = new Map<string, number>();
+    const rest = (t: string): Demand | undefined => later.get(t)?.[pos.get(t) ?? 0];
+    for (;;) {
+      const t = this.#pick([...later.keys()], rest, quota);
+      if (t === undefined) break;
+      yield rest(t) as Demand;
+      pos.set(t, (pos.get(t) ?? 0) + 1);
     }
   }
+
+  /** The tenant whose next demand (`head`) goes first: higher priority, then lower weighted share, then older. */
+  #pick(tenants: string[], head: (t: string) => Demand | undefined, quota: QuotaBook): string | undefined {
+    let best: { t: string; d: Demand; share: number } | undefined;
+    for (const t of tenants) {
+      const d = head(t);
+      if (!d) continue;
+      const share = quota.share(t || undefined);
+      if (!best || d.priority > best.d.priority || (d.priority === best.d.priority && (share < best.share || (share === best.share && this.#older(d, best.d))))) best = { t, d, share };
+    }
+    return best?.t;
+  }
+
+  /** The quota cost of what a hold demand does not hold yet (a gang holding less than all of itself: all of it). */
+  #missingCost(d: Demand): QuotaCost {
+    let cost = this.#costs.get(d.key);
+    if (!cost) {
+      const want = d.want as HoldWant;
+      const kept = this.#entriesOf(d).filter((e) => e.claim.uid === d.uid && want.keeps(e));
+      const held = new Set(kept.map((e) => e.claim.slot));
+      const all = [...Array(want.slots).keys()];
+      const missing = want.gang && !want.complete(kept) ? all : all.filter((s) => !held.has(s));
+      cost = missing.length === 0 ? { gpuEq: 0, byProfile: new Map() } : requestCost(want.request(missing), this.#products());
+      this.#costs.set(d.key, cost);
+    }
+    return cost;
+  }
+
+  readonly #costs = new Map<string, QuotaCost>();
 
   #older(a: Demand, b: Demand): boolean {
     return a.created < b.created || (a.created === b.created && a.key < b.key);
@@ -320,6 +373,10 @@ class Planner {
     }));
     this.draft.applyLayouts(res.layouts, (key) => mine.get(key), (key) => this.#claimsByKey().get(key));
     quota?.charge(admitted?.tenant, actual);
+    // Borrowed claims are capacity that a tenant within its nominal quota may take back, and they can put their
+    // tenant above its nominal quota, making its older borrowed claims reclaimable too: requests parked before
+    // this placement may fit now, so the capacity sequence moves.
+    if (borrowed) this.#seq++;
     // A placement made on a restricted engine state is not on the main one.
     if (restricted) this.#state = undefined;
     for (const l of res.layouts) this.#note(whoKey(d), l.node);
@@ -466,6 +523,28 @@ class Planner {
       ...(slice ? { profile: slice.profile, start: slice.start } : {}),
       busy: inUse || (this.#deps.podsUse?.(claim) ?? false),
     };
+  }
+
+  /**
+   * Notes where the demands' claimants hold entries. One pass over the ledger that builds no string for claims of
+   * other claimants: the ledger holds thousands of claims, a cycle decides a few of them.
+   */
+  #index(demands: Demand[]): void {
+    const names = new Set(demands.map((d) => d.who.name));
+    const wanted = new Set(demands.map(whoKey));
+    const note = (c: ClaimRef | undefined, node: string) => {
+      if (c && names.has(c.name)) {
+        const k = claimantOf(c);
+        if (wanted.has(k)) this.#note(k, node);
+      }
+    };
+    for (const n of this.draft.nodes()) {
+      const node = n.metadata.name as string;
+      for (const g of n.spec?.gpus ?? []) {
+        note(g.claim, node);
+        for (const sl of g.slices) note(sl.claim, node);
+      }
+    }
   }
 
   #note(claimant: string, node: string): void {

@@ -19,11 +19,19 @@ export function computeSlicesOf(profile: string): number | undefined {
   return m ? Number(m[1]) : undefined;
 }
 
+/** Profiles seen so far → their GPU-equivalents (a handful of names; asked for once per ledger entry per cycle). */
+const EQUIVALENTS = new Map<string, number>();
+
 /** GPU-equivalents of one slice of `profile`, or of a whole GPU (`undefined`). */
 export function gpuEquivalentsOf(profile: string | undefined): number {
   if (profile === undefined) return 1;
-  const c = computeSlicesOf(profile);
-  return c === undefined ? 1 : Math.min(1, c / COMPUTE_SLICES_PER_GPU);
+  let eq = EQUIVALENTS.get(profile);
+  if (eq === undefined) {
+    const c = computeSlicesOf(profile);
+    eq = c === undefined ? 1 : Math.min(1, c / COMPUTE_SLICES_PER_GPU);
+    if (EQUIVALENTS.size < 1024) EQUIVALENTS.set(profile, eq);
+  }
+  return eq;
 }
 
 /** GPU-equivalents a ledger entry (a slice, or one whole GPU) counts for. */

@@ -68,7 +68,8 @@ export class QuotaBook {
   constructor(dir: TenantDirectory, entries: LedgerEntry[], policy: UnassignedPolicy) {
     this.#dir = dir;
     this.#policy = policy;
-    for (const e of entries) if (e.claim.tenant) this.#add(e.claim.tenant, entryCost(e), 1);
+    // Entry by entry, without a cost object each: a ledger holds thousands of entries and a book is built per cycle.
+    for (const e of entries) if (e.claim.tenant) this.#addSlices(this.#usageOf(e.claim.tenant), accountingProfile(e.profile), 1, gpuEquivalentsOf(e.profile), 1);
   }
 
   /** Whether tenancy applies at all (some GpuTenant exists, or unassigned namespaces are refused). */
@@ -210,13 +211,21 @@ export class QuotaBook {
   }
 
   #add(tenant: string, cost: QuotaCost, sign: 1 | -1): void {
-    const u = this.#usage.get(tenant) ?? { used: 0, byProfile: new Map<string, number>(), eqByProfile: new Map<string, number>() };
+    const u = this.#usageOf(tenant);
     u.used = Math.max(0, u.used + sign * cost.gpuEq);
-    for (const [p, n] of cost.byProfile) {
-      u.byProfile.set(p, Math.max(0, (u.byProfile.get(p) ?? 0) + sign * n));
-      const eq = gpuEquivalentsOf(p === 'whole' ? undefined : p) * n;
-      u.eqByProfile.set(p, Math.max(0, (u.eqByProfile.get(p) ?? 0) + sign * eq));
-    }
-    this.#usage.set(tenant, u);
+    for (const [p, n] of cost.byProfile) this.#addSlices(u, p, n, gpuEquivalentsOf(p === 'whole' ? undefined : p), sign, false);
+  }
+
+  #usageOf(tenant: string): TenantUsage {
+    let u = this.#usage.get(tenant);
+    if (!u) this.#usage.set(tenant, (u = { used: 0, byProfile: new Map<string, number>(), eqByProfile: new Map<string, number>() }));
+    return u;
+  }
+
+  /** Adds (or takes away) `n` slices of accounting profile `p`, each worth `eqEach`; `total`: to `used` too. */
+  #addSlices(u: TenantUsage, p: string, n: number, eqEach: number, sign: 1 | -1, total = true): void {
+    if (total) u.used = Math.max(0, u.used + sign * eqEach * n);
+    u.byProfile.set(p, Math.max(0, (u.byProfile.get(p) ?? 0) + sign * n));
+    u.eqByProfile.set(p, Math.max(0, (u.eqByProfile.get(p) ?? 0) + sign * eqEach * n));
   }
 }

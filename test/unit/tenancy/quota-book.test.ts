@@ -84,4 +84,15 @@ describe('QuotaBook admission', () => {
     expect(b.usage('lender').used).toBe(1);
     expect(b.borrowedAndLent('lender').lent).toBe(0);
   });
+
+  test('a book built from the ledger holds what charging its claims one by one would', () => {
+    const tenants = [tenant('a', { nominal: 4 }), tenant('b', { nominal: 4 })];
+    const entries = [...whole('a', 2), ...slices('a', '3g.90gb', 1), ...slices('b', '1g.23gb+me', 2), ...slices('b', '1g.23gb', 1)];
+    const built = book(tenants, entries);
+    const charged = book(tenants);
+    for (const e of entries) charged.charge(e.claim.tenant, { gpuEq: e.profile ? Number(/^(\d+)g/.exec(e.profile)?.[1]) / 7 : 1, byProfile: new Map([[e.profile?.replace(/\+me$/, '') ?? 'whole', 1]]) });
+    for (const t of ['a', 'b']) expect(built.usage(t)).toEqual(charged.usage(t));
+    expect(built.usage('b').byProfile).toEqual(new Map([['1g.23gb', 3]]));
+    expect(built.usage('a').used).toBeCloseTo(2 + 3 / 7, 12);
+  });
 });
