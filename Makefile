@@ -48,6 +48,10 @@ bench-slice-map: deps ## Slice map: model build, first render and update latency
 	hack/install-chromium.sh >/dev/null
 	npm run bench:slice-map
 
+.PHONY: bench-autoscale
+bench-autoscale: deps ## Elastic partition: new serving replica -> Running when its slice must be carved.
+	npm run bench:autoscale
+
 .PHONY: dashboards
 dashboards: deps ## Regenerate the chart's Grafana dashboard from src/dashboards/.
 	npm run dashboards

@@ -19,6 +19,7 @@ import type { Condition, GpuNode, GpuPartition, TrainingJob } from '../src/api/t
 import { KubeClient, RESOURCES, isNotFound, loadKubeConfig } from '../src/k8s/client.js';
 import { Informer } from '../src/k8s/informer.js';
 import { writeRows, writesByWriter } from './scale/api-writes.js';
+import { optionsOrExit, waitFor } from './scale/cli.js';
 import { getApiText, getText } from './scale/http-get.js';
 import { parseScaleArgs, USAGE, type ScaleOptions } from './scale/options.js';
 import { createKwokNodes, kwokNodeNames } from './scale/kwok-nodes.js';
@@ -38,19 +39,7 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '.
 const progress = (msg: string): void => {
   process.stderr.write(`[scale ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
 };
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Polls `check` every `everyMs` until it returns true; false after `timeoutMs`. Throws when `abort` says why. */
-async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs: number, everyMs = 250, abort?: () => string | undefined): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const why = abort?.();
-    if (why) throw new Error(why);
-    if (await check()) return true;
-    if (Date.now() >= deadline) return false;
-    await sleep(everyMs);
-  }
-}
 
 /** One benchmark run: what it started and created, and what it observed. */
 class ScaleRun {
@@ -640,18 +629,8 @@ function manifest(obj: PlannedObject, namespace: string): GpuPartition | Trainin
 }
 
 async function main(): Promise<void> {
-  let o: ScaleOptions;
-  try {
-    const argv = process.argv.slice(2);
-    if (argv.includes('--help') || argv.includes('-h')) {
-      process.stdout.write(`${USAGE}\n`);
-      return;
-    }
-    o = parseScaleArgs(argv);
-  } catch (err) {
-    process.stderr.write(`${(err as Error).message}\n`);
-    process.exit(2);
-  }
+  const o = optionsOrExit(parseScaleArgs, USAGE);
+  if (!o) return;
   if (!fs.existsSync(path.join(ROOT, 'dist/src/cmd/operator.js'))) throw new Error(`dist/ is missing: run npm run build first\n${USAGE}`);
   const kc = loadKubeConfig(o.kubeconfig);
   const client = new KubeClient(kc, { fieldManager: 'haein-scale-bench', userAgent: 'haein-scale-bench' });

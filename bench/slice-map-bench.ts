@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
  * Slice map benchmark (`npm run bench:slice-map`): a busy fleet of 128 nodes × 8 B200 (1,024 GPUs, carved by the
- * placement engine) served from memory by the real slice map server and drawn by Debian's headless Chromium.
+ * placement engine, its namespaces in three GpuTenants) served from memory by the real slice map server and
+ * drawn by Debian's headless Chromium.
  * Measures: building the model, the size of a snapshot and of a one-node patch, the page's first full render
  * (navigation start → every GPU in the DOM), and the update latency (a GpuNode change in the source → the
  * changed slice in the DOM) over `UPDATES` changes. Needs `npm run build` (the page bundle) and
@@ -13,13 +14,14 @@ import { existsSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { GpuNode, GpuPartition, TrainingJob } from '../src/api/types.js';
+import type { GpuNode, GpuPartition, GpuTenant, TrainingJob } from '../src/api/types.js';
 import type { PodObject } from '../src/api/pods.js';
 import type { NodeObject } from '../src/ledger/snapshot.js';
 import { buildSliceMap } from '../src/slice-map/build-model.js';
 import { diffModel, indexModel } from '../src/slice-map/patch.js';
 import { SliceMapServer } from '../src/slice-map/server.js';
-import { sliceMapFleet } from './slice-map-fleet.js';
+import { waitForCount } from './browser-waits.js';
+import { FLEET_TENANTS, fleetTenants, sliceMapFleet } from './slice-map-fleet.js';
 import { StaticSource } from './static-source.js';
 
 const NODES = Number(process.env.BENCH_NODES ?? 128);
@@ -40,12 +42,14 @@ async function main(): Promise<void> {
   const assets = path.join(ROOT, 'dist', 'src', 'slice-map', 'page');
   if (!existsSync(path.join(assets, 'slice-map.js'))) throw new Error('the page is not built: run npm run build');
   if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: run hack/install-chromium.sh`);
-  const fleet = sliceMapFleet({ nodes: NODES });
+  // Its namespaces belong to three tenants of one cohort; some claims are borrowed.
+  const fleet = sliceMapFleet({ nodes: NODES, tenants: FLEET_TENANTS });
+  const tenants = fleetTenants(fleet, FLEET_TENANTS);
   const nodes = fleet.map((g): NodeObject => ({ metadata: { name: g.metadata.name as string }, status: { conditions: [{ type: 'Ready', status: 'True' }] } }));
   const byName = new Map(nodes.map((n) => [n.metadata.name, n]));
 
   // Model build and sizes.
-  const input = { gpuNodes: fleet, node: (n: string) => byName.get(n), partitions: [], jobs: [], pods: [], synced: true, now: new Date() };
+  const input = { gpuNodes: fleet, node: (n: string) => byName.get(n), partitions: [], jobs: [], pods: [], tenants, synced: true, now: new Date() };
   const builds: number[] = [];
   for (let i = 0; i < 30; i++) {
     const t0 = performance.now();
@@ -63,7 +67,7 @@ async function main(): Promise<void> {
     port: 0,
     host: '127.0.0.1',
     assetsDir: assets,
-    sources: { gpuNodes, nodes: new StaticSource<NodeObject>(nodes), partitions: new StaticSource<GpuPartition>([]), jobs: new StaticSource<TrainingJob>([]), pods: [new StaticSource<PodObject>([])] },
+    sources: { gpuNodes, nodes: new StaticSource<NodeObject>(nodes), partitions: new StaticSource<GpuPartition>([]), jobs: new StaticSource<TrainingJob>([]), pods: [new StaticSource<PodObject>([])], tenants: new StaticSource<GpuTenant>(tenants) },
   });
   const url = `http://127.0.0.1:${await server.start()}/`;
   const { chromium } = await import('playwright-core');
@@ -71,7 +75,7 @@ async function main(): Promise<void> {
   try {
     const page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
     await page.goto(url);
-    await page.waitForFunction(`document.querySelectorAll('[data-gpu]').length >= ${NODES * 8}`, undefined, { polling: 'raf', timeout: 60_000 });
+    await waitForCount(page, '[data-gpu]', NODES * 8, Infinity, { polling: 'raf', timeout: 60_000 });
     const firstRenderMs = (await page.evaluate('performance.now()')) as number;
     // Updates: give one GPU of a node a whole-GPU claim of a new job, then wait for it on the page.
     const latencies: number[] = [];

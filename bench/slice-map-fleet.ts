@@ -2,10 +2,13 @@
  * A realistic fleet for the slice map: `nodes` B200 nodes (8 GPUs, `nodesPerClique` per NVLink domain) carved by
  * the real placement engine for a seeded mix of GpuPartitions from several teams and whole-GPU TrainingJobs,
  * as GpuNode objects (ledger in spec, realised slices in status: most idle or in use, a few still realising).
- * Used by the browser test (1,024 GPUs), the slice map benchmark and for the README screenshot.
+ * Optionally the namespaces belong to GpuTenants: claims name their tenant, some are borrowed, and
+ * {@link fleetTenants} gives the tenants with the figures of the fleet. Used by the browser test (1,024 GPUs),
+ * the slice map benchmark and for the README screenshot.
  */
 import { API_VERSION } from '../src/api/constants.js';
-import type { ClaimRef, GpuNode, RealisedGpu, TargetGpu } from '../src/api/types.js';
+import type { ClaimRef, GpuNode, GpuTenant, RealisedGpu, TargetGpu } from '../src/api/types.js';
+import { accountingProfile, gpuEquivalentsOf, roundGpuEq } from '../src/tenancy/gpu-equivalents.js';
 import { parseHolderKey } from '../src/ledger/claims.js';
 import { PlacementEngine } from '../src/placement/engine.js';
 import type { ClusterSnapshot, Holder, PlacementRequest } from '../src/placement/types.js';
@@ -24,7 +27,12 @@ export interface FleetOptions {
   seed?: number;
   /** Reconfiguration times are before this (ms since the epoch); default now. */
   now?: number;
+  /** Namespace → GpuTenant: claims there name the tenant, and about one request in 8 is on borrowed quota. */
+  tenants?: Record<string, string>;
 }
+
+/** The fleet's default tenants: two teams sharing a cohort with a lender. */
+export const FLEET_TENANTS: Record<string, string> = { research: 'lab', vision: 'lab', inference: 'serving', speech: 'serving', notebooks: 'notebooks' };
 
 const PROFILES: Array<[string, number]> = [['1g.23gb', 5], ['1g.45gb', 2], ['2g.45gb', 3], ['3g.90gb', 3], ['4g.90gb', 1], ['7g.180gb', 1]];
 
@@ -119,8 +127,61 @@ export function sliceMapFleet(opts: FleetOptions): GpuNode[] {
   function claimOf(h: Holder): ClaimRef {
     const k = parseHolderKey(h.key);
     if (!k) throw new Error(`fixture: bad holder key ${h.key}`);
-    return { ...k, uid: uuidish(`${k.kind}/${k.namespace}/${k.name}`), priority: priorities.get(`${k.namespace}/${k.name}`) ?? 0, preemptible: false };
+    const tenant = opts.tenants?.[k.namespace];
+    // A hash, not the random stream: the fleet without tenants stays the same.
+    const borrowed = tenant !== undefined && Number.parseInt(uuidish(`borrow/${k.namespace}/${k.name}`).slice(0, 8), 16) / 2 ** 32 < 1 / 8;
+    return {
+      ...k,
+      uid: uuidish(`${k.kind}/${k.namespace}/${k.name}`),
+      priority: priorities.get(`${k.namespace}/${k.name}`) ?? 0,
+      preemptible: false,
+      ...(tenant ? { tenant, allocatedAt: new Date((opts.now ?? Date.now()) - 3_600_000).toISOString(), ...(borrowed ? { borrowed: true } : {}) } : {}),
+    };
   }
+}
+
+/**
+ * The GpuTenants of a fleet built with `tenants`, all in cohort `fleet`, with the status the operator would
+ * report: each uses what its claims hold, borrows what its borrowed claims hold, and the tenant `lender` has
+ * nominal quota to spare and lends what the others borrow.
+ */
+export function fleetTenants(fleet: GpuNode[], tenants: Record<string, string>, lender = 'notebooks'): GpuTenant[] {
+  const use = new Map<string, { used: number; borrowed: number; byProfile: Map<string, { slices: number; gpuEq: number }> }>();
+  for (const gn of fleet) {
+    for (const t of gn.spec?.gpus ?? []) {
+      const held = t.mode === 'whole' ? [{ profile: undefined, claim: t.claim }] : t.slices;
+      for (const { profile, claim } of held) {
+        if (!claim?.tenant) continue;
+        const u = use.get(claim.tenant) ?? { used: 0, borrowed: 0, byProfile: new Map() };
+        const eq = gpuEquivalentsOf(profile);
+        u.used += eq;
+        if (claim.borrowed) u.borrowed += eq;
+        const p = u.byProfile.get(accountingProfile(profile)) ?? { slices: 0, gpuEq: 0 };
+        u.byProfile.set(accountingProfile(profile), { slices: p.slices + 1, gpuEq: p.gpuEq + eq });
+        use.set(claim.tenant, u);
+      }
+    }
+  }
+  const lent = [...use.entries()].filter(([name]) => name !== lender).reduce((s, [, u]) => s + u.borrowed, 0);
+  return [...new Set(Object.values(tenants))].sort().map((name): GpuTenant => {
+    const u = use.get(name) ?? { used: 0, borrowed: 0, byProfile: new Map() };
+    const nominal = name === lender ? Math.ceil(u.used + lent + 8) : roundGpuEq(u.used - u.borrowed);
+    return {
+      apiVersion: API_VERSION,
+      kind: 'GpuTenant',
+      metadata: { name, generation: 1 },
+      spec: { namespaces: Object.keys(tenants).filter((ns) => tenants[ns] === name).sort(), nominal, cohort: 'fleet', ...(name === 'lab' ? { weight: 2 } : {}) },
+      status: {
+        observedGeneration: 1,
+        namespaces: Object.keys(tenants).filter((ns) => tenants[ns] === name).sort(),
+        used: roundGpuEq(u.used),
+        borrowed: name === lender ? 0 : roundGpuEq(u.borrowed),
+        lent: name === lender ? roundGpuEq(lent) : 0,
+        waiting: 0,
+        usageByProfile: [...u.byProfile].sort(([a], [b]) => a.localeCompare(b)).map(([profile, x]) => ({ profile, slices: x.slices, gpuEquivalents: roundGpuEq(x.gpuEq) })),
+      },
+    };
+  });
 }
 
 /** A UUID-shaped string derived from `s`. */

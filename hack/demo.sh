@@ -69,7 +69,8 @@ up() {
   log "step 6/7: operator"
   if ! proc_running haein-operator; then
     proc_start haein-operator env LOG_LEVEL=info POD_NAMESPACE=haein-system "$node_bin" dist/src/cmd/operator.js \
-      --kubeconfig "$HAEIN_STATE/operator.kubeconfig" --metrics-port 8080 --health-port 8081 --slice-map-port 8090
+      --kubeconfig "$HAEIN_STATE/operator.kubeconfig" --metrics-port 8080 --health-port 8081 --slice-map-port 8090 \
+      --billing-port 8091
   fi
   wait_until 30 "operator readiness" curl -sf http://127.0.0.1:8081/readyz || proc_fail haein-operator
 
@@ -100,6 +101,7 @@ up() {
   Slice map (live, in a browser): http://127.0.0.1:8090/
   From the command line:          node_modules/.bin/node dist/src/cmd/kubectl-haein.js map   (or kubectl haein map, see docs/observability.md)
   Operator logs and metrics:      $HAEIN_STATE/logs/haein-operator.log; curl -s localhost:8080/metrics | grep haein_
+  Metered usage (docs/metering.md): kubectl get gpuusages; curl -s "localhost:8091/billing/usage?from=\$(date -u +%Y-%m-%dT00:00:00Z)&to=\$(date -u -d tomorrow +%Y-%m-%dT00:00:00Z)&format=csv"
   Stop everything:                make demo-down
 MSG
   [ "$ok" = 1 ]

@@ -24,9 +24,17 @@ stage() { # stage NAME CMD...: runs CMD, records its duration and failure.
   timings+=("$name: $(( $(date +%s) - t0 ))s FAILED"); failed=1; return 1
 }
 
+# Each suite's time limit (s): a hang fails its stage with a message instead of eating CI's whole budget.
+declare -A limit=([unit]=900 [integration]=1800 [e2e]=1800)
+
 jest() { # jest PROJECT [args]: an npm test script with a JSON report for the closing line.
   local project="$1"; shift
-  npm run --silent "test:$project" -- --json --outputFile="$results/$project.json" "$@"
+  # --forceExit: a suite whose test failed half-way may leave a socket open; the report is written either way.
+  timeout --kill-after=30 "${limit[$project]}" \
+    npm run --silent "test:$project" -- --json --outputFile="$results/$project.json" --forceExit "$@"
+  local rc=$?
+  [ "$rc" = 124 ] && warn "$project tests did not finish within ${limit[$project]} s"
+  return "$rc"
 }
 
 dump_cluster() {
@@ -61,7 +69,7 @@ run_integration() {
 run_chaos() {
   if [ -n "${HAEIN_SKIP_CHAOS:-}" ] && [ "$what" = all ]; then warn "HAEIN_SKIP_CHAOS is set: no chaos run"; return 0; fi
   local ok=0
-  stage "chaos run (short)" hack/chaos.sh --preset short && ok=1
+  stage "chaos run (short)" timeout --kill-after=30 1200 hack/chaos.sh --preset short && ok=1
   printf '{"numPassedTests":%d,"numFailedTests":%d,"numPendingTests":0}\n' "$ok" "$((1 - ok))" > "$results/chaos.json"
 }
 

@@ -7,6 +7,8 @@
 # A control plane already running there is used and left running; one this script starts is stopped at the
 # end. Set HAEIN_SCALE_STATE=/tmp/haein-cluster to use the cluster of hack/cluster-up.sh instead.
 # Needs dist/ (npm run build). Bench flags: node dist/bench/operator-scale.js --help.
+# HAEIN_BENCH_SCRIPT runs another benchmark on the same cluster set-up (npm run bench:autoscale uses
+# dist/bench/autoscale-bench.js).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$REPO_ROOT"
@@ -19,7 +21,8 @@ export HAEIN_API_PORT="${HAEIN_SCALE_API_PORT:-8443}" HAEIN_ETCD_PORT="${HAEIN_S
 KUBECONFIG_FILE="$HAEIN_STATE/admin.kubeconfig"
 node_bin="$REPO_ROOT/node_modules/.bin/node"
 [ -x "$node_bin" ] || die "npm dependencies missing: run 'npm ci'"
-[ -f dist/bench/operator-scale.js ] && [ -f dist/src/cmd/operator.js ] || die "dist/ is missing: run 'npm run build' first"
+bench_script="${HAEIN_BENCH_SCRIPT:-dist/bench/operator-scale.js}"
+[ -f "$bench_script" ] && [ -f dist/src/cmd/operator.js ] || die "dist/ is missing: run 'npm run build' first"
 
 k() { "$(hack/tools.sh)/kubectl" --kubeconfig "$KUBECONFIG_FILE" "$@" 2> >(grep -v 'version difference' >&2); }
 
@@ -37,6 +40,6 @@ k apply --server-side --force-conflicts -f charts/haein/crds >/dev/null
 k wait --for=condition=Established --timeout=60s -f charts/haein/crds >/dev/null
 
 rc=0
-"$node_bin" dist/bench/operator-scale.js --kubeconfig "$KUBECONFIG_FILE" --cluster-state "$HAEIN_STATE" "$@" || rc=$?
+"$node_bin" "$bench_script" --kubeconfig "$KUBECONFIG_FILE" --cluster-state "$HAEIN_STATE" "$@" || rc=$?
 [ "$started" = 1 ] && log "stopping the benchmark's control plane"
 exit "$rc"

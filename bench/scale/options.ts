@@ -82,11 +82,28 @@ export const USAGE = `operator-scale [flags]
   --settle-quiet-s N           over-subscribed runs: settled once every object is Ready or waits with a reason and
                                nothing changed for N s (default 5)`;
 
-function int(name: string, raw: string | undefined, dflt: number, min: number): number {
+/** Flags of the cluster set-up every control-plane benchmark shares (all strings, parsed by the benchmark). */
+export const CLUSTER_FLAGS = {
+  kubeconfig: { type: 'string' },
+  'cluster-state': { type: 'string' },
+  nodes: { type: 'string' },
+  gpus: { type: 'string' },
+  namespace: { type: 'string' },
+  'node-prefix': { type: 'string' },
+  'reconfigure-delay-ms': { type: 'string' },
+  'log-level': { type: 'string' },
+} as const;
+
+/** The integer flag `--name` (`dflt` when absent); throws, naming the flag and showing `usage`, below `min`. */
+export function intFlag(name: string, raw: string | undefined, dflt: number, min: number, usage: string): number {
   if (raw === undefined) return dflt;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < min) throw new Error(`--${name}=${raw}: expected an integer ≥ ${min}\n${USAGE}`);
+  if (!Number.isInteger(n) || n < min) throw new Error(`--${name}=${raw}: expected an integer ≥ ${min}\n${usage}`);
   return n;
+}
+
+function int(name: string, raw: string | undefined, dflt: number, min: number): number {
+  return intFlag(name, raw, dflt, min, USAGE);
 }
 
 /** Parses `argv` (without node and script); throws with a message naming the bad flag. */
@@ -97,10 +114,7 @@ export function parseScaleArgs(argv: string[]): ScaleOptions {
       args: argv,
       strict: true,
       options: {
-        kubeconfig: { type: 'string' },
-        'cluster-state': { type: 'string' },
-        nodes: { type: 'string' },
-        gpus: { type: 'string' },
+        ...CLUSTER_FLAGS,
         'nodes-per-clique': { type: 'string' },
         partitions: { type: 'string' },
         jobs: { type: 'string' },
@@ -110,11 +124,7 @@ export function parseScaleArgs(argv: string[]): ScaleOptions {
         'hold-s': { type: 'string' },
         'leader-elect': { type: 'string' },
         workers: { type: 'string' },
-        namespace: { type: 'string' },
-        'node-prefix': { type: 'string' },
-        'reconfigure-delay-ms': { type: 'string' },
         'apply-concurrency': { type: 'string' },
-        'log-level': { type: 'string' },
         'keep-logs': { type: 'boolean' },
         'haein-dist': { type: 'string' },
         'profile-operator': { type: 'boolean' },

@@ -11,6 +11,8 @@ export const PARTITION_CONDITIONS = {
   allocated: 'Allocated',
   /** Every allocated slice is realised by its node and free for the partition's pods. */
   ready: 'Ready',
+  /** Elastic partitions only: `count` equals what the consuming pods need (True), or why not yet (False). */
+  autoscaled: 'Autoscaled',
   /** The tenant's quota admits the partition (present only where tenant quotas apply). */
   quotaReserved: 'QuotaReserved',
 } as const;
@@ -94,6 +96,22 @@ export const PARTITION_READY_REASONS = {
   /** A slice is still used by a pod of the claim it was taken from (preemption waits for the eviction). */
   waitingForEviction: 'WaitingForEviction',
   notAllocated: 'NotAllocated',
+  /** `count` is 0: nothing to realise, no slice held. */
+  scaledToZero: 'ScaledToZero',
+} as const;
+
+/** Reasons of an elastic GpuPartition's `Autoscaled` condition. */
+export const AUTOSCALE_REASONS = {
+  /** `count` is what the consuming pods need (within min and max). */
+  followingConsumers: 'FollowingConsumers',
+  /** The pods need more than `spec.autoscale.max`; the rest wait. */
+  limitedByMaximum: 'LimitedByMaximum',
+  /** The cluster had no room for the whole growth: count grows one slice at a time, the rest of the pods wait. */
+  limitedByCapacity: 'LimitedByCapacity',
+  /** Slices are idle; they are released once the scale-down delay has passed. */
+  scaleDownDelayed: 'ScaleDownDelayed',
+  /** The delay has passed, but an admitted pod does not hold its slice yet (or a gone pod's slice is still in use). */
+  waitingForPods: 'WaitingForPods',
 } as const;
 
 /** Reasons of TrainingJob conditions. */
@@ -149,6 +167,32 @@ export const EVENT_REASONS = {
   admitted: 'Admitted',
   reclaimed: 'Reclaimed',
   namespaceConflict: 'NamespaceConflict',
+  bound: 'Bound',
+  /** The autoscaler raised an elastic partition's count. */
+  scaledUp: 'ScaledUp',
+  /** The autoscaler lowered an elastic partition's count. */
+  scaledDown: 'ScaledDown',
+} as const;
+
+/**
+ * Why a gated pod still waits (Warning Events on the pod, and its `gpu.haein.dev/admission` annotation), or
+ * why a pod that names no partition is not bound to one.
+ */
+export const POD_WAIT_REASONS = {
+  partitionNotFound: 'PartitionNotFound',
+  partitionTerminating: 'PartitionTerminating',
+  partitionNotReady: 'PartitionNotReady',
+  resourceMismatch: 'ResourceMismatch',
+  /** Every slice is taken and the partition does not grow (no autoscale, or at its max). */
+  partitionFull: 'PartitionFull',
+  /** An elastic partition grows for the pod; the pod starts once its new slice is realised. */
+  waitingForSlice: 'WaitingForSlice',
+  /** An elastic partition should grow for the pod but cannot (its Allocated reason says why, e.g. InsufficientCapacity). */
+  partitionCannotGrow: 'PartitionCannotGrow',
+  /** `count` went below the slices held: idle ones are being released, so no new pod starts meanwhile. */
+  partitionShrinking: 'PartitionShrinking',
+  noMatchingPartition: 'NoMatchingPartition',
+  partitionsFull: 'PartitionsFull',
 } as const;
 
 /** A condition as a reconciler wants it; the helper fills in the transition time. */

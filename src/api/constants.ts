@@ -11,8 +11,11 @@ export const PLURALS = {
   trainingJob: 'trainingjobs',
   gpuNode: 'gpunodes',
   gpuTenant: 'gputenants',
+  gpuUsage: 'gpuusages',
 } as const;
 
+/** Label naming the tenant of a GpuUsage record (for selecting one tenant's records). */
+export const TENANT_LABEL = `${GROUP}/tenant`;
 /** Pod label naming the GpuPartition (same namespace) whose slice the pod consumes. */
 export const PARTITION_LABEL = `${GROUP}/partition`;
 /** Label the operator puts on TrainingJob worker pods and Services. */

@@ -92,6 +92,11 @@ export function podExtendedRequests(pod: PodObject, prefix = 'nvidia.com/'): Map
   return out;
 }
 
+/** Slices of `resource` (e.g. `nvidia.com/mig-3g.90gb`) a pod's containers request. */
+export function podSlices(pod: PodObject, resource: string): number {
+  return podExtendedRequests(pod).get(resource) ?? 0;
+}
+
 /** Node affinity that pins a pod to `node`, merged into the pod's existing required terms. */
 export function pinToNode(spec: PodSpec, node: string): NonNullable<PodSpec['affinity']> {
   const req: NodeSelectorRequirement = { key: 'metadata.name', operator: 'In', values: [node] };

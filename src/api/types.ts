@@ -168,7 +168,7 @@ export interface GpuPartitionSpec {
   memory?: string;
   /** Minimum compute slices per slice (1–7). */
   computeSlices?: number;
-  /** Number of slices; default 1. */
+  /** Number of slices; default 1; 0 holds none. Written by the operator too when `autoscale` is set. */
   count?: number;
   /** Allowed `nvidia.com/gpu.product` values. */
   gpuProducts?: string[];
@@ -180,6 +180,18 @@ export interface GpuPartitionSpec {
   preemptionPolicy?: 'Never' | 'PreemptLowerPriority';
   /** Whether higher-priority requests may preempt this partition. Default false. */
   preemptible?: boolean;
+  /** Elastic partition: the operator keeps `count` equal to what the consuming pods need, within these bounds. */
+  autoscale?: PartitionAutoscale;
+}
+
+/** Bounds of an elastic partition's `count`. */
+export interface PartitionAutoscale {
+  /** Fewest slices held, even without consuming pods; default 1 (0 scales to zero). */
+  min?: number;
+  /** Most slices held, however many pods consume the partition. */
+  max: number;
+  /** How long slices stay idle before the operator releases them; default 300. */
+  scaleDownDelaySeconds?: number;
 }
 
 /** One slice held by a partition. */
@@ -209,8 +221,30 @@ export interface GpuPartitionStatus {
   /** Extended resource pods request, e.g. `nvidia.com/mig-3g.90gb`. */
   resourceName?: string;
   allocations?: PartitionAllocation[];
-  /** Conditions `Allocated` and `Ready`. */
+  /** Slices held in the ledger (the scale subresource's status replicas). */
+  replicas?: number;
+  /** Label selector of the consuming pods, `gpu.haein.dev/partition=<name>` (the scale subresource's selector). */
+  selector?: string;
+  /** What the autoscaler saw and decided; present while `spec.autoscale` is set. */
+  autoscale?: PartitionAutoscaleStatus;
+  /** Conditions `Allocated`, `Ready`, and `Autoscaled` while `spec.autoscale` is set. */
   conditions?: Condition[];
+}
+
+/** The autoscaler's observations and its pending scale-down (kept in status, so it survives a restart). */
+export interface PartitionAutoscaleStatus {
+  /** Live pods consuming the partition (gated or admitted, not finished, not being deleted). */
+  consumers: number;
+  /** Slices the count should hold now: what the consumers need, within min and max, never below slices in use. */
+  desiredCount: number;
+  /** When the operator last changed `spec.count`. */
+  lastScaleTime?: string;
+  /** Since when `count` has been above `desiredCount` (the scale-down delay counts from here). */
+  scaleDownSince?: string;
+  /** The most slices needed since `scaleDownSince`: what `count` goes down to once the delay has passed. */
+  scaleDownTo?: number;
+  /** The cluster had no room for the whole growth: `count` grows one slice at a time until it reaches `desiredCount`. */
+  stepwise?: boolean;
 }
 
 /** GpuPartition resource. */
@@ -329,6 +363,32 @@ export interface ProfileUsage {
   gpuEquivalents: number;
 }
 
+/** A tenant's settled use of one profile (`whole` for whole GPUs) since its metering began. */
+export interface MeteredProfile {
+  profile: string;
+  sliceSeconds: number;
+  gpuEquivalentSeconds: number;
+}
+
+/**
+ * A tenant's settled usage since its metering began, as its latest GpuUsage record has it (a mirror for people
+ * and dashboards; the records are the source of truth).
+ */
+export interface TenantMetering {
+  /** When the tenant's first metered claim was allocated. */
+  since?: string;
+  /** Usage up to this instant is settled. */
+  settledThrough?: string;
+  /** The GpuUsage record the figures come from. */
+  record?: string;
+  /** Slice-seconds (a whole GPU counts as one slice of profile `whole`). */
+  sliceSeconds?: number;
+  /** GPU-equivalent-seconds (a slice counts compute slices / 7, a whole GPU 1). */
+  gpuEquivalentSeconds?: number;
+  /** The same, per profile. */
+  profiles?: MeteredProfile[];
+}
+
 /** Status of a GpuTenant. Owned by the operator. */
 export interface GpuTenantStatus {
   observedGeneration?: number;
@@ -344,8 +404,8 @@ export interface GpuTenantStatus {
   /** Requests waiting to be placed. */
   waiting?: number;
   usageByProfile?: ProfileUsage[];
-  /** Settled usage (metering), kept durably. */
-  metering?: Record<string, unknown>;
+  /** Settled usage (metering), mirrored from the tenant's GpuUsage records after each settlement. */
+  metering?: TenantMetering;
   conditions?: Condition[];
 }
 
@@ -356,4 +416,70 @@ export interface GpuTenant {
   metadata: ObjectMeta;
   spec: GpuTenantSpec;
   status?: GpuTenantStatus;
+}
+
+// ---------------------------------------------------------------- GpuUsage (cluster-scoped)
+
+/** A tenant's slice-milliseconds in one namespace and profile before a record's day (part of its opening balance). */
+export interface NamespaceUsageTotal {
+  namespace: string;
+  /** MIG profile (a `+me` slice under its base profile), or `whole` for whole GPUs. */
+  profile: string;
+  sliceMilliseconds: number;
+  /** The last UTC day (`yyyy-mm-dd`) with usage in this namespace and profile. */
+  lastUsed: string;
+}
+
+/** A tenant's slice-milliseconds of one profile before a record's day, over every namespace it ever used. */
+export interface ProfileUsageTotal {
+  profile: string;
+  sliceMilliseconds: number;
+}
+
+/** What a tenant had used before a record's day: carried from the previous record when this one was created. */
+export interface UsageOpening {
+  /** When the tenant's metering began (its first record's `openedAt`). */
+  since: string;
+  /** Per namespace and profile; namespaces unused for the retention period are dropped. */
+  namespaces?: NamespaceUsageTotal[];
+  /** Per profile, over every namespace ever (never dropped). */
+  profiles?: ProfileUsageTotal[];
+}
+
+/** Spec of a GpuUsage: whose day it is and its opening balance. Written once by the operator, then immutable. */
+export interface GpuUsageSpec {
+  tenant: string;
+  /** UTC day, `yyyy-mm-dd`. */
+  date: string;
+  /** Usage is recorded from here: the day's midnight, or the first allocation for a tenant's first record. */
+  openedAt: string;
+  opening: UsageOpening;
+}
+
+/** Slice-milliseconds per UTC hour of the record's day, in one namespace and profile. */
+export interface HourlyUsage {
+  namespace: string;
+  profile: string;
+  /** 24 entries, one per UTC hour (index 0 = 00:00–01:00). */
+  sliceMilliseconds: number[];
+}
+
+/** Status of a GpuUsage: the day's usage settled so far. Written only by the operator's metering. */
+export interface GpuUsageStatus {
+  /** Usage before this instant is in `usage`; absent: nothing settled yet (the record starts at `openedAt`). */
+  settledThrough?: string;
+  usage?: HourlyUsage[];
+  /** The day's slice-hours so far (display; derived from `usage`). */
+  sliceHours?: number;
+  /** The day's GPU-equivalent-hours so far (display; derived from `usage`). */
+  gpuEquivalentHours?: number;
+}
+
+/** GpuUsage: one tenant's metered usage of one UTC day, named `<tenant>.<yyyy-mm-dd>`. */
+export interface GpuUsage {
+  apiVersion: 'gpu.haein.dev/v1alpha1';
+  kind: 'GpuUsage';
+  metadata: ObjectMeta;
+  spec: GpuUsageSpec;
+  status?: GpuUsageStatus;
 }

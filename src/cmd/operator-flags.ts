@@ -40,6 +40,14 @@ export interface OperatorConfig {
   logLevel: string;
   /** Port of the read-only slice map page and its event stream; absent: no slice map. */
   sliceMapPort?: number;
+  /** Meter slice-seconds into GpuUsage records. */
+  metering: boolean;
+  /** Settle every tenant holding claims this often, in milliseconds. */
+  meteringIntervalMs: number;
+  /** Days of GpuUsage records kept (a tenant's latest record always stays). */
+  meteringRetentionDays: number;
+  /** Port of the billing export (`/billing/usage`); absent: no export. */
+  billingPort?: number;
 }
 
 const HOUR_MS = 3_600_000;
@@ -64,6 +72,10 @@ export const USAGE = `haein-operator [flags]
   --unassigned-namespaces=allow|refuse
                            what partitions and jobs of a namespace in no GpuTenant get (default allow)
   --slice-map-port=N       serve the read-only slice map page on this port (default: off; 0 picks a free port)
+  --metering[=BOOL]        meter slice-seconds per tenant, namespace and profile into GpuUsage records (default true)
+  --metering-interval-ms=N settle the usage of tenants holding claims this often (default 30000)
+  --metering-retention-days=N  keep GpuUsage records this many days (default 90; a tenant's latest always stays)
+  --billing-port=N         serve the billing export /billing/usage on this port (default: off; 0 picks a free port)
 env: LOG_LEVEL (default info), POD_NAME (leader identity), POD_NAMESPACE`;
 
 /** Parses `argv` (without node and script) and `env`; throws with a message naming the bad flag. */
@@ -75,7 +87,7 @@ export function parseOperatorArgs(argv: string[], env: Record<string, string | u
     const eq = arg.indexOf('=');
     if (eq >= 0) {
       flags.set(arg.slice(2, eq), arg.slice(eq + 1));
-    } else if (arg === '--leader-elect' || arg === '--defrag' || arg === '--help') {
+    } else if (arg === '--leader-elect' || arg === '--defrag' || arg === '--metering' || arg === '--help') {
       flags.set(arg.slice(2), 'true');
     } else {
       const value = argv[++i];
@@ -83,7 +95,7 @@ export function parseOperatorArgs(argv: string[], env: Record<string, string | u
       flags.set(arg.slice(2), value);
     }
   }
-  const known = new Set(['kubeconfig', 'metrics-port', 'health-port', 'leader-elect', 'lease-namespace', 'lease-name', 'lease-duration-ms', 'renew-deadline-ms', 'retry-period-ms', 'namespace', 'workers', 'claimant-workers', 'cycle-max-batch', 'cycle-max-plan-ms', 'defrag', 'unassigned-namespaces', 'slice-map-port', 'help']);
+  const known = new Set(['kubeconfig', 'metrics-port', 'health-port', 'leader-elect', 'lease-namespace', 'lease-name', 'lease-duration-ms', 'renew-deadline-ms', 'retry-period-ms', 'namespace', 'workers', 'claimant-workers', 'cycle-max-batch', 'cycle-max-plan-ms', 'defrag', 'unassigned-namespaces', 'slice-map-port', 'metering', 'metering-interval-ms', 'metering-retention-days', 'billing-port', 'help']);
   for (const k of flags.keys()) if (!known.has(k)) throw new Error(`unknown flag --${k}\n${USAGE}`);
   const int = (name: string, dflt: number, min: number, max = 65535): number => {
     const raw = flags.get(name);
@@ -107,6 +119,9 @@ export function parseOperatorArgs(argv: string[], env: Record<string, string | u
   const kubeconfig = flags.get('kubeconfig');
   const namespace = flags.get('namespace');
   const sliceMapPort = flags.has('slice-map-port') ? int('slice-map-port', 0, 0) : undefined;
+  const metering = bool('metering', true);
+  const billingPort = flags.has('billing-port') ? int('billing-port', 0, 0) : undefined;
+  if (billingPort !== undefined && !metering) throw new Error('--billing-port needs --metering (the export reads the metered records)');
   return {
     ...(kubeconfig ? { kubeconfig } : {}),
     metricsPort: int('metrics-port', 8080, 0),
@@ -127,5 +142,9 @@ export function parseOperatorArgs(argv: string[], env: Record<string, string | u
     unassignedNamespaces: unassigned,
     logLevel: env.LOG_LEVEL ?? 'info',
     ...(sliceMapPort !== undefined ? { sliceMapPort } : {}),
+    metering,
+    meteringIntervalMs: int('metering-interval-ms', 30_000, 100, HOUR_MS),
+    meteringRetentionDays: int('metering-retention-days', 90, 1, 3660),
+    ...(billingPort !== undefined ? { billingPort } : {}),
   };
 }

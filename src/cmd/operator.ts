@@ -12,6 +12,7 @@ import { HealthServer } from '../runtime/health-server.js';
 import { createLogger } from '../runtime/logger.js';
 import { Manager } from '../runtime/manager.js';
 import { SliceMapServer } from '../slice-map/server.js';
+import { BillingServer } from '../tenancy/metering/billing-server.js';
 
 async function main(): Promise<void> {
   let cfg: OperatorConfig;
@@ -42,11 +43,12 @@ async function main(): Promise<void> {
         }
       : false,
   });
-  const { informers } = registerControllers(manager, client, {
+  const { informers, metering } = registerControllers(manager, client, {
     workers: cfg.workers,
     claimantWorkers: cfg.claimantWorkers,
     cycle: { maxBatch: cfg.cycleMaxBatch, maxPlanMs: cfg.cycleMaxPlanMs },
     defrag: cfg.defrag,
+    metering: cfg.metering ? { intervalMs: cfg.meteringIntervalMs, retentionDays: cfg.meteringRetentionDays } : false,
     unassignedNamespaces: cfg.unassignedNamespaces,
     logger: log,
     ...(cfg.namespace ? { namespace: cfg.namespace } : {}),
@@ -60,6 +62,9 @@ async function main(): Promise<void> {
       ? undefined
       : new SliceMapServer({ port: cfg.sliceMapPort, sources: { ...informers, pods: [informers.partitionPods, informers.jobPods] }, logger: log });
   const sliceMapPort = await sliceMap?.start();
+  // Billing export from the metering caches (any replica can answer).
+  const billing = cfg.billingPort === undefined || !metering ? undefined : new BillingServer({ port: cfg.billingPort, source: metering.view, log });
+  const billingPort = await billing?.start();
   log.info('Starting haein-operator', {
     leaderElect: cfg.leaderElect,
     identity: cfg.identity,
@@ -67,11 +72,14 @@ async function main(): Promise<void> {
     metricsPort: cfg.metricsPort,
     healthPort: cfg.healthPort,
     sliceMapPort: sliceMapPort ?? 'off',
+    metering: cfg.metering,
+    billingPort: billingPort ?? 'off',
   });
   await manager.start();
   await manager.done();
   await metricsServer?.stop();
   await sliceMap?.stop();
+  await billing?.stop();
 }
 
 main().catch((err: unknown) => {

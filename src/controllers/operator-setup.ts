@@ -1,8 +1,9 @@
 /**
  * Wires the operator into a runtime `Manager`: the shared informers (GpuNodes, Nodes, GpuPartitions,
  * TrainingJobs, and Pods filtered by the partition and job labels), the assumed ledger over the GpuNode cache,
- * the admission cycle (leader only) that places and releases every claim, the four per-object reconcilers, and
- * the mappers that turn informer changes into reconcile requests and admission-cycle signals.
+ * the admission cycle (leader only) that places and releases every claim, metering (which settles usage before
+ * the cycle releases), the four per-object reconcilers, and the mappers that turn informer changes into reconcile
+ * requests and admission-cycle signals.
  */
 import type winston from 'winston';
 import { JOB_LABEL, PARTITION_LABEL } from '../api/constants.js';
@@ -34,6 +35,7 @@ import { ReconfigTracker } from './gpunode/reconfig-tracker.js';
 import { GpuPartitionReconciler } from './gpupartition/gpupartition-reconciler.js';
 import { gpuNodeCapacityChanged, gpuNodeToClaimants, nodePlacementChanged, podToJob, podToPartition, self, uniqueRequests } from './mappers.js';
 import { PodGateReconciler, partitionGateRequests, podGateRequests } from './pod-gate/pod-gate-reconciler.js';
+import { registerMetering, type Metering, type MeteringOptions } from '../tenancy/metering/metering-setup.js';
 import { TrainingJobReconciler } from './trainingjob/trainingjob-reconciler.js';
 
 /** The fields of a core/v1 Namespace tenancy reads. */
@@ -55,6 +57,8 @@ export interface OperatorSetupOptions {
   planDefrag?: PlanDefragFn;
   /** Bounds of one admission cycle. */
   cycle?: AdmissionCycleOptions;
+  /** Metering of slice-seconds into GpuUsage records (the `--metering*` flags); `false`: none. Default on. */
+  metering?: MeteringOptions | false;
   /** What partitions and jobs of a namespace in no GpuTenant get: `allow` (default) or `refuse`. */
   unassignedNamespaces?: UnassignedPolicy;
   logger?: winston.Logger;
@@ -68,6 +72,8 @@ export interface OperatorControllers {
   gpuNodes: Controller;
   admission: AdmissionCycle;
   ledger: AssumedLedger;
+  /** Metering, unless turned off. */
+  metering: Metering | undefined;
   informers: {
     gpuNodes: Informer<GpuNode>;
     nodes: Informer<NodeObject>;
@@ -75,6 +81,8 @@ export interface OperatorControllers {
     jobs: Informer<TrainingJob>;
     partitionPods: Informer<PodObject>;
     jobPods: Informer<PodObject>;
+    tenants: Informer<GpuTenant>;
+    namespaces: Informer<NamespaceObject>;
   };
 }
 
@@ -117,6 +125,11 @@ export function registerControllers(manager: Manager, apiClient: KubeClient, opt
   // Filled in below: the cycle tells the claimant controllers about its decisions.
   const controllers: Partial<Record<ClaimantKind, Controller>> = {};
   const cycleLog = (log ?? console) as winston.Logger;
+  const childLog = (component: string) => (typeof cycleLog.child === 'function' ? cycleLog.child({ component }) : cycleLog);
+  const metering =
+    opts.metering === false
+      ? undefined
+      : registerMetering(manager, { client, ledger, gpuNodes, ...(opts.namespace !== undefined ? { namespace: opts.namespace } : {}), log: childLog('metering') }, opts.metering);
   const admission = new AdmissionCycle(
     {
       client,
@@ -140,8 +153,10 @@ export function registerControllers(manager: Manager, apiClient: KubeClient, opt
       notify: (who) => controllers[who.kind]?.enqueue({ namespace: who.namespace, name: who.name }),
       fence: () => manager.leaseValid(),
       onWritten: (n) => reconfig.noteWrite(n, new Date()),
+      // Usage is settled durably before a release is written, and never past the instant of a cycle in flight.
+      ...(metering ? { beforeRelease: (released, at) => metering.settler.beforeRelease(released, at), inFlight: metering.settler } : {}),
       metrics,
-      log: typeof cycleLog.child === 'function' ? cycleLog.child({ component: 'admission-cycle' }) : cycleLog,
+      log: childLog('admission-cycle'),
     },
     opts.cycle,
   );
@@ -166,7 +181,7 @@ export function registerControllers(manager: Manager, apiClient: KubeClient, opt
   const claimantOpts = { workers: opts.claimantWorkers ?? 16, metrics, ...(log ? { logger: log } : {}) };
   const copts = { workers: opts.workers ?? 2, metrics, ...(log ? { logger: log } : {}) };
 
-  const partitionR = new GpuPartitionReconciler({ ...common, partitions, pods: partitionPods, timeToReady: timeToReady('GpuPartition') });
+  const partitionR = new GpuPartitionReconciler({ ...common, partitions, pods: partitionPods, timeToReady: timeToReady('GpuPartition'), metrics });
   const partitionC = new Controller(partitionR, { ...claimantOpts, kind: 'GpuPartition' })
     .watch(partitions, self)
     .watch(gpuNodes, gpuNodeToClaimants('GpuPartition'))
@@ -181,7 +196,7 @@ export function registerControllers(manager: Manager, apiClient: KubeClient, opt
   controllers.TrainingJob = jobC;
 
   // Requests of the gate controller are partition keys: one partition's pods are decided by one worker at a time.
-  const gateR = new PodGateReconciler({ client: guardGateClient(client, guard, partitionPods, partitions), pods: partitionPods, partitions, recorder: manager.recorder });
+  const gateR = new PodGateReconciler({ client: guardGateClient(client, guard, partitionPods, partitions), pods: partitionPods, partitions, recorder: manager.recorder, metrics });
   const gateC = new Controller(gateR, { ...copts, kind: 'Pod' })
     .watch(partitionPods, podGateRequests(partitionPods))
     .watch(partitions, (p, prev) => uniqueRequests(partitionGateRequests(partitionPods)(p), prev ? self(prev) : []));
@@ -221,8 +236,8 @@ export function registerControllers(manager: Manager, apiClient: KubeClient, opt
     .watch(jobs, everyTenant);
 
   for (const c of [partitionC, jobC, gateC, gpuNodeC, tenantC]) manager.addController(c);
-  const informers = { gpuNodes, nodes, partitions, jobs, partitionPods, jobPods };
-  return { partitions: partitionC, jobs: jobC, podGate: gateC, gpuNodes: gpuNodeC, admission, ledger, informers };
+  const informers = { gpuNodes, nodes, partitions, jobs, partitionPods, jobPods, tenants, namespaces };
+  return { partitions: partitionC, jobs: jobC, podGate: gateC, gpuNodes: gpuNodeC, admission, ledger, metering, informers };
 }
 
 /**

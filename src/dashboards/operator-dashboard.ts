@@ -71,6 +71,14 @@ export const PANELS: Array<{ row: string; panels: PanelSpec[] }> = [
     ],
   },
   {
+    row: 'Serving (elastic partitions)',
+    panels: [
+      { title: 'Consumer pods by partition', description: 'Live pods consuming each GpuPartition (gated or running). An elastic partition (spec.autoscale) keeps its count at this, within min and max.', queries: [{ expr: 'sum by (namespace, partition) (haein_partition_consumers)', legend: '{{namespace}}/{{partition}}' }] },
+      { title: 'Slices held by partition', description: 'Slices each GpuPartition holds in the node ledger; above its consumers while idle slices wait for the scale-down delay.', queries: [{ expr: 'sum by (namespace, partition) (haein_partition_slices)', legend: '{{namespace}}/{{partition}}' }] },
+      { title: 'New consumer pod to its slice', description: 'From a consumer pod\'s creation to its admission onto a realised, free slice; elastic="true": the partition may have had to grow and carve the slice first.', unit: 's', queries: quantiles('haein_consumer_wait_seconds', 'elastic') },
+    ],
+  },
+  {
     row: 'Operator health',
     panels: [
       { title: 'Leader', description: 'Replicas holding the leader Lease: should be exactly 1.', kind: 'stat', width: 4, queries: [{ expr: 'sum(haein_leader)' }] },

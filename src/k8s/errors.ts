@@ -95,3 +95,8 @@ export function isTestFailed(err: unknown): boolean {
   }
   return false;
 }
+
+/** True for 422 Unprocessable Entity: the object was refused as invalid (or, bare, a JSON Patch test failed). */
+export function isInvalid(err: unknown): boolean {
+  return statusOf(err)?.code === 422;
+}

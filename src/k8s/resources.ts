@@ -10,21 +10,23 @@ export interface ResourceRef {
   namespaced: boolean;
 }
 
-/** Well-known resources: the Haein CRDs, core v1 kinds and the coordination Lease. */
+/** Well-known resources: the Haein CRDs, core v1 kinds, the coordination Lease and apps/v1 Deployments (examples, tests). */
 export const RESOURCES: Record<
-  'gpuNode' | 'gpuPartition' | 'trainingJob' | 'gpuTenant' | 'pod' | 'node' | 'service' | 'event' | 'lease' | 'namespace',
+  'gpuNode' | 'gpuPartition' | 'trainingJob' | 'gpuTenant' | 'gpuUsage' | 'pod' | 'node' | 'service' | 'event' | 'lease' | 'namespace' | 'deployment',
   ResourceRef
 > = {
   gpuNode: { group: GROUP, version: VERSION, plural: PLURALS.gpuNode, kind: 'GpuNode', namespaced: false },
   gpuPartition: { group: GROUP, version: VERSION, plural: PLURALS.gpuPartition, kind: 'GpuPartition', namespaced: true },
   trainingJob: { group: GROUP, version: VERSION, plural: PLURALS.trainingJob, kind: 'TrainingJob', namespaced: true },
   gpuTenant: { group: GROUP, version: VERSION, plural: PLURALS.gpuTenant, kind: 'GpuTenant', namespaced: false },
+  gpuUsage: { group: GROUP, version: VERSION, plural: PLURALS.gpuUsage, kind: 'GpuUsage', namespaced: false },
   pod: { group: '', version: 'v1', plural: 'pods', kind: 'Pod', namespaced: true },
   node: { group: '', version: 'v1', plural: 'nodes', kind: 'Node', namespaced: false },
   service: { group: '', version: 'v1', plural: 'services', kind: 'Service', namespaced: true },
   event: { group: '', version: 'v1', plural: 'events', kind: 'Event', namespaced: true },
   lease: { group: 'coordination.k8s.io', version: 'v1', plural: 'leases', kind: 'Lease', namespaced: true },
   namespace: { group: '', version: 'v1', plural: 'namespaces', kind: 'Namespace', namespaced: false },
+  deployment: { group: 'apps', version: 'v1', plural: 'deployments', kind: 'Deployment', namespaced: true },
 };
 
 /** `apiVersion` string of a resource type (`v1` for core, `group/version` otherwise). */

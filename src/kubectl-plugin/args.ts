@@ -13,6 +13,10 @@ export interface PluginArgs {
   /** `-A` / `--all-namespaces`. */
   allNamespaces: boolean;
   output: OutputFormat;
+  /** `top --by`: rows per namespace and profile (default), or per GpuTenant. */
+  by: 'namespace' | 'tenant';
+  /** `--tenant`: only this GpuTenant's slices (map) or rows (top). */
+  tenant?: string;
   kubeconfig?: string;
   context?: string;
 }
@@ -40,15 +44,21 @@ export class UsageError extends Error {}
 export const USAGE = `kubectl haein: see Haein's GPU slices from the command line.
 
 Usage:
-  kubectl haein map  [-n NS | -A] [-o wide|json|yaml]   one line per GPU: its slices, their state and holders
-  kubectl haein why  KIND/NAME [-n NS] [-o json|yaml]   why a GpuPartition, TrainingJob or Pod waits
-  kubectl haein top  [-n NS | -A] [-o wide|json|yaml]   allocation by namespace and profile
+  kubectl haein map  [-n NS | -A] [--tenant T] [-o wide|json|yaml]   one line per GPU: its slices, their state,
+                                                                     holders (wide: tenants, * borrowed)
+  kubectl haein why  KIND/NAME [-n NS] [-o json|yaml]                why a GpuPartition, TrainingJob or Pod
+                                                                     waits: for capacity or for its tenant's quota
+  kubectl haein top  [-n NS | -A] [--tenant T] [-o wide|json|yaml]   allocation by namespace and profile
+  kubectl haein top  --by tenant [-n NS] [--tenant T] [-o ...]       per GpuTenant: nominal, used, borrowed,
+                                                                     lent, waiting, GPU-eq by profile
 
 KIND is gpupartition (gpup), trainingjob (tj) or pod.
 
 Flags:
-  -n, --namespace NS      namespace (default: the context's namespace; map defaults to every GPU)
+  -n, --namespace NS      namespace (default: the context's namespace; map and top --by tenant default to all)
   -A, --all-namespaces    every namespace
+      --tenant NAME       only slices held for (map) or rows of (top) this GpuTenant
+      --by namespace|tenant   top's rows: per namespace and profile (default) or per GpuTenant
   -o, --output FORMAT     wide, json or yaml
       --kubeconfig PATH   kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)
       --context NAME      kubeconfig context (default: the current context)
@@ -59,7 +69,8 @@ Exit codes: 0 ok, 1 the cluster refused or the object is not found, 2 bad comman
 
 /** Parses `argv` (without node and script). Throws {@link UsageError}. */
 export function parsePluginArgs(argv: string[]): PluginArgs {
-  const out: PluginArgs = { command: 'help', allNamespaces: false, output: 'table' };
+  const out: PluginArgs = { command: 'help', allNamespaces: false, output: 'table', by: 'namespace' };
+  let bySet = false;
   const positional: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] as string;
@@ -77,7 +88,13 @@ export function parsePluginArgs(argv: string[]): PluginArgs {
     else if (flag === '-A' || flag === '--all-namespaces') out.allNamespaces = true;
     else if (flag === '-n' || flag === '--namespace' || /^-n./.test(arg)) out.namespace = value();
     else if (flag === '-o' || flag === '--output' || /^-o./.test(arg)) out.output = outputFormat(value());
-    else if (flag === '--kubeconfig') out.kubeconfig = value();
+    else if (flag === '--tenant') out.tenant = value();
+    else if (flag === '--by') {
+      const by = value();
+      if (by !== 'namespace' && by !== 'tenant') throw new UsageError(`--by takes namespace or tenant, not "${by}"`);
+      out.by = by;
+      bySet = true;
+    } else if (flag === '--kubeconfig') out.kubeconfig = value();
     else if (flag === '--context') out.context = value();
     else if (arg.startsWith('-') && arg !== '-') throw new UsageError(`unknown flag ${flag}`);
     else positional.push(arg);
@@ -87,11 +104,13 @@ export function parsePluginArgs(argv: string[]): PluginArgs {
   if (command !== 'map' && command !== 'why' && command !== 'top') throw new UsageError(`unknown command "${command}" (map, why, top)`);
   out.command = command;
   if (out.allNamespaces && out.namespace) throw new UsageError('-n and -A cannot be used together');
+  if (bySet && command !== 'top') throw new UsageError(`--by applies to top, not ${command}`);
   if (command === 'why') {
     if (rest.length !== 1) throw new UsageError('why needs exactly one KIND/NAME, e.g. why gpup/notebook');
     out.target = parseTarget(rest[0] as string);
     if (out.allNamespaces) throw new UsageError('why explains one object: use -n, not -A');
     if (out.output === 'wide') throw new UsageError('why prints text, json or yaml; -o wide does not apply');
+    if (out.tenant !== undefined) throw new UsageError('why explains one object: --tenant does not apply');
   } else if (rest.length > 0) {
     throw new UsageError(`${command} takes no arguments, got ${rest.join(' ')}`);
   }

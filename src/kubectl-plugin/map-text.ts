@@ -1,8 +1,8 @@
 /**
  * `kubectl haein map`: one line per GPU with a bar of its 8 memory slots (one character each) and its slices,
- * their state and holders. Pure.
+ * their state and holders (wide: with their tenant, `*` when held on borrowed quota). Pure.
  */
-import type { GpuView, NodeView, SliceMapModel, SliceState, SliceView } from '../slice-map/types.js';
+import type { GpuView, HolderView, NodeView, SliceMapModel, SliceState, SliceView } from '../slice-map/types.js';
 import { formatTable } from './table.js';
 
 /** One character per memory slot, by the state of the slice covering it. */
@@ -18,17 +18,32 @@ export const SLOT_GLYPH: Record<SliceState | 'uncarved', string> = {
 /** What the glyphs mean, printed under the table. */
 export const MAP_LEGEND = `slots: ${SLOT_GLYPH['in-use']} in use  ${SLOT_GLYPH.allocated} allocated  ${SLOT_GLYPH.realising} realising  ${SLOT_GLYPH.free} free  ${SLOT_GLYPH.removing} removing  ${SLOT_GLYPH.uncarved} uncarved`;
 
-/** The map keeping only GPUs with a slice of `namespace` (and nodes with such GPUs). */
-export function mapForNamespace(model: SliceMapModel, namespace: string): SliceMapModel {
+/** What the wide map adds to the legend. */
+export const TENANT_LEGEND = 'holders: [tenant] the GpuTenant charged, * on quota borrowed from its cohort (reclaimed first), ~ its namespace\'s tenant (claim from before tenancy)';
+
+/** Narrows a map to one namespace and/or one tenant. */
+export interface MapScope {
+  namespace?: string;
+  tenant?: string;
+}
+
+/**
+ * The map keeping only GPUs with a slice held in the scope (and nodes with such GPUs), the requests waiting in
+ * it, and the tenants it concerns (the tenant itself, or those owning the namespace).
+ */
+export function narrowMap(model: SliceMapModel, scope: MapScope): SliceMapModel {
+  const inScope = (h: { namespace: string; tenant?: string } | undefined) =>
+    h !== undefined && (scope.namespace === undefined || h.namespace === scope.namespace) && (scope.tenant === undefined || h.tenant === scope.tenant);
   const nodes: NodeView[] = [];
   for (const n of model.nodes) {
-    const gpus = n.gpus.filter((g) => g.slices.some((s) => s.holder?.namespace === namespace));
+    const gpus = n.gpus.filter((g) => g.slices.some((s) => inScope(s.holder)));
     if (gpus.length > 0) nodes.push({ ...n, gpus });
   }
   return {
     ...model,
     nodes,
-    pending: model.pending.filter((p) => p.namespace === namespace),
+    pending: model.pending.filter((p) => inScope(p)),
+    tenants: model.tenants.filter((t) => (scope.tenant === undefined || t.name === scope.tenant) && (scope.namespace === undefined || t.namespaces.includes(scope.namespace))),
   };
 }
 
@@ -42,8 +57,14 @@ export function slotBar(g: GpuView): string {
 function describeSlice(s: SliceView, wide: boolean): string {
   const where = s.profile === 'whole' ? 'whole' : `${s.profile}@${s.start}`;
   const who = s.holder ? ` ${s.holder.kind === 'TrainingJob' ? 'tj' : 'gpup'}/${s.holder.namespace}/${s.holder.name}#${s.holder.slot}` : '';
-  const extra = wide ? `${s.pods.length ? ` pods=${s.pods.join(',')}` : ''}${s.uuid ? ` ${s.uuid}` : ''}` : '';
+  const tenant = wide && s.holder?.tenant ? ` [${tenantMark(s.holder)}]` : '';
+  const extra = wide ? `${tenant}${s.pods.length ? ` pods=${s.pods.join(',')}` : ''}${s.uuid ? ` ${s.uuid}` : ''}` : '';
   return `${where} ${s.state}${who}${extra}`;
+}
+
+/** `research`, `research*` (borrowed) or `~research` (its namespace's tenant; the claim names none). */
+export function tenantMark(h: HolderView): string {
+  return `${h.tenantByNamespace ? '~' : ''}${h.tenant ?? ''}${h.borrowed ? '*' : ''}`;
 }
 
 /** The table (and legend) for a map. */
@@ -61,6 +82,8 @@ export function renderMap(model: SliceMapModel, wide: boolean): string {
     }
   }
   if (rows.length === 0) return 'No GPUs found.';
-  const summary = `${model.nodes.length} node(s), ${rows.length} GPU(s); slices: ${counts['in-use']} in use, ${counts.allocated} allocated, ${counts.realising} realising, ${counts.free} free; ${model.pending.length} waiting`;
-  return `${formatTable(header, rows)}\n\n${MAP_LEGEND}\n${summary}`;
+  const held = model.nodes.flatMap((n) => n.gpus.flatMap((g) => g.slices.map((s) => s.holder))).filter((h) => h !== undefined);
+  const borrowed = held.filter((h) => h.borrowed).length;
+  const summary = `${model.nodes.length} node(s), ${rows.length} GPU(s); slices: ${counts['in-use']} in use, ${counts.allocated} allocated, ${counts.realising} realising, ${counts.free} free; ${borrowed ? `${borrowed} held on borrowed quota; ` : ''}${model.pending.length} waiting`;
+  return `${formatTable(header, rows)}\n\n${MAP_LEGEND}${wide && held.some((h) => h.tenant) ? `\n${TENANT_LEGEND}` : ''}\n${summary}`;
 }

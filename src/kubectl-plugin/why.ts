@@ -1,11 +1,12 @@
 /**
  * `kubectl haein why KIND/NAME`: why a GpuPartition, TrainingJob or Pod waits. Reads the operator's verdict
- * from the object's conditions, and works out the rest on the client with the operator's own pure code: the
- * place in the queue (`pendingRequests` + `compareQueue`), and, by running the placement engine on each node
- * alone, the node the request came closest to fitting on and what blocked it there. Pure.
+ * from the object's conditions — for capacity, or for its tenant's quota (`QuotaReserved`, with the tenant's and
+ * its cohort's figures from their GpuTenant status) — and works out the rest on the client with the operator's
+ * own pure code: the place in the queue (`pendingRequests` + `compareQueue`), and, by running the placement
+ * engine on each node alone, the node the request came closest to fitting on and what blocked it there. Pure.
  */
 import { PARTITION_GATE } from '../api/constants.js';
-import type { Condition, GpuNode, GpuPartition, TrainingJob } from '../api/types.js';
+import type { Condition, GpuNode, GpuPartition, GpuTenant, TrainingJob } from '../api/types.js';
 import { parseHolderKey } from '../ledger/claims.js';
 import { compareQueue } from '../scheduler/queue-order.js';
 import { pendingRequests, type PendingRequest } from '../scheduler/requests.js';
@@ -16,7 +17,9 @@ import { buildSnapshot, type NodeObject } from '../ledger/snapshot.js';
 import { MEMORY_SLOTS, findProfile, modelForProduct } from '../placement/catalog.js';
 import type { ClusterSnapshot, NodeSnapshot, PlacementRequest } from '../placement/types.js';
 import { jobWants, partitionWants } from '../slice-map/build-model.js';
+import type { NamespaceInfo } from '../tenancy/tenant-resolution.js';
 import type { WhyKind } from './args.js';
+import { explainQuota, quotaLines, type QuotaExplanation } from './why-quota.js';
 
 /** A core/v1 Event, as far as `why` reads it. */
 export interface EventLike {
@@ -42,6 +45,10 @@ export interface WhyInput {
   events: EventLike[];
   /** `cluster` when the lists cover every namespace, else the one namespace they cover. */
   queueScope: 'cluster' | 'namespace';
+  /** GpuTenants (empty when the caller may not list them). */
+  tenants?: GpuTenant[];
+  /** Namespaces with their labels, for tenants' selectors (at least the object's own, where readable). */
+  namespaces?: NamespaceInfo[];
   place: PlaceFn;
 }
 
@@ -71,6 +78,8 @@ export interface Explanation {
   wants?: string;
   conditions: Array<Pick<Condition, 'type' | 'status' | 'reason' | 'message'>>;
   queue?: { position: number; of: number; ahead: string[]; scope: 'cluster' | 'namespace' };
+  /** For a waiting partition or job where tenancy applies: quota or capacity, and the tenant's figures. */
+  quota?: QuotaExplanation;
   /** The engine's verdict on the whole cluster as it is now. */
   clusterVerdict?: string;
   bestNode?: NodeFit;
@@ -128,13 +137,21 @@ function explainClaimant(
   const now = input.place(snapshot, req.request);
   const fits = nodeFits(snapshot, req.request, input.place);
   const best = fits[0];
-  const clusterVerdict = now.ok
-    ? `fits on the cluster as it is now (on ${[...new Set(now.assignments.map((a) => a.node))].join(', ')}): the operator places it on its next pass unless a request ahead of it needs the room`
-    : now.message;
+  const quota = explainQuota(meta.namespace ?? '', conditions, input.tenants ?? [], input.namespaces ?? []);
+  const quotaWait = quota?.waitsFor === 'quota' ? quota.condition : undefined;
+  const where = now.ok ? [...new Set(now.assignments.map((a) => a.node))].join(', ') : '';
+  const clusterVerdict = !now.ok
+    ? now.message
+    : quotaWait
+      ? `the cluster has room for it (on ${where}), but its tenant's quota does not admit it`
+      : `fits on the cluster as it is now (on ${where}): the operator places it on its next pass unless a request ahead of it needs the room`;
+  let summary = verdict ? `${object} waits (${verdict.reason}).` : `${object} waits: the operator has not given a verdict yet.`;
+  if (quotaWait) summary = `${object} waits for its tenant's quota (${quotaWait.reason}).`;
+  else if (verdict && quota?.condition?.reserved) summary = `${object} waits for capacity (${verdict.reason}); its tenant's quota admits it.`;
   return {
     ...base,
     waiting: true,
-    summary: verdict ? `${object} waits (${verdict.reason}).` : `${object} waits: the operator has not given a verdict yet.`,
+    summary,
     wants: wants(req.request.members.length),
     queue: {
       position: index + 1,
@@ -142,6 +159,7 @@ function explainClaimant(
       ahead: queue.slice(Math.max(0, index - 5), index).map((r) => `${r.kind} ${r.namespace}/${r.name} (priority ${r.priority})`),
       scope: input.queueScope,
     },
+    ...(quota ? { quota } : {}),
     clusterVerdict,
     ...(best ? { bestNode: best } : {}),
   };
@@ -262,6 +280,7 @@ export function renderWhy(e: Explanation, indent = ''): string {
     add('condition', `${c.type}=${c.status}${c.reason ? ` ${c.reason}` : ''}${message}`);
     lastMessage = c.message;
   }
+  for (const [label, value] of e.quota ? quotaLines(e.quota) : []) add(label, value);
   if (e.queue) {
     const scope = e.queue.scope === 'cluster' ? '' : ' (this namespace only: you may not list the others)';
     add('queue', `position ${e.queue.position} of ${e.queue.of} waiting${scope}${e.queue.ahead.length ? `; just ahead: ${e.queue.ahead.join(', ')}` : ''}`);

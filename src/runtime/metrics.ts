@@ -31,6 +31,9 @@ export const METRIC_NAMES = {
   admissionReplansWithoutChange: 'haein_admission_replans_without_change_total',
   ledgerWrites: 'haein_ledger_writes_total',
   eventsDropped: 'haein_events_dropped_total',
+  partitionConsumers: 'haein_partition_consumers',
+  partitionSlices: 'haein_partition_slices',
+  consumerWait: 'haein_consumer_wait_seconds',
 } as const;
 
 /** Help text per metric (also the documentation of the name list). */
@@ -56,6 +59,9 @@ export const METRIC_HELP: Record<keyof typeof METRIC_NAMES, string> = {
   admissionReplansWithoutChange: 'Demands planned again although neither capacity nor the demand changed since their last decision (0 by design).',
   ledgerWrites: 'GpuNode ledger writes of the admission cycle and claim reconciliation, by result (ok, conflict, error).',
   eventsDropped: 'Events not recorded because the recorder\'s backlog was full (Events are best effort).',
+  partitionConsumers: 'Live pods consuming a GpuPartition (gated or admitted, not finished, not being deleted), per namespace and partition.',
+  partitionSlices: 'Slices a GpuPartition holds in the node ledger, per namespace and partition.',
+  consumerWait: 'Time from a consumer pod\'s creation to its admission onto a realised, free slice of its GpuPartition, in seconds; elastic="true" for partitions with spec.autoscale (the slice may have to be carved first).',
 };
 
 /** The operator's metrics and the registry serving them. */
@@ -83,6 +89,9 @@ export class OperatorMetrics {
   readonly admissionReplansWithoutChange: Counter;
   readonly ledgerWrites: Counter<'result'>;
   readonly eventsDropped: Counter;
+  readonly partitionConsumers: Gauge<'namespace' | 'partition'>;
+  readonly partitionSlices: Gauge<'namespace' | 'partition'>;
+  readonly consumerWait: Histogram<'elastic'>;
   #replansSeen = 0;
 
   constructor(opts: { collectDefault?: boolean } = {}) {
@@ -141,6 +150,16 @@ export class OperatorMetrics {
     this.admissionReplansWithoutChange = new Counter({ name: n.admissionReplansWithoutChange, help: h.admissionReplansWithoutChange, registers });
     this.ledgerWrites = new Counter({ name: n.ledgerWrites, help: h.ledgerWrites, labelNames: ['result'], registers });
     this.eventsDropped = new Counter({ name: n.eventsDropped, help: h.eventsDropped, registers });
+    this.partitionConsumers = new Gauge({ name: n.partitionConsumers, help: h.partitionConsumers, labelNames: ['namespace', 'partition'], registers });
+    this.partitionSlices = new Gauge({ name: n.partitionSlices, help: h.partitionSlices, labelNames: ['namespace', 'partition'], registers });
+    this.consumerWait = new Histogram({
+      name: n.consumerWait,
+      help: h.consumerWait,
+      labelNames: ['elastic'],
+      // Sub-second onto a free slice; seconds when a slice is carved; minutes when the cluster is full.
+      buckets: [0.1, 0.25, 0.5, 1, 2, 3, 5, 10, 20, 30, 60, 120, 300, 600],
+      registers,
+    });
     if (opts.collectDefault) collectDefaultMetrics({ register: this.registry, prefix: 'haein_process_' });
   }
 
@@ -172,6 +191,23 @@ export class OperatorMetrics {
   /** Records an object's creation → Ready/Running time. */
   observeTimeToReady(seconds: number, kind: 'GpuPartition' | 'TrainingJob'): void {
     this.timeToReady.observe({ kind }, seconds);
+  }
+
+  /** Sets the consumer pods and the slices held of one partition. */
+  setPartitionScale(namespace: string, partition: string, consumers: number, slices: number): void {
+    this.partitionConsumers.set({ namespace, partition }, consumers);
+    this.partitionSlices.set({ namespace, partition }, slices);
+  }
+
+  /** Drops the series of a partition that is gone. */
+  forgetPartition(namespace: string, partition: string): void {
+    this.partitionConsumers.remove({ namespace, partition });
+    this.partitionSlices.remove({ namespace, partition });
+  }
+
+  /** Records how long a consumer pod waited at the gate. */
+  observeConsumerWait(seconds: number, elastic: boolean): void {
+    this.consumerWait.observe({ elastic: String(elastic) }, seconds);
   }
 
   /** Records one admission cycle. */

@@ -102,6 +102,11 @@ export interface AdmissionCycleDeps {
    * A rejection postpones the cycle's writes.
    */
   beforeRelease?(released: LedgerEntry[], at: Date): Promise<void>;
+  /**
+   * Told each cycle's instant before it plans (`begin`) and when its writes are done or abandoned (`end`):
+   * metering settles no further than the instant of a cycle in flight, whose new claims are not in the ledger yet.
+   */
+  inFlight?: { begin(at: Date): void; end(): void };
   metrics?: CycleMetricsPort;
   log: LogPort;
   now?: () => number;
@@ -280,6 +285,15 @@ export class AdmissionCycle {
       return;
     }
     const t0 = this.#now();
+    this.#d.inFlight?.begin(new Date(t0));
+    try {
+      await this.#decideAndWrite(t0);
+    } finally {
+      this.#d.inFlight?.end();
+    }
+  }
+
+  async #decideAndWrite(t0: number): Promise<void> {
     if (this.#gcDue) this.#collectOrphans(t0);
     this.#queue.wake(this.#seq);
     const batch = this.#queue.take(this.#o.maxBatch);

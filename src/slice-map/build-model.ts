@@ -2,10 +2,11 @@
  * Builds the slice map from the objects the operator caches: GpuNodes (target layout with claims in spec,
  * realised slices with UUIDs, in-use flags and holding pods in status), Nodes (cordon, readiness),
  * GpuPartitions and TrainingJobs (holders, waiting requests and why they wait, from their conditions) and
- * the labelled pods (who holds a device, who waits at the gate). Pure: no Kubernetes calls, no clock.
+ * the labelled pods (who holds a device, who waits at the gate), GpuTenants and Namespaces (whose quota each
+ * claim is on, each tenant's figures). Pure: no Kubernetes calls, no clock.
  */
 import { JOB_LABEL, RANK_LABEL } from '../api/constants.js';
-import type { ClaimRef, Condition, GpuNode, GpuPartition, RealisedGpu, RealisedSlice, TargetGpu, TrainingJob } from '../api/types.js';
+import type { ClaimRef, Condition, GpuNode, GpuPartition, GpuTenant, RealisedGpu, RealisedSlice, TargetGpu, TrainingJob } from '../api/types.js';
 import { clusterGauges } from '../controllers/gpunode/cluster-gauges.js';
 import { compareQueue } from '../scheduler/queue-order.js';
 import { pendingRequests } from '../scheduler/requests.js';
@@ -13,7 +14,9 @@ import { ADMISSION_ANNOTATION } from '../controllers/pod-gate/pod-admission.js';
 import { podGated, podPartition, podTargetNode, podTerminated, type PodObject } from '../api/pods.js';
 import type { NodeObject } from '../ledger/snapshot.js';
 import { MEMORY_SLOTS, findProfile, modelForProduct, type GpuModel } from '../placement/catalog.js';
+import type { NamespaceInfo } from '../tenancy/tenant-resolution.js';
 import { coveredSlots } from './covered-slots.js';
+import { ClaimTenants, quotaReservedOf, tenantViews } from './tenants.js';
 import type { GpuView, HolderView, NodeView, PendingView, ReconfigurationView, SliceMapModel, SliceState, SliceView } from './types.js';
 
 /** How many finished reconfigurations the map lists. */
@@ -28,6 +31,10 @@ export interface SliceMapInput {
   jobs: TrainingJob[];
   /** Pods labelled with a partition or a TrainingJob. */
   pods: PodObject[];
+  /** GpuTenants; absent or empty: no tenancy. */
+  tenants?: GpuTenant[];
+  /** Namespaces with their labels (for tenants' namespace selectors). */
+  namespaces?: NamespaceInfo[];
   /** Every source has listed once. */
   synced: boolean;
   /** Stamped on the model. */
@@ -36,7 +43,8 @@ export interface SliceMapInput {
 
 /** Builds the whole map. */
 export function buildSliceMap(input: SliceMapInput): SliceMapModel {
-  const ctx = new HolderIndex(input.partitions, input.jobs, input.pods);
+  const claimTenants = new ClaimTenants(input.tenants ?? [], input.namespaces ?? []);
+  const ctx = new HolderIndex(input.partitions, input.jobs, input.pods, claimTenants);
   const nodes = [...input.gpuNodes]
     .filter((gn) => gn.metadata.name)
     .sort((a, b) => (a.metadata.name as string).localeCompare(b.metadata.name as string))
@@ -44,10 +52,14 @@ export function buildSliceMap(input: SliceMapInput): SliceMapModel {
   const slices: Record<SliceState, number> = { 'in-use': 0, allocated: 0, realising: 0, free: 0, removing: 0 };
   let gpus = 0;
   let uncarvedSlots = 0;
+  let borrowed = 0;
   for (const n of nodes) {
     for (const g of n.gpus) {
       gpus++;
-      for (const s of g.slices) slices[s.state]++;
+      for (const s of g.slices) {
+        slices[s.state]++;
+        if (s.holder?.borrowed) borrowed++;
+      }
       if (g.healthy && g.mode === 'mig') uncarvedSlots += g.slots - coveredSlots(g);
     }
   }
@@ -56,22 +68,25 @@ export function buildSliceMap(input: SliceMapInput): SliceMapModel {
     generatedAt: input.now.toISOString(),
     synced: input.synced,
     nodes,
-    pending: pendingViews(input),
+    pending: pendingViews(input, claimTenants),
+    tenants: tenantViews(input.tenants ?? [], nodes),
     reconfigurations: reconfigurations(input.gpuNodes),
     fragmentation: [...fragmentation.entries()].map(([model, ratio]) => ({ model, ratio })).sort((a, b) => a.model.localeCompare(b.model)),
-    totals: { nodes: nodes.length, gpus, slices, uncarvedSlots },
+    totals: { nodes: nodes.length, gpus, slices, uncarvedSlots, borrowed },
   };
 }
 
-/** Looks up holders' allocation times and the pods of partitions and job ranks. */
+/** Looks up holders' tenants, allocation times and the pods of partitions and job ranks. */
 class HolderIndex {
+  readonly #tenants: ClaimTenants;
   readonly #since = new Map<string, string>();
   /** `ns/partition` → admitted pods. */
   readonly #partitionPods = new Map<string, PodObject[]>();
   /** `ns/job/rank` → worker pod. */
   readonly #workers = new Map<string, PodObject>();
 
-  constructor(partitions: GpuPartition[], jobs: TrainingJob[], pods: PodObject[]) {
+  constructor(partitions: GpuPartition[], jobs: TrainingJob[], pods: PodObject[], tenants: ClaimTenants) {
+    this.#tenants = tenants;
     for (const p of partitions) this.#noteSince('GpuPartition', p.metadata, p.status?.conditions, 'Allocated');
     for (const j of jobs) this.#noteSince('TrainingJob', j.metadata, j.status?.conditions, 'Placed');
     for (const pod of pods) {
@@ -94,6 +109,11 @@ class HolderIndex {
     if (since) this.#since.set(`${kind}/${meta.namespace}/${meta.name}`, since);
   }
 
+  /** The holder a claim shows, with its tenant. */
+  holder(claim: ClaimRef): HolderView {
+    return { kind: claim.kind, namespace: claim.namespace, name: claim.name, slot: claim.slot, priority: claim.priority, ...this.#tenants.of(claim) };
+  }
+
   since(claim: ClaimRef): string | undefined {
     return this.#since.get(`${claim.kind}/${claim.namespace}/${claim.name}`);
   }
@@ -110,10 +130,6 @@ class HolderIndex {
 
 function podId(pod: PodObject): string {
   return `${pod.metadata.namespace}/${pod.metadata.name}`;
-}
-
-function holderOf(claim: ClaimRef): HolderView {
-  return { kind: claim.kind, namespace: claim.namespace, name: claim.name, slot: claim.slot, priority: claim.priority };
 }
 
 function nodeView(gn: GpuNode, node: NodeObject | undefined, ctx: HolderIndex): NodeView {
@@ -151,7 +167,7 @@ function gpuView(node: string, index: number, t: TargetGpu | undefined, r: Reali
   const base = { index, ...(r?.uuid ? { uuid: r.uuid } : {}), mode, healthy: r ? r.health === 'Healthy' : true, slots: MEMORY_SLOTS };
   const withPods = (claim: ClaimRef | undefined, heldBy: RealisedSlice['pod'] | undefined): string[] =>
     heldBy ? [`${heldBy.namespace}/${heldBy.name}`] : claim ? ctx.podsOn(claim, node) : [];
-  const claimed = (claim: ClaimRef | undefined) => (claim ? { holder: holderOf(claim), ...since(ctx.since(claim)) } : {});
+  const claimed = (claim: ClaimRef | undefined) => (claim ? { holder: ctx.holder(claim), ...since(ctx.since(claim)) } : {});
 
   if (mode === 'whole') {
     const realisedWhole = r?.mode === 'whole';
@@ -204,17 +220,33 @@ function since(value: string | undefined): { since?: string } {
   return value ? { since: value } : {};
 }
 
-/** Partitions and jobs waiting for capacity, in queue order, then gated pods by age. */
-function pendingViews(input: SliceMapInput): PendingView[] {
+/**
+ * Partitions and jobs waiting, in queue order, with their tenant and, for a quota wait, the QuotaReserved
+ * condition's reason and message; then gated pods by age.
+ */
+function pendingViews(input: SliceMapInput, tenants: ClaimTenants): PendingView[] {
   const queue = pendingRequests(input.partitions, input.jobs, input.gpuNodes).sort(compareQueue);
   const partitions = new Map(input.partitions.map((p) => [`${p.metadata.namespace}/${p.metadata.name}`, p]));
   const jobs = new Map(input.jobs.map((j) => [`${j.metadata.namespace}/${j.metadata.name}`, j]));
   const out: PendingView[] = queue.map((req, i) => {
     const id = `${req.namespace}/${req.name}`;
     const obj = req.kind === 'GpuPartition' ? partitions.get(id) : jobs.get(id);
-    const why = waitingCondition(obj?.status?.conditions, req.kind === 'GpuPartition' ? ['Allocated', 'Ready'] : ['Placed']);
+    const quota = quotaReservedOf(obj?.status?.conditions);
+    const why = quota && !quota.reserved ? { reason: quota.reason, message: quota.message } : waitingCondition(obj?.status?.conditions, req.kind === 'GpuPartition' ? ['Allocated', 'Ready'] : ['Placed']);
     const wants = req.kind === 'GpuPartition' ? partitionWants(partitions.get(id), req.request.members.length) : jobWants(jobs.get(id));
-    return { kind: req.kind, namespace: req.namespace, name: req.name, position: i + 1, priority: req.priority, wants, ...why, ...(req.created ? { created: req.created } : {}) };
+    const tenant = tenants.namespaceTenant(req.namespace);
+    return {
+      kind: req.kind,
+      namespace: req.namespace,
+      name: req.name,
+      position: i + 1,
+      priority: req.priority,
+      wants,
+      ...why,
+      ...(req.created ? { created: req.created } : {}),
+      ...(tenant ? { tenant } : {}),
+      ...(quota ? { quota } : {}),
+    };
   });
   const gated = input.pods
     .filter((p) => podGated(p) && !podTerminated(p) && !p.metadata.deletionTimestamp)

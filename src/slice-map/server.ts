@@ -11,9 +11,10 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type winston from 'winston';
-import type { GpuNode, GpuPartition, TrainingJob } from '../api/types.js';
+import type { GpuNode, GpuPartition, GpuTenant, ObjectMeta, TrainingJob } from '../api/types.js';
 import type { PodObject } from '../api/pods.js';
 import type { NodeObject } from '../ledger/snapshot.js';
+import { namespaceInfo } from '../tenancy/tenant-resolution.js';
 import { buildSliceMap } from './build-model.js';
 import { diffModel, indexModel, type SentModel } from './patch.js';
 import type { SliceMapPatch } from './types.js';
@@ -34,6 +35,10 @@ export interface SliceMapSources {
   jobs: ObjectSource<TrainingJob>;
   /** Pods labelled with a partition, and TrainingJob workers. */
   pods: Array<ObjectSource<PodObject>>;
+  /** GpuTenants (absent: the map shows no tenants). */
+  tenants?: ObjectSource<GpuTenant>;
+  /** Namespaces, whose labels tenants' selectors match (for claims written before tenancy). */
+  namespaces?: ObjectSource<{ metadata: ObjectMeta }>;
 }
 
 /** Options of a {@link SliceMapServer}. */
@@ -96,10 +101,7 @@ export class SliceMapServer {
     if (this.#assets.size < Object.keys(ASSETS).length) {
       this.#opts.logger?.warn('Slice map page assets missing; serving the API only', { dir });
     }
-    const s = this.#opts.sources;
-    for (const src of [s.gpuNodes, s.nodes, s.partitions, s.jobs, ...s.pods] as Array<ObjectSource<unknown>>) {
-      this.#unsubscribe.push(src.onChange(() => this.#changed()));
-    }
+    for (const src of this.#allSources()) this.#unsubscribe.push(src.onChange(() => this.#changed()));
     // Becoming synced is no change event (an empty first list brings none): poll until it happened.
     this.#syncPoll = setInterval(() => {
       if (!this.#synced()) return;
@@ -146,9 +148,13 @@ export class SliceMapServer {
     return this.#clients.size;
   }
 
-  #synced(): boolean {
+  #allSources(): Array<ObjectSource<unknown>> {
     const s = this.#opts.sources;
-    return [s.gpuNodes, s.nodes, s.partitions, s.jobs, ...s.pods].every((src) => src.hasSynced());
+    return [s.gpuNodes, s.nodes, s.partitions, s.jobs, ...s.pods, ...(s.tenants ? [s.tenants] : []), ...(s.namespaces ? [s.namespaces] : [])] as Array<ObjectSource<unknown>>;
+  }
+
+  #synced(): boolean {
+    return this.#allSources().every((src) => src.hasSynced());
   }
 
   #changed(): void {
@@ -175,6 +181,8 @@ export class SliceMapServer {
       partitions: s.partitions.list(),
       jobs: s.jobs.list(),
       pods: s.pods.flatMap((p) => p.list()),
+      tenants: s.tenants?.list() ?? [],
+      namespaces: (s.namespaces?.list() ?? []).map(namespaceInfo),
       synced: this.#synced(),
       now: new Date(),
     });

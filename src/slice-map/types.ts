@@ -25,6 +25,15 @@ export interface HolderView {
   /** Slice index within the partition, or worker rank within the job. */
   slot: number;
   priority: number;
+  /**
+   * The GpuTenant the claim is charged to. A claim written before tenancy existed (it carries no `allocatedAt`)
+   * names none: it shows its namespace's tenant now, with `tenantByNamespace`. Absent: no tenant.
+   */
+  tenant?: string;
+  /** `tenant` was resolved from the namespace, not read from the claim: shown, but nothing is charged for it. */
+  tenantByNamespace?: true;
+  /** Held on quota borrowed from the tenant's cohort: reclaimed first when a lender needs its quota back. */
+  borrowed?: true;
 }
 
 /** One MIG slice, or a whole GPU drawn as one slice spanning every memory slot (`profile: 'whole'`). */
@@ -90,6 +99,52 @@ export interface PendingView {
   message: string;
   /** `metadata.creationTimestamp`. */
   created?: string;
+  /** The GpuTenant its namespace belongs to now (absent: none, or two tenants claim the namespace). */
+  tenant?: string;
+  /**
+   * Its `QuotaReserved` condition, where tenant quotas apply. `reserved: false` is a quota wait: `reason` and
+   * `message` above are then the quota's.
+   */
+  quota?: { reserved: boolean; reason: string; message: string };
+}
+
+/** A GpuTenant's quota and use as its spec and the operator's status say (GPU-equivalents). */
+export interface TenantFigures {
+  name: string;
+  cohort?: string;
+  /** Guaranteed quota. */
+  nominal: number;
+  /** Most used above nominal; absent: whatever the cohort has idle. */
+  borrowingLimit?: number;
+  /** Most of its unused nominal lent to the cohort; absent: all of it. */
+  lendingLimit?: number;
+  /** Fair-share weight. */
+  weight: number;
+  /** False until the operator has written the tenant's status (the figures below are then 0). */
+  reported: boolean;
+  used: number;
+  /** Used above nominal, on the cohort's quota. */
+  borrowed: number;
+  /** Of its unused nominal, what other cohort members use now. */
+  lent: number;
+  /** Requests waiting to be placed. */
+  waiting: number;
+  /** Slices (or whole GPUs, profile `whole`) held and their GPU-equivalents, by profile. */
+  byProfile: Array<{ profile: string; slices: number; gpuEq: number }>;
+  /** Caps on slices held at once, by profile. */
+  profileLimits: Array<{ profile: string; max: number }>;
+  /** Namespaces it owns. */
+  namespaces: string[];
+  /** Of those, namespaces another tenant claims too (their requests get no quota). */
+  conflicts: string[];
+}
+
+/** A tenant on the map: its figures, and what the map draws for it. */
+export interface TenantView extends TenantFigures {
+  /** Slices and whole GPUs on the map whose claim names this tenant. */
+  held: number;
+  /** Of those, held on borrowed quota. */
+  heldBorrowed: number;
 }
 
 /** A finished or running reconfiguration of one node's layout. */
@@ -111,6 +166,8 @@ export interface SliceMapTotals {
   slices: Record<SliceState, number>;
   /** Memory slots of healthy GPUs carrying no slice at all (free to carve). */
   uncarvedSlots: number;
+  /** Slices and whole GPUs held on quota borrowed from a cohort. */
+  borrowed: number;
 }
 
 /** The whole map. */
@@ -123,6 +180,8 @@ export interface SliceMapModel {
   nodes: NodeView[];
   /** Waiting requests in queue order, then gated pods. */
   pending: PendingView[];
+  /** GpuTenants by name (empty where none exist). */
+  tenants: TenantView[];
   /** Running reconfigurations, then the most recent finished ones. */
   reconfigurations: ReconfigurationView[];
   /** Per GPU model: share of free memory stranded on partly used GPUs (0–1). */

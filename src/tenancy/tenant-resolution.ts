@@ -14,6 +14,11 @@ export interface NamespaceInfo {
   labels?: Record<string, string>;
 }
 
+/** The name and labels of a Namespace object. */
+export function namespaceInfo(ns: { metadata: { name?: string; labels?: Record<string, string> } }): NamespaceInfo {
+  return { name: ns.metadata.name ?? '', ...(ns.metadata.labels ? { labels: ns.metadata.labels } : {}) };
+}
+
 /** True when `labels` satisfy the selector (an empty selector matches everything, as in Kubernetes). */
 export function selectorMatches(selector: LabelSelector, labels: Record<string, string> = {}): boolean {
   for (const [k, v] of Object.entries(selector.matchLabels ?? {})) if (labels[k] !== v) return false;

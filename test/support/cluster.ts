@@ -61,6 +61,14 @@ export async function kubectl(args: string[], opts: { input?: string; allowFailu
   });
 }
 
+/** The fields of a core/v1 Event the tests read. */
+export interface EventLike {
+  type: string;
+  reason: string;
+  message: string;
+  involvedObject: { kind: string; name: string; namespace?: string };
+}
+
 /** Applies the CRDs of record and waits until the API server serves them. */
 export async function installCrds(): Promise<void> {
   await kubectl(['apply', '--server-side', '--force-conflicts', '-f', join(REPO_ROOT, 'crds')]);

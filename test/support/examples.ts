@@ -1,6 +1,6 @@
 /**
- * The manifests in examples/, created in a test namespace: each GpuPartition, TrainingJob and Pod of the
- * examples' namespace (`haein-demo`) moves to that namespace, and partitions and jobs get a node selector for the
+ * The manifests in examples/, created in a test namespace: each GpuPartition, TrainingJob, Pod and Deployment of
+ * the examples' namespace (`haein-demo`) moves to that namespace, and partitions and jobs get a node selector for the
  * suite's own simulated nodes (isolation on a shared cluster). GpuTenants (cluster-wide) get the namespace as a
  * suffix of their name and cohort, and own the test namespace instead of `haein-demo` (other namespaces of the
  * examples are not created). Nothing else is changed.
@@ -12,7 +12,7 @@ import type { KubeClient } from '../../src/k8s/client.js';
 import { RESOURCES, type ResourceRef } from '../../src/k8s/resources.js';
 import { REPO_ROOT } from './cluster.js';
 
-const REFS: Record<string, ResourceRef> = { GpuPartition: RESOURCES.gpuPartition, TrainingJob: RESOURCES.trainingJob, Pod: RESOURCES.pod };
+const REFS: Record<string, ResourceRef> = { GpuPartition: RESOURCES.gpuPartition, TrainingJob: RESOURCES.trainingJob, Pod: RESOURCES.pod, Deployment: RESOURCES.deployment };
 
 /** The namespace the examples use; their objects in other namespaces are left out. */
 export const EXAMPLES_NAMESPACE = 'haein-demo';
@@ -38,7 +38,7 @@ export async function createExamples(client: KubeClient, namespace: string, sele
       const ref = doc && REFS[doc.kind];
       if (!ref || (doc.metadata.namespace ?? EXAMPLES_NAMESPACE) !== EXAMPLES_NAMESPACE) continue;
       doc.metadata.namespace = namespace;
-      if (doc.kind !== 'Pod') doc.spec.nodeSelector = { ...((doc.spec.nodeSelector as object) ?? {}), ...selector };
+      if (doc.kind === 'GpuPartition' || doc.kind === 'TrainingJob') doc.spec.nodeSelector = { ...((doc.spec.nodeSelector as object) ?? {}), ...selector };
       await client.create(ref, doc);
     }
   }

@@ -9,6 +9,7 @@ import type { KubeClient } from '../../src/k8s/client.js';
 import { RESOURCES } from '../../src/k8s/resources.js';
 import { ledgerEntries } from '../../src/ledger/claims.js';
 import { modelForProduct, validateLayout } from '../../src/placement/catalog.js';
+import { backgroundPoll } from './background-poll.js';
 
 const B200 = modelForProduct('NVIDIA-B200')!;
 
@@ -59,18 +60,13 @@ export class LedgerChecks {
   watch(intervalMs = 25): { stop(): Promise<{ problems: string[]; samples: number }> } {
     const problems: string[] = [];
     let samples = 0;
-    let running = true;
-    const loop = (async () => {
-      while (running) {
-        problems.push(...this.problems(await this.gpuNodes()));
-        samples++;
-        await new Promise((r) => setTimeout(r, intervalMs));
-      }
-    })();
+    const poll = backgroundPoll(async () => {
+      problems.push(...this.problems(await this.gpuNodes()));
+      samples++;
+    }, intervalMs);
     return {
       async stop() {
-        running = false;
-        await loop;
+        await poll.stop();
         return { problems: [...new Set(problems)], samples };
       },
     };

@@ -4,12 +4,13 @@
  * and the operator running in-process; `stop()` takes down whatever was started, in reverse order.
  */
 import winston from 'winston';
-import { registerControllers, type OperatorSetupOptions } from '../../src/controllers/operator-setup.js';
+import { registerControllers, type OperatorControllers, type OperatorSetupOptions } from '../../src/controllers/operator-setup.js';
 import { KubeClient } from '../../src/k8s/client.js';
 import { RESOURCES } from '../../src/k8s/resources.js';
 import { Manager, type ManagerOptions } from '../../src/runtime/manager.js';
 import { FakeAgent, createGpuNode } from '../integration/controllers/fake-agent.js';
 import { createTestNamespace, getKubeConfig, installCrds, type TestNamespace } from './cluster.js';
+import { stopBackgroundPolls } from './background-poll.js';
 
 /** The simulated nodes of a suite. */
 export interface HarnessNodes {
@@ -48,6 +49,8 @@ export class OperatorHarness {
   /** The simulated node agent, once started. */
   agent: SimulatedAgent | undefined;
   readonly #managers: Manager[] = [];
+  /** What `registerControllers` returned for each operator (admission cycle, metering, informers). */
+  readonly controllers = new Map<Manager, OperatorControllers>();
 
   /** Installs the CRDs, creates the namespace (`prefix-…`) and the simulated nodes. */
   async setUp(prefix: string, nodes: HarnessNodes): Promise<this> {
@@ -61,9 +64,9 @@ export class OperatorHarness {
     return this;
   }
 
-  /** Starts the simulated node agent on the suite's nodes. */
-  startAgent(): FakeAgent {
-    const agent = new FakeAgent(this.client, this.nodeNames);
+  /** Starts the simulated node agent on the suite's nodes (`trackPods`: it reports the slices running pods hold). */
+  startAgent(opts: { trackPods?: boolean } = {}): FakeAgent {
+    const agent = new FakeAgent(this.client, this.nodeNames, 200, opts);
     agent.start();
     this.agent = agent;
     return agent;
@@ -78,11 +81,11 @@ export class OperatorHarness {
    * An operator (manager with every controller), not started yet. It watches the suite's namespace, or every
    * namespace with `setup.clusterWide` (suites that span namespaces, e.g. tenants; suites run one at a time).
    */
-  addOperator(options: HarnessManagerOptions = {}, setup: { clusterWide?: boolean } & Pick<OperatorSetupOptions, 'unassignedNamespaces'> = {}): Manager {
+  addOperator(options: HarnessManagerOptions = {}, setup: { clusterWide?: boolean } & Pick<OperatorSetupOptions, 'unassignedNamespaces' | 'metering'> = {}): Manager {
     const logger = winston.createLogger({ silent: !process.env.HAEIN_TEST_LOGS, transports: [new winston.transports.Console()] });
     const manager = new Manager({ client: this.client, health: false, leaderElection: false, handleSignals: false, logger, ...options });
     const { clusterWide, ...rest } = setup;
-    registerControllers(manager, this.client, { ...(clusterWide ? {} : { namespace: this.ns.name }), logger, ...rest });
+    this.controllers.set(manager, registerControllers(manager, this.client, { ...(clusterWide ? {} : { namespace: this.ns.name }), logger, ...rest }));
     this.#managers.push(manager);
     return manager;
   }
@@ -96,6 +99,8 @@ export class OperatorHarness {
 
   /** Stops the operators and the agent, deletes the suite's nodes and its namespace. */
   async stop(): Promise<void> {
+    // A test that failed half-way leaves its samplers running.
+    await stopBackgroundPolls();
     for (const m of this.#managers) await m.stop();
     this.agent?.stop();
     for (const n of this.nodeNames) {

@@ -60,8 +60,7 @@ export class ObjectWrites<T extends OwnObject> {
       delete next[k];
     }
     if (deepEqual(next, prev)) return 'unchanged';
-    const patch: Record<string, unknown> = next;
-    for (const k of Object.keys(prev)) if (!(k in patch)) patch[k] = null;
+    const patch = mergePatchOf(prev, next);
     const res = await ignoreNotFound(this.client.mergePatchStatus<T>(this.resource, obj.metadata.name as string, { status: patch }, obj.metadata.namespace));
     return res === undefined ? 'gone' : 'written';
   }
@@ -102,6 +101,25 @@ async function ignoreGone<R>(write: Promise<R>): Promise<R | undefined> {
 function refusedUid(err: unknown): boolean {
   const body = err as { code?: number; body?: { details?: { causes?: Array<{ field?: string }> } } } | undefined;
   return body?.code === 422 && (body.body?.details?.causes ?? []).some((c) => c.field === 'metadata.uid');
+}
+
+/**
+ * The JSON merge patch (RFC 7386) that turns `prev` into `next`: `next` with every field it no longer has set
+ * to null, in nested objects too (a merge patch merges objects, so a field left out would survive). Arrays and
+ * scalars are replaced whole.
+ */
+export function mergePatchOf(prev: Record<string, unknown>, next: Record<string, unknown>): Record<string, unknown> {
+  const patch: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(next)) {
+    const old = prev[k];
+    patch[k] = isPlainObject(v) && isPlainObject(old) ? mergePatchOf(old, v) : v;
+  }
+  for (const k of Object.keys(prev)) if (!(k in next)) patch[k] = null;
+  return patch;
+}
+
+function isPlainObject(x: unknown): x is Record<string, unknown> {
+  return typeof x === 'object' && x !== null && !Array.isArray(x);
 }
 
 /**

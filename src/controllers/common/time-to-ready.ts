@@ -21,15 +21,17 @@ export class TimeToReady {
     if (uid && !this.#firstSeen.has(uid)) this.#firstSeen.set(uid, this.now());
   }
 
-  /** The object became ready now (its previous status was not ready): observe its time to ready once. */
-  ready(uid: string | undefined, creationTimestamp: string | undefined): void {
-    if (!uid || !creationTimestamp || this.#reported.has(uid)) return;
+  /** The object became ready now (its previous status was not ready): observes its time to ready once, and returns it. */
+  ready(uid: string | undefined, creationTimestamp: string | undefined): number | undefined {
+    if (!uid || !creationTimestamp || this.#reported.has(uid)) return undefined;
     const second = Date.parse(creationTimestamp);
-    if (Number.isNaN(second)) return;
+    if (Number.isNaN(second)) return undefined;
     const seen = this.#firstSeen.get(uid);
     const created = seen !== undefined && seen >= second && seen < second + 1000 ? seen : second + 500;
     this.#reported.add(uid);
-    this.observe(Math.max(0, (this.now() - created) / 1000));
+    const seconds = Math.max(0, (this.now() - created) / 1000);
+    this.observe(seconds);
+    return seconds;
   }
 
   /** Forgets a deleted object. */

@@ -3,10 +3,10 @@
  * cycle, the status (derived from the ledger and the cycle's verdict) and the Events of its transitions. Pure:
  * the reconciler observes and acts, this decides, so every rule is table-tested without a cluster.
  */
-import { PARTITION_FINALIZER, migResourceName } from '../../api/constants.js';
+import { PARTITION_FINALIZER, PARTITION_LABEL, migResourceName } from '../../api/constants.js';
 import { ADMISSION_REASONS, EVENT_REASONS, PARTITION_CONDITIONS, PARTITION_READY_REASONS, setCondition, type DesiredCondition } from '../../api/conditions.js';
 import type { PodObject } from '../../api/pods.js';
-import type { GpuNode, GpuPartition, GpuPartitionPhase, GpuPartitionStatus } from '../../api/types.js';
+import type { Condition, GpuNode, GpuPartition, GpuPartitionPhase, GpuPartitionStatus, PartitionAutoscaleStatus } from '../../api/types.js';
 import type { LedgerEntry } from '../../ledger/claims.js';
 import { PERMANENT_CODES } from '../../scheduler/cycle-planner.js';
 import { partitionDemand, type Demand } from '../../scheduler/demand.js';
@@ -35,6 +35,13 @@ export interface PartitionObservation {
   verdict?: VerdictView;
   /** Milliseconds since this replica first saw the partition fully placed but not realised, if it has. */
   placedForMs?: number;
+  /**
+   * Slices pods hold or were admitted to: the ledger keeps at least this many whatever `count` says (a count
+   * lowered below them releases the rest as their pods end).
+   */
+  floor?: number;
+  /** The autoscaler's status and condition, for an elastic partition. */
+  autoscale?: { status: PartitionAutoscaleStatus; condition: DesiredCondition };
   now: Date;
 }
 
@@ -54,7 +61,10 @@ export function decidePartition(o: PartitionObservation): PartitionDecision {
   const hasFinalizer = (p.metadata.finalizers ?? []).includes(PARTITION_FINALIZER);
   if (p.metadata.deletionTimestamp) return decideDeletion(o, hasFinalizer);
 
-  const count = p.spec.count ?? 1;
+  const specCount = p.spec.count ?? 1;
+  const count = Math.max(specCount, o.floor ?? 0);
+  // The demand asks for what the ledger must hold: never fewer slices than pods hold or were admitted to.
+  const held: GpuPartition = count === specCount ? p : { ...p, spec: { ...p.spec, count } };
   const current = o.entries.filter((e) => e.claim.uid === p.metadata.uid);
   const kept = current
     .filter((e) => e.claim.slot < count && e.profile !== undefined && (!p.spec.profile || e.profile === p.spec.profile))
@@ -64,11 +74,11 @@ export function decidePartition(o: PartitionObservation): PartitionDecision {
   const finalizer = current.length > 0 && !hasFinalizer ? ('add' as const) : undefined;
 
   if (o.invalid) {
-    const status = buildStatus(o, kept, { type: PARTITION_CONDITIONS.allocated, status: 'False', ...o.invalid }, true);
+    const status = buildStatus(o, count, kept, { type: PARTITION_CONDITIONS.allocated, status: 'False', ...o.invalid }, true);
     return { ...(finalizer ? { finalizer } : {}), demand: o.entries.length > 0 ? partitionDemand(p, { release: true, inUse: false }) : 'withdraw', status, events: statusEvents(p, status) };
   }
 
-  const demand = complete ? ('withdraw' as const) : partitionDemand(p, { release: false, inUse: o.admitted.length > 0 });
+  const demand = complete ? ('withdraw' as const) : partitionDemand(held, { release: false, inUse: o.admitted.length > 0 });
   const verdict = o.verdict && o.verdict.uid === p.metadata.uid && o.verdict.generation === p.metadata.generation ? o.verdict : undefined;
   let allocated: DesiredCondition | undefined;
   if (!complete) {
@@ -83,7 +93,7 @@ export function decidePartition(o: PartitionObservation): PartitionDecision {
     }
   }
   const failed = verdict !== undefined && PERMANENT_CODES.has(verdict.code);
-  const status = buildStatus(o, kept, allocated, failed);
+  const status = buildStatus(o, count, kept, allocated, failed);
   const waitingForNode = status.conditions?.find((c) => c.type === PARTITION_CONDITIONS.ready)?.reason === PARTITION_READY_REASONS.waitingForNode;
   const fresh = complete && waitingForNode && p.status?.phase !== 'Allocating' && p.status?.phase !== 'Ready';
   if (fresh && (o.placedForMs ?? 0) < ALLOCATING_STATUS_DELAY_MS) {
@@ -114,10 +124,10 @@ function decideDeletion(o: PartitionObservation, hasFinalizer: boolean): Partiti
   return { finalizer: 'remove', demand: 'withdraw', events: [] };
 }
 
-/** The status from the ledger as it is now, with `allocated` when not fully placed. */
-function buildStatus(o: PartitionObservation, kept: LedgerEntry[], allocated: DesiredCondition | undefined, failed: boolean): GpuPartitionStatus {
+/** The status from the ledger as it is now (`count` slices wanted), with `allocated` when not fully placed. */
+function buildStatus(o: PartitionObservation, count: number, kept: LedgerEntry[], allocated: DesiredCondition | undefined, failed: boolean): GpuPartitionStatus {
   const p = o.partition;
-  const count = p.spec.count ?? 1;
+  const specCount = p.spec.count ?? 1;
   const gen = p.metadata.generation;
   const allocs = partitionAllocations(kept, (n) => o.gpuNode(n));
   const profile = p.spec.profile ?? allocs[0]?.profile ?? p.status?.profile;
@@ -129,15 +139,18 @@ function buildStatus(o: PartitionObservation, kept: LedgerEntry[], allocated: De
     .map((a) => ({ a, pod: heldBy(o.gpuNode(a.node), a.gpuIndex, a.profile, a.start) }))
     .filter((x) => x.pod !== undefined && !mine.has(x.pod));
   const realised = complete && allocs.every((a) => a.realised) && foreign.length === 0;
+  const extra = count > specCount ? `; spec.count is ${specCount}: the other ${count - specCount} are released as the pods holding them end` : '';
   const alloc: DesiredCondition = allocated ?? {
     type: PARTITION_CONDITIONS.allocated,
     status: 'True',
     reason: ADMISSION_REASONS.placed,
-    message: `${count} × ${profile} on ${describeAllocations(allocs)}`,
+    message: count === 0 ? 'count is 0: no slice is held' : `${count} × ${profile} on ${describeAllocations(allocs)}${extra}`,
   };
   let conditions = setCondition(p.status?.conditions, alloc, gen, o.now);
   let ready: DesiredCondition;
-  if (realised) {
+  if (realised && count === 0) {
+    ready = { type: PARTITION_CONDITIONS.ready, status: 'True', reason: PARTITION_READY_REASONS.scaledToZero, message: 'count is 0: no slice to realise; pods wait until count is raised' };
+  } else if (realised) {
     ready = { type: PARTITION_CONDITIONS.ready, status: 'True', reason: PARTITION_READY_REASONS.realised, message: `all ${count} slices realised by their nodes` };
   } else if (complete && foreign.length > 0 && allocs.every((a) => a.realised)) {
     const pods = [...new Set(foreign.map((x) => x.pod))].sort();
@@ -149,6 +162,7 @@ function buildStatus(o: PartitionObservation, kept: LedgerEntry[], allocated: De
     ready = { type: PARTITION_CONDITIONS.ready, status: 'False', reason: alloc.status === 'False' ? alloc.reason : PARTITION_READY_REASONS.notAllocated, message: alloc.message };
   }
   conditions = setCondition(conditions, ready, gen, o.now);
+  conditions = o.autoscale ? setCondition(conditions, o.autoscale.condition, gen, o.now) : withoutAutoscaled(conditions);
   const verdict = o.verdict && o.verdict.uid === p.metadata.uid && o.verdict.generation === gen ? o.verdict : undefined;
   conditions = withQuotaCondition(conditions, PARTITION_CONDITIONS.quotaReserved, quotaCondition(PARTITION_CONDITIONS.quotaReserved, kept, verdict), gen, o.now);
   const phase: GpuPartitionPhase = failed ? 'Failed' : realised ? 'Ready' : complete ? 'Allocating' : 'Pending';
@@ -157,8 +171,16 @@ function buildStatus(o: PartitionObservation, kept: LedgerEntry[], allocated: De
     phase,
     ...(profile ? { profile, resourceName: migResourceName(profile) } : {}),
     allocations: allocs,
+    replicas: allocs.length,
+    selector: `${PARTITION_LABEL}=${p.metadata.name}`,
+    ...(o.autoscale ? { autoscale: o.autoscale.status } : {}),
     conditions,
   };
+}
+
+/** Conditions without `Autoscaled` (the partition is no longer elastic). */
+function withoutAutoscaled(conditions: Condition[]): Condition[] {
+  return conditions.filter((c) => c.type !== PARTITION_CONDITIONS.autoscaled);
 }
 
 /** `namespace/name` of the pod the node reports on a slice, if any. */

@@ -3,11 +3,17 @@
  * start, on which of the partition's nodes, and why the others must wait. Pure: no Kubernetes calls.
  */
 import { GROUP } from '../../api/constants.js';
+import { ADMISSION_REASONS, PARTITION_CONDITIONS, PARTITION_READY_REASONS, POD_WAIT_REASONS, findCondition } from '../../api/conditions.js';
 import type { GpuPartition } from '../../api/types.js';
-import { podExtendedRequests, podGated, podPartition, podTargetNode, podTerminated, type PodObject } from '../../api/pods.js';
+import { podExtendedRequests, podGated, podPartition, podSlices, podTargetNode, podTerminated, type PodObject } from '../../api/pods.js';
 
 /** Annotation on a gated pod carrying why it is still waiting. */
 export const ADMISSION_ANNOTATION = `${GROUP}/admission`;
+/** Annotation on a gated pod carrying the key of its waiting reason: a Warning Event is recorded once per key. */
+export const ADMISSION_REASON_ANNOTATION = `${GROUP}/admission-reason`;
+
+/** Allocated reasons of a partition that is growing normally (its new slices are being placed or realised). */
+const GROWING: ReadonlySet<string> = new Set([ADMISSION_REASONS.placed, ADMISSION_REASONS.placing, ADMISSION_REASONS.queued]);
 
 /** A pod the operator has admitted but the cache may not show ungated yet. */
 export interface AssumedAdmission {
@@ -19,7 +25,8 @@ export interface AssumedAdmission {
 /** What happens to one gated pod. */
 export type AdmissionDecision =
   | { pod: PodObject; admit: true; node: string }
-  | { pod: PodObject; admit: false; reason: string; message: string };
+  /** `key`: what a waiting pod's Event is deduplicated by (the reason, refined by the partition's Allocated reason). */
+  | { pod: PodObject; admit: false; reason: string; message: string; key: string };
 
 /** Inputs of one decision round for one partition. */
 export interface AdmissionInput {
@@ -35,7 +42,12 @@ export interface AdmissionInput {
   assumed: AssumedAdmission[];
 }
 
-/** Decides, oldest pod first, which gated pods of the partition may start and where. */
+/**
+ * Decides, oldest pod first, which gated pods of the partition may start and where. A pod may start on a
+ * realised slice that no admitted pod takes, also while the partition grows (its other slices are still being
+ * placed or carved); not while `count` is below the slices held (the idle ones are about to be released, and a
+ * pod pinned to one would never get it), nor while a slice is still used by the pod of a preempted holder.
+ */
 export function decideAdmissions(input: AdmissionInput): AdmissionDecision[] {
   const mine = input.pods.filter((p) => podPartition(p) === input.partitionName);
   const assumedUids = new Set(input.assumed.map((a) => a.uid));
@@ -44,25 +56,33 @@ export function decideAdmissions(input: AdmissionInput): AdmissionDecision[] {
     .filter((p) => podGated(p) && !podTerminated(p) && !p.metadata.deletionTimestamp && !assumedUids.has(p.metadata.uid ?? ''))
     .sort((a, b) => (a.metadata.creationTimestamp ?? '').localeCompare(b.metadata.creationTimestamp ?? '') || (a.metadata.name ?? '').localeCompare(b.metadata.name ?? ''));
   if (gated.length === 0) return [];
-  const refuseAll = (reason: string, message: string): AdmissionDecision[] => gated.map((pod) => ({ pod, admit: false, reason, message }));
+  const refuseAll = (reason: string, message: string, key = reason): AdmissionDecision[] => gated.map((pod) => ({ pod, admit: false, reason, message, key }));
   const ref = `${input.namespace}/${input.partitionName}`;
   const p = input.partition;
   if (!p) {
     const hint = input.elsewhere.length > 0
       ? `; a GpuPartition of that name exists in namespace ${input.elsewhere.join(', ')}, but pods may only use partitions of their own namespace`
       : '';
-    return refuseAll('PartitionNotFound', `GpuPartition ${ref} not found${hint}`);
+    return refuseAll(POD_WAIT_REASONS.partitionNotFound, `GpuPartition ${ref} not found${hint}`);
   }
-  if (p.metadata.deletionTimestamp) return refuseAll('PartitionTerminating', `GpuPartition ${ref} is being deleted`);
+  if (p.metadata.deletionTimestamp) return refuseAll(POD_WAIT_REASONS.partitionTerminating, `GpuPartition ${ref} is being deleted`);
   const resource = p.status?.resourceName;
-  if (p.status?.phase !== 'Ready' || !resource) {
-    const ready = p.status?.conditions?.find((c) => c.type === 'Ready');
-    return refuseAll('PartitionNotReady', `GpuPartition ${ref} is not Ready (phase ${p.status?.phase ?? 'Pending'}${ready ? `: ${ready.message}` : ''})`);
+  const phase = p.status?.phase ?? 'Pending';
+  const ready = findCondition(p.status?.conditions, PARTITION_CONDITIONS.ready);
+  const allocations = p.status?.allocations ?? [];
+  const count = p.spec.count ?? 1;
+  const notReady = () => refuseAll(POD_WAIT_REASONS.partitionNotReady, `GpuPartition ${ref} is not Ready (phase ${phase}${ready ? `: ${ready.message}` : ''})`);
+  if (!resource || phase === 'Failed' || phase === 'Terminating' || ready?.reason === PARTITION_READY_REASONS.waitingForEviction) return notReady();
+  if (allocations.length > count) {
+    return refuseAll(
+      POD_WAIT_REASONS.partitionShrinking,
+      `GpuPartition ${ref} holds ${allocations.length} slice(s) but its count is ${count}: idle slices are being released, and slices pods hold stay until those pods end; the pod starts once a slice within the count is free`,
+    );
   }
 
-  // Capacity per node: the partition's slices there, minus what admitted pods (cached or assumed) hold.
+  // Capacity per node: the partition's realised slices there, minus what admitted pods (cached or assumed) hold.
   const capacity = new Map<string, number>();
-  for (const a of p.status?.allocations ?? []) capacity.set(a.node, (capacity.get(a.node) ?? 0) + 1);
+  for (const a of allocations) if (a.realised) capacity.set(a.node, (capacity.get(a.node) ?? 0) + 1);
   const used = new Map<string, number>();
   const holders: string[] = [];
   const counted = new Set<string>();
@@ -72,7 +92,7 @@ export function decideAdmissions(input: AdmissionInput): AdmissionDecision[] {
     if (!node) continue;
     counted.add(pod.metadata.uid ?? '');
     holders.push(pod.metadata.name ?? '');
-    used.set(node, (used.get(node) ?? 0) + slicesOf(pod, resource));
+    used.set(node, (used.get(node) ?? 0) + podSlices(pod, resource));
   }
   const live = new Set(mine.filter((x) => !podTerminated(x)).map((x) => x.metadata.uid));
   for (const a of input.assumed) {
@@ -86,12 +106,8 @@ export function decideAdmissions(input: AdmissionInput): AdmissionDecision[] {
     const want = requests.get(resource) ?? 0;
     const others = [...requests.keys()].filter((k) => k !== resource && (requests.get(k) ?? 0) > 0);
     if (want < 1 || others.length > 0) {
-      out.push({
-        pod,
-        admit: false,
-        reason: 'ResourceMismatch',
-        message: `pod must request ${resource} (the resource of GpuPartition ${ref}) and no other GPU resource; it requests ${[...requests.keys()].join(', ') || 'none'}`,
-      });
+      const message = `pod must request ${resource} (the resource of GpuPartition ${ref}) and no other GPU resource; it requests ${[...requests.keys()].join(', ') || 'none'}`;
+      out.push({ pod, admit: false, reason: POD_WAIT_REASONS.resourceMismatch, message, key: POD_WAIT_REASONS.resourceMismatch });
       continue;
     }
     // Spread: the node with the most free slices, then the fewest used, then by name.
@@ -101,13 +117,7 @@ export function decideAdmissions(input: AdmissionInput): AdmissionDecision[] {
       .sort((a, b) => b.free - a.free || a.used - b.used || a.node.localeCompare(b.node));
     const pick = nodes[0];
     if (!pick) {
-      const total = [...capacity.values()].reduce((s, x) => s + x, 0);
-      out.push({
-        pod,
-        admit: false,
-        reason: 'PartitionFull',
-        message: `all ${total} slice(s) of GpuPartition ${ref} are in use${holders.length ? ` by ${holders.sort().join(', ')}` : ''}; the pod starts when one is free`,
-      });
+      out.push({ pod, ...noFreeSlice(p, ref, [...capacity.values()].reduce((s, x) => s + x, 0), holders), admit: false });
       continue;
     }
     used.set(pick.node, pick.used + want);
@@ -117,9 +127,31 @@ export function decideAdmissions(input: AdmissionInput): AdmissionDecision[] {
   return out;
 }
 
-/** Slices of `resource` a pod requests. */
-export function slicesOf(pod: PodObject, resource: string): number {
-  return podExtendedRequests(pod).get(resource) ?? 0;
+/** Why a pod finds no free realised slice: the partition is full, grows for it, cannot grow, or is not Ready. */
+function noFreeSlice(p: GpuPartition, ref: string, realised: number, holders: string[]): { reason: string; message: string; key: string } {
+  const count = p.spec.count ?? 1;
+  const by = holders.length ? ` by ${[...holders].sort().join(', ')}` : '';
+  const auto = p.spec.autoscale;
+  const allocated = findCondition(p.status?.conditions, PARTITION_CONDITIONS.allocated);
+  if (auto && count < auto.max) {
+    // An elastic partition grows for its pods: the autoscaler raises count, the admission cycle places the slice.
+    if (!allocated || allocated.status === 'True' || GROWING.has(allocated.reason)) {
+      const ready = findCondition(p.status?.conditions, PARTITION_CONDITIONS.ready);
+      const progress = allocated?.status === 'False' ? allocated.message : ready?.status === 'False' ? ready.message : `count ${count}, ${realised} slice(s) realised, all in use${by}`;
+      const message = `GpuPartition ${ref} grows by a slice for this pod (up to spec.autoscale.max ${auto.max}); the pod starts once its slice is realised (${progress})`;
+      return { reason: POD_WAIT_REASONS.waitingForSlice, message, key: POD_WAIT_REASONS.waitingForSlice };
+    }
+    const message = `GpuPartition ${ref} cannot grow to ${count} slice(s) for this pod: Allocated=False, ${allocated.reason}: ${allocated.message}; the pod starts when a slice is placed or one of the partition's is free`;
+    return { reason: POD_WAIT_REASONS.partitionCannotGrow, message, key: `${POD_WAIT_REASONS.partitionCannotGrow}/${allocated.reason}` };
+  }
+  if (p.status?.phase === 'Ready') {
+    const max = auto ? `; the partition is at its spec.autoscale.max ${auto.max}` : '';
+    return { reason: POD_WAIT_REASONS.partitionFull, message: `all ${realised} slice(s) of GpuPartition ${ref} are in use${by}${max}; the pod starts when one is free`, key: POD_WAIT_REASONS.partitionFull };
+  }
+  const ready = findCondition(p.status?.conditions, PARTITION_CONDITIONS.ready);
+  const inUse = realised > 0 ? ` and its ${realised} realised slice(s) are in use${by}` : '';
+  const message = `GpuPartition ${ref} is not Ready (phase ${p.status?.phase ?? 'Pending'}${ready ? `: ${ready.message}` : ''})${inUse}`;
+  return { reason: POD_WAIT_REASONS.partitionNotReady, message, key: POD_WAIT_REASONS.partitionNotReady };
 }
 
 // ---------------------------------------------------------------- pods that name no partition
@@ -163,7 +195,7 @@ export function decideBindings(input: { namespace: string; partitions: GpuPartit
     const name = podPartition(pod);
     if (!name || podTerminated(pod)) continue;
     const p = partitions.find((x) => x.metadata.name === name);
-    taken.set(name, (taken.get(name) ?? 0) + (p?.status?.resourceName ? slicesOf(pod, p.status.resourceName) : 0));
+    taken.set(name, (taken.get(name) ?? 0) + (p?.status?.resourceName ? podSlices(pod, p.status.resourceName) : 0));
   }
   const room = (p: GpuPartition) => (p.status?.allocations?.length ?? 0) - (taken.get(p.metadata.name ?? '') ?? 0);
   const out: BindingDecision[] = [];
@@ -175,7 +207,7 @@ export function decideBindings(input: { namespace: string; partitions: GpuPartit
       out.push({
         pod,
         bind: false,
-        reason: 'ResourceMismatch',
+        reason: POD_WAIT_REASONS.resourceMismatch,
         message: `a pod without a partition label must request exactly one nvidia.com/mig-* resource and no other GPU resource to be matched to a GpuPartition; it requests ${gpuResources.join(', ') || 'none'}`,
       });
       continue;
@@ -196,21 +228,21 @@ export function decideBindings(input: { namespace: string; partitions: GpuPartit
       out.push({
         pod,
         bind: false,
-        reason: 'NoMatchingPartition',
+        reason: POD_WAIT_REASONS.noMatchingPartition,
         message: `no GpuPartition in ${where} offers ${resource}: create one with spec.profile ${profileOfResource(resource)} and count >= ${want} (kind GpuPartition, apiVersion gpu.haein.dev/v1alpha1) in ${where}; the pod starts on it once it is Ready`,
       });
     } else if (ready.length === 0) {
       out.push({
         pod,
         bind: false,
-        reason: 'PartitionNotReady',
+        reason: POD_WAIT_REASONS.partitionNotReady,
         message: `the GpuPartition(s) offering ${resource} in ${where} are not Ready yet (${offering.map((p) => `${p.metadata.name}: ${p.status?.phase ?? 'Pending'}`).join(', ')}); the pod starts when one is`,
       });
     } else {
       out.push({
         pod,
         bind: false,
-        reason: 'PartitionsFull',
+        reason: POD_WAIT_REASONS.partitionsFull,
         message: `every GpuPartition offering ${resource} in ${where} is full (${ready.map((p) => `${p.metadata.name}: ${Math.max(0, room(p))} of ${p.status?.allocations?.length ?? 0} free`).join(', ')}); raise a partition's count or create another, or the pod starts when ${want} slice(s) are free`,
       });
     }

@@ -7,11 +7,19 @@
  * follows under the partition's key.
  */
 import { PARTITION_GATE, PARTITION_LABEL } from '../../api/constants.js';
+import { EVENT_REASONS } from '../../api/conditions.js';
 import type { GpuPartition } from '../../api/types.js';
 import { RESOURCES } from '../../k8s/resources.js';
-import { ADMISSION_ANNOTATION, decideAdmissions, decideBindings, podAwaitsBinding, slicesOf, type AssumedAdmission } from './pod-admission.js';
-import { pinToNode, podGated, podPartition, podTerminated, type PodObject } from '../../api/pods.js';
+import { TimeToReady } from '../common/time-to-ready.js';
+import { ADMISSION_ANNOTATION, ADMISSION_REASON_ANNOTATION, decideAdmissions, decideBindings, podAwaitsBinding, type AssumedAdmission } from './pod-admission.js';
+import { pinToNode, podGated, podPartition, podSlices, podTerminated, type PodObject } from '../../api/pods.js';
 import type { CachePort, ClientPort, LogPort, ReconcileRequest, ReconcileResult, RecorderPort } from '../../runtime/ports.js';
+
+/** How long consumer pods wait at the gate. */
+export interface PodGateMetricsPort {
+  /** Seconds from a consumer pod's creation to its admission (its slice realised and free); `elastic`: the partition autoscales. */
+  observeConsumerWait(seconds: number, elastic: boolean): void;
+}
 
 /** What the pod gate reconciler reads and writes. */
 export interface PodGateReconcilerDeps {
@@ -20,6 +28,9 @@ export interface PodGateReconcilerDeps {
   pods: CachePort<PodObject>;
   partitions: CachePort<GpuPartition>;
   recorder: RecorderPort;
+  metrics?: PodGateMetricsPort;
+  /** Milliseconds since the epoch; injectable for tests. */
+  now?: () => number;
 }
 
 /** Request name of a namespace's binding pass (`*` names no partition: partition names are DNS subdomains). */
@@ -32,10 +43,17 @@ export class PodGateReconciler {
   readonly #d: PodGateReconcilerDeps;
   /** Admissions per partition key that the pod cache may not show yet (like the scheduler's assume cache). */
   readonly #assumed = new Map<string, AssumedAdmission[]>();
+  /** Per partition key: gated pod uid → the waiting-reason key last announced (the cache may not show the annotation yet). */
+  readonly #announced = new Map<string, Map<string, string>>();
+  /** Per partition key: uids of gated pods whose wait is being timed. */
+  readonly #timed = new Map<string, Set<string>>();
+  readonly #waits: TimeToReady;
 
   /** Creates the reconciler. */
   constructor(deps: PodGateReconcilerDeps) {
     this.#d = deps;
+    // Observed through the port with the partition's kind of scaling, so the tracker's own sink stays unused.
+    this.#waits = new TimeToReady(() => undefined, deps.now);
   }
 
   /** Decides every gated pod of the partition `req` (namespace + partition name), or binds the namespace's unbound pods. */
@@ -59,11 +77,16 @@ export class PodGateReconciler {
           .map((p) => p.metadata.namespace as string)
           .sort();
     const decisions = decideAdmissions({ namespace: req.namespace, partitionName: req.name, partition, elsewhere, pods, assumed });
+    this.#trackWaits(key, pods);
+    const announcedBefore = this.#announced.get(key) ?? new Map<string, string>();
+    const announced = new Map<string, string>();
     for (const d of decisions) {
       const pod = d.pod;
       const name = pod.metadata.name as string;
+      const uid = pod.metadata.uid ?? '';
       if (d.admit) {
-        const annotations = pod.metadata.annotations?.[ADMISSION_ANNOTATION] !== undefined ? { annotations: { [ADMISSION_ANNOTATION]: null } } : {};
+        const stale = [ADMISSION_ANNOTATION, ADMISSION_REASON_ANNOTATION].filter((a) => pod.metadata.annotations?.[a] !== undefined);
+        const annotations = stale.length > 0 ? { annotations: Object.fromEntries(stale.map((a) => [a, null])) } : {};
         await this.#d.client.mergePatch<PodObject>(
           RESOURCES.pod,
           name,
@@ -76,19 +99,55 @@ export class PodGateReconciler {
           },
           req.namespace,
         );
-        assumed.push({ uid: pod.metadata.uid ?? '', node: d.node, slices: slicesOf(pod, partition?.status?.resourceName ?? '') });
-        void this.#d.recorder.event(pod, 'Normal', 'Admitted', `Admitted to GpuPartition ${key} on node ${d.node}`);
+        assumed.push({ uid, node: d.node, slices: podSlices(pod, partition?.status?.resourceName ?? '') });
+        this.#admitted(key, pod, partition);
+        void this.#d.recorder.event(pod, 'Normal', EVENT_REASONS.admitted, `Admitted to GpuPartition ${key} on node ${d.node}`);
         log.info('Admitted pod to GpuPartition', { pod: name, node: d.node });
         continue;
       }
-      // Only a changed reason is written and announced, so a waiting pod does not cause an event storm.
-      if (pod.metadata.annotations?.[ADMISSION_ANNOTATION] === d.message) continue;
-      await this.#d.client.mergePatch<PodObject>(RESOURCES.pod, name, { metadata: { annotations: { [ADMISSION_ANNOTATION]: d.message } } }, req.namespace);
-      void this.#d.recorder.event(pod, 'Warning', d.reason, d.message);
+      // The annotation follows the message; the Warning Event is recorded once per reason key, not per pass.
+      const before = announcedBefore.get(uid) ?? pod.metadata.annotations?.[ADMISSION_REASON_ANNOTATION];
+      announced.set(uid, d.key);
+      if (pod.metadata.annotations?.[ADMISSION_ANNOTATION] === d.message && before === d.key) continue;
+      await this.#d.client.mergePatch<PodObject>(
+        RESOURCES.pod,
+        name,
+        { metadata: { annotations: { [ADMISSION_ANNOTATION]: d.message, [ADMISSION_REASON_ANNOTATION]: d.key } } },
+        req.namespace,
+      );
+      if (before !== d.key) void this.#d.recorder.event(pod, 'Warning', d.reason, d.message);
       log.debug('Pod waits for GpuPartition', { pod: name, reason: d.reason });
     }
+    if (announced.size > 0) this.#announced.set(key, announced);
+    else this.#announced.delete(key);
     if (assumed.length > 0) this.#assumed.set(key, assumed);
     else this.#assumed.delete(key);
+  }
+
+  /** Starts timing the partition's gated pods, and forgets those that left without being admitted. */
+  #trackWaits(key: string, pods: PodObject[]): void {
+    const gated = new Set(pods.filter((p) => podGated(p) && !podTerminated(p) && !p.metadata.deletionTimestamp).map((p) => p.metadata.uid ?? ''));
+    const timed = this.#timed.get(key) ?? new Set<string>();
+    for (const uid of timed) {
+      if (gated.has(uid)) continue;
+      timed.delete(uid);
+      this.#waits.forget(uid);
+    }
+    for (const uid of gated) {
+      timed.add(uid);
+      this.#waits.seen(uid);
+    }
+    if (timed.size > 0) this.#timed.set(key, timed);
+    else this.#timed.delete(key);
+  }
+
+  /** Observes how long an admitted pod waited at the gate. */
+  #admitted(key: string, pod: PodObject, partition: GpuPartition | undefined): void {
+    const uid = pod.metadata.uid ?? '';
+    const seconds = this.#waits.ready(uid, pod.metadata.creationTimestamp);
+    if (seconds !== undefined) this.#d.metrics?.observeConsumerWait(seconds, partition?.spec.autoscale !== undefined);
+    this.#timed.get(key)?.delete(uid);
+    this.#waits.forget(uid);
   }
 
   /** Sets the partition label of the namespace's pods that name none, or says why a pod waits. */
@@ -105,7 +164,7 @@ export class PodGateReconciler {
           { metadata: { resourceVersion: pod.metadata.resourceVersion, labels: { [PARTITION_LABEL]: d.partition }, annotations: { [ADMISSION_ANNOTATION]: null } } },
           namespace,
         );
-        await this.#d.recorder.event(pod, 'Normal', 'Bound', `Bound to GpuPartition ${namespace}/${d.partition}, the first Ready partition by name offering the pod's resource with a free slice`);
+        await this.#d.recorder.event(pod, 'Normal', EVENT_REASONS.bound, `Bound to GpuPartition ${namespace}/${d.partition}, the first Ready partition by name offering the pod's resource with a free slice`);
         log.info('Bound pod to GpuPartition', { pod: name, partition: d.partition });
         continue;
       }

@@ -1,13 +1,31 @@
 /**
- * The slice map page: every node → GPU → slice, coloured by namespace or partition, with in-use, allocated,
- * realising, free and removing slices drawn apart; filters; a side panel with the clicked slice, the waiting
- * requests and why they wait, recent reconfigurations and fragmentation. Fed by the operator's event stream.
+ * The slice map page: every node → GPU → slice, coloured by namespace, partition or tenant, with in-use,
+ * allocated, realising, free and removing slices drawn apart and slices on borrowed quota marked; filters; a side
+ * panel with the clicked slice, the tenants' quota and use, the waiting requests and why they wait (capacity or
+ * quota), recent reconfigurations and fragmentation. Fed by the operator's event stream.
  */
 import { Component, type ComponentChildren } from 'preact';
 import { useEffect, useMemo, useState } from 'preact/hooks';
+import { formatGpuEq as gpuEq } from '../gpu-eq-text.js';
 import { applyPatch } from '../patch.js';
-import { SLICE_STATES, type GpuView, type NodeView, type SliceMapModel, type SliceMapPatch, type SliceView } from '../types.js';
-import { NO_FILTER, age, assignHues, colourKey, colourKeys, colourStyle, filterChoices, nodeVisible, sliceDimmed, sliceId, sliceTitle, type ColourBy, type MapFilter } from './view.js';
+import { SLICE_STATES, type GpuView, type NodeView, type SliceMapModel, type SliceMapPatch, type SliceView, type TenantView } from '../types.js';
+import {
+  NO_FILTER,
+  age,
+  assignHues,
+  colourKey,
+  colourKeys,
+  colourStyle,
+  filterChoices,
+  nodeVisible,
+  quotaWait,
+  sliceDimmed,
+  sliceId,
+  sliceTitle,
+  tenantsByCohort,
+  type ColourBy,
+  type MapFilter,
+} from './view.js';
 
 type Connection = 'connecting' | 'live' | 'reconnecting';
 
@@ -48,7 +66,8 @@ export function App() {
   const [colourBy, setColourBy] = useState<ColourBy>('namespace');
   const [selected, setSelected] = useState<string | undefined>(undefined);
   const nodes = model?.nodes ?? [];
-  const choices = useMemo(() => filterChoices(nodes), [nodes]);
+  const tenants = model?.tenants ?? [];
+  const choices = useMemo(() => filterChoices(nodes, tenants), [nodes, tenants]);
   const visible = useMemo(() => nodes.filter((n) => nodeVisible(n, filter)), [nodes, filter]);
   // Same keys → same Map, so that a patch re-renders only the nodes it changed.
   const keyList = colourKeys(nodes, colourBy).sort().join('\n');
@@ -83,6 +102,7 @@ export function App() {
         {model && <Totals model={model} />}
         <div class="filters">
           <Select label="namespace" value={filter.namespace} options={choices.namespaces} onChange={(v) => set({ namespace: v })} />
+          <Select label="tenant" value={filter.tenant} options={choices.tenants} onChange={(v) => set({ tenant: v })} />
           <Select label="clique" value={filter.clique} options={choices.cliques} onChange={(v) => set({ clique: v })} />
           <Select label="product" value={filter.product} options={choices.products} onChange={(v) => set({ product: v })} />
           <Select label="show" value={filter.show} options={['free', 'used']} onChange={(v) => set({ show: v as MapFilter['show'] })} />
@@ -91,11 +111,12 @@ export function App() {
             <select name="colour" value={colourBy} onChange={(e) => setColourBy((e.target as HTMLSelectElement).value as ColourBy)}>
               <option value="namespace">namespace</option>
               <option value="partition">partition / job</option>
+              <option value="tenant">tenant</option>
             </select>
           </label>
         </div>
         <Legend />
-        <ColourKey hues={hues} />
+        <ColourKey hues={hues} colourBy={colourBy} />
       </header>
       <main>
         <section class="grid" onClick={onGridClick} onMouseOver={onGridOver} data-visible-nodes={visible.length}>
@@ -106,7 +127,7 @@ export function App() {
             <NodeCard key={n.name} node={n} filter={filter} colourBy={colourBy} hues={hues} selected={selected?.startsWith(`${n.name}/`) ? selected : undefined} />
           ))}
         </section>
-        <aside>{model && <Side model={model} selected={selected} />}</aside>
+        <aside>{model && <Side model={model} selected={selected} tenantFilter={filter.tenant} onTenant={(t) => set({ tenant: t === filter.tenant ? '' : t })} />}</aside>
       </main>
     </div>
   );
@@ -133,7 +154,7 @@ function Totals({ model }: { model: SliceMapModel }) {
   return (
     <span class="totals" data-gpus={t.gpus}>
       {t.nodes} nodes · {t.gpus} GPUs · {t.slices['in-use']} in use · {t.slices.allocated} allocated · {t.slices.realising} realising · {t.slices.free} free
-      slices · {t.uncarvedSlots} uncarved slots · {model.pending.length} waiting
+      slices · {t.uncarvedSlots} uncarved slots · {t.borrowed} borrowed · {model.pending.length} waiting
     </span>
   );
 }
@@ -150,6 +171,10 @@ function Legend() {
       <span class="legend-item">
         <span class="swatch uncarved" />
         uncarved
+      </span>
+      <span class="legend-item" title="held on quota borrowed from the tenant's cohort: reclaimed first when a lender needs its quota back">
+        <span class="swatch slice s-allocated borrowed" style={colourStyle(210)} />
+        borrowed (corner mark)
       </span>
     </span>
   );
@@ -193,12 +218,14 @@ function Gpu(props: { node: string; gpu: GpuView; filter: MapFilter; colourBy: C
       {gpu.slices.map((s) => (
         <div
           key={s.start}
-          class={`slice s-${s.state}${sliceDimmed(s, filter) ? ' dim' : ''}${selected === sliceId(node, gpu.index, s.start) ? ' selected' : ''}`}
+          class={`slice s-${s.state}${s.holder?.borrowed ? ' borrowed' : ''}${sliceDimmed(s, filter) ? ' dim' : ''}${selected === sliceId(node, gpu.index, s.start) ? ' selected' : ''}`}
           style={`left:${(s.start / gpu.slots) * 100}%;width:${(s.size / gpu.slots) * 100}%;${colourStyle(hueFor(hues, colourKey(s, colourBy)))}`}
           data-start={s.start}
           data-profile={s.profile}
           data-state={s.state}
           data-holder={s.holder ? `${s.holder.kind}/${s.holder.namespace}/${s.holder.name}` : undefined}
+          data-tenant={s.holder?.tenant}
+          data-borrowed={s.holder?.borrowed ? 'true' : undefined}
         />
       ))}
     </div>
@@ -209,28 +236,40 @@ function hueFor(hues: Map<string, number>, key: string | undefined): number | un
   return key === undefined ? undefined : hues.get(key);
 }
 
-/** Which colour is whose, while there are few enough keys to list. */
-function ColourKey({ hues }: { hues: Map<string, number> }) {
+/** Which colour is whose, while there are few enough keys to list (by tenant, grey is held for no tenant). */
+function ColourKey({ hues, colourBy }: { hues: Map<string, number>; colourBy: ColourBy }) {
   if (hues.size === 0 || hues.size > 16) return null;
   return (
     <span class="legend colour-key">
       {[...hues.entries()].map(([key, hue]) => (
-        <span key={key} class="legend-item">
+        <span key={key} class="legend-item" data-colour-key={key}>
           <span class="swatch slice s-in-use" style={colourStyle(hue)} />
           {key}
         </span>
       ))}
+      {colourBy === 'tenant' ? (
+        <span class="legend-item">
+          <span class="swatch slice s-in-use" />
+          no tenant
+        </span>
+      ) : null}
     </span>
   );
 }
 
-function Side({ model, selected }: { model: SliceMapModel; selected: string | undefined }) {
+function Side(props: { model: SliceMapModel; selected: string | undefined; tenantFilter: string; onTenant: (name: string) => void }) {
+  const { model, selected } = props;
   const now = useNow();
   return (
     <>
       <Section title="Selected slice">
         <Selection model={model} selected={selected} now={now} />
       </Section>
+      {model.tenants.length > 0 ? (
+        <Section title={`Tenants (${model.tenants.length})`}>
+          <Tenants tenants={model.tenants} selected={props.tenantFilter} onTenant={props.onTenant} />
+        </Section>
+      ) : null}
       <Section title={`Waiting (${model.pending.length})`}>
         {model.pending.length === 0 ? <p class="muted">Nothing waits.</p> : null}
         <ol class="pending">
@@ -238,9 +277,10 @@ function Side({ model, selected }: { model: SliceMapModel; selected: string | un
             <li key={`${p.kind}/${p.namespace}/${p.name}`} data-pending={`${p.kind}/${p.namespace}/${p.name}`}>
               <div>
                 {p.position ? <b>#{p.position} </b> : null}
-                {p.kind} {p.namespace}/{p.name} <span class="muted">wants {p.wants}{p.created ? `, ${age(p.created, now)}` : ''}</span>
+                {p.kind} {p.namespace}/{p.name} <span class="muted">wants {p.wants}{p.tenant ? ` for tenant ${p.tenant}` : ''}{p.created ? `, ${age(p.created, now)}` : ''}</span>
               </div>
-              <div class="why">
+              <div class={`why${quotaWait(p) ? ' quota-wait' : ''}`} data-waits-for={quotaWait(p) ? 'quota' : 'capacity'}>
+                {quotaWait(p) ? <span class="tag">quota</span> : null}
                 <code>{p.reason}</code> {p.message}
               </div>
             </li>
@@ -268,6 +308,68 @@ function Side({ model, selected }: { model: SliceMapModel; selected: string | un
       </Section>
     </>
   );
+}
+
+/** Each tenant's quota and use, grouped by cohort; a click filters the map to the tenant. */
+function Tenants(props: { tenants: TenantView[]; selected: string; onTenant: (name: string) => void }) {
+  return (
+    <table class="tenants">
+      <thead>
+        <tr>
+          <th>tenant</th>
+          <th title="guaranteed quota, GPU-equivalents">nominal</th>
+          <th title="GPU-equivalents held now">used</th>
+          <th title="used above nominal, on the cohort's quota">borr.</th>
+          <th title="of its unused nominal, what cohort peers use now">lent</th>
+          <th title="requests waiting to be placed">wait</th>
+        </tr>
+      </thead>
+      {tenantsByCohort(props.tenants).map((g) => (
+        <tbody key={g.cohort ?? ''}>
+          <tr class="cohort">
+            <td colSpan={6}>{g.cohort ? `cohort ${g.cohort}` : 'no cohort'}</td>
+          </tr>
+          {g.tenants.map((t) => (
+            <tr
+              key={t.name}
+              data-tenant={t.name}
+              class={`${t.name === props.selected ? 'selected' : ''}${t.conflicts.length ? ' conflict' : ''}`}
+              title={tenantTitle(t)}
+              onClick={() => props.onTenant(t.name)}
+            >
+              <td>
+                {t.name}
+                <meter min={0} max={Math.max(t.nominal, t.used, 0.001)} value={t.used} />
+              </td>
+              <td data-field="nominal">{gpuEq(t.nominal)}</td>
+              <td data-field="used">{t.reported ? gpuEq(t.used) : '…'}</td>
+              <td data-field="borrowed" class={t.borrowed > 0 ? 'borrowing' : ''}>
+                {t.reported ? gpuEq(t.borrowed) : '…'}
+              </td>
+              <td data-field="lent">{t.reported ? gpuEq(t.lent) : '…'}</td>
+              <td data-field="waiting">{t.reported ? t.waiting : '…'}</td>
+            </tr>
+          ))}
+        </tbody>
+      ))}
+    </table>
+  );
+}
+
+/** Hover text of a tenant row: limits, weight, namespaces, use by profile, conflicts. */
+function tenantTitle(t: TenantView): string {
+  const lines = [
+    `${t.name}: nominal ${gpuEq(t.nominal)} GPU-eq, weight ${t.weight}` +
+      (t.borrowingLimit !== undefined ? `, borrows at most ${gpuEq(t.borrowingLimit)}` : '') +
+      (t.lendingLimit !== undefined ? `, lends at most ${gpuEq(t.lendingLimit)}` : ''),
+    `namespaces: ${t.namespaces.join(', ') || 'none'}`,
+    `on the map: ${t.held} slice(s)/GPU(s), ${t.heldBorrowed} borrowed`,
+  ];
+  if (t.byProfile.length) lines.push(`by profile: ${t.byProfile.map((p) => `${p.slices} × ${p.profile} = ${gpuEq(p.gpuEq)}`).join(', ')}`);
+  if (t.profileLimits.length) lines.push(`caps: ${t.profileLimits.map((l) => `${l.max} × ${l.profile}`).join(', ')}`);
+  if (t.conflicts.length) lines.push(`namespaces also claimed by another tenant (no quota): ${t.conflicts.join(', ')}`);
+  if (!t.reported) lines.push('the operator has not reported this tenant yet');
+  return lines.join('\n');
 }
 
 function Section(props: { title: string; children: ComponentChildren }) {
@@ -300,6 +402,8 @@ function Selection({ model, selected, now }: { model: SliceMapModel; selected: s
       </dd>
       <dt>holder</dt>
       <dd data-field="holder">{h ? `${h.kind} ${h.namespace}/${h.name} (${h.kind === 'TrainingJob' ? 'rank' : 'slot'} ${h.slot}, priority ${h.priority})` : 'none'}</dd>
+      <dt>tenant</dt>
+      <dd data-field="tenant">{h ? selectionTenant(s) : '—'}</dd>
       <dt>pods</dt>
       <dd data-field="pods">{s.pods.length ? s.pods.join(', ') : 'none'}</dd>
       <dt>age</dt>
@@ -318,4 +422,12 @@ function Selection({ model, selected, now }: { model: SliceMapModel; selected: s
       )}
     </dl>
   );
+}
+
+/** The tenant line of the selected slice. */
+function selectionTenant(s: SliceView): string {
+  const h = s.holder;
+  if (!h?.tenant) return 'none';
+  if (h.tenantByNamespace) return `${h.tenant} (its namespace's tenant; the claim predates tenancy and is charged to nobody)`;
+  return h.borrowed ? `${h.tenant}, on quota borrowed from its cohort (reclaimed first)` : `${h.tenant}, within its nominal quota`;
 }

@@ -1,16 +1,18 @@
 /**
- * What the page shows, decided without the DOM: colours by namespace or partition, which nodes a filter keeps,
- * which slices it dims, the filter choices a map offers, and ages as people read them. Pure (unit-tested).
+ * What the page shows, decided without the DOM: colours by namespace, partition or tenant, which nodes a filter
+ * keeps, which slices it dims, the filter choices a map offers, how tenants and quota waits read, and ages as
+ * people read them. Pure (unit-tested).
  */
 import { coveredSlots } from '../covered-slots.js';
-import type { NodeView, SliceView } from '../types.js';
+import type { NodeView, PendingView, SliceView, TenantView } from '../types.js';
 
-/** What slices are coloured by. Tenants get a key of their own once they exist. */
-export type ColourBy = 'namespace' | 'partition';
+/** What slices are coloured by. */
+export type ColourBy = 'namespace' | 'partition' | 'tenant';
 
 /** The page's filters; an empty string means "any". */
 export interface MapFilter {
   namespace: string;
+  tenant: string;
   clique: string;
   product: string;
   /** `free`: nodes with room; `used`: nodes with allocated or busy slices. */
@@ -18,12 +20,13 @@ export interface MapFilter {
 }
 
 /** No filter at all. */
-export const NO_FILTER: MapFilter = { namespace: '', clique: '', product: '', show: '' };
+export const NO_FILTER: MapFilter = { namespace: '', tenant: '', clique: '', product: '', show: '' };
 
-/** The key a slice is coloured by, or undefined for a slice nobody holds. */
+/** The key a slice is coloured by, or undefined for a slice nobody holds (or, by tenant, held for no tenant). */
 export function colourKey(slice: SliceView, by: ColourBy): string | undefined {
   const h = slice.holder;
   if (!h) return undefined;
+  if (by === 'tenant') return h.tenant;
   return by === 'namespace' ? h.namespace : `${h.namespace}/${h.name}`;
 }
 
@@ -85,29 +88,57 @@ function gpuHasRoom(g: NodeView['gpus'][number]): boolean {
 export function nodeVisible(node: NodeView, f: MapFilter): boolean {
   if (f.product && node.product !== f.product) return false;
   if (f.clique && node.clique !== f.clique) return false;
-  if (f.namespace && !node.gpus.some((g) => g.slices.some((s) => s.holder?.namespace === f.namespace))) return false;
+  if ((f.namespace || f.tenant) && !node.gpus.some((g) => g.slices.some((s) => !sliceDimmed(s, f)))) return false;
   if (f.show === 'free' && !(node.schedulable && node.gpus.some(gpuHasRoom))) return false;
   if (f.show === 'used' && !node.gpus.some((g) => g.slices.some((s) => s.state === 'in-use' || s.holder))) return false;
   return true;
 }
 
-/** True when the slice is shown faded: another namespace's while a namespace filter is set. */
+/** True when the slice is shown faded: not the filtered namespace's or tenant's while such a filter is set. */
 export function sliceDimmed(slice: SliceView, f: MapFilter): boolean {
-  return f.namespace !== '' && slice.holder?.namespace !== f.namespace;
+  return (f.namespace !== '' && slice.holder?.namespace !== f.namespace) || (f.tenant !== '' && slice.holder?.tenant !== f.tenant);
 }
 
-/** The values each filter can take on this map, sorted. */
-export function filterChoices(nodes: NodeView[]): { namespaces: string[]; cliques: string[]; products: string[] } {
+/** The values each filter can take on this map, sorted: tenants are those holding slices and every GpuTenant. */
+export function filterChoices(nodes: NodeView[], tenants: TenantView[] = []): { namespaces: string[]; tenants: string[]; cliques: string[]; products: string[] } {
   const namespaces = new Set<string>();
+  const tenantNames = new Set(tenants.map((t) => t.name));
   const cliques = new Set<string>();
   const products = new Set<string>();
   for (const n of nodes) {
     products.add(n.product);
     if (n.clique) cliques.add(n.clique);
-    for (const g of n.gpus) for (const s of g.slices) if (s.holder) namespaces.add(s.holder.namespace);
+    for (const g of n.gpus) {
+      for (const s of g.slices) {
+        if (!s.holder) continue;
+        namespaces.add(s.holder.namespace);
+        if (s.holder.tenant) tenantNames.add(s.holder.tenant);
+      }
+    }
   }
   const sorted = (s: Set<string>) => [...s].sort();
-  return { namespaces: sorted(namespaces), cliques: sorted(cliques), products: sorted(products) };
+  return { namespaces: sorted(namespaces), tenants: sorted(tenantNames), cliques: sorted(cliques), products: sorted(products) };
+}
+
+/** `research*` for a borrowed slice of tenant research, `research (by namespace)` for a claim from before tenancy. */
+export function tenantLabel(slice: SliceView): string {
+  const h = slice.holder;
+  if (!h?.tenant) return 'no tenant';
+  return `${h.tenant}${h.borrowed ? '*' : ''}${h.tenantByNamespace ? ' (by namespace)' : ''}`;
+}
+
+/** True when a pending request waits because its tenant's quota does not cover it (not for capacity). */
+export function quotaWait(p: PendingView): boolean {
+  return p.quota !== undefined && !p.quota.reserved;
+}
+
+/** Tenants grouped by cohort (cohorts by name, tenants without one last), each group by tenant name. */
+export function tenantsByCohort(tenants: TenantView[]): Array<{ cohort: string | undefined; tenants: TenantView[] }> {
+  const groups = new Map<string | undefined, TenantView[]>();
+  for (const t of [...tenants].sort((a, b) => a.name.localeCompare(b.name))) groups.set(t.cohort, [...(groups.get(t.cohort) ?? []), t]);
+  return [...groups.entries()]
+    .sort(([a], [b]) => (a === undefined ? 1 : b === undefined ? -1 : a.localeCompare(b)))
+    .map(([cohort, members]) => ({ cohort, tenants: members }));
 }
 
 /** `45s`, `12m`, `3h`, `2d`: how long ago `iso` was, as of `now`. */
@@ -123,7 +154,7 @@ export function age(iso: string | undefined, now: number): string {
 
 /** Hover text of a slice. */
 export function sliceTitle(node: string, gpu: number, s: SliceView): string {
-  const who = s.holder ? `${s.holder.kind} ${s.holder.namespace}/${s.holder.name} #${s.holder.slot}` : 'no holder';
+  const who = s.holder ? `${s.holder.kind} ${s.holder.namespace}/${s.holder.name} #${s.holder.slot}${s.holder.tenant ? ` · tenant ${tenantLabel(s)}` : ''}` : 'no holder';
   return `${node} GPU ${gpu} · ${s.profile} @${s.start} · ${s.state} · ${who}${s.pods.length ? ` · pods ${s.pods.join(', ')}` : ''}`;
 }
 

@@ -2,9 +2,11 @@
  * The slice map, the kubectl plugin and the Grafana dashboard against a real operator process on the control
  * plane: three KWOK nodes whose GPUs the node agent simulates (KWOK mode), the operator watching this suite's
  * namespace with --slice-map-port, examples/ applied, and Debian's headless Chromium reading the page.
- * Checks: the demo's partitions and job appear on the GPUs their status names; a new partition appears on the
- * page within 1 s of the ledger write; a map of 1,024 GPUs renders within 2 s; `kubectl haein` found by kubectl
- * on PATH; every dashboard query names a metric the running operator exports.
+ * Checks: the demo's partitions and job appear on the GPUs their status names; the demo's tenants appear in the
+ * tenants panel with the figures of their status, slices coloured and filtered by tenant, the borrowed ones
+ * marked as the ledger says; a new partition appears on the page within 1 s of the ledger write; a map of 1,024
+ * GPUs renders within 2 s; `kubectl haein` found by kubectl on PATH (tenants in map, top and why); every
+ * dashboard query names a metric the running operator exports.
  */
 import { execFile } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, symlinkSync } from 'node:fs';
@@ -12,14 +14,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Browser, Page } from 'playwright-core';
-import type { GpuNode, GpuPartition, TrainingJob } from '../../../src/api/types.js';
+import type { GpuNode, GpuPartition, GpuTenant, TrainingJob } from '../../../src/api/types.js';
 import { PANELS, exposedMetricNames, metricNamesIn } from '../../../src/dashboards/operator-dashboard.js';
 import { KubeClient, RESOURCES, type WatchHandle } from '../../../src/k8s/client.js';
+import { formatGpuEq } from '../../../src/slice-map/gpu-eq-text.js';
 import { freePort, startNodeProcess, stopProcess, type Child } from '../../../bench/scale/processes.js';
 import { forEachLimit } from '../../../bench/scale/pool.js';
 import { REPO_ROOT, createTestNamespace, eventually, getKubeConfig, installCrds, kubeconfigPath, toolDir, type TestNamespace } from '../../support/cluster.js';
 import { createExamples } from '../../support/examples.js';
 import { sliceMapFleet } from '../../../bench/slice-map-fleet.js';
+import { waitForCount } from '../../../bench/browser-waits.js';
 import { launchChromium } from '../support/browser.js';
 
 const run = promisify(execFile);
@@ -126,10 +130,50 @@ test('the demo partitions and job appear on the GPUs their status names, with ho
 
   // The namespace filter keeps only the nodes holding this namespace's slices: the suite's three.
   await page.selectOption('select[name="namespace"]', ns.name);
-  await page.waitForFunction(`document.querySelectorAll('[data-node]').length === 3`, undefined, { timeout: 5_000 });
+  await waitForCount(page, '[data-node]', 3, 3, { timeout: 5_000 });
   expect((await page.locator('[data-node]').evaluateAll((els) => els.map((e) => e.getAttribute('data-node')))).sort()).toEqual(nodeNames);
   await page.selectOption('select[name="namespace"]', '');
 }, 200_000);
+
+test('the demo tenants: the panel shows their figures, slices are coloured and filtered by tenant, borrowed ones marked', async () => {
+  const [research, vision] = ['research', 'vision'].map((t) => `${t}-${ns.name}`) as [string, string];
+  // research runs the demo on 16 GPU-eq of its own and 1 borrowed from vision (examples/05-tenants.yaml).
+  await eventually(async () => (await client.get<GpuTenant>(RESOURCES.gpuTenant, research))?.status?.used === 17, { timeoutMs: 60_000, what: `${research} uses 17 GPU-eq` });
+  const figures = (tenant: string) =>
+    page.evaluate(`Object.fromEntries([...document.querySelectorAll('[data-tenant=${JSON.stringify(tenant)}] [data-field]')].map((td) => [td.dataset.field, td.textContent]))`) as Promise<Record<string, string>>;
+  const want = { [research]: { nominal: '16', used: '17', borrowed: '1', lent: '0', waiting: '0' }, [vision]: { nominal: '16', used: '0', borrowed: '0', lent: '1', waiting: '0' } };
+  await eventually(async () => {
+    const got = { [research]: await figures(research), [vision]: await figures(vision) };
+    return JSON.stringify(got) === JSON.stringify(want) ? got : undefined;
+  }, { timeoutMs: 10_000, what: `tenants panel showing ${JSON.stringify(want)}` });
+  expect(await page.textContent(`tr[data-tenant="${research}"]`)).toContain(research);
+
+  // Every slice held in this namespace names research; the marked ones are exactly the ledger's borrowed claims.
+  const ledger = (await client.list<GpuNode>(RESOURCES.gpuNode)).items.filter((g) => nodeNames.includes(g.metadata.name ?? ''));
+  const borrowed = ledger
+    .flatMap((g) => (g.spec?.gpus ?? []).flatMap((t) => (t.mode === 'whole' ? [{ start: 0, claim: t.claim }] : t.slices).filter((s) => s.claim?.borrowed).map((s) => `${g.metadata.name}/${t.index}/${s.start}`)))
+    .sort();
+  expect(borrowed.length).toBeGreaterThan(0);
+  const suiteSlices = nodeNames.map((n) => `[data-node="${n}"] [data-holder]`).join(', ');
+  const onPage = (await page.locator(suiteSlices).evaluateAll((els) =>
+    els.map((e) => ({
+      at: `${e.closest('[data-node]')?.getAttribute('data-node')}/${e.closest('[data-gpu]')?.getAttribute('data-gpu')}/${e.getAttribute('data-start')}`,
+      tenant: e.getAttribute('data-tenant'),
+      borrowed: e.getAttribute('data-borrowed') === 'true' && e.classList.contains('borrowed'),
+    })),
+  )) as Array<{ at: string; tenant: string | null; borrowed: boolean }>;
+  expect(new Set(onPage.map((s) => s.tenant))).toEqual(new Set([research]));
+  expect(onPage.filter((s) => s.borrowed).map((s) => s.at).sort()).toEqual(borrowed);
+
+  // Colour by tenant: the key names research; the tenant filter keeps this suite's three nodes.
+  await page.selectOption('select[name="colour"]', 'tenant');
+  await page.waitForSelector(`[data-colour-key="${research}"]`, { timeout: 5_000 });
+  await page.selectOption('select[name="tenant"]', research);
+  await waitForCount(page, '[data-node]', 3, 3, { timeout: 5_000 });
+  expect((await page.locator('[data-node]').evaluateAll((els) => els.map((e) => e.getAttribute('data-node')))).sort()).toEqual(nodeNames);
+  await page.selectOption('select[name="tenant"]', '');
+  await page.selectOption('select[name="colour"]', 'namespace');
+}, 120_000);
 
 test('a new partition appears on the page within 1 s of its ledger write', async () => {
   // When the ledger write (the GpuNode change naming the new partition) reaches a watcher, and when the page shows it.
@@ -175,13 +219,25 @@ test('kubectl finds the plugin on PATH: map, why and top against the cluster', a
   const json = JSON.parse((await plugin(['map', '-n', ns.name, '-o', 'json'])).stdout) as { nodes: Array<{ name: string }> };
   expect(json.nodes.every((n) => nodeNames.includes(n.name))).toBe(true);
   expect((await plugin(['top', '-n', ns.name])).stdout).toMatch(new RegExp(`^${ns.name}\\s+1g\\.23gb\\s+1\\s`, 'm'));
+  const research = `research-${ns.name}`;
+  expect((await plugin(['map', '-n', ns.name, '-o', 'wide'])).stdout).toContain(`[${research}*]`);
+  // top --by tenant prints what the tenant's status says.
+  await eventually(async () => {
+    const status = (await client.get<GpuTenant>(RESOURCES.gpuTenant, research))?.status ?? {};
+    const figures = [16, status.used, status.borrowed, status.lent, status.waiting].map((x) => formatGpuEq(x ?? 0).replace('.', '\\.')).join('\\s+');
+    return new RegExp(`^${research}\\s+lab-${ns.name}\\s+${figures}\\s`, 'm').test((await plugin(['top', '--by', 'tenant', '--tenant', research])).stdout);
+  }, { timeoutMs: 15_000, what: `top --by tenant showing ${research}'s status figures` });
 
   await client.create(RESOURCES.gpuPartition, { apiVersion: 'gpu.haein.dev/v1alpha1', kind: 'GpuPartition', metadata: { name: 'too-big', namespace: ns.name }, spec: { profile: '7g.180gb', count: 30, nodeSelector: selector } });
   const why = await eventually(async () => {
     const out = (await plugin(['why', 'gpup/too-big', '-n', ns.name])).stdout;
     return out.includes('Allocated=False') ? out : undefined;
   }, { timeoutMs: 30_000, what: 'too-big judged by the operator' });
-  expect(why).toContain(`GpuPartition ${ns.name}/too-big waits (`);
+  // 30 GPU-eq is beyond research's quota and what its cohort may lend: a quota wait, with the tenant's figures.
+  expect(why).toContain(`GpuPartition ${ns.name}/too-big waits for its tenant's quota (QuotaExceeded).`);
+  expect(why).toMatch(/condition\s+QuotaReserved=False QuotaExceeded/);
+  expect(why).toMatch(new RegExp(`tenant\\s+${research}: nominal 16, used [\\d.]+, borrowed [\\d.]+, lent 0, waiting \\d+ \\(GPU-eq\\); cohort lab-${ns.name}, borrows at most 4`));
+  expect(why).toMatch(new RegExp(`cohort\\s+vision-${ns.name}: nominal 16, .*lends at most 12`));
   expect(why).toMatch(/queue\s+position \d+ of \d+ waiting/);
   expect(why).toMatch(new RegExp(`closest\\s+${ns.name}-n\\d: \\d+ of 30 member\\(s\\) fit there`));
   const missing = await plugin(['why', 'tj/nope', '-n', ns.name]).catch((err: { code: number; stderr: string }) => err);
@@ -210,7 +266,7 @@ test('a map of 1,024 GPUs renders within 2 s', async () => {
   // The operator's page shows every GpuNode in the cluster: at least these 1,024 GPUs and the demo's 24.
   const fresh = await browser!.newPage({ viewport: { width: 1600, height: 1000 } });
   await fresh.goto(mapUrl);
-  await fresh.waitForFunction(`document.querySelectorAll('[data-gpu]').length >= ${1024 + 24}`, undefined, { polling: 'raf', timeout: 30_000 });
+  await waitForCount(fresh, '[data-gpu]', 1024 + 24, Infinity, { polling: 'raf', timeout: 30_000 });
   const ms = (await fresh.evaluate('performance.now()')) as number;
   process.stderr.write(`slice map: ${await fresh.locator('[data-gpu]').count()} GPUs rendered ${Math.round(ms)} ms after navigation start\n`);
   expect(ms).toBeLessThan(2000);

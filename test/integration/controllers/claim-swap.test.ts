@@ -12,7 +12,7 @@ import { ledgerEntries } from '../../../src/ledger/claims.js';
 import type { PodObject } from '../../../src/api/pods.js';
 import type { KubeClient } from '../../../src/k8s/client.js';
 import { RESOURCES } from '../../../src/k8s/resources.js';
-import { eventually, type TestNamespace } from '../../support/cluster.js';
+import { eventually, type TestNamespace, type EventLike } from '../../support/cluster.js';
 import { OperatorHarness } from '../../support/operator-harness.js';
 import type { FakeAgent } from './fake-agent.js';
 
@@ -23,12 +23,6 @@ let node: string;
 let selector: Record<string, string>;
 const h = new OperatorHarness();
 
-interface EventLike {
-  type: string;
-  reason: string;
-  message: string;
-  involvedObject: { kind: string; name: string };
-}
 
 const startOf = async (name: string) =>
   ledgerEntries([(await client.get<GpuNode>(RESOURCES.gpuNode, node))!]).find((e) => e.claim.namespace === ns.name && e.claim.name === name)?.start;

@@ -9,7 +9,7 @@ import type { GpuPartition, GpuTenant, TrainingJob } from '../../../src/api/type
 import { podTargetNode, type PodObject } from '../../../src/api/pods.js';
 import type { KubeClient } from '../../../src/k8s/client.js';
 import { RESOURCES } from '../../../src/k8s/resources.js';
-import { eventually, type TestNamespace } from '../../support/cluster.js';
+import { eventually, kubectl, type TestNamespace } from '../../support/cluster.js';
 import { createExamples } from '../../support/examples.js';
 import { OperatorHarness } from '../../support/operator-harness.js';
 
@@ -82,14 +82,32 @@ test('llm-pretrain: two workers with 8 whole GPUs each on two nodes of the cliqu
   expect(job.status?.workers?.map((w) => w.gpuIndices?.length)).toEqual([8, 8]);
 });
 
-test('tenants: research runs all of the above on 16 GPU-eq of its own and 1 borrowed from vision, its cohort peer', async () => {
+test('tenants: research runs all of the above on 16 GPU-eq of its own and 1.429 borrowed from vision, its cohort peer', async () => {
   const [research, vision] = ['research', 'vision'].map((t) => `${t}-${ns.name}`) as [string, string];
   expect(tenants.sort()).toEqual([research, vision].sort());
-  // 2 × 8 whole GPUs + one 1g (1/7) + two 3g (6/7) = 17 GPU-eq.
+  // 2 × 8 whole GPUs + one 1g (1/7) + two 3g (6/7) + the serving partition's one 3g (3/7) = 17.429 GPU-eq.
   const status = await eventually(async () => {
     const s = (await client.get<GpuTenant>(RESOURCES.gpuTenant, research))?.status;
-    return s?.used === 17 ? s : undefined;
-  }, { timeoutMs: 60_000, what: 'research uses 17 GPU-eq' });
-  expect(status).toMatchObject({ borrowed: 1, waiting: 0, namespaces: [ns.name] });
-  expect((await client.get<GpuTenant>(RESOURCES.gpuTenant, vision))?.status).toMatchObject({ used: 0, lent: 1 });
+    return s?.used === 17.429 ? s : undefined;
+  }, { timeoutMs: 60_000, what: 'research uses 17.429 GPU-eq' });
+  expect(status).toMatchObject({ borrowed: 1.429, waiting: 0, namespaces: [ns.name] });
+  expect((await client.get<GpuTenant>(RESOURCES.gpuTenant, vision))?.status).toMatchObject({ used: 0, lent: 1.429 });
+});
+
+test('llm-serving: the Deployment\'s replica runs on the elastic 3g.90gb partition, and a second replica grows it to 2 slices', async () => {
+  const servers = async () => (await client.list<PodObject>(RESOURCES.pod, { namespace: ns.name, labelSelector: 'app.kubernetes.io/name=llm-serving' })).items;
+  await eventually(async () => (await servers()).some((x) => !(x.spec.schedulingGates ?? []).some((g) => g.name === PARTITION_GATE)), { timeoutMs: 60_000, what: 'first replica admitted' });
+  expect((await ready('llm-serving')).spec.count).toBe(1);
+  await kubectl(['-n', ns.name, 'scale', 'deployment/llm-serving', '--replicas=2']);
+  const p = await eventually(async () => {
+    const x = await client.get<GpuPartition>(RESOURCES.gpuPartition, 'llm-serving', ns.name);
+    return x?.spec.count === 2 && x.status?.phase === 'Ready' && x.status.replicas === 2 ? x : undefined;
+  }, { timeoutMs: 60_000, what: 'llm-serving grown to 2 slices' });
+  expect(p.status?.autoscale?.consumers).toBe(2);
+  const admitted = await eventually(async () => {
+    const open = (await servers()).filter((x) => !(x.spec.schedulingGates ?? []).some((g) => g.name === PARTITION_GATE));
+    return open.length === 2 ? open : undefined;
+  }, { timeoutMs: 60_000, what: 'both replicas admitted' });
+  const nodes = new Set(p.status?.allocations?.map((a) => a.node));
+  for (const pod of admitted) expect(nodes.has(podTargetNode(pod) as string)).toBe(true);
 });

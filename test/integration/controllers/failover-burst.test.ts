@@ -5,73 +5,40 @@
  * once settled, every partition is Ready with exactly its count, every gang Running with exactly its GPUs, and no
  * claim is left without a live owner.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { join } from 'node:path';
 import type { GpuPartition, TrainingJob } from '../../../src/api/types.js';
 import type { KubeClient } from '../../../src/k8s/client.js';
 import { RESOURCES } from '../../../src/k8s/resources.js';
-import type { Lease } from '../../../src/k8s/leader-election.js';
-import { eventually, kubeconfigPath, REPO_ROOT, type TestNamespace } from '../../support/cluster.js';
+import { eventually, type TestNamespace } from '../../support/cluster.js';
 import { LedgerChecks } from '../../support/ledger-checks.js';
 import { OperatorHarness } from '../../support/operator-harness.js';
+import { OperatorReplicas } from '../../support/operator-replicas.js';
 
 const h = new OperatorHarness();
 let client: KubeClient;
 let ns: TestNamespace;
 let selector: Record<string, string>;
 let checks: LedgerChecks;
-const replicas = new Map<string, ChildProcess>();
-let started = 0;
+let replicas: OperatorReplicas;
 
 beforeAll(async () => {
   await h.setUp('fob', { count: 16, gpus: 8, oneClique: true });
   ({ client, ns, selector } = h);
   checks = new LedgerChecks(client, ns.name, h.nodeNames);
+  replicas = new OperatorReplicas(client, ns.name);
   h.startAgent();
 });
 
 afterAll(async () => {
-  for (const p of replicas.values()) p.kill('SIGKILL');
+  replicas?.killAll();
   await h.stop();
 });
-
-/** Starts one operator replica (a new pod, in Deployment terms: a new identity). */
-function startReplica(): string {
-  const identity = `operator-${started++}`;
-  const child = spawn(
-    process.execPath,
-    [
-      join(REPO_ROOT, 'dist/src/cmd/operator.js'),
-      `--kubeconfig=${kubeconfigPath()}`,
-      `--namespace=${ns.name}`,
-      '--leader-elect',
-      `--lease-namespace=${ns.name}`,
-      '--lease-name=haein-operator',
-      '--lease-duration-ms=3000',
-      '--renew-deadline-ms=2000',
-      '--retry-period-ms=300',
-      '--health-port=0',
-      '--metrics-port=0',
-    ],
-    { env: { ...process.env, POD_NAME: identity, POD_NAMESPACE: ns.name, LOG_LEVEL: process.env.HAEIN_TEST_LOGS ? 'debug' : 'warn' }, stdio: ['ignore', 'ignore', 'inherit'] },
-  );
-  replicas.set(identity, child);
-  child.on('exit', () => replicas.delete(identity));
-  return identity;
-}
-
-async function leader(): Promise<string | undefined> {
-  const lease = await client.get<Lease>(RESOURCES.lease, 'haein-operator', ns.name);
-  const holder = lease?.spec?.holderIdentity ?? '';
-  return replicas.has(holder) ? holder : undefined;
-}
 
 const PROFILES = ['1g.23gb', '1g.23gb', '1g.23gb', '2g.45gb', '2g.45gb', '3g.90gb'];
 
 test('300 partitions and 10 gangs survive two SIGKILLed leaders: nothing claimed twice, everything Ready with exactly its count', async () => {
-  startReplica();
-  startReplica();
-  const first = await eventually(leader, { timeoutMs: 60_000, what: 'a leader' });
+  await replicas.start();
+  await replicas.start();
+  const first = await eventually(() => replicas.leader(), { timeoutMs: 60_000, what: 'a leader' });
   const sampler = checks.watch(25);
 
   const wanted = new Map<string, { profile: string; count: number }>();
@@ -99,15 +66,15 @@ test('300 partitions and 10 gangs survive two SIGKILLed leaders: nothing claimed
   let killed = first;
   for (const atLeast of [60, 180]) {
     await eventually(async () => (await readyCount()) >= atLeast, { timeoutMs: 90_000, intervalMs: 100, what: `${atLeast} partitions Ready` });
-    const current = await leader();
+    const current = await replicas.leader();
     expect(current).toBeDefined();
-    replicas.get(current!)?.kill('SIGKILL');
+    replicas.kill(current!, 'SIGKILL');
     killed = current!;
-    startReplica();
+    await replicas.start();
     console.log(`failover-burst: SIGKILLed leader ${killed} with ${await readyCount()} of 300 partitions Ready`);
   }
   await applying;
-  await eventually(async () => (await leader()) !== undefined && (await leader()) !== killed, { timeoutMs: 60_000, what: 'a new leader' });
+  await eventually(async () => (await replicas.leader()) !== undefined && (await replicas.leader()) !== killed, { timeoutMs: 60_000, what: 'a new leader' });
 
   await eventually(async () => (await readyCount()) === 300, { timeoutMs: 180_000, what: 'all 300 partitions Ready' });
   await eventually(async () => (await client.list<TrainingJob>(RESOURCES.trainingJob, { namespace: ns.name })).items.every((j) => j.status?.phase === 'Running'), {
@@ -121,5 +88,5 @@ test('300 partitions and 10 gangs survive two SIGKILLed leaders: nothing claimed
   expect(samples).toBeGreaterThan(20);
   await checks.expectPartitions(wanted);
   await checks.expectJobs((await client.list<TrainingJob>(RESOURCES.trainingJob, { namespace: ns.name })).items);
-  console.log(`failover-burst: ${samples} ledger samples, no problem seen; ${started} operator processes started`);
+  console.log(`failover-burst: ${samples} ledger samples, no problem seen; ${replicas.started} operator processes started`);
 });

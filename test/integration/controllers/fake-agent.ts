@@ -2,10 +2,12 @@
  * A stand-in for the node agent in integration tests: registers simulated GPU nodes (a KWOK Node plus its
  * GpuNode with an inventory) and, while running, copies each GpuNode's target layout into its status as
  * realised slices and advertises the matching extended resources on the Node, so the scheduler and KWOK run
- * the pods that ask for them.
+ * the pods that ask for them. With `trackPods` it also reports, as the real agent does on a kubelet-less node,
+ * which slice each running pod on the node holds (`inUse` and `pod`).
  */
 import { API_VERSION, WHOLE_GPU_RESOURCE, migResourceName } from '../../../src/api/constants.js';
-import type { GpuNode, RealisedGpu } from '../../../src/api/types.js';
+import { podExtendedRequests, podTerminated, type PodObject } from '../../../src/api/pods.js';
+import type { GpuNode, RealisedGpu, RealisedSlice } from '../../../src/api/types.js';
 import type { KubeClient } from '../../../src/k8s/client.js';
 import { RESOURCES } from '../../../src/k8s/resources.js';
 
@@ -49,6 +51,7 @@ export class FakeAgent {
     private readonly client: KubeClient,
     private readonly nodes: string[],
     private readonly intervalMs = 200,
+    private readonly opts: { trackPods?: boolean } = {},
   ) {}
 
   start(): void {
@@ -63,7 +66,10 @@ export class FakeAgent {
     if (this.#busy) return;
     this.#busy = true;
     try {
-      for (const name of this.nodes) await this.#realise(name).catch(() => undefined);
+      for (const name of this.nodes) {
+        await this.#realise(name).catch(() => undefined);
+        if (this.opts.trackPods) await this.#trackUse(name).catch(() => undefined);
+      }
     } finally {
       this.#busy = false;
     }
@@ -78,7 +84,9 @@ export class FakeAgent {
       const t = gn.spec?.gpus?.find((g) => g.index === r.index);
       if (t) {
         r.mode = t.mode;
-        r.slices = t.mode === 'mig' ? t.slices.map((s) => ({ profile: s.profile, start: s.start, uuid: `MIG-${name}-${r.index}-${s.start}`, deviceId: `MIG-${name}-${r.index}-${s.start}`, inUse: false })) : [];
+        // A slice that stays keeps its holder (a real agent never destroys a slice in use).
+        const kept = (s: { profile: string; start: number }) => r.slices.find((x) => x.profile === s.profile && x.start === s.start);
+        r.slices = t.mode === 'mig' ? t.slices.map((s) => kept(s) ?? { profile: s.profile, start: s.start, uuid: `MIG-${name}-${r.index}-${s.start}`, deviceId: `MIG-${name}-${r.index}-${s.start}`, inUse: false }) : [];
         if (t.mode === 'whole') r.deviceId = r.uuid;
       }
       if (r.mode === 'whole') alloc[WHOLE_GPU_RESOURCE] = (alloc[WHOLE_GPU_RESOURCE] ?? 0) + 1;
@@ -88,5 +96,37 @@ export class FakeAgent {
     await this.client.replaceStatus(RESOURCES.gpuNode, { ...gn, status });
     const quantities = Object.fromEntries(Object.entries(alloc).map(([k, v]) => [k, String(v)]));
     await this.client.mergePatchStatus(RESOURCES.node, name, { status: { capacity: quantities, allocatable: quantities } });
+  }
+
+  /** Marks the slices running pods on node `name` hold: a pod keeps the slice it held, else takes the first free one of its profile. */
+  async #trackUse(name: string): Promise<void> {
+    const gn = await this.client.get<GpuNode>(RESOURCES.gpuNode, name);
+    if (!gn?.status?.gpus) return;
+    const pods = (await this.client.list<PodObject>(RESOURCES.pod, { fieldSelector: `spec.nodeName=${name}` })).items.filter((p) => !podTerminated(p) && p.status?.phase === 'Running');
+    const status = structuredClone(gn.status);
+    const slices = (status.gpus ?? []).flatMap((g) => g.slices);
+    const key = (p: { namespace?: string; name?: string }) => `${p.namespace}/${p.name}`;
+    const running = new Set(pods.map((p) => key(p.metadata)));
+    const holder = new Map<RealisedSlice, PodObject>();
+    const want = new Map<PodObject, Map<string, number>>(pods.map((p) => [p, podExtendedRequests(p)]));
+    const take = (s: RealisedSlice, p: PodObject) => {
+      holder.set(s, p);
+      const need = want.get(p) as Map<string, number>;
+      need.set(migResourceName(s.profile), (need.get(migResourceName(s.profile)) ?? 0) - 1);
+    };
+    const needs = (p: PodObject, s: RealisedSlice) => (want.get(p)?.get(migResourceName(s.profile)) ?? 0) > 0;
+    for (const s of slices) {
+      const p = s.pod && running.has(key(s.pod)) ? pods.find((x) => key(x.metadata) === key(s.pod ?? {})) : undefined;
+      if (p && needs(p, s)) take(s, p);
+    }
+    for (const p of pods) for (const s of slices) if (!holder.has(s) && needs(p, s)) take(s, p);
+    for (const s of slices) {
+      const p = holder.get(s);
+      s.inUse = p !== undefined;
+      if (p) s.pod = { namespace: p.metadata.namespace as string, name: p.metadata.name as string };
+      else delete s.pod;
+    }
+    if (JSON.stringify(status) === JSON.stringify(gn.status)) return;
+    await this.client.replaceStatus(RESOURCES.gpuNode, { ...gn, status });
   }
 }

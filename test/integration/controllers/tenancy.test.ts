@@ -9,7 +9,7 @@ import type { ClaimRef, GpuNode, GpuPartition, GpuTenant, GpuTenantSpec } from '
 import type { KubeClient } from '../../../src/k8s/client.js';
 import { RESOURCES } from '../../../src/k8s/resources.js';
 import { ledgerEntries } from '../../../src/ledger/claims.js';
-import { createTestNamespace, eventually, type TestNamespace } from '../../support/cluster.js';
+import { createTestNamespace, eventually, type TestNamespace, type EventLike } from '../../support/cluster.js';
 import { OperatorHarness } from '../../support/operator-harness.js';
 
 const h = new OperatorHarness();
@@ -18,12 +18,6 @@ let selector: Record<string, string>;
 const namespaces: TestNamespace[] = [];
 const tenants: string[] = [];
 
-interface EventLike {
-  type: string;
-  reason: string;
-  message: string;
-  involvedObject: { kind: string; name: string; namespace?: string };
-}
 
 beforeAll(async () => {
   await h.setUp('ten', { count: 1, gpus: 8 });

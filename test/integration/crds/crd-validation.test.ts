@@ -112,6 +112,8 @@ describe('valid manifests are accepted', () => {
     ['partition by memory', () => partition('by-memory', { memory: '80Gi', count: 2 })],
     ['partition by compute slices', () => partition('by-compute', { computeSlices: 3, priority: 10, preemptionPolicy: 'PreemptLowerPriority' })],
     ['media-extension profile', () => partition('by-me', { profile: '1g.23gb+me', gpuProducts: ['NVIDIA-B200'] })],
+    ['partition scaled to zero', () => partition('zero', { profile: '1g.23gb', count: 0 })],
+    ['elastic partition', () => partition('elastic', { profile: '3g.90gb', autoscale: { min: 0, max: 4, scaleDownDelaySeconds: 0 } })],
     ['whole-GPU gang', () => trainingJob('whole', { replicas: 2, gpusPerWorker: 8, topology: 'sameClique' })],
     ['sameNode gang that fits one node', () => trainingJob('same-node', { replicas: 2, gpusPerWorker: 4, topology: 'sameNode' })],
     ['slice gang', () => trainingJob('slices', { replicas: 4, profile: '3g.90gb' })],
@@ -131,6 +133,9 @@ describe('valid manifests are accepted', () => {
     await create(partition('defaults', { profile: '7g.180gb' }));
     const p = JSON.parse(await kubectl(['get', 'gpupartition', 'defaults', '-n', ns.name, '-o', 'jsonpath={.spec}']));
     expect(p).toMatchObject({ count: 1, priority: 0, preemptionPolicy: 'Never', preemptible: false });
+    await create(partition('elastic-defaults', { profile: '3g.90gb', autoscale: { max: 3 } }));
+    const e = JSON.parse(await kubectl(['get', 'gpupartition', 'elastic-defaults', '-n', ns.name, '-o', 'jsonpath={.spec.autoscale}']));
+    expect(e).toEqual({ min: 1, max: 3, scaleDownDelaySeconds: 300 });
   });
 
   it.each(
@@ -152,7 +157,12 @@ describe('invalid manifests are rejected with a message naming the field', () =>
     ['both profile and memory', () => partition('bad-both', { profile: '1g.23gb', memory: '20Gi' }), /spec\.profile is mutually exclusive with spec\.memory/],
     ['neither profile nor size', () => partition('bad-neither', { count: 1 }), /one of spec\.profile, spec\.memory or spec\.computeSlices is required/],
     ['bad profile pattern', () => partition('bad-pattern', { profile: '1g.23GB' }), /spec\.profile.*should match/],
-    ['count 0', () => partition('bad-count', { profile: '1g.23gb', count: 0 }), /spec\.count.*greater than or equal to 1/],
+    ['negative count', () => partition('bad-count', { profile: '1g.23gb', count: -1 }), /spec\.count.*greater than or equal to 0/],
+    ['autoscale min above max', () => partition('bad-minmax', { profile: '1g.23gb', autoscale: { min: 4, max: 2 } }), /spec\.autoscale\.min: Invalid value.*spec\.autoscale\.min must not be greater than spec\.autoscale\.max/],
+    ['autoscale negative min', () => partition('bad-min', { profile: '1g.23gb', autoscale: { min: -1, max: 2 } }), /spec\.autoscale\.min must be between 0 and 256/],
+    ['autoscale max 0', () => partition('bad-max', { profile: '1g.23gb', autoscale: { min: 0, max: 0 } }), /spec\.autoscale\.max must be between 1 and 256/],
+    ['autoscale without max', () => partition('bad-nomax', { profile: '1g.23gb', autoscale: { min: 1 } as never }), /spec\.autoscale\.max: Required value/],
+    ['scale-down delay over a day', () => partition('bad-delay', { profile: '1g.23gb', autoscale: { max: 2, scaleDownDelaySeconds: 90000 } }), /spec\.autoscale\.scaleDownDelaySeconds must be between 0 and 86400/],
     ['negative priority', () => partition('bad-priority', { profile: '1g.23gb', priority: -1 }), /spec\.priority.*greater than or equal to 0/],
     ['zero memory', () => partition('bad-memory', { memory: '0Gi' }), /spec\.memory must be greater than zero/],
     ['computeSlices 8', () => partition('bad-compute', { computeSlices: 8 }), /spec\.computeSlices.*less than or equal to 7/],

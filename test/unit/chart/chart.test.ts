@@ -97,7 +97,7 @@ describe('helm lint and template', () => {
     expect(kinds(defaults)).toEqual(
       [
         'ClusterRole', 'ClusterRole', 'ClusterRoleBinding', 'ClusterRoleBinding', 'ConfigMap', 'DaemonSet', 'Deployment',
-        'PodDisruptionBudget', 'Role', 'RoleBinding', 'Service', 'Service', 'ServiceAccount', 'ServiceAccount',
+        'PodDisruptionBudget', 'Role', 'RoleBinding', 'Service', 'Service', 'Service', 'ServiceAccount', 'ServiceAccount',
         'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding',
         'ValidatingAdmissionPolicyBinding',
       ].sort(),
@@ -127,6 +127,31 @@ describe('helm lint and template', () => {
     const off = await render('sliceMap.enabled=false');
     expect(operator(off).args.some((a) => a.startsWith('--slice-map-port'))).toBe(false);
     expect(off.some((o) => o.metadata.name.endsWith('-slice-map'))).toBe(false);
+  });
+
+  it('meters with the configured interval and retention, serves the billing export with a Service, and turns either off', async () => {
+    const operator = (objs: K8sObject[]) => (objs.find((o) => o.kind === 'Deployment') as Workload).spec.template.spec.containers[0] as Container & { ports: Array<{ name: string; containerPort: number }> };
+    expect(operator(defaults).args).toEqual(expect.arrayContaining(['--metering-interval-ms=30000', '--metering-retention-days=90', '--billing-port=8091']));
+    expect(operator(defaults).ports).toContainEqual({ name: 'billing', containerPort: 8091, protocol: 'TCP' });
+    const svc = defaults.find((o) => o.kind === 'Service' && o.metadata.name.endsWith('-billing')) as K8sObject & { spec: { ports: Array<{ port: number; targetPort: string }> } };
+    expect(svc.spec.ports).toEqual([{ name: 'billing', port: 8091, targetPort: 'billing', protocol: 'TCP' }]);
+    const tuned = await render('metering.intervalSeconds=10', 'metering.retentionDays=400');
+    expect(operator(tuned).args).toEqual(expect.arrayContaining(['--metering-interval-ms=10000', '--metering-retention-days=400']));
+    const noBilling = await render('billing.enabled=false');
+    expect(operator(noBilling).args.some((a) => a.startsWith('--billing-port'))).toBe(false);
+    expect(noBilling.some((o) => o.metadata.name.endsWith('-billing'))).toBe(false);
+    const off = await render('metering.enabled=false');
+    expect(operator(off).args).toContain('--metering=false');
+    expect(operator(off).args.some((a) => a.startsWith('--billing-port') || a.startsWith('--metering-interval'))).toBe(false);
+    expect(off.some((o) => o.metadata.name.endsWith('-billing'))).toBe(false);
+  });
+
+  it('lets the operator keep GpuUsage records and mirror tenant usage, and nothing more on tenants', () => {
+    const role = find<K8sObject & { rules: Rule[] }>(defaults, 'ClusterRole', 'haein-operator');
+    const verbs = (resource: string) => role.rules.filter((r) => r.resources.includes(resource)).flatMap((r) => r.verbs).sort();
+    expect(verbs('gpuusages')).toEqual(['create', 'delete', 'get', 'list', 'watch']);
+    expect(verbs('gpuusages/status')).toEqual(['get', 'patch', 'update']);
+    expect(verbs('gputenants/status')).toEqual(expect.arrayContaining(['patch']));
   });
 
   it('creates the GpuTenants listed in tenancy.tenants, and passes tenancy.unassignedNamespaces to the operator', async () => {

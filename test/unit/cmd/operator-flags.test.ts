@@ -28,4 +28,16 @@ describe('parseOperatorArgs', () => {
     expect(cfg).toMatchObject({ leaseDurationMs: 3000, renewDeadlineMs: 2000, retryPeriodMs: 200, cycleMaxBatch: 50, cycleMaxPlanMs: 20, claimantWorkers: 4 });
     expect(parseOperatorArgs([], {})).toMatchObject({ leaseDurationMs: 15000, renewDeadlineMs: 10000, retryPeriodMs: 2000, cycleMaxBatch: 1000, cycleMaxPlanMs: 200, claimantWorkers: 16 });
   });
+
+  test('metering and the billing export', () => {
+    expect(parseOperatorArgs([], {})).toMatchObject({ metering: true, meteringIntervalMs: 30000, meteringRetentionDays: 90 });
+    expect(parseOperatorArgs([], {}).billingPort).toBeUndefined();
+    const cfg = parseOperatorArgs(['--metering-interval-ms=2000', '--metering-retention-days=400', '--billing-port=8091'], {});
+    expect(cfg).toMatchObject({ metering: true, meteringIntervalMs: 2000, meteringRetentionDays: 400, billingPort: 8091 });
+    expect(parseOperatorArgs(['--metering=false'], {}).metering).toBe(false);
+    expect(parseOperatorArgs(['--metering'], {}).metering).toBe(true);
+    expect(() => parseOperatorArgs(['--metering-interval-ms=10'], {})).toThrow(/--metering-interval-ms=10: expected an integer between 100/);
+    expect(() => parseOperatorArgs(['--metering-retention-days=0'], {})).toThrow(/--metering-retention-days=0/);
+    expect(() => parseOperatorArgs(['--metering=false', '--billing-port=8091'], {})).toThrow(/--billing-port needs --metering/);
+  });
 });

@@ -60,7 +60,7 @@ export interface Crd {
       name: string;
       served: boolean;
       storage: boolean;
-      subresources?: { status?: object };
+      subresources?: { status?: object; scale?: { specReplicasPath: string; statusReplicasPath: string; labelSelectorPath?: string } };
       additionalPrinterColumns?: PrinterColumn[];
       schema: { openAPIV3Schema: Schema };
     }>;

@@ -17,6 +17,7 @@ const gpup = crds.get('GpuPartition')!;
 const tj = crds.get('TrainingJob')!;
 const gpun = crds.get('GpuNode')!;
 const gput = crds.get('GpuTenant')!;
+const gpuu = crds.get('GpuUsage')!;
 
 /** Resolves a printer-column JSONPath (simple paths, `[*]` and `[?(@.x==…)]` filters) against the schema. */
 function resolveColumnPath(root: Schema, jsonPath: string): Schema {
@@ -30,9 +31,9 @@ function resolveColumnPath(root: Schema, jsonPath: string): Schema {
 }
 
 describe('CRD files', () => {
-  it('define exactly the four Haein kinds, one file each, named <group>_<plural>.yaml', () => {
+  it('define exactly the five Haein kinds, one file each, named <group>_<plural>.yaml', () => {
     expect(crdFiles()).toEqual(
-      [PLURALS.gpuNode, PLURALS.gpuPartition, PLURALS.trainingJob, PLURALS.gpuTenant].map((p) => `${GROUP}_${p}.yaml`).sort(),
+      [PLURALS.gpuNode, PLURALS.gpuPartition, PLURALS.trainingJob, PLURALS.gpuTenant, PLURALS.gpuUsage].map((p) => `${GROUP}_${p}.yaml`).sort(),
     );
     for (const file of crdFiles()) {
       const crd = loadCrd(file);
@@ -51,12 +52,22 @@ describe('CRD files', () => {
     expect(crd.spec.names.categories).toEqual(['haein']);
   });
 
+  it('GpuPartition has a scale subresource: spec.count, status.replicas and the consumer pod selector', () => {
+    expect(gpup.spec.versions[0].subresources).toMatchObject({
+      scale: { specReplicasPath: '.spec.count', statusReplicasPath: '.status.replicas', labelSelectorPath: '.status.selector' },
+    });
+    const root = rootSchema(gpup);
+    expect([schemaAt(root, 'spec.count').type, schemaAt(root, 'status.replicas').type, schemaAt(root, 'status.selector').type]).toEqual(['integer', 'integer', 'string']);
+    expect(tj.spec.versions[0].subresources?.scale).toBeUndefined();
+  });
+
   it('use the promised short names and scopes', () => {
-    expect([gpup, tj, gpun, gput].map((c) => [c.spec.names.shortNames, c.spec.scope])).toEqual([
+    expect([gpup, tj, gpun, gput, gpuu].map((c) => [c.spec.names.shortNames, c.spec.scope])).toEqual([
       [['gpup'], 'Namespaced'],
       [['tj'], 'Namespaced'],
       [['gpun'], 'Cluster'],
       [['gput'], 'Cluster'],
+      [['gpuu'], 'Cluster'],
     ]);
   });
 });
@@ -102,10 +113,10 @@ describe('schema mirrors src/api/types.ts', () => {
     ['TrainingJob', tj],
     ['GpuNode', gpun],
     ['GpuTenant', gput],
+    ['GpuUsage', gpuu],
   ])('%s matches its TypeScript interface field by field', (kind, crd) => {
     const problems = mirrorMismatches(kind, rootSchema(crd), {
-      // The metering checkpoint's layout belongs to the metering code (preserve-unknown-fields).
-      skipPaths: ['metadata', 'status.metering'],
+      skipPaths: ['metadata'],
       // A worker template accepts only labels and annotations of ObjectMeta.
       subsetPaths: ['spec.template.metadata'],
     });
@@ -130,7 +141,8 @@ describe('defaults, enums and bounds', () => {
       Object.entries(spec.properties!).filter(([, s]) => s.default !== undefined).map(([k, s]) => [k, s.default]),
     );
     expect(defaults).toEqual({ count: 1, priority: 0, preemptionPolicy: 'Never', preemptible: false });
-    expect(spec.properties!.count.minimum).toBe(1);
+    // 0 holds nothing: a partition scaled to zero (by spec.autoscale.min 0, kubectl scale or KEDA).
+    expect(spec.properties!.count).toMatchObject({ minimum: 0, maximum: 256 });
     expect(spec.properties!.priority.minimum).toBe(0);
     expect(spec.properties!.computeSlices).toMatchObject({ minimum: 1, maximum: 7 });
   });
@@ -218,6 +230,17 @@ describe('CEL rules', () => {
     expect(has(rootSchema(gpup), 'oldSelf.status.allocations', 'self.spec.nodeSelector == oldSelf.spec.nodeSelector')).toBe(true);
   });
 
+  it('GpuPartition autoscale: min ≤ max, bounds of min, max and the delay', () => {
+    const autoscale = schemaAt(rootSchema(gpup), 'spec.autoscale');
+    expect(autoscale.required).toEqual(['max']);
+    expect(has(autoscale, 'self.min <= self.max')).toBe(true);
+    expect(autoscale['x-kubernetes-validations']?.[0]?.message).toMatch(/^spec\.autoscale\.min must not be greater than spec\.autoscale\.max/);
+    expect(rulesOf(schemaAt(autoscale, 'min'))).toEqual(['self >= 0 && self <= 256']);
+    expect(rulesOf(schemaAt(autoscale, 'max'))).toEqual(['self >= 1 && self <= 256']);
+    expect(rulesOf(schemaAt(autoscale, 'scaleDownDelaySeconds'))).toEqual(['self >= 0 && self <= 86400']);
+    expect([schemaAt(autoscale, 'min').default, schemaAt(autoscale, 'scaleDownDelaySeconds').default]).toEqual([1, 300]);
+  });
+
   it('TrainingJob: exactly one of gpusPerWorker/profile, sameNode bound, shape frozen while running', () => {
     const spec = schemaAt(rootSchema(tj), 'spec');
     expect(has(spec, 'has(self.gpusPerWorker) && has(self.profile)')).toBe(true);
@@ -260,8 +283,8 @@ describe('printer columns', () => {
   it('tell the story at a glance: profile, count, node, GPU and phase for partitions; phase for jobs', () => {
     const names = (crd: Crd, wide: boolean) =>
       (crd.spec.versions[0].additionalPrinterColumns ?? []).filter((c) => wide || !c.priority).map((c) => c.name);
-    expect(names(gpup, false)).toEqual(['Profile', 'Count', 'Node', 'GPU', 'Phase', 'Age']);
-    expect(names(gpup, true)).toEqual(expect.arrayContaining(['Resource', 'Priority', 'Allocated', 'Ready']));
+    expect(names(gpup, false)).toEqual(['Profile', 'Count', 'Held', 'Node', 'GPU', 'Phase', 'Age']);
+    expect(names(gpup, true)).toEqual(expect.arrayContaining(['Resource', 'Priority', 'Allocated', 'Ready', 'Consumers', 'Max']));
     expect(names(tj, false)).toEqual(expect.arrayContaining(['Replicas', 'Topology', 'Node', 'Phase', 'Restarts']));
     expect(names(gpun, false)).toEqual(expect.arrayContaining(['Product', 'GPUs', 'Realised', 'Reason']));
   });

@@ -25,8 +25,10 @@ const crds = crdsByKind();
 const ofKind = <T>(kind: string): T[] => docs.filter((d) => d.doc.kind === kind).map((d) => d.doc as unknown as T);
 
 describe('examples/', () => {
-  it('hold two namespaces, two tenants, three partitions, a training job and a consuming pod, every file commented', () => {
-    expect(docs.map((d) => d.doc.kind).sort()).toEqual(['GpuPartition', 'GpuPartition', 'GpuPartition', 'GpuTenant', 'GpuTenant', 'Namespace', 'Namespace', 'Pod', 'TrainingJob']);
+  it('hold two namespaces, two tenants, four partitions, a training job, a consuming pod and a serving Deployment, every file commented', () => {
+    expect(docs.map((d) => d.doc.kind).sort()).toEqual(
+      ['Deployment', 'GpuPartition', 'GpuPartition', 'GpuPartition', 'GpuPartition', 'GpuTenant', 'GpuTenant', 'Namespace', 'Namespace', 'Pod', 'TrainingJob'],
+    );
     for (const file of files) expect(readFileSync(join(EXAMPLES, file), 'utf8')).toMatch(/^# \S/);
   });
 
@@ -79,6 +81,16 @@ describe('examples/', () => {
     const [container] = (job.spec.template.spec as { containers: Array<{ command: string[] }> }).containers;
     expect(container.command.join(' ')).toMatch(/env/);
     expect(container.command.join(' ')).toMatch(/sleep/);
+  });
+
+  it('the serving Deployment consumes the elastic 3g.90gb partition: every replica labelled, gated, one slice', () => {
+    const [d] = ofKind<{ metadata: Manifest['metadata']; spec: { replicas: number; template: { metadata: { labels: Record<string, string> }; spec: { schedulingGates: Array<{ name: string }>; containers: Array<{ resources: { limits: Record<string, unknown> } }> } } } }>('Deployment');
+    const partitionName = d.spec.template.metadata.labels[PARTITION_LABEL];
+    const partition = ofKind<GpuPartition>('GpuPartition').find((p) => p.metadata.name === partitionName);
+    expect(partition?.spec).toMatchObject({ profile: '3g.90gb', autoscale: { min: expect.any(Number), max: expect.any(Number) } });
+    expect(partition!.spec.autoscale!.max).toBeGreaterThan(d.spec.replicas);
+    expect(d.spec.template.spec.schedulingGates).toContainEqual({ name: PARTITION_GATE });
+    expect(d.spec.template.spec.containers[0].resources.limits).toEqual({ [migResourceName('3g.90gb')]: 1 });
   });
 
   it('the pod consumes the notebook partition the way the admission policy demands', () => {

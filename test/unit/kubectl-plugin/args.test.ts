@@ -11,6 +11,10 @@ test.each([
   [['why', 'gpup/notebook', '-n', 'demo'], { command: 'why', target: { kind: 'GpuPartition', name: 'notebook' }, namespace: 'demo' }],
   [['-n', 'demo', 'why', 'tj/llm'], { command: 'why', target: { kind: 'TrainingJob', name: 'llm' } }],
   [['why', 'pods/nb-0'], { target: { kind: 'Pod', name: 'nb-0' } }],
+  [['top'], { by: 'namespace' }],
+  [['top', '--by', 'tenant', '-o', 'wide'], { command: 'top', by: 'tenant', output: 'wide' }],
+  [['top', '--by=tenant', '--tenant=research'], { by: 'tenant', tenant: 'research' }],
+  [['map', '--tenant', 'vision', '-o', 'wide'], { command: 'map', tenant: 'vision', output: 'wide' }],
 ])('%j parses', (argv, want) => {
   expect(parsePluginArgs(argv)).toMatchObject(want);
 });
@@ -27,6 +31,10 @@ test.each([
   [['why', 'notebook'], '"notebook" is not KIND/NAME'],
   [['top', 'extra'], 'top takes no arguments'],
   [['map', '-n'], 'flag -n needs a value'],
+  [['top', '--by', 'cohort'], '--by takes namespace or tenant, not "cohort"'],
+  [['map', '--by', 'tenant'], '--by applies to top, not map'],
+  [['why', 'gpup/a', '--tenant', 'x'], '--tenant does not apply'],
+  [['map', '--tenant'], 'flag --tenant needs a value'],
 ])('%j is refused: %s', (argv, message) => {
   expect(() => parsePluginArgs(argv)).toThrow(UsageError);
   expect(() => parsePluginArgs(argv)).toThrow(message);

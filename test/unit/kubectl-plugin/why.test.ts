@@ -4,7 +4,8 @@ import { ADMISSION_ANNOTATION } from '../../../src/controllers/pod-gate/pod-admi
 import { buildSnapshot } from '../../../src/ledger/snapshot.js';
 import { explain, nodeFits, renderWhy, type WhyInput } from '../../../src/kubectl-plugin/why.js';
 import { place } from '../../../src/placement/engine.js';
-import { makeGpuNode, makeJob, makeNode, makePartition, makePartitionPod, realise } from '../support/builders.js';
+import { makeGpuNode, makeJob, makeNode, makePartition, makePartitionPod, makeTenant, realise } from '../support/builders.js';
+import { explainQuota, quotaLines } from '../../../src/kubectl-plugin/why-quota.js';
 
 const claim = (ns: string, name: string, slot: number): ClaimRef => ({ kind: 'GpuPartition', namespace: ns, name, uid: name, slot, priority: 0, preemptible: false });
 
@@ -92,4 +93,64 @@ test('a gated pod points at its waiting partition', () => {
   const c = cluster();
   c.pods[0]!.metadata.labels!['gpu.haein.dev/partition'] = 'gone';
   expect(explain({ ...c, kind: 'Pod', namespace: 'team-b', name: 'p' })!.summary).toContain('GpuPartition team-b/gone does not exist');
+});
+
+const AT = '2026-03-01T10:00:00Z';
+const research = makeTenant('research', { namespaces: ['team-b'], cohort: 'lab', nominal: 1, borrowingLimit: 0.5, profileLimits: [{ profile: '3g.90gb', max: 2 }] }, {
+  used: 1.286,
+  borrowed: 0.286,
+  lent: 0,
+  waiting: 1,
+  namespaces: ['team-b'],
+  usageByProfile: [{ profile: '3g.90gb', slices: 3, gpuEquivalents: 1.286 }],
+});
+const vision = makeTenant('vision', { namespaceSelector: { matchLabels: { team: 'vision' } }, cohort: 'lab', nominal: 4, lendingLimit: 2 }, { used: 0, borrowed: 0, lent: 0.286, waiting: 0 });
+const loner = makeTenant('loner', { namespaces: ['team-x'], nominal: 2 });
+
+test("a quota wait: the QuotaReserved verdict, the tenant's numbers and its cohort's; capacity is not what holds it back", () => {
+  const c = cluster();
+  const big = c.partitions.find((p) => p.metadata.name === 'big')!;
+  // It fits on the cluster as it is (one 3g, count 1), but research's quota does not admit it.
+  big.spec.count = 1;
+  const message = 'tenant research uses 1.3 of nominal 1.0 GPU-eq; this request needs 0.4 more; cohort lab has 0.2 idle to lend (borrowing limit 0.5)';
+  big.status = {
+    phase: 'Pending',
+    conditions: [
+      { type: 'Allocated', status: 'False', reason: 'QuotaExceeded', message, lastTransitionTime: AT },
+      { type: 'QuotaReserved', status: 'False', reason: 'QuotaExceeded', message, lastTransitionTime: AT },
+    ],
+  };
+  const e = explain({ ...c, tenants: [research, vision, loner], namespaces: [{ name: 'team-b' }], kind: 'GpuPartition', namespace: 'team-b', name: 'big' })!;
+  expect(e.summary).toBe("GpuPartition team-b/big waits for its tenant's quota (QuotaExceeded).");
+  expect(e.quota).toMatchObject({ waitsFor: 'quota', condition: { reserved: false, reason: 'QuotaExceeded', message }, tenant: { name: 'research', used: 1.286 } });
+  expect(e.quota?.cohort?.map((t) => t.name)).toEqual(['vision']);
+  expect(e.clusterVerdict).toBe("the cluster has room for it (on busy), but its tenant's quota does not admit it");
+  const text = renderWhy(e);
+  expect(text).toContain(`condition  QuotaReserved=False QuotaExceeded (same message)`);
+  expect(text).toContain('tenant     research: nominal 1, used 1.286, borrowed 0.286, lent 0, waiting 1 (GPU-eq); cohort lab, borrows at most 0.5, weight 1');
+  expect(text).toContain('caps       3g.90gb 3 of at most 2');
+  expect(text).toContain('cohort     vision: nominal 4, used 0, borrowed 0, lent 0.286, waiting 0 (GPU-eq); lends at most 2');
+  expect(text).not.toContain('now        fits on the cluster');
+});
+
+test('a capacity wait with its quota reserved says so', () => {
+  const c = cluster();
+  const big = c.partitions.find((p) => p.metadata.name === 'big')!;
+  big.status!.conditions!.push({ type: 'QuotaReserved', status: 'True', reason: 'QuotaAvailable', message: 'within the quota of tenant research; waiting for capacity', lastTransitionTime: AT });
+  const e = explain({ ...c, tenants: [research], kind: 'GpuPartition', namespace: 'team-b', name: 'big' })!;
+  expect(e.summary).toBe("GpuPartition team-b/big waits for capacity (InsufficientCapacity); its tenant's quota admits it.");
+  expect(e.quota?.waitsFor).toBe('capacity');
+  expect(renderWhy(e)).toContain('closest    busy: 1 of 2 member(s) fit there');
+});
+
+test.each([
+  ['no GpuTenant, no condition: nothing about quota', [], [], undefined, undefined],
+  ['a namespace in no tenant', [research], [], 'team-q', ['tenant', 'namespace team-q belongs to no GpuTenant']],
+  ['a namespace two tenants claim', [research, makeTenant('rival', { namespaces: ['team-q'] }), makeTenant('other', { namespaces: ['team-q'] })], [], 'team-q', ['tenant', 'namespace team-q is claimed by tenants other and rival']],
+  ['a namespace taken by label', [vision], [{ name: 'team-q', labels: { team: 'vision' } }], 'team-q', ['tenant', expect.stringMatching(/^vision: nominal 4, used 0, .*; cohort lab, lends at most 2, weight 1$/)]],
+  ['a tenant without cohort, not reported yet', [loner], [], 'team-x', ['tenant', 'loner: nominal 2 GPU-eq; not reported by the operator yet; no cohort (borrows nothing), weight 1']],
+] as const)('explainQuota: %s', (_what, tenants, namespaces, ns, line) => {
+  const q = explainQuota(ns ?? 'team-q', undefined, [...tenants], [...namespaces]);
+  if (line === undefined) expect(q).toBeUndefined();
+  else expect(quotaLines(q!)[0]).toEqual(line);
 });

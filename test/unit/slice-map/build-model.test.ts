@@ -73,7 +73,7 @@ describe('slice states', () => {
   });
   test('node, totals, reconfiguration in progress', () => {
     expect(m.nodes[0]).toMatchObject({ name: 'n1', product: 'NVIDIA-B200', clique: 'c.1', schedulable: true });
-    expect(m.totals).toEqual({ nodes: 1, gpus: 2, slices: { 'in-use': 1, allocated: 1, realising: 2, free: 1, removing: 1 }, uncarvedSlots: 0 });
+    expect(m.totals).toEqual({ nodes: 1, gpus: 2, slices: { 'in-use': 1, allocated: 1, realising: 2, free: 1, removing: 1 }, uncarvedSlots: 0, borrowed: 0 });
     expect(m.reconfigurations).toEqual([{ node: 'n1', generation: 2, inProgress: true }]);
     expect(m.generatedAt).toBe(NOW.toISOString());
   });

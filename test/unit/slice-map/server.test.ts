@@ -2,14 +2,14 @@ import http from 'node:http';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { GpuNode, GpuPartition, TrainingJob } from '../../../src/api/types.js';
+import type { GpuNode, GpuPartition, GpuTenant, ObjectMeta, TrainingJob } from '../../../src/api/types.js';
 import type { PodObject } from '../../../src/api/pods.js';
 import type { NodeObject } from '../../../src/ledger/snapshot.js';
 import { applyPatch } from '../../../src/slice-map/patch.js';
 import { SliceMapServer } from '../../../src/slice-map/server.js';
 import type { SliceMapModel, SliceMapPatch } from '../../../src/slice-map/types.js';
 import { StaticSource } from '../../../bench/static-source.js';
-import { makeGpuNode, makeNode } from '../support/builders.js';
+import { makeGpuNode, makeNode, makeTenant } from '../support/builders.js';
 
 /** Reads server-sent events from a URL. */
 class EventReader {
@@ -62,6 +62,8 @@ let server: SliceMapServer;
 let base: string;
 let gpuNodes: StaticSource<GpuNode>;
 let partitions: StaticSource<GpuPartition>;
+let tenants: StaticSource<GpuTenant>;
+let namespaces: StaticSource<{ metadata: ObjectMeta }>;
 const readers: EventReader[] = [];
 
 beforeEach(async () => {
@@ -71,6 +73,8 @@ beforeEach(async () => {
   writeFileSync(join(assets, 'slice-map.css'), 'body{}');
   gpuNodes = new StaticSource<GpuNode>([makeGpuNode('n1', { gpus: 2 })]);
   partitions = new StaticSource<GpuPartition>([], false);
+  tenants = new StaticSource<GpuTenant>([]);
+  namespaces = new StaticSource<{ metadata: ObjectMeta }>([{ metadata: { name: 'ml', labels: { team: 'ml' } } }]);
   server = new SliceMapServer({
     port: 0,
     host: '127.0.0.1',
@@ -82,6 +86,8 @@ beforeEach(async () => {
       partitions,
       jobs: new StaticSource<TrainingJob>([]),
       pods: [new StaticSource<PodObject>([])],
+      tenants,
+      namespaces,
     },
   });
   base = `http://127.0.0.1:${await server.start()}`;
@@ -167,4 +173,24 @@ test('every open page gets the same patches; stop ends the streams and unsubscri
   await server.stop();
   expect(server.clientCount()).toBe(0);
   expect(gpuNodes.handlerCount()).toBe(0);
+});
+
+test("a GpuTenant's change reaches the page as a patch of the tenants section; namespaces' labels resolve selectors", async () => {
+  const r = new EventReader(`${base}/api/slice-map/events`);
+  readers.push(r);
+  await r.waitFor(1);
+  expect((r.events[0]!.data as SliceMapModel).tenants).toEqual([]);
+  const gn = makeGpuNode('n1', { gpus: 2 });
+  // A claim from before tenancy (no tenant, no allocatedAt): shown as the tenant whose selector takes namespace ml.
+  gn.spec = { gpus: [{ index: 0, mode: 'whole', slices: [], claim: { kind: 'TrainingJob', namespace: 'ml', name: 'llm', uid: 'u', slot: 0, priority: 0, preemptible: false } }] };
+  gpuNodes.put(gn);
+  tenants.put(makeTenant('research', { namespaceSelector: { matchLabels: { team: 'ml' } }, nominal: 8 }, { used: 1, borrowed: 0, lent: 0, waiting: 0 }));
+  await r.waitFor(2);
+  const patch = r.events.at(-1)!.data as SliceMapPatch;
+  expect(patch.tenants).toEqual([expect.objectContaining({ name: 'research', nominal: 8, used: 1, reported: true })]);
+  const model = applyPatch(r.events[0]!.data as SliceMapModel, patch);
+  expect(model.nodes[0]!.gpus[0]!.slices[0]!.holder).toMatchObject({ tenant: 'research', tenantByNamespace: true });
+  await server.stop();
+  expect(tenants.handlerCount()).toBe(0);
+  expect(namespaces.handlerCount()).toBe(0);
 });

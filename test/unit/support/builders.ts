@@ -1,6 +1,6 @@
 /** Object builders for controller tests, and a simulated node agent that realises spec → status. */
 import { API_VERSION, PARTITION_GATE, PARTITION_LABEL } from '../../../src/api/constants.js';
-import type { GpuNode, GpuPartition, GpuPartitionSpec, RealisedGpu, TrainingJob, TrainingJobSpec } from '../../../src/api/types.js';
+import type { GpuNode, GpuPartition, GpuPartitionSpec, GpuTenant, GpuTenantSpec, RealisedGpu, TrainingJob, TrainingJobSpec } from '../../../src/api/types.js';
 import type { PodObject } from '../../../src/api/pods.js';
 import type { NodeObject } from '../../../src/ledger/snapshot.js';
 
@@ -47,6 +47,11 @@ export function makeJob(name: string, ns: string, spec: Partial<TrainingJobSpec>
     metadata: { name, namespace: ns },
     spec: { replicas: 2, template: { spec: { containers: [{ name: 'trainer', image: 'pytorch:latest' }] } }, ...spec },
   };
+}
+
+/** A GpuTenant (nominal 1 unless given), with a status when given. */
+export function makeTenant(name: string, spec: Partial<GpuTenantSpec>, status?: GpuTenant['status']): GpuTenant {
+  return { apiVersion: API_VERSION, kind: 'GpuTenant', metadata: { name }, spec: { nominal: 1, ...spec }, ...(status ? { status } : {}) };
 }
 
 /** A pod naming a partition, gated, asking for `resource`. */

@@ -164,6 +164,13 @@ export class FakeClient implements ClientPort {
     return structuredClone(next) as T;
   }
 
+  /** Lists a resource (optionally one namespace), filtered by an equality label selector (`k=v,k2=v2`). */
+  async list<T>(ref: ResourceRef, opts: { namespace?: string; labelSelector?: string } = {}): Promise<{ items: T[]; resourceVersion: string }> {
+    const want = (opts.labelSelector ?? '').split(',').filter((x) => x !== '').map((x) => x.split('=') as [string, string]);
+    const items = this.all<T>(ref, opts.namespace).filter((o) => want.every(([k, v]) => (o as Obj).metadata?.labels?.[k] === v));
+    return { items, resourceVersion: String(this.#rv) };
+  }
+
   /** Eviction: deletes the pod (the fake has no disruption budgets); false when it is gone. */
   readonly evicted: string[] = [];
   async evict(name: string, ns: string): Promise<boolean> {

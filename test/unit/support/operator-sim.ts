@@ -40,6 +40,8 @@ export interface SimOptions {
   defragMetrics?: DefragMetricsPort;
   /** The cycle's metering hook (called before writes that release claims). */
   beforeRelease?: AdmissionCycleDeps['beforeRelease'];
+  /** Told each cycle's instant while it plans and writes (metering's watermark). */
+  inFlight?: AdmissionCycleDeps['inFlight'];
   /** What namespaces in no GpuTenant get (default allow). */
   unassigned?: 'allow' | 'refuse';
 }
@@ -119,6 +121,7 @@ export class OperatorSim {
         fence: () => !this.fenced,
         onWritten: (n) => this.reconfig.noteWrite(n, new Date(this.#now)),
         ...(opts.beforeRelease ? { beforeRelease: opts.beforeRelease } : {}),
+        ...(opts.inFlight ? { inFlight: opts.inFlight } : {}),
         log: { ...quietLog, error: (m, meta) => this.errors.push(`${m}: ${String((meta as { err?: unknown } | undefined)?.err)}`) },
         now: () => this.#now,
       },
