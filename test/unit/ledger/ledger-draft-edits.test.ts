@@ -100,6 +100,14 @@ describe('LedgerDraft.release on some nodes', () => {
   });
 });
 
+describe('LedgerDraft.releaseVictims', () => {
+  test('counts the claims it released', () => {
+    const draft = new LedgerDraft([held('n1', claim('p'), claim('p'))]);
+    expect(draft.releaseVictims([{ holderKey: claimKey(claim('p')), node: 'n1', gpuIndex: 0, priority: 0 }, { holderKey: claimKey(claim('p')), node: 'n1', gpuIndex: 1, priority: 0 }])).toBe(2);
+    expect(draft.releaseVictims([{ holderKey: claimKey(claim('p')), node: 'n1', gpuIndex: 1, priority: 0 }])).toBe(0);
+  });
+});
+
 describe('LedgerDraft edit log', () => {
   test('tells which nodes were edited after a mark, repeated edits once', () => {
     const draft = new LedgerDraft([held('n1', claim('p'), claim('w')), held('n2', claim('q'), claim('v')), makeGpuNode('n3')]);

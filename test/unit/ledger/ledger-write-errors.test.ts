@@ -21,6 +21,7 @@ function answering(patchError?: unknown, getFails = false) {
   const fake = new FakeClient();
   const base = fake.seed(RESOURCES.gpuNode, makeGpuNode('n1'));
   const sent: Sent[] = [];
+  const reads = { count: 0 };
   const client = new Proxy(fake, {
     get(target, prop, receiver) {
       if (prop === 'jsonPatch') {
@@ -30,14 +31,20 @@ function answering(patchError?: unknown, getFails = false) {
           return target.jsonPatch(ref as typeof RESOURCES.gpuNode, name, ops as never, ns as undefined);
         };
       }
-      if (prop === 'get' && getFails) return async () => Promise.reject(new ApiError('GET GpuNode n1: 503', 503));
+      if (prop === 'get') {
+        return async (...args: Parameters<FakeClient['get']>) => {
+          reads.count++;
+          if (getFails) throw new ApiError('GET GpuNode n1: 503', 503);
+          return target.get(...args);
+        };
+      }
       const v = Reflect.get(target, prop, receiver) as unknown;
       return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
     },
   }) as unknown as ClientPort;
   const edited = structuredClone(base);
   edited.spec = { gpus: [{ index: 0, mode: 'whole', slices: [] }] };
-  return { client, base, edited, sent };
+  return { client, base, edited, sent, reads };
 }
 
 const failure = (p: Promise<unknown>) => p.then(() => undefined, (e: unknown) => e);
@@ -78,9 +85,11 @@ describe('writeLedgerNode patch and answers', () => {
     ['a 409', new ApiError('PATCH GpuNode n1: 409', 409, { reason: 'Conflict' })],
     ['a 404', new ApiError('PATCH GpuNode n1: 404', 404, { reason: 'NotFound' })],
   ])('%s is a conflict, without reading the node', async (_what, answer) => {
-    const { client, base, edited, sent } = answering(answer);
+    const { client, base, edited, sent, reads } = answering(answer);
     const err = await failure(writeLedgerNode(client, edited, base));
     expect(err).toBeInstanceOf(LedgerConflict);
+    expect(err).toMatchObject({ name: 'LedgerConflict', code: 409, reason: 'Conflict' });
+    expect(reads.count).toBe(0);
     expect(isConflict(err)).toBe(true);
     expect((err as LedgerConflict).cause).toBe(answer);
     expect((err as LedgerConflict).current).toBeUndefined();
@@ -88,13 +97,14 @@ describe('writeLedgerNode patch and answers', () => {
     expect(sent).toHaveLength(1);
   });
 
-  test('any other error is wrapped with what was being done, not a conflict', async () => {
+  test('any other error is wrapped with what was being done, not a conflict, without reading the node', async () => {
     const answer = new ApiError('PATCH GpuNode n1: 500', 500);
-    const { client, base, edited } = answering(answer);
+    const { client, base, edited, reads } = answering(answer);
     const err = (await failure(writeLedgerNode(client, edited, base))) as Error;
     expect(err).not.toBeInstanceOf(LedgerConflict);
     expect(err.message).toBe('writing target layout of GpuNode n1');
     expect(err.cause).toBe(answer);
+    expect(reads.count).toBe(0);
   });
 
   test('a 422 when the node cannot be read back is a conflict (the plan is redone on a fresh read)', async () => {
