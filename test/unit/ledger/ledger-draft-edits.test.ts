@@ -82,6 +82,15 @@ describe('LedgerDraft.replaceClaim', () => {
     expect(gn.spec?.gpus?.[0]?.slices[0]?.claim).toEqual(claim('p', 2));
     expect(draft.original('n1')).toBe(gn);
   });
+
+  test('a node without a spec has no claim to replace', () => {
+    const bare = makeGpuNode('n1');
+    delete bare.spec;
+    const draft = new LedgerDraft([bare]);
+    expect(draft.replaceClaim('n1', 0, 0, claim('p'), claim('q'))).toBe(false);
+    expect(draft.replaceClaim('n1', 0, undefined, claim('p'), claim('q'))).toBe(false);
+    expect(draft.changed()).toEqual([]);
+  });
 });
 
 describe('LedgerDraft.release on some nodes', () => {
