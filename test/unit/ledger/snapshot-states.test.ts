@@ -75,6 +75,18 @@ describe('buildSnapshot between target and realised layout', () => {
     expect(gpu0({ index: 0, mode: 'mig', slices: [{ profile: '1g.23gb', start: 0 }] }, busyMig)?.slices).toEqual([{ profile: '1g.23gb', start: 0, inUse: true }]);
   });
 
+  test('a busy realised slice is kept beside a target slice of the same profile at another start; one busy slice of several makes a GPU busy', () => {
+    const two = (g: RealisedGpu) =>
+      (g.slices = [
+        { profile: '1g.23gb', start: 0, uuid: 'MIG-a', deviceId: 'MIG-a', inUse: false },
+        { profile: '1g.23gb', start: 2, uuid: 'MIG-d', deviceId: 'MIG-d', inUse: true },
+      ]);
+    const kept = gpu0({ index: 0, mode: 'mig', slices: [{ profile: '1g.23gb', start: 0, claim }] }, two);
+    expect(kept?.healthy).toBe(true);
+    expect(kept?.slices.map((s) => `${s.profile}@${s.start}:${s.inUse}`)).toEqual(['1g.23gb@0:false', '1g.23gb@2:true']);
+    expect(gpu0({ index: 0, mode: 'whole', slices: [] }, two)?.inUse).toBe(true);
+  });
+
   test('busy realised slices right next to a target slice do not overlap it (either side)', () => {
     const target: TargetGpu = { index: 0, mode: 'mig', slices: [{ profile: '3g.90gb', start: 4, claim }] };
     const before = gpu0(target, (g) => (g.slices = [{ profile: '1g.23gb', start: 3, uuid: 'MIG-b', deviceId: 'MIG-b', inUse: true }]));
