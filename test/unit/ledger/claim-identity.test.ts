@@ -104,6 +104,8 @@ describe('claim identity across namespaces', () => {
 
   it('parses holder keys back into the claimant of every namespace, and refuses malformed ones', () => {
     expect(parseHolderKey(holderKey('TrainingJob', 'team-b', 'nb', 3))).toEqual({ kind: 'TrainingJob', namespace: 'team-b', name: 'nb', slot: 3 });
+    // Partitions too: defragmentation moves only the slices whose holder key parses as a GpuPartition.
+    expect(parseHolderKey(holderKey('GpuPartition', 'team-a', 'nb', 0))).toEqual({ kind: 'GpuPartition', namespace: 'team-a', name: 'nb', slot: 0 });
     for (const bad of ['GpuPartition/team-a/nb', 'Pod/team-a/nb/0', 'GpuPartition/team-a/nb/x', 'GpuPartition/team-a/nb/1.5', 'GpuPartition/a/b/c/0', 'GpuPartition/a/b/0/1']) {
       expect(parseHolderKey(bad)).toBeUndefined();
     }

@@ -125,6 +125,28 @@ describe('place: whole GPUs and gangs', () => {
     }
   });
 
+  it('places a gang that best fit, largest member first, cannot: the exhaustive search backs the greedy one up', () => {
+    // Greedy puts the 3-GPU member on node a (best fit: 4 idle GPUs), leaving 1 + 5 for three 2-GPU members.
+    // The only placement: 3 + 2 on node b, 2 + 2 on node a.
+    const c = cluster(node('a', 4), node('b', 5));
+    const whole = (key: string, gpus: number) => ({ kind: 'whole' as const, key, gpus });
+    const request: PlacementRequest = { id: 'r', members: [whole('w3', 3), whole('w2a', 2), whole('w2b', 2), whole('w2c', 2)] };
+    const r = ok(place(c, request));
+    expect(contractProblems(c, request, r)).toEqual([]);
+    const gpusOn = (n: string) => r.assignments.filter((a) => a.node === n).reduce((s, a) => s + (a.gpuIndices?.length ?? 0), 0);
+    expect([gpusOn('a'), gpusOn('b')]).toEqual([4, 5]);
+    expect(r.assignments.find((a) => a.key === 'w3')?.node).toBe('b');
+  });
+
+  it('refuses a gang no order can place, with the state unchanged, after the exhaustive search too', () => {
+    // Nine idle GPUs for nine wanted, but no node holds two of the 3-GPU members.
+    const engine = new PlacementEngine(cluster(node('a', 4), node('b', 5)));
+    const before = engine.snapshot();
+    const r = engine.place({ id: 'r', members: ['x', 'y', 'z'].map((key) => ({ kind: 'whole' as const, key, gpus: 3 })) });
+    expect(r).toMatchObject({ ok: false, code: 'InsufficientCapacity' });
+    expect(engine.snapshot()).toEqual(before);
+  });
+
   it('lets the incremental engine release claims and reuse the carved slice', () => {
     const engine = new PlacementEngine(cluster(node('a', 2)));
     const first = ok(engine.place({ id: 'r1', members: [slice('k1', '2g.45gb')] }));
