@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { KUBELET_SOCKET } from './api-types.js';
 import { type Log, silentLog } from './log.js';
 import { DevicePluginServer, type PluginDevice } from './plugin-server.js';
+import type { DevicePreference } from './preferred-allocation.js';
 
 /** Settings of the plugin manager. */
 export interface PluginManagerOptions {
@@ -14,6 +15,8 @@ export interface PluginManagerOptions {
   registerTimeoutMs?: number;
   log?: Log;
   onAllocate?: (resourceName: string, deviceIds: string[]) => void;
+  /** Which devices `GetPreferredAllocation` offers first (see {@link DevicePreference}). */
+  preference?: DevicePreference;
   /** Called after each successful registration (for metrics and tests). */
   onRegistered?: (resourceName: string) => void;
 }
@@ -95,6 +98,7 @@ export class DevicePluginManager {
             registerTimeoutMs: this.opts.registerTimeoutMs,
             log: this.log,
             onAllocate: this.opts.onAllocate,
+            ...(this.opts.preference ? { preference: this.opts.preference } : {}),
           });
           server.setDevices(devices);
           await server.start();

@@ -14,7 +14,7 @@ import type {
 import { DEVICE_PLUGIN_VERSION, KUBELET_SOCKET } from './api-types.js';
 import { devicePluginServices, unixTarget } from './grpc-definitions.js';
 import { type Log, silentLog } from './log.js';
-import { type DevicePlace, preferredAllocation, preferredAllocationProblem } from './preferred-allocation.js';
+import { type DevicePlace, type DevicePreference, preferredAllocation, preferredAllocationProblem } from './preferred-allocation.js';
 
 /** One device as a plugin advertises it. */
 export interface PluginDevice {
@@ -41,6 +41,8 @@ export interface PluginServerOptions {
   log?: Log;
   /** Called after a successful Allocate with the device IDs handed out. */
   onAllocate?: (resourceName: string, deviceIds: string[]) => void;
+  /** Which devices `GetPreferredAllocation` offers first (asked at each call: the ledger changes). */
+  preference?: DevicePreference;
 }
 
 /** Name of the socket file a resource's plugin listens on (inside the device-plugin directory). */
@@ -206,7 +208,7 @@ export class DevicePluginServer {
     const places = new Map([...this.devices.values()].map((d) => [d.id, d.place]));
     cb(null, {
       container_responses: request.container_requests.map((r) => ({
-        deviceIDs: preferredAllocation(places, r.available_deviceIDs, r.must_include_deviceIDs, r.allocation_size),
+        deviceIDs: preferredAllocation(places, r.available_deviceIDs, r.must_include_deviceIDs, r.allocation_size, this.opts.preference),
       })),
     });
   }

@@ -7,6 +7,13 @@ export interface DevicePlace {
 }
 
 /**
+ * How willingly a device is handed out, lowest first: 0 reserved in the ledger for a claimant, 1 spare, 2 about to
+ * be destroyed by the target layout. A pod given a spare slice may lose it to a re-carve the operator plans at any
+ * moment, and one given a doomed slice makes the target unreachable while it runs.
+ */
+export type DevicePreference = (deviceId: string) => number;
+
+/**
  * Why a `GetPreferredAllocation` container request has no correct answer, or undefined when it has one: the
  * size must be a whole number no larger than the distinct available devices, and the must-include devices
  * (which the kubelet also lists as available) must be available and no more than the size.
@@ -28,16 +35,33 @@ export function preferredAllocationProblem(available: readonly string[], mustInc
  * answer. Every `mustInclude` ID is kept. The rest come preferably from one NVLink group
  * (the group of the must-include devices if any, else the smallest group that still fits the request, so big
  * groups stay whole) and, inside it, from the window of adjacent positions with the smallest span. When no
- * group can hold the request, the remainder spills over to other groups in board order.
+ * group can hold the request, the remainder spills over to other groups in board order. With `preference`, the
+ * devices it ranks lowest are taken first (reserved before spare before doomed), each rank chosen as above.
  */
 export function preferredAllocation(
   places: ReadonlyMap<string, DevicePlace>,
   available: readonly string[],
   mustInclude: readonly string[],
   size: number,
+  preference?: DevicePreference,
 ): string[] {
   const problem = preferredAllocationProblem(available, mustInclude, size);
   if (problem) throw new RangeError(problem);
+  const chosen = [...new Set(mustInclude)];
+  if (chosen.length === size || !preference) return pick(places, available, chosen, size);
+  const rest = [...new Set(available)].filter((id) => !chosen.includes(id));
+  const ranks = [...new Set(rest.map((id) => preference(id)))].sort((a, b) => a - b);
+  for (const rank of ranks) {
+    if (chosen.length === size) break;
+    const tier = rest.filter((id) => preference(id) === rank);
+    const want = Math.min(size, chosen.length + tier.length);
+    chosen.splice(0, chosen.length, ...pick(places, [...chosen, ...tier], chosen, want));
+  }
+  return chosen;
+}
+
+/** `size` IDs out of `available`, keeping `chosen` (already valid): the NVLink-group and window rules above. */
+function pick(places: ReadonlyMap<string, DevicePlace>, available: readonly string[], mustInclude: readonly string[], size: number): string[] {
   const chosen = [...new Set(mustInclude)];
   if (chosen.length === size) return chosen;
   const taken = new Set(chosen);

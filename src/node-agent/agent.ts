@@ -155,6 +155,17 @@ export class NodeAgent {
   }
 
   /** Devices handed out by the device plugins' Allocate: in use until PodResources says otherwise. */
+  /**
+   * How willingly the device plugin hands out `deviceId` (GetPreferredAllocation): 0 reserved in the ledger, 1 spare,
+   * 2 doomed by the target layout — the order the kubelet-less path assigns devices in.
+   */
+  devicePreference(deviceId: string): number {
+    const target = this.gpuNode?.spec?.gpus;
+    const gpus = this.o.sim.gpus();
+    if (doomedDevices(gpus, target).has(deviceId)) return 2;
+    return claimedDevices(gpus, target).has(deviceId) ? 0 : 1;
+  }
+
   noteAllocated(deviceIds: string[]): void {
     this.tracker.allocated(deviceIds);
     void this.o.sim.setHeld(this.tracker.held()).catch((err: unknown) => this.log.error('Recording allocation failed', { err: String(err) }));

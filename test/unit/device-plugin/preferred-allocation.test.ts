@@ -43,6 +43,24 @@ describe('preferredAllocation', () => {
     expect(() => preferredAllocation(twoGroups, ['g0'], ['g1'], 1)).toThrow(/not in the available list/);
   });
 
+  it('with a preference: reserved devices first, then spare, doomed ones last; locality within each rank', () => {
+    const one = places(() => 0);
+    // g1, g5 reserved; g2, g3 doomed; the rest spare.
+    const rank = (id: string) => ({ g1: 0, g5: 0, g2: 2, g3: 2 })[id] ?? 1;
+    const all = ['g0', 'g1', 'g2', 'g3', 'g4', 'g5', 'g6', 'g7'];
+    expect(preferredAllocation(one, all, [], 1, rank)).toEqual(['g1']);
+    expect(preferredAllocation(one, all, [], 2, rank).sort()).toEqual(['g1', 'g5']);
+    // Then a spare one (the leftmost of the spare ones' tightest window).
+    expect(preferredAllocation(one, all, [], 3, rank).sort()).toEqual(['g0', 'g1', 'g5']);
+    // Doomed only when nothing else is left: 6 reserved or spare, then the leftmost doomed one.
+    expect(preferredAllocation(one, all, [], 7, rank).sort()).toEqual(['g0', 'g1', 'g2', 'g4', 'g5', 'g6', 'g7']);
+    expect(preferredAllocation(one, ['g2', 'g3', 'g6'], [], 1, rank)).toEqual(['g6']);
+    // A must-include device is kept whatever its rank.
+    expect(preferredAllocation(one, all, ['g3'], 2, rank).sort()).toEqual(['g1', 'g3']);
+    // Across NVLink groups: a reserved device in the other group still goes first.
+    expect(preferredAllocation(twoGroups, ['g0', 'g1', 'g6'], [], 1, (id) => (id === 'g6' ? 0 : 1))).toEqual(['g6']);
+  });
+
   it('answers exactly `size` distinct available devices including every must-include one (property)', () => {
     const request = fc
       .record({
@@ -74,6 +92,13 @@ describe('preferredAllocation', () => {
         expect(preferredAllocationProblem(available, must, size)).toBeUndefined();
         const got = preferredAllocation(places, available, must, size);
         expect(got).toHaveLength(size);
+        // The same with a preference; and nothing ranked worse is taken while something ranked better is left.
+        const rank = (id: string) => (id.charCodeAt(id.length - 1) % 3);
+        const ranked = preferredAllocation(places, available, must, size, rank);
+        expect(new Set(ranked).size).toBe(size);
+        for (const id of must) expect(ranked).toContain(id);
+        const worst = Math.max(-1, ...ranked.filter((id) => !must.includes(id)).map(rank));
+        for (const id of new Set(available)) if (!ranked.includes(id)) expect(rank(id)).toBeGreaterThanOrEqual(worst);
         expect(new Set(got).size).toBe(size);
         for (const id of got) expect(available).toContain(id);
         for (const id of must) expect(got).toContain(id);

@@ -216,6 +216,21 @@ describe('pod identity of held devices', () => {
       fs.rmSync(dir, { recursive: true, force: true });
     });
 
+    test('the device plugin is told to offer reserved slices first and doomed ones last (GetPreferredAllocation)', async () => {
+      const ids = await withSlices(new NodeAgent({ sim, client, patchNodeCapacity: true }));
+      expect(ids.map((id) => agent.devicePreference(id))).toEqual([1, 1]);
+      // A pod holds slice @0, so the agent keeps it while the target no longer has it.
+      await agent.observePods([{ metadata: { namespace: 'team', name: 'p-0' }, spec: { containers: [{ resources: { limits: { [MIG]: '1' } } }] } }]);
+      await until(async () => (await slices())[0]?.inUse === true);
+      // The ledger reserves slice @1 and drops slice @0 from the target (it is to be destroyed once free).
+      await client.mergePatch(RESOURCES.gpuNode, 'node-a', {
+        spec: { gpus: [{ index: 0, mode: 'mig', slices: [{ profile: '1g.23gb', start: 1, claim: { kind: 'GpuPartition', namespace: 'team', name: 'nb', uid: 'u', slot: 0 } }] }] },
+      });
+      await until(() => agent.devicePreference(ids[0]!) === 2);
+      expect(agent.devicePreference(ids[1]!)).toBe(0);
+      expect(agent.devicePreference('unknown-device')).toBe(1);
+    });
+
     test('kubelet-less: running pods are given devices and named in the status', async () => {
       await withSlices(new NodeAgent({ sim, client, patchNodeCapacity: true }));
       const pod = (name: string, uid: string) => ({
