@@ -6,6 +6,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import type winston from 'winston';
+import { listen } from './listen.js';
 
 /** A named probe check: returns true when OK, or a string saying what is wrong. */
 export type HealthCheck = () => boolean | string;
@@ -57,14 +58,7 @@ export class HealthServer {
       });
     });
     this.server = server;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.opts.port ?? 8081, this.opts.host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-    return (server.address() as AddressInfo).port;
+    return listen(server, this.opts.port ?? 8081, this.opts.host);
   }
 
   /** Stops listening and closes idle connections. */

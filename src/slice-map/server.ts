@@ -18,6 +18,7 @@ import { namespaceInfo } from '../tenancy/tenant-resolution.js';
 import { buildSliceMap } from './build-model.js';
 import { diffModel, indexModel, type SentModel } from './patch.js';
 import type { SliceMapPatch } from './types.js';
+import { listen } from '../runtime/listen.js';
 
 /** A cache the map reads and follows (an `Informer` is one). */
 export interface ObjectSource<T> {
@@ -117,14 +118,7 @@ export class SliceMapServer {
 
     const server = http.createServer((req, res) => this.#handle(req, res));
     this.#server = server;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.#opts.port, this.#opts.host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-    return (server.address() as AddressInfo).port;
+    return listen(server, this.#opts.port, this.#opts.host);
   }
 
   /** Ends every event stream, unsubscribes and stops listening. */

@@ -8,6 +8,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { LogPort } from '../../runtime/ports.js';
 import { parseUsageQuery, reportCsv, type UsageQuery, type UsageReport } from './billing-report.js';
+import { listen } from '../../runtime/listen.js';
 
 /** Path of the usage report. */
 export const BILLING_USAGE_PATH = '/billing/usage';
@@ -51,14 +52,7 @@ export class BillingServer {
       }
     });
     this.#server = server;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.#o.port, this.#o.host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-    return (server.address() as AddressInfo).port;
+    return listen(server, this.#o.port, this.#o.host);
   }
 
   /** Stops listening. */
