@@ -137,11 +137,12 @@ test('the demo partitions and job appear on the GPUs their status names, with ho
 
 test('the demo tenants: the panel shows their figures, slices are coloured and filtered by tenant, borrowed ones marked', async () => {
   const [research, vision] = ['research', 'vision'].map((t) => `${t}-${ns.name}`) as [string, string];
-  // research runs the demo on 16 GPU-eq of its own and 1 borrowed from vision (examples/05-tenants.yaml).
-  await eventually(async () => (await client.get<GpuTenant>(RESOURCES.gpuTenant, research))?.status?.used === 17, { timeoutMs: 60_000, what: `${research} uses 17 GPU-eq` });
+  // research runs the demo on 16 GPU-eq of its own and 1.429 borrowed from vision (examples/05-tenants.yaml; the
+  // examples' GPUs and slices add up to 17.429 GPU-eq, as test/integration/controllers/examples.test.ts counts them).
+  await eventually(async () => (await client.get<GpuTenant>(RESOURCES.gpuTenant, research))?.status?.used === 17.429, { timeoutMs: 60_000, what: `${research} uses 17.429 GPU-eq` });
   const figures = (tenant: string) =>
     page.evaluate(`Object.fromEntries([...document.querySelectorAll('[data-tenant=${JSON.stringify(tenant)}] [data-field]')].map((td) => [td.dataset.field, td.textContent]))`) as Promise<Record<string, string>>;
-  const want = { [research]: { nominal: '16', used: '17', borrowed: '1', lent: '0', waiting: '0' }, [vision]: { nominal: '16', used: '0', borrowed: '0', lent: '1', waiting: '0' } };
+  const want = { [research]: { nominal: '16', used: '17.429', borrowed: '1.429', lent: '0', waiting: '0' }, [vision]: { nominal: '16', used: '0', borrowed: '0', lent: '1.429', waiting: '0' } };
   await eventually(async () => {
     const got = { [research]: await figures(research), [vision]: await figures(vision) };
     return JSON.stringify(got) === JSON.stringify(want) ? got : undefined;
