@@ -88,6 +88,9 @@ export function partitionDemand(p: GpuPartition, opts: { release: boolean; inUse
   const { namespace: ns, name } = base.who;
   const uid = base.uid;
   if (opts.release) return { ...base, want: { kind: 'release', cause: 'owner' } };
+  // The closures keep only what they read: a demand outlives the cached object it was made from, and holding the
+  // whole object (status, metadata) kept one stale copy of every queued partition alive.
+  const own = slim(p);
   const count = p.spec.count ?? 1;
   const priority = p.spec.priority ?? 0;
   const preemptible = p.spec.preemptible ?? false;
@@ -97,8 +100,8 @@ export function partitionDemand(p: GpuPartition, opts: { release: boolean; inUse
       kind: 'hold',
       slots: count,
       // Which slices survive a lower count is the cycle's choice (slices pods use first); here only the profile.
-      keeps: (e) => e.profile !== undefined && (!p.spec.profile || e.profile === p.spec.profile),
-      request: (missing) => partitionRequest(p, missing),
+      keeps: (e) => e.profile !== undefined && (!own.spec.profile || e.profile === own.spec.profile),
+      request: (missing) => partitionRequest(own, missing),
       claim: (slot) => ({ kind: 'GpuPartition', namespace: ns, name, uid, slot, priority, preemptible }),
       gang: false,
       complete: (kept) => new Set(kept.map((e) => e.claim.slot)).size === count,
@@ -113,6 +116,7 @@ export function jobDemand(job: TrainingJob, opts: { release: boolean }): Demand 
   const { namespace: ns, name } = base.who;
   const uid = base.uid;
   if (opts.release) return { ...base, want: { kind: 'release', cause: 'owner' } };
+  const own = slim(job);
   const priority = job.spec.priority ?? 0;
   const replicas = job.spec.replicas;
   return {
@@ -121,14 +125,19 @@ export function jobDemand(job: TrainingJob, opts: { release: boolean }): Demand 
       kind: 'hold',
       slots: replicas,
       keeps: (e) =>
-        e.claim.slot < replicas && (job.spec.profile ? e.profile === job.spec.profile : e.profile === undefined),
-      request: () => gangRequest(job),
+        e.claim.slot < replicas && (own.spec.profile ? e.profile === own.spec.profile : e.profile === undefined),
+      request: () => gangRequest(own),
       claim: (slot) => ({ kind: 'TrainingJob', namespace: ns, name, uid, slot, priority, preemptible: false }),
       gang: true,
-      complete: (kept) => gangHeld(kept, replicas, job.spec.profile ? 1 : (job.spec.gpusPerWorker ?? 1)),
+      complete: (kept) => gangHeld(kept, replicas, own.spec.profile ? 1 : (own.spec.gpusPerWorker ?? 1)),
       inUse: false,
     },
   };
+}
+
+/** The object with only its name, namespace and spec (what a demand's request is built from). */
+function slim<T extends GpuPartition | TrainingJob>(obj: T): T {
+  return { apiVersion: obj.apiVersion, kind: obj.kind, metadata: { name: obj.metadata.name, namespace: obj.metadata.namespace }, spec: obj.spec } as T;
 }
 
 /** True when every rank below `replicas` holds exactly `perRank` entries, all on one node. */
