@@ -307,7 +307,10 @@ class ScaleRun {
       ],
       path.join(this.work, 'operator.log'),
       { LOG_LEVEL: o.logLevel, POD_NAMESPACE: o.namespace, POD_NAME: `haein-scale-operator-${process.pid}` },
-      o.profileOperator ? ['--cpu-prof', '--cpu-prof-dir', path.join(this.work, 'profile')] : [],
+      [
+        ...(o.operatorHeapMiB > 0 ? [`--max-old-space-size=${o.operatorHeapMiB}`] : []),
+        ...(o.profileOperator ? ['--cpu-prof', '--cpu-prof-dir', path.join(this.work, 'profile')] : []),
+      ],
     );
     this.children.push(this.operator);
     this.operatorStartedAt = Date.now();
@@ -529,6 +532,7 @@ class ScaleRun {
         seed: o.seed,
         workers: o.workers,
         leaderElect: o.leaderElect,
+        operatorHeapMiB: o.operatorHeapMiB,
       },
       seconds,
       notReady,

@@ -32,7 +32,7 @@ interface Container {
   securityContext: Record<string, unknown>;
   livenessProbe?: { httpGet: { path: string } };
   readinessProbe?: { httpGet: { path: string } };
-  resources: { requests?: object; limits?: object };
+  resources: { requests?: object; limits?: { memory?: string } };
   volumeMounts: Array<{ name: string; mountPath: string }>;
 }
 interface PodSpec {
@@ -197,6 +197,15 @@ describe('operator Deployment', () => {
     expect(pod.topologySpreadConstraints).toHaveLength(1);
     expect(pod.hostNetwork).toBeUndefined();
     expect(c.env.map((e) => e.name)).not.toContain('KUBERNETES_SERVICE_HOST');
+    // The heap limit sits under the memory limit, so V8 collects before the kubelet OOM-kills.
+    expect(c.env).toContainEqual({ name: 'NODE_OPTIONS', value: '--max-old-space-size=320' });
+    expect(parseInt(String(c.resources.limits?.memory), 10)).toBeGreaterThan(320);
+  });
+
+  it('operator.heapLimitMiB sets the heap limit, and empty leaves Node its default', async () => {
+    const env = async (...set: string[]) => find<Workload>(await render(...set), 'Deployment').spec.template.spec.containers[0].env;
+    expect(await env('operator.heapLimitMiB=200')).toContainEqual({ name: 'NODE_OPTIONS', value: '--max-old-space-size=200' });
+    expect((await env('operator.heapLimitMiB=null')).map((e) => e.name)).not.toContain('NODE_OPTIONS');
   });
 
   it('takes image, pull policy and the API server override from values', async () => {
