@@ -15,8 +15,8 @@ export interface PluginManagerOptions {
   registerTimeoutMs?: number;
   log?: Log;
   onAllocate?: (resourceName: string, deviceIds: string[]) => void;
-  /** Which devices `GetPreferredAllocation` offers first (see {@link DevicePreference}). */
-  preference?: DevicePreference;
+  /** Which devices `GetPreferredAllocation` offers first, asked once per call (see {@link DevicePreference}). */
+  preference?: () => DevicePreference | undefined;
   /** Called after each successful registration (for metrics and tests). */
   onRegistered?: (resourceName: string) => void;
 }

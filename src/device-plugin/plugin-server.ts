@@ -41,8 +41,8 @@ export interface PluginServerOptions {
   log?: Log;
   /** Called after a successful Allocate with the device IDs handed out. */
   onAllocate?: (resourceName: string, deviceIds: string[]) => void;
-  /** Which devices `GetPreferredAllocation` offers first (asked at each call: the ledger changes). */
-  preference?: DevicePreference;
+  /** Which devices `GetPreferredAllocation` offers first; asked once per call, as the ledger changes. */
+  preference?: () => DevicePreference | undefined;
 }
 
 /** Name of the socket file a resource's plugin listens on (inside the device-plugin directory). */
@@ -206,9 +206,10 @@ export class DevicePluginServer {
       }
     }
     const places = new Map([...this.devices.values()].map((d) => [d.id, d.place]));
+    const preference = this.opts.preference?.();
     cb(null, {
       container_responses: request.container_requests.map((r) => ({
-        deviceIDs: preferredAllocation(places, r.available_deviceIDs, r.must_include_deviceIDs, r.allocation_size, this.opts.preference),
+        deviceIDs: preferredAllocation(places, r.available_deviceIDs, r.must_include_deviceIDs, r.allocation_size, preference),
       })),
     });
   }

@@ -49,11 +49,10 @@ export function preferredAllocation(
   if (problem) throw new RangeError(problem);
   const chosen = [...new Set(mustInclude)];
   if (chosen.length === size || !preference) return pick(places, available, chosen, size);
-  const rest = [...new Set(available)].filter((id) => !chosen.includes(id));
-  const ranks = [...new Set(rest.map((id) => preference(id)))].sort((a, b) => a - b);
-  for (const rank of ranks) {
+  const rankOf = new Map([...new Set(available)].filter((id) => !chosen.includes(id)).map((id) => [id, preference(id)]));
+  for (const rank of [...new Set(rankOf.values())].sort((a, b) => a - b)) {
     if (chosen.length === size) break;
-    const tier = rest.filter((id) => preference(id) === rank);
+    const tier = [...rankOf.keys()].filter((id) => rankOf.get(id) === rank);
     const want = Math.min(size, chosen.length + tier.length);
     chosen.splice(0, chosen.length, ...pick(places, [...chosen, ...tier], chosen, want));
   }

@@ -17,6 +17,7 @@ import { podDeviceRequests, type PodLike } from './pod-devices.js';
 import { planRealisation, realiseLayout } from './layout-realiser.js';
 import { nodeLabels } from './node-labels.js';
 import type { SimulatedNode } from './simulated-gpu.js';
+import type { DevicePreference } from '../device-plugin/preferred-allocation.js';
 
 /** The Kubernetes calls the agent makes; a `KubeClient` provides them, tests pass a fake. */
 export type AgentClient = Pick<KubeClient, 'get' | 'list' | 'create' | 'mergePatch' | 'mergePatchStatus' | 'watch'>;
@@ -154,18 +155,19 @@ export class NodeAgent {
     }
   }
 
-  /** Devices handed out by the device plugins' Allocate: in use until PodResources says otherwise. */
   /**
-   * How willingly the device plugin hands out `deviceId` (GetPreferredAllocation): 0 reserved in the ledger, 1 spare,
-   * 2 doomed by the target layout — the order the kubelet-less path assigns devices in.
+   * How willingly the device plugin hands out each device now (GetPreferredAllocation): 0 reserved in the ledger,
+   * 1 spare, 2 doomed by the target layout — the order the kubelet-less path assigns devices in.
    */
-  devicePreference(deviceId: string): number {
+  devicePreferences(): DevicePreference {
     const target = this.gpuNode?.spec?.gpus;
     const gpus = this.o.sim.gpus();
-    if (doomedDevices(gpus, target).has(deviceId)) return 2;
-    return claimedDevices(gpus, target).has(deviceId) ? 0 : 1;
+    const doomed = doomedDevices(gpus, target);
+    const claimed = claimedDevices(gpus, target);
+    return (id) => (doomed.has(id) ? 2 : claimed.has(id) ? 0 : 1);
   }
 
+  /** Devices handed out by the device plugins' Allocate: in use until PodResources says otherwise. */
   noteAllocated(deviceIds: string[]): void {
     this.tracker.allocated(deviceIds);
     void this.o.sim.setHeld(this.tracker.held()).catch((err: unknown) => this.log.error('Recording allocation failed', { err: String(err) }));

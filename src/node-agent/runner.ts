@@ -152,7 +152,7 @@ export class NodeAgentRunner {
           dir: c.devicePluginDir,
           log,
           onAllocate: (_resource, ids) => late.agent?.noteAllocated(ids),
-          preference: (id) => late.agent?.devicePreference(id) ?? 1,
+          preference: () => late.agent?.devicePreferences(),
           onRegistered: (resource) => this.metrics.registrations.labels(resource).inc(),
         })
       : undefined;

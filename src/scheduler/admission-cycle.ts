@@ -380,7 +380,6 @@ export class AdmissionCycle {
   /** Writes every changed node once, concurrently; returns the nodes whose write did not land. */
   async #write(draft: LedgerDraft): Promise<Set<string>> {
     const failed = new Set<string>();
-    let refused = 0;
     const changed = draft.changed();
     let next = 0;
     const worker = async (): Promise<void> => {
@@ -400,7 +399,6 @@ export class AdmissionCycle {
           this.#d.metrics?.ledgerWrite('ok');
         } catch (err) {
           failed.add(name);
-          refused++;
           if (err instanceof LedgerConflict || isConflict(err)) {
             this.#d.metrics?.ledgerWrite('conflict');
             this.#d.log.debug('GpuNode changed under a ledger write; its demands are planned again', { node: name });
@@ -416,7 +414,7 @@ export class AdmissionCycle {
     await Promise.all(Array.from({ length: Math.min(this.#o.writeConcurrency, changed.length) }, worker));
     // Somebody else changed those nodes, or the assumptions placed on them are rolled back: what placement sees
     // there changed.
-    if (refused > 0 || failed.size > 0) this.#seq++;
+    if (failed.size > 0) this.#seq++;
     return failed;
   }
 

@@ -122,11 +122,13 @@ export function planCycle(ledger: GpuNode[], demands: Demand[], deps: PlannerDep
 
 /** A request shape that did not fit at capacity sequence `seq` (see {@link PlanOptions.failedShapes}). */
 export interface ShapeFailure {
+  /** Capacity sequence the failure was found at. */
   seq: number;
+  /** The request it was found for (its id starts the message). */
   id: string;
+  /** The engine's reason code, e.g. `InsufficientCapacity`. */
   code: string;
   message: string;
-  defragTried: boolean;
 }
 
 class Planner {
@@ -297,15 +299,17 @@ class Planner {
     }
     // With quotas the same shape may fare differently per tenant (reclaim): the memo is per tenant then.
     const shape = `${shapeOf(request)}|${admitted?.tenant ?? ''}`;
+    // A failure recorded at another capacity sequence says nothing about this one.
     const known = this.#failedShapes.get(shape);
+    const memo = known?.seq === this.#seq ? known : undefined;
     // Out of time, only what needs no engine call is still decided: a quota refusal (above) or a known failure.
-    if (!(known && known.seq === this.#seq) && outOfTime()) return result({ kind: 'deferred' });
+    if (!memo && outOfTime()) return result({ kind: 'deferred' });
     let res: PlacementResult;
     let defrag: AppliedDefrag | undefined;
     let reclaimed = false;
     let restricted = false;
-    if (known && known.seq === this.#seq) {
-      res = { ok: false, code: known.code as never, message: renamed(known.message, known.id, request.id) };
+    if (memo) {
+      res = { ok: false, code: memo.code as never, message: renamed(memo.message, memo.id, request.id) };
     } else {
       res = this.#place(quota && request.mayPreempt ? { ...request, mayPreempt: false } : request, d);
       if (!res.ok && quota && admitted?.tenant && DEFRAGGABLE_CODES.has(res.code)) {
@@ -332,7 +336,7 @@ class Planner {
           }
         }
       }
-      if (!res.ok && this.#deps.defrag && DEFRAGGABLE_CODES.has(res.code) && !(known?.defragTried && known.seq === this.#seq)) {
+      if (!res.ok && this.#deps.defrag && DEFRAGGABLE_CODES.has(res.code)) {
         const prepared = this.#deps.defrag.prepare(this.draft, request, (n) => this.#deps.nodeOf(n));
         if (prepared.ok) {
           defrag = prepared.applied;
@@ -348,7 +352,8 @@ class Planner {
       }
     }
     if (!res.ok) {
-      if (!known || known.seq !== this.#seq) this.#failedShapes.set(shape, { seq: this.#seq, id: request.id, code: res.code, message: res.message, defragTried: true });
+      // Recorded after the whole search (engine, reclaim, defragmentation) failed.
+      if (!memo) this.#failedShapes.set(shape, { seq: this.#seq, id: request.id, code: res.code, message: res.message });
       // All or nothing: a partial holding nobody uses is given back rather than hoarded.
       if (kept.length > 0 && !want.inUse) gaveBack += this.#giveBack((c) => claimNames(c, d.who), d);
       // A higher-priority request is taking slices whose pods are still being evicted: it is served first.

@@ -1,7 +1,10 @@
 /**
- * GPU-equivalents as people read them, shared by the page and `kubectl haein`: at most 3 decimals (sevenths stay
- * distinguishable, as in GpuTenant status), no trailing zeros (`16`, `2.286`). Pure.
+ * GPU-equivalents as people read them, shared by the page and `kubectl haein`: rounded as GpuTenant status rounds
+ * them (3 decimals, so sevenths stay distinguishable), no trailing zeros (`16`, `2.286`). Pure.
  */
+import { roundGpuEq } from '../tenancy/gpu-equivalents.js';
+
+/** `x` GPU-equivalents as text. */
 export function formatGpuEq(x: number): string {
-  return String(Math.round(x * 1000) / 1000);
+  return String(roundGpuEq(x));
 }

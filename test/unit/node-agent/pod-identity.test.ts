@@ -218,7 +218,7 @@ describe('pod identity of held devices', () => {
 
     test('the device plugin is told to offer reserved slices first and doomed ones last (GetPreferredAllocation)', async () => {
       const ids = await withSlices(new NodeAgent({ sim, client, patchNodeCapacity: true }));
-      expect(ids.map((id) => agent.devicePreference(id))).toEqual([1, 1]);
+      expect(ids.map((id) => agent.devicePreferences()(id))).toEqual([1, 1]);
       // A pod holds slice @0, so the agent keeps it while the target no longer has it.
       await agent.observePods([{ metadata: { namespace: 'team', name: 'p-0' }, spec: { containers: [{ resources: { limits: { [MIG]: '1' } } }] } }]);
       await until(async () => (await slices())[0]?.inUse === true);
@@ -226,9 +226,9 @@ describe('pod identity of held devices', () => {
       await client.mergePatch(RESOURCES.gpuNode, 'node-a', {
         spec: { gpus: [{ index: 0, mode: 'mig', slices: [{ profile: '1g.23gb', start: 1, claim: { kind: 'GpuPartition', namespace: 'team', name: 'nb', uid: 'u', slot: 0 } }] }] },
       });
-      await until(() => agent.devicePreference(ids[0]!) === 2);
-      expect(agent.devicePreference(ids[1]!)).toBe(0);
-      expect(agent.devicePreference('unknown-device')).toBe(1);
+      await until(() => agent.devicePreferences()(ids[0]!) === 2);
+      expect(agent.devicePreferences()(ids[1]!)).toBe(0);
+      expect(agent.devicePreferences()('unknown-device')).toBe(1);
     });
 
     test('kubelet-less: running pods are given devices and named in the status', async () => {
