@@ -394,7 +394,18 @@ export class KubeClient {
     if (signal?.aborted) throw new ApiError(`${method} ${path}: aborted before sending`, 0, { cause: signal.reason });
     const fence = method !== 'GET' ? this.writeFence : undefined;
     if (fence && !fence()) throw new FencedWriteError(method, path);
-    return new Promise((resolve, reject) => {
+    return new Promise((onBody, onError) => {
+      // The signal usually outlives the request (one per leadership term): its listener must go with the request,
+      // or every request ever sent stays reachable from it, with its payload and response.
+      const onAbort = (): void => void req.destroy(new Error('aborted'));
+      const resolve = (body: unknown): void => {
+        signal?.removeEventListener('abort', onAbort);
+        onBody(body);
+      };
+      const reject = (err: unknown): void => {
+        signal?.removeEventListener('abort', onAbort);
+        onError(err);
+      };
       const req = target.mod.request(target.options, (res) => {
         readBody(res).then((body) => {
           const status = res.statusCode ?? 0;
@@ -404,7 +415,7 @@ export class KubeClient {
       });
       req.setTimeout(this.timeoutMs, () => req.destroy(new Error(`no response within ${this.timeoutMs} ms`)));
       req.on('error', (cause) => reject(new ApiError(`${method} ${path}: request failed`, 0, { cause })));
-      signal?.addEventListener('abort', () => req.destroy(new Error('aborted')), { once: true });
+      signal?.addEventListener('abort', onAbort, { once: true });
       if (!fence) return void req.end(payload);
       // Checked again once a connected socket takes the request, right before its bytes are written: a process
       // paused (SIGSTOP, a long stall) after the first check must not send the write on waking, when another

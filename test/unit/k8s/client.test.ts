@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -40,6 +41,11 @@ class FakeApiServer {
     this.server.closeAllConnections();
     await new Promise((r) => this.server.close(r));
   }
+}
+
+async function waitUntil(cond: () => boolean): Promise<void> {
+  for (let i = 0; i < 200 && !cond(); i++) await new Promise((r) => setTimeout(r, 10));
+  if (!cond()) throw new Error('condition not reached within 2 s');
 }
 
 function json(res: http.ServerResponse, code: number, body: unknown): void {
@@ -144,6 +150,26 @@ describe('KubeClient', () => {
     expect(api.seen[0].headers['content-type']).toBe('application/merge-patch+json');
     expect(api.seen[1].url.split('?')[0]).toBe('/apis/gpu.haein.dev/v1alpha1/namespaces/ns/trainingjobs/j/status');
     expect(JSON.parse(api.seen[1].body)).toEqual({ status: { phase: 'Running' } });
+  });
+
+  it('lets go of a long-lived abort signal once each request is answered, and still aborts one in flight', async () => {
+    const term = new AbortController();
+    const ops = [{ op: 'add' as const, path: '/spec/x', value: 1 }];
+    api.handler = (req, res) => (req.url.includes('refused') ? json(res, 409, status(409, 'Conflict', 'stale')) : json(res, 200, { metadata: { name: 'n' } }));
+    for (let i = 0; i < 20; i++) await client.jsonPatch(RESOURCES.gpuNode, 'n', ops, undefined, { signal: term.signal });
+    await expect(client.jsonPatch(RESOURCES.gpuNode, 'refused', ops, undefined, { signal: term.signal })).rejects.toThrow(/409/);
+    // Listeners left on the signal would keep every request, its payload and its response reachable.
+    expect(getEventListeners(term.signal, 'abort')).toHaveLength(0);
+
+    api.handler = () => undefined; // never answers
+    const hanging = client.jsonPatch(RESOURCES.gpuNode, 'slow', ops, undefined, { signal: term.signal }).catch((e: unknown) => e);
+    await waitUntil(() => api.seen.some((r) => r.url.includes('/slow')));
+    expect(getEventListeners(term.signal, 'abort')).toHaveLength(1);
+    term.abort();
+    const err = (await hanging) as ApiError;
+    expect(err).toBeInstanceOf(ApiError);
+    expect(String((err.cause as Error).message)).toMatch(/aborted/);
+    expect(getEventListeners(term.signal, 'abort')).toHaveLength(0);
   });
 
   it('deletes with a propagation policy and returns false on 404', async () => {
