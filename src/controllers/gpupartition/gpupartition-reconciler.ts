@@ -51,8 +51,8 @@ export class GpuPartitionReconciler {
   readonly #d: PartitionReconcilerDeps;
   readonly #writes: ObjectWrites<GpuPartition>;
   readonly #now: Clock;
-  /** uid → when this replica first saw the partition fully placed and not yet Ready. */
-  readonly #placedAt = new Map<string, number>();
+  /** namespace/name → the partition (uid) this replica saw fully placed and not yet Ready, and since when. */
+  readonly #placedAt = new Map<string, { uid: string; at: number }>();
 
   /** Creates the reconciler over its caches, the ledger view and the admission cycle. */
   constructor(deps: PartitionReconcilerDeps) {
@@ -64,14 +64,18 @@ export class GpuPartitionReconciler {
   /** One level-triggered pass for the partition `req`. */
   async reconcile(req: ReconcileRequest, log: LogPort): Promise<ReconcileResult | void> {
     if (!req.namespace) return;
+    const key = `${req.namespace}/${req.name}`;
     let p = this.#d.partitions.get(req.name, req.namespace);
     if (!p) {
       this.#d.admission.withdraw('GpuPartition', req.namespace, req.name);
       this.#d.metrics?.forgetPartition(req.namespace, req.name);
+      // Also the partitions deleted while waiting, which had no finalizer to remove.
+      this.#d.timeToReady?.forget(key);
+      this.#placedAt.delete(key);
       return;
     }
     const uid = p.metadata.uid ?? '';
-    this.#d.timeToReady?.seen(uid);
+    this.#d.timeToReady?.seen(key, uid);
     const who: ClaimantId = { kind: 'GpuPartition', namespace: req.namespace, name: req.name };
     const now = this.#now();
     const entries = this.#d.ledger.entriesOf(who);
@@ -93,9 +97,11 @@ export class GpuPartitionReconciler {
       }
     }
     const count = p.spec.count ?? 1;
-    if (p.status?.phase === 'Ready' || p.metadata.deletionTimestamp) this.#placedAt.delete(uid);
-    else if (entries.filter((e) => e.claim.uid === uid).length >= count && !this.#placedAt.has(uid)) this.#placedAt.set(uid, now.getTime());
-    const placedAt = this.#placedAt.get(uid);
+    if (this.#placedAt.get(key)?.uid !== uid || p.status?.phase === 'Ready' || p.metadata.deletionTimestamp) this.#placedAt.delete(key);
+    if (!this.#placedAt.has(key) && p.status?.phase !== 'Ready' && !p.metadata.deletionTimestamp && entries.filter((e) => e.claim.uid === uid).length >= count) {
+      this.#placedAt.set(key, { uid, at: now.getTime() });
+    }
+    const placedAt = this.#placedAt.get(key)?.at;
     const verdict = this.#d.admission.verdict('GpuPartition', req.namespace, req.name);
     const products = this.#d.ledger.list().map((n) => n.status?.inventory?.product).filter((x) => x !== undefined);
     const invalid = validatePartition(p, products);
@@ -124,8 +130,8 @@ export class GpuPartitionReconciler {
     }
     if (decision.finalizer === 'remove') {
       await this.#writes.removeFinalizer(p);
-      this.#placedAt.delete(uid);
-      this.#d.timeToReady?.forget(uid);
+      this.#placedAt.delete(key);
+      this.#d.timeToReady?.forget(key);
       log.info('Removed finalizer from GpuPartition');
       return;
     }
@@ -135,8 +141,8 @@ export class GpuPartitionReconciler {
       // Deleted meanwhile: nothing left to report on.
       if (wrote === 'gone') return;
       if (wrote === 'written' && decision.status.phase === 'Ready' && !wasReady) {
-        this.#placedAt.delete(uid);
-        this.#d.timeToReady?.ready(uid, p.metadata.creationTimestamp);
+        this.#placedAt.delete(key);
+        this.#d.timeToReady?.ready(key, uid, p.metadata.creationTimestamp);
       }
     }
     recordEvents(this.#d.recorder, p, [...(scaled?.events ?? []), ...decision.events]);

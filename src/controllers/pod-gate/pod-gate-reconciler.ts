@@ -135,7 +135,7 @@ export class PodGateReconciler {
     }
     for (const uid of gated) {
       timed.add(uid);
-      this.#waits.seen(uid);
+      this.#waits.seen(uid, uid);
     }
     if (timed.size > 0) this.#timed.set(key, timed);
     else this.#timed.delete(key);
@@ -144,7 +144,7 @@ export class PodGateReconciler {
   /** Observes how long an admitted pod waited at the gate. */
   #admitted(key: string, pod: PodObject, partition: GpuPartition | undefined): void {
     const uid = pod.metadata.uid ?? '';
-    const seconds = this.#waits.ready(uid, pod.metadata.creationTimestamp);
+    const seconds = this.#waits.ready(uid, uid, pod.metadata.creationTimestamp);
     if (seconds !== undefined) this.#d.metrics?.observeConsumerWait(seconds, partition?.spec.autoscale !== undefined);
     this.#timed.get(key)?.delete(uid);
     this.#waits.forget(uid);

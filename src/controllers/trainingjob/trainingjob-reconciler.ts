@@ -49,12 +49,14 @@ export class TrainingJobReconciler {
   /** One level-triggered pass for the job `req`. */
   async reconcile(req: ReconcileRequest, log: LogPort): Promise<ReconcileResult | void> {
     if (!req.namespace) return;
+    const key = `${req.namespace}/${req.name}`;
     let job = this.#d.jobs.get(req.name, req.namespace);
     if (!job) {
       this.#d.admission.withdraw('TrainingJob', req.namespace, req.name);
+      this.#d.timeToReady?.forget(key);
       return;
     }
-    this.#d.timeToReady?.seen(job.metadata.uid);
+    this.#d.timeToReady?.seen(key, job.metadata.uid);
     const who: ClaimantId = { kind: 'TrainingJob', namespace: req.namespace, name: req.name };
     const verdict = this.#d.admission.verdict('TrainingJob', req.namespace, req.name);
     const decision = decideJob({
@@ -78,7 +80,7 @@ export class TrainingJobReconciler {
     }
     if (decision.finalizer === 'remove') {
       await this.#writes.removeFinalizer(job);
-      this.#d.timeToReady?.forget(job.metadata.uid);
+      this.#d.timeToReady?.forget(key);
       log.info('Removed finalizer from TrainingJob');
       return;
     }
@@ -91,7 +93,7 @@ export class TrainingJobReconciler {
       const wrote = await this.#writes.writeStatus(job, decision.status);
       // Deleted meanwhile: nothing left to report on.
       if (wrote === 'gone') return;
-      if (wrote === 'written' && decision.status.phase === 'Running' && !wasRunning) this.#d.timeToReady?.ready(job.metadata.uid, job.metadata.creationTimestamp);
+      if (wrote === 'written' && decision.status.phase === 'Running' && !wasRunning) this.#d.timeToReady?.ready(key, job.metadata.uid, job.metadata.creationTimestamp);
     }
     recordEvents(this.#d.recorder, job, decision.events);
     return decision.requeueAfterMs !== undefined ? { requeueAfterMs: decision.requeueAfterMs } : undefined;

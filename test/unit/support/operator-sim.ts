@@ -68,6 +68,10 @@ export class OperatorSim {
   readonly errors: string[] = [];
   /** Times to ready observed, per kind. */
   readonly timesToReady: Array<{ kind: string; seconds: number }> = [];
+  readonly #seenPartitions = new Set<string>();
+  readonly #seenJobs = new Set<string>();
+  /** The partition reconciler's creation → Ready bookkeeping. */
+  readonly partitionTimes: TimeToReady;
   /** Whether the replica may write (its Lease); tests turn it off to play a stale leader. */
   fenced = false;
   readonly #agent: boolean;
@@ -128,12 +132,8 @@ export class OperatorSim {
       { gcGraceMs: 0, maxPlanMs: 10_000, ...opts.cycle },
     );
     const common = { client: this.client, ledger: this.ledger, admission: this.cycle, recorder: this.recorder, clock: () => new Date(this.#now) };
-    this.partitionR = new GpuPartitionReconciler({
-      ...common,
-      partitions: this.partitions,
-      pods: this.pods,
-      timeToReady: new TimeToReady((s) => this.timesToReady.push({ kind: 'GpuPartition', seconds: s }), () => this.#now),
-    });
+    this.partitionTimes = new TimeToReady((s) => this.timesToReady.push({ kind: 'GpuPartition', seconds: s }), () => this.#now);
+    this.partitionR = new GpuPartitionReconciler({ ...common, partitions: this.partitions, pods: this.pods, timeToReady: this.partitionTimes });
     this.jobR = new TrainingJobReconciler({
       ...common,
       jobs: this.jobs,
@@ -164,8 +164,18 @@ export class OperatorSim {
     const note = (r: ReconcileResult | void) => {
       if (r?.requeueAfterMs !== undefined) requeue = Math.max(requeue ?? 0, r.requeueAfterMs);
     };
-    for (const p of this.client.all<GpuPartition>(RESOURCES.gpuPartition)) note(await this.partitionR.reconcile({ namespace: p.metadata.namespace as string, name: p.metadata.name as string }, quietLog));
-    for (const j of this.client.all<TrainingJob>(RESOURCES.trainingJob)) note(await this.jobR.reconcile({ namespace: j.metadata.namespace as string, name: j.metadata.name as string }, quietLog));
+    // Objects gone since the last round get one pass each, as an informer's delete event gives them.
+    const pass = async (seen: Set<string>, objects: Array<GpuPartition | TrainingJob>, r: GpuPartitionReconciler | TrainingJobReconciler) => {
+      const now = new Set(objects.map((o) => `${o.metadata.namespace}/${o.metadata.name}`));
+      for (const key of [...now, ...[...seen].filter((k) => !now.has(k))]) {
+        const [namespace, name] = key.split('/') as [string, string];
+        note(await r.reconcile({ namespace, name }, quietLog));
+      }
+      seen.clear();
+      for (const k of now) seen.add(k);
+    };
+    await pass(this.#seenPartitions, this.client.all<GpuPartition>(RESOURCES.gpuPartition), this.partitionR);
+    await pass(this.#seenJobs, this.client.all<TrainingJob>(RESOURCES.trainingJob), this.jobR);
     return requeue;
   }
 

@@ -114,10 +114,24 @@ describe('GpuPartitionReconciler with the admission cycle', () => {
       gn.status!.inventory!.gpuCount = 2;
       gn.status!.gpus!.push({ index: 1, uuid: 'GPU-n1-1', mode: 'mig', health: 'Healthy', slices: [] });
     });
-    t.cycle.capacityChanged();
+    t.cycle.capacityChanged('gpunode');
     await t.settle();
     expect(t.partition('big', NS)?.status?.phase).toBe('Ready');
     expect(t.cycle.replansWithoutChange()).toBe(0);
+  });
+
+  test('keeps nothing for partitions that are gone, placed or waiting (a waiting one has no finalizer to remove)', async () => {
+    const t = start([makeGpuNode('n1', { gpus: 1 })]);
+    t.client.seed(RESOURCES.gpuPartition, makePartition('fits', NS, { profile: '7g.180gb' }));
+    t.client.seed(RESOURCES.gpuPartition, makePartition('waits', NS, { profile: '7g.180gb' }));
+    await t.settle();
+    expect(t.partitionTimes.size()).toBe(2);
+    expect(t.timesToReady).toHaveLength(1);
+    for (const name of ['fits', 'waits']) await t.client.delete(RESOURCES.gpuPartition, name, NS);
+    await t.settle();
+    expect(t.partition('fits', NS)).toBeUndefined();
+    expect(t.partition('waits', NS)).toBeUndefined();
+    expect(t.partitionTimes.size()).toBe(0);
   });
 
   test('a refused ledger write is planned again and places exactly once', async () => {
@@ -308,7 +322,7 @@ describe('GpuPartitionReconciler with the admission cycle', () => {
     expect(t.client.writesOf('GpuNode')).toBe(0);
     expect(t.cycle.cycles()).toBe(0);
     t.fenced = false;
-    t.cycle.capacityChanged();
+    t.cycle.capacityChanged('gpunode');
     await t.settle();
     expect(t.partition('nb', NS)?.status?.phase).toBe('Ready');
   });
