@@ -36,7 +36,8 @@ export interface EventRecorderOptions {
   maxInFlight?: number;
   /**
    * Events waiting for a write slot beyond which new ones are dropped (and counted), as client-go's broadcaster
-   * drops when its buffer is full: Events are best effort, a burst must not turn into API-server load; default 5,000.
+   * drops when its buffer is full: Events are best effort, a burst must not turn into API-server load or memory;
+   * default 1,000 (client-go's queue length).
    */
   maxBacklog?: number;
 }
@@ -79,12 +80,14 @@ export class EventRecorder {
   event(obj: EventSubject, type: EventType, reason: string, message: string): Promise<void> {
     const meta = obj.metadata ?? {};
     const key = [obj.kind, meta.namespace ?? '', meta.name, meta.uid ?? '', type, reason, message].join('\u0000');
-    if (this.backlog.length >= (this.opts.maxBacklog ?? 5000)) {
+    if (this.backlog.length >= (this.opts.maxBacklog ?? 1000)) {
       this.dropped++;
       return Promise.resolve();
     }
+    // A waiting Event keeps only what it names, not the whole object (spec, status) it was recorded from.
+    const subject = subjectOf(obj);
     const prior = this.pending.get(key) ?? Promise.resolve();
-    const next = prior.then(() => this.slot(() => this.write(key, obj, type, reason, message)));
+    const next = prior.then(() => this.slot(() => this.write(key, subject, type, reason, message)));
     this.pending.set(key, next);
     void next.finally(() => {
       if (this.pending.get(key) === next) this.pending.delete(key);
@@ -167,4 +170,19 @@ export class EventRecorder {
       this.recorded.delete(oldest);
     }
   }
+}
+
+/** The reference fields of `obj` that an Event's `involvedObject` names. */
+function subjectOf(obj: EventSubject): EventSubject {
+  const m = obj.metadata ?? {};
+  return {
+    ...(obj.apiVersion !== undefined ? { apiVersion: obj.apiVersion } : {}),
+    ...(obj.kind !== undefined ? { kind: obj.kind } : {}),
+    metadata: {
+      ...(m.name !== undefined ? { name: m.name } : {}),
+      ...(m.namespace !== undefined ? { namespace: m.namespace } : {}),
+      ...(m.uid !== undefined ? { uid: m.uid } : {}),
+      ...(m.resourceVersion !== undefined ? { resourceVersion: m.resourceVersion } : {}),
+    },
+  };
 }
