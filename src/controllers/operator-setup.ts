@@ -164,17 +164,17 @@ export function registerControllers(manager: Manager, apiClient: KubeClient, opt
 
   // What placement sees changed outside this replica's writes: parked demands may fit now.
   gpuNodes.onChange((gn, prev, deleted) => {
-    if (gpuNodeCapacityChanged(gn, prev, deleted, (n) => ledger.ownSpec(n))) admission.capacityChanged();
+    if (gpuNodeCapacityChanged(gn, prev, deleted, (n) => ledger.ownSpec(n))) admission.capacityChanged('gpunode');
     if (deleted) admission.ownersChanged();
   });
   nodes.onChange((n, prev, deleted) => {
-    if (nodePlacementChanged(n, prev, deleted)) admission.capacityChanged();
+    if (nodePlacementChanged(n, prev, deleted)) admission.capacityChanged('node');
     if (deleted) admission.ownersChanged();
   });
   for (const inf of [partitions, jobs]) inf.onChange((_o, _p, deleted) => deleted && admission.ownersChanged());
   // Quotas changed (a tenant, or the labels that put a namespace in one): parked demands may be admitted now.
-  tenants.onChange((t, prev, deleted) => (deleted || !prev || t.metadata.generation !== prev.metadata.generation) && admission.capacityChanged());
-  namespaces.onChange((n, prev, deleted) => (deleted || !prev || JSON.stringify(n.metadata.labels ?? {}) !== JSON.stringify(prev.metadata.labels ?? {})) && admission.capacityChanged());
+  tenants.onChange((t, prev, deleted) => (deleted || !prev || t.metadata.generation !== prev.metadata.generation) && admission.capacityChanged('tenant'));
+  namespaces.onChange((n, prev, deleted) => (deleted || !prev || JSON.stringify(n.metadata.labels ?? {}) !== JSON.stringify(prev.metadata.labels ?? {})) && admission.capacityChanged('namespace'));
 
   const timeToReady = (kind: ClaimantKind) => new TimeToReady((s) => metrics.observeTimeToReady(s, kind));
   const common = { client, ledger, admission, recorder: manager.recorder };

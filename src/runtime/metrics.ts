@@ -29,6 +29,7 @@ export const METRIC_NAMES = {
   admissionCycleBatch: 'haein_admission_cycle_batch_size',
   admissionQueue: 'haein_admission_queue',
   admissionReplansWithoutChange: 'haein_admission_replans_without_change_total',
+  admissionCapacityChanges: 'haein_admission_capacity_changes_total',
   ledgerWrites: 'haein_ledger_writes_total',
   eventsDropped: 'haein_events_dropped_total',
   partitionConsumers: 'haein_partition_consumers',
@@ -59,10 +60,11 @@ export const METRIC_HELP: Record<keyof typeof METRIC_NAMES, string> = {
   admissionCycleBatch: 'Demands decided in one admission cycle.',
   admissionQueue: 'Demands in the admission queue, by state (ready: to be decided; parked: waiting for capacity or a spec change).',
   admissionReplansWithoutChange: 'Demands planned again although neither capacity nor the demand changed since their last decision (0 by design).',
+  admissionCapacityChanges: 'Changes of what placement sees that wake parked demands, by source (gpunode, node, tenant, namespace: outside changes; release: a cycle gave capacity back; failed-write: a ledger write was refused and rolled back).',
   ledgerWrites: 'GpuNode ledger writes of the admission cycle and claim reconciliation, by result (ok, conflict, error).',
   eventsDropped: 'Events not recorded because the recorder\'s backlog was full (Events are best effort).',
-  partitionConsumers: 'Live pods consuming a GpuPartition (gated or admitted, not finished, not being deleted), per namespace and partition.',
-  partitionSlices: 'Slices a GpuPartition holds in the node ledger, per namespace and partition.',
+  partitionConsumers: 'Live pods consuming a GpuPartition (gated or admitted, not finished, not being deleted), per namespace and partition; only partitions that hold slices or have consumers have series.',
+  partitionSlices: 'Slices a GpuPartition holds in the node ledger, per namespace and partition; only partitions that hold slices or have consumers have series.',
   consumerWait: 'Time from a consumer pod\'s creation to its admission onto a realised, free slice of its GpuPartition, in seconds; elastic="true" for partitions with spec.autoscale (the slice may have to be carved first).',
   tenantGpuEquivalents: 'GPU-equivalents per GpuTenant (a MIG slice counts compute slices / 7, a whole GPU 1), by quantity: nominal (spec.nominal), used (held now), borrowed (held above nominal), lent (of its unused nominal, what cohort members use now).',
   tenantWaiting: 'Requests of a GpuTenant waiting to be placed.',
@@ -97,6 +99,7 @@ export class OperatorMetrics {
   readonly admissionCycleBatch: Histogram;
   readonly admissionQueue: Gauge<'state'>;
   readonly admissionReplansWithoutChange: Counter;
+  readonly admissionCapacityChanges: Counter<'source'>;
   readonly ledgerWrites: Counter<'result'>;
   readonly eventsDropped: Counter;
   readonly partitionConsumers: Gauge<'namespace' | 'partition'>;
@@ -160,6 +163,7 @@ export class OperatorMetrics {
     this.admissionCycleBatch = new Histogram({ name: n.admissionCycleBatch, help: h.admissionCycleBatch, buckets: [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000], registers });
     this.admissionQueue = new Gauge({ name: n.admissionQueue, help: h.admissionQueue, labelNames: ['state'], registers });
     this.admissionReplansWithoutChange = new Counter({ name: n.admissionReplansWithoutChange, help: h.admissionReplansWithoutChange, registers });
+    this.admissionCapacityChanges = new Counter({ name: n.admissionCapacityChanges, help: h.admissionCapacityChanges, labelNames: ['source'], registers });
     this.ledgerWrites = new Counter({ name: n.ledgerWrites, help: h.ledgerWrites, labelNames: ['result'], registers });
     this.eventsDropped = new Counter({ name: n.eventsDropped, help: h.eventsDropped, registers });
     this.partitionConsumers = new Gauge({ name: n.partitionConsumers, help: h.partitionConsumers, labelNames: ['namespace', 'partition'], registers });
@@ -209,6 +213,8 @@ export class OperatorMetrics {
 
   /** Sets the consumer pods and the slices held of one partition. */
   setPartitionScale(namespace: string, partition: string, consumers: number, slices: number): void {
+    // Thousands of partitions may wait with nothing: they get no series (a missing series reads as 0 in PromQL).
+    if (consumers === 0 && slices === 0) return this.forgetPartition(namespace, partition);
     this.partitionConsumers.set({ namespace, partition }, consumers);
     this.partitionSlices.set({ namespace, partition }, slices);
   }
@@ -257,6 +263,11 @@ export class OperatorMetrics {
   setReplansWithoutChange(total: number): void {
     if (total > this.#replansSeen) this.admissionReplansWithoutChange.inc(total - this.#replansSeen);
     this.#replansSeen = Math.max(this.#replansSeen, total);
+  }
+
+  /** Counts one change of what placement sees, by where it came from. */
+  capacityChanged(source: string): void {
+    this.admissionCapacityChanges.inc({ source });
   }
 
   /** Prometheus text exposition of every metric. */

@@ -68,7 +68,14 @@ export interface CycleMetricsPort {
   setQueue(ready: number, parked: number): void;
   setReplansWithoutChange(total: number): void;
   setPendingRequests(kind: ClaimantKind, reason: string, count: number): void;
+  capacityChanged(source: CapacityChangeSource): void;
 }
+
+/**
+ * Where a change of what placement sees came from: an outside change of a GpuNode, Node, GpuTenant or Namespace,
+ * a cycle's own release of capacity, or a ledger write that was refused and rolled back.
+ */
+export type CapacityChangeSource = 'gpunode' | 'node' | 'tenant' | 'namespace' | 'release' | 'failed-write';
 
 /** Whether an object still exists with that uid: true/false, or undefined when it is not this replica's to judge. */
 export type OwnerLookup = (kind: ClaimantKind, namespace: string, name: string, uid: string) => boolean | undefined;
@@ -188,7 +195,8 @@ export class AdmissionCycle {
   }
 
   /** Something placement reads changed outside this cycle (a node, its health, a slice freed): wake the parked. */
-  capacityChanged(): void {
+  capacityChanged(source: CapacityChangeSource): void {
+    this.#d.metrics?.capacityChanged(source);
     this.#seq++;
     this.#kick();
   }
@@ -312,6 +320,7 @@ export class AdmissionCycle {
       now: new Date(t0),
       outOfTime: () => this.#now() - t0 > this.#o.maxPlanMs,
     });
+    if (plan.seq > this.#seq) this.#d.metrics?.capacityChanged('release');
     this.#seq = Math.max(this.#seq, plan.seq);
     for (const r of plan.results) if (r.outcome.kind !== 'deferred') this.#queue.noteDecided(r.demand.key, r.seq);
     const planned = this.#now();
@@ -414,7 +423,10 @@ export class AdmissionCycle {
     await Promise.all(Array.from({ length: Math.min(this.#o.writeConcurrency, changed.length) }, worker));
     // Somebody else changed those nodes, or the assumptions placed on them are rolled back: what placement sees
     // there changed.
-    if (failed.size > 0) this.#seq++;
+    if (failed.size > 0) {
+      this.#d.metrics?.capacityChanged('failed-write');
+      this.#seq++;
+    }
     return failed;
   }
 

@@ -186,7 +186,7 @@ describe('restart safety', () => {
       sim.client.seed(RESOURCES.gpuPartition, makePartition('nb', 'a', { profile: '7g.180gb' }));
       await sim.settle();
       // The partition's demand comes again (a resync) while the cache still lags: the assumed ledger answers.
-      sim.cycle.capacityChanged();
+      sim.cycle.capacityChanged('gpunode');
       await sim.settle();
       expect(sim.entries('nb')).toHaveLength(1);
     } finally {

@@ -22,6 +22,9 @@ describe('OperatorMetrics', () => {
     m.ledgerWrite('conflict');
     m.setQueue(2, 5);
     m.setReplansWithoutChange(0);
+    m.capacityChanged('node');
+    m.capacityChanged('node');
+    m.capacityChanged('release');
     m.observePlacementSeconds(0.002, 'GpuPartition');
     m.observeReconfigurationSeconds(1.5, 'B200');
     m.observeReconfigurationSeconds(7, 'B200');
@@ -35,10 +38,26 @@ describe('OperatorMetrics', () => {
     expect(text).toContain('haein_ledger_writes_total{result="conflict"} 1');
     expect(text).toContain('haein_admission_queue{state="parked"} 5');
     expect(text).toContain('haein_admission_replans_without_change_total 0');
+    expect(text).toContain('haein_admission_capacity_changes_total{source="node"} 2');
+    expect(text).toContain('haein_admission_capacity_changes_total{source="release"} 1');
     expect(text).toContain('haein_placement_decision_seconds_count{kind="GpuPartition"} 1');
     expect(text).toContain('haein_reconfiguration_latency_seconds_count{model="B200"} 2');
     expect(text).toContain('haein_reconfiguration_latency_seconds_bucket{le="2",model="B200"} 1');
     expect(text).toContain('haein_reconfiguration_latency_seconds_sum{model="B200"} 8.5');
+  });
+
+  it('keeps per-partition series only for partitions that hold slices or have consumers', async () => {
+    const m = new OperatorMetrics();
+    m.setPartitionScale('ns', 'serving', 2, 3);
+    m.setPartitionScale('ns', 'waiting', 0, 0);
+    let text = await m.render();
+    expect(text).toContain('haein_partition_slices{namespace="ns",partition="serving"} 3');
+    expect(text).toContain('haein_partition_consumers{namespace="ns",partition="serving"} 2');
+    expect(text).not.toContain('partition="waiting"');
+    // Scaled to nothing: its series go.
+    m.setPartitionScale('ns', 'serving', 0, 0);
+    text = await m.render();
+    expect(text).not.toContain('partition="serving"');
   });
 
   it('adds Node process metrics under the haein_process_ prefix only when asked', async () => {

@@ -16,7 +16,7 @@ describe('AdmissionCycle', () => {
     const first = sim.entries('nb')[0]!.node;
     sim.client.store.delete(sim.client.key(RESOURCES.node, first));
     sim.cycle.ownersChanged();
-    sim.cycle.capacityChanged();
+    sim.cycle.capacityChanged('gpunode');
     await sim.settle();
     expect(sim.entries('nb').map((e) => e.node)).toEqual([first === 'n1' ? 'n2' : 'n1']);
     expect(sim.recorder.events.find((e) => e.reason === 'NodeLost')).toMatchObject({ kind: 'GpuPartition', name: 'nb', type: 'Warning' });

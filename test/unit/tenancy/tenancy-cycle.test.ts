@@ -165,7 +165,7 @@ describe('tenant quotas in the admission cycle', () => {
     // The namespace leaves `old` and joins `new` by its label.
     t.client.edit<GpuTenant>(RESOURCES.gpuTenant, 'old', undefined, (x) => (x.spec.namespaces = ['elsewhere']), true);
     t.client.edit<{ metadata: { labels?: Record<string, string> } }>(RESOURCES.namespace, 'team', undefined, (n) => (n.metadata.labels = { owner: 'new' }));
-    t.cycle.capacityChanged();
+    t.cycle.capacityChanged('gpunode');
     await t.settle();
     expect(t.entries().map((e) => [e.claim.name, e.claim.tenant]).sort()).toEqual([
       ['p1', 'old'],
