@@ -52,6 +52,9 @@ class ScaleRun {
   private namespaceCreated = false;
   private sampler: NodeJS.Timeout | undefined;
   private readonly heapPeak = new PeakTracker();
+  /** Peaks of the V8 heap's reserved size and of memory outside it (Buffers, ArrayBuffers, native), from /metrics. */
+  private readonly heapTotalPeak = new PeakTracker();
+  private readonly externalPeak = new PeakTracker();
   private readonly applied = new Map<string, number>();
   private readonly ready = new Map<string, number>();
   private readonly deleteSent = new Map<string, number>();
@@ -399,14 +402,15 @@ class ScaleRun {
       ticks++;
       void this.operatorMetrics().finally(() => (inFlight = false)).then(
         (m) => {
-          this.heapPeak.sample(sumOf(m, 'haein_process_nodejs_heap_size_used_bytes'));
+          this.sampleHeap(m);
           if (ticks % 5 !== 0) return;
           const cpuNow = cpuSecondsOf(this.operator!.pid) ?? lastCpu;
           const now = Date.now();
           const mem = memoryOf(this.operator!.pid);
           const depth = [...sumBy(m, 'haein_workqueue_depth', 'controller')].map(([c, v]) => `${c}=${v}`).join(' ');
+          const wakes = [...sumBy(m, 'haein_admission_capacity_changes_total', 'source')].map(([c, v]) => `${c}=${v}`).join(' ');
           progress(
-            `ready ${this.ready.size}/${this.applied.size} gone ${this.gone.size} claims ${this.claimsLeft()} | operator cpu ${(((cpuNow - lastCpu) * 1000) / Math.max(1, now - lastAt) * 100).toFixed(0)}% rss ${((mem?.rss ?? 0) / MiB).toFixed(0)} MiB | queues ${depth}`,
+            `ready ${this.ready.size}/${this.applied.size} gone ${this.gone.size} claims ${this.claimsLeft()} | operator cpu ${(((cpuNow - lastCpu) * 1000) / Math.max(1, now - lastAt) * 100).toFixed(0)}% rss ${((mem?.rss ?? 0) / MiB).toFixed(0)} MiB (heap ${(sumOf(m, 'haein_process_nodejs_heap_size_used_bytes') / MiB).toFixed(0)}/${(sumOf(m, 'haein_process_nodejs_heap_size_total_bytes') / MiB).toFixed(0)}, external ${(sumOf(m, 'haein_process_nodejs_external_memory_bytes') / MiB).toFixed(0)}) | queues ${depth} | capacity changes ${wakes || 0}`,
           );
           lastCpu = cpuNow;
           lastAt = now;
@@ -414,6 +418,12 @@ class ScaleRun {
         () => undefined,
       );
     }, 2000);
+  }
+
+  private sampleHeap(m: Sample[]): void {
+    this.heapPeak.sample(sumOf(m, 'haein_process_nodejs_heap_size_used_bytes'));
+    this.heapTotalPeak.sample(sumOf(m, 'haein_process_nodejs_heap_size_total_bytes'));
+    this.externalPeak.sample(sumOf(m, 'haein_process_nodejs_external_memory_bytes'));
   }
 
   private stopSampler(): void {
@@ -491,8 +501,7 @@ class ScaleRun {
     for (const k of Object.keys(cpu0)) if (k !== 'operator' && k !== 'agent') cpUsed[k] = (cpu2[k] ?? NaN) - (cpu0[k] ?? NaN);
     const opMem = memoryOf(this.operator!.pid);
     const agentMem = memoryOf(this.agent!.pid);
-    const heapNow = sumOf(op2, 'haein_process_nodejs_heap_size_used_bytes');
-    this.heapPeak.sample(heapNow);
+    this.sampleHeap(op2);
     const w = this.burstWindow;
     const readyLat = summarize(durationsS(this.applied, this.ready));
     const waitingStatus = summarize(durationsS(new Map([...this.applied].filter(([k]) => !this.ready.has(k))), this.reasonAt));
@@ -549,7 +558,7 @@ class ScaleRun {
       reconciles,
       reconcilePhases: { ready: perController(delta(op0, op1)), release: perController(delta(op1, op2)) },
       apiWrites: { ready: readyRows, release: releaseRows, byWriterReady: writesByWriter(readyRows), byWriterRelease: writesByWriter(releaseRows) },
-      operator: { peakRssMiB: (opMem?.peakRss ?? NaN) / MiB, peakHeapUsedMiB: this.heapPeak.peak / MiB, cpuSeconds: (cpu2.operator ?? NaN) - (cpu0.operator ?? NaN) },
+      operator: { peakRssMiB: (opMem?.peakRss ?? NaN) / MiB, peakHeapUsedMiB: this.heapPeak.peak / MiB, peakHeapTotalMiB: this.heapTotalPeak.peak / MiB, peakExternalMiB: this.externalPeak.peak / MiB, cpuSeconds: (cpu2.operator ?? NaN) - (cpu0.operator ?? NaN) },
       agent: { peakRssMiB: (agentMem?.peakRss ?? NaN) / MiB, cpuSeconds: (cpu2.agent ?? NaN) - (cpu0.agent ?? NaN) },
       controlPlaneCpuSeconds: cpUsed,
     };

@@ -58,7 +58,8 @@ export interface ScaleResult {
   /** Reconcile passes per controller in each phase: until all Ready, and during release. */
   reconcilePhases: { ready: Record<string, number>; release: Record<string, number> };
   apiWrites: { ready: WriteRow[]; release: WriteRow[]; byWriterReady: Record<string, number>; byWriterRelease: Record<string, number> };
-  operator: { peakRssMiB: number; peakHeapUsedMiB: number; cpuSeconds: number };
+  /** Peak RSS; peak V8 heap used and reserved; peak memory outside the heap (Buffers, native); CPU. */
+  operator: { peakRssMiB: number; peakHeapUsedMiB: number; peakHeapTotalMiB: number; peakExternalMiB: number; cpuSeconds: number };
   agent: { peakRssMiB: number; cpuSeconds: number };
   controlPlaneCpuSeconds: Record<string, number>;
   /** With --profile-operator: the operator's busy CPU time and hottest functions. */
@@ -136,7 +137,7 @@ export function renderReport(r: ScaleResult): string {
     for (const w of r.hold.rows.slice(0, 6)) lines.push(`    ${pad(`${w.verb} ${w.resource}`, 50)}${lpad(String(w.count), 8)}   ${w.writer}`);
   }
   lines.push('');
-  lines.push(`operator: peak RSS ${f(r.operator.peakRssMiB, 0)} MiB, peak heap used ${f(r.operator.peakHeapUsedMiB, 0)} MiB, CPU ${f(r.operator.cpuSeconds, 1)} s`);
+  lines.push(`operator: peak RSS ${f(r.operator.peakRssMiB, 0)} MiB, peak heap used ${f(r.operator.peakHeapUsedMiB, 0)} MiB (reserved ${f(r.operator.peakHeapTotalMiB, 0)}), peak external ${f(r.operator.peakExternalMiB, 0)} MiB, CPU ${f(r.operator.cpuSeconds, 1)} s`);
   lines.push(`node agent (${s.nodes} nodes in one process): peak RSS ${f(r.agent.peakRssMiB, 0)} MiB, CPU ${f(r.agent.cpuSeconds, 1)} s`);
   const cp = Object.entries(r.controlPlaneCpuSeconds);
   if (cp.length) lines.push(`control plane CPU during the run: ${cp.map(([k, v]) => `${k} ${f(v, 1)} s`).join(', ')}`);
