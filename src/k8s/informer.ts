@@ -61,8 +61,11 @@ export function objectKey(obj: InformerObject): string {
   return ns ? `${ns}/${name}` : name;
 }
 
-/** `obj` without `metadata.managedFields` (removed in place: the object is this informer's own copy). */
-function withoutManagedFields<T extends InformerObject>(obj: T): T {
+/**
+ * `obj` without `metadata.managedFields`, removed in place (for an object the caller owns: an informer's own copy,
+ * a write's response). Nothing here reads them, and they can be larger than the rest of the object.
+ */
+export function withoutManagedFields<T extends InformerObject>(obj: T): T {
   const meta = obj?.metadata as { managedFields?: unknown } | undefined;
   if (meta && 'managedFields' in meta) delete meta.managedFields;
   return obj;

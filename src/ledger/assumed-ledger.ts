@@ -10,6 +10,7 @@
  */
 import type { GpuNode, GpuNodeSpec } from '../api/types.js';
 import { deepEqual } from '../k8s/deep-equal.js';
+import { withoutManagedFields } from '../k8s/informer.js';
 import type { CachePort } from '../runtime/ports.js';
 import { ledgerEntries, type ClaimantId, type LedgerEntry } from './claims.js';
 
@@ -49,14 +50,14 @@ export class AssumedLedger {
     return this.#cache.list().map((n) => this.get(n.metadata.name as string) as GpuNode);
   }
 
-  /** Records a version this process wrote (or read fresh); it is used until the cache catches up. */
+  /** Records a version this process wrote (or read fresh), an object it owns; it is used until the cache catches up. */
   assume(node: GpuNode): void {
     const name = node.metadata.name;
     if (!name) return;
     const cached = this.#cache.get(name);
     // An older version than the cache's would only hide newer status.
     if (cached && cached.metadata.uid === node.metadata.uid && (cached.metadata.generation ?? 0) >= (node.metadata.generation ?? 0)) return;
-    this.#assumed.set(name, node);
+    this.#assumed.set(name, withoutManagedFields(node));
   }
 
   /** Records the spec about to be written to node `name` (before the write is sent: its watch event may come first). */

@@ -443,14 +443,11 @@ export class AdmissionCycle {
 
   /** Queue, verdicts, Events, evictions and notifications for each decided demand. */
   #settle(plan: CyclePlan, failed: Set<string>): void {
+    // Events run in the background, after this cycle: no closure made here may hold the plan (its draft copies
+    // every touched GpuNode), or each cycle's plan stays alive for as long as its Events wait for the API server.
     const events: Array<() => Promise<void> | void> = [];
     // "N higher-priority requests wait ahead", for requests over quota: counted once per cycle, per tenant.
     let waitingByTenant: Map<string, number[]> | undefined;
-    const aheadOf = (d: Demand, tenant: string | undefined): string => {
-      waitingByTenant ??= this.#waitingPriorities(plan);
-      const n = (waitingByTenant.get(tenant ?? '') ?? []).filter((p) => p > d.priority).length;
-      return `${n} higher-priority request${n === 1 ? '' : 's'} wait${n === 1 ? 's' : ''} ahead`;
-    };
     for (const r of plan.results) {
       const key = r.demand.key;
       const o = r.outcome;
@@ -486,7 +483,11 @@ export class AdmissionCycle {
           events.push(() => this.#d.recorder.event(obj, 'Normal', EVENT_REASONS.placed, `Placed ${what} on ${where}`));
           for (const v of o.victims) {
             this.#d.notify(v.claim);
-            events.push(() => this.#preempted(obj, r.demand, v, plan, o.tenant));
+            // Read now, while the plan is at hand: the pods using the slice as the node was before this cycle.
+            const pods = v.busy ? this.#d.podsHolding(v, plan.draft.original(v.node)) : [];
+            const demand = r.demand;
+            const tenant = o.tenant;
+            events.push(() => this.#preempted(obj, demand, v, pods, tenant));
           }
           const defrag = o.defrag;
           if (defrag) {
@@ -500,7 +501,8 @@ export class AdmissionCycle {
           this.#queue.park(r.demand, r.seq, o.permanent);
           const prev = this.#verdicts.get(key);
           const now = this.#now();
-          const quota = o.quota && o.quota.reason === QUOTA_REASONS.exceeded ? { ...o.quota, message: `${o.quota.message}; ${aheadOf(r.demand, o.quota.tenant)}` } : o.quota;
+          if (o.quota?.reason === QUOTA_REASONS.exceeded) waitingByTenant ??= this.#waitingPriorities(plan);
+          const quota = o.quota && waitingByTenant && o.quota.reason === QUOTA_REASONS.exceeded ? { ...o.quota, message: `${o.quota.message}; ${aheadOf(waitingByTenant, r.demand, o.quota.tenant)}` } : o.quota;
           const message = quota && !quota.reserved ? quota.message : o.message;
           const changed =
             !prev ||
@@ -562,7 +564,7 @@ export class AdmissionCycle {
    * Events on both sides of a preemption — a reclaim when the victim is another tenant's borrowed claim — and
    * pods using the taken slice are evicted (with their grace period).
    */
-  async #preempted(requester: KubeObject, d: Demand, v: PlannedVictim, plan: CyclePlan, tenant: string | undefined): Promise<void> {
+  async #preempted(requester: KubeObject, d: Demand, v: PlannedVictim, pods: PodRef[], tenant: string | undefined): Promise<void> {
     const place = `${v.node}/gpu${v.gpuIndex}${v.start !== undefined ? `@${v.start}` : ''}`;
     const by = `${d.who.kind} ${d.who.namespace}/${d.who.name} (priority ${d.priority})`;
     const victim = `${v.claim.kind} ${v.claim.namespace}/${v.claim.name} slot ${v.claim.slot} (priority ${v.claim.priority})`;
@@ -580,7 +582,7 @@ export class AdmissionCycle {
       await this.#d.recorder.event(claimantObject(v.claim), 'Warning', EVENT_REASONS.preempted, `Slot ${v.claim.slot} on ${place} was taken by ${by}`);
     }
     if (!v.busy) return;
-    for (const pod of this.#d.podsHolding(v, plan.draft.original(v.node))) {
+    for (const pod of pods) {
       try {
         const evicted = await this.#d.client.evict(pod.name, pod.namespace);
         if (evicted) {
@@ -632,6 +634,12 @@ export class AdmissionCycle {
     // Suspects not old enough yet: look again once they are.
     if (suspects.size > orphans.size) setTimeout(() => this.ownersChanged(), this.#o.gcGraceMs).unref?.();
   }
+}
+
+/** "N higher-priority requests wait ahead" of `d` in its tenant, from the waiting priorities per tenant. */
+function aheadOf(waitingByTenant: Map<string, number[]>, d: Demand, tenant: string | undefined): string {
+  const n = (waitingByTenant.get(tenant ?? '') ?? []).filter((p) => p > d.priority).length;
+  return `${n} higher-priority request${n === 1 ? '' : 's'} wait${n === 1 ? 's' : ''} ahead`;
 }
 
 /**

@@ -52,6 +52,17 @@ describe('AssumedLedger versions', () => {
     expect(ledger.get('n1')).toBe(older);
   });
 
+  test('an assumed write response keeps no managedFields (the informer drops them too)', () => {
+    const cache = new HandCache();
+    cache.put(version('n1', 'u1', 3));
+    const ledger = new AssumedLedger(cache);
+    const written = version('n1', 'u1', 4, claim('GpuPartition', 'ns', 'a'));
+    (written.metadata as { managedFields?: unknown[] }).managedFields = [{ manager: 'haein-operator', fieldsV1: { 'f:spec': {} } }];
+    ledger.assume(written);
+    expect(ledger.get('n1')?.metadata).not.toHaveProperty('managedFields');
+    expect(ledger.get('n1')?.spec).toEqual(written.spec);
+  });
+
   test('a cache showing the node re-created (another uid) or gone wins over the assumption', () => {
     const cache = new HandCache();
     cache.put(version('n1', 'u1', 3));
