@@ -1,7 +1,8 @@
 /**
  * A per-key de-duplicating work queue in the style of client-go's: a key is queued at most once, a key that
  * is being processed is never handed to a second worker, and a key re-added while it is processed is
- * handed out again after `done`. Supports delayed and rate-limited (per-key backoff) adds.
+ * handed out again after `done`. Supports delayed and rate-limited (per-key backoff) adds, and a first lane
+ * whose keys are handed out before the others (in the spirit of controller-runtime's priority queue).
  */
 import { KeyedBackoff } from './backoff.js';
 
@@ -16,6 +17,8 @@ export interface WorkQueueOptions {
 /** De-duplicating work queue of string keys. */
 export class WorkQueue {
   private readonly queue: string[] = [];
+  /** Keys added with `first`, handed out before `queue`. */
+  private readonly firstLane: string[] = [];
   /** Keys that need processing (queued, or re-added while processing). */
   private readonly dirty = new Set<string>();
   private readonly processing = new Set<string>();
@@ -28,8 +31,11 @@ export class WorkQueue {
     this.rateLimiter = opts.rateLimiter ?? new KeyedBackoff();
   }
 
-  /** Queues a key unless it is already queued; a key in processing is queued again once it is done. */
-  add(key: string): void {
+  /**
+   * Queues a key unless it is already queued; a key in processing is queued again once it is done. With `first`,
+   * the key goes to the first lane (FIFO among themselves, before every other key), unless it is already queued.
+   */
+  add(key: string, first = false): void {
     if (this.shuttingDown || this.dirty.has(key)) return;
     this.dirty.add(key);
     if (this.processing.has(key)) return;
@@ -40,8 +46,8 @@ export class WorkQueue {
       waiter(key);
       return;
     }
-    this.queue.push(key);
-    this.opts.onDepth?.(this.queue.length);
+    (first ? this.firstLane : this.queue).push(key);
+    this.opts.onDepth?.(this.len());
   }
 
   /** Adds the key after `ms`; if it is already scheduled sooner, the earlier time wins. */
@@ -83,11 +89,11 @@ export class WorkQueue {
    */
   get(): Promise<string | undefined> {
     if (this.shuttingDown) return Promise.resolve(undefined);
-    const key = this.queue.shift();
+    const key = this.firstLane.length > 0 ? this.firstLane.shift() : this.queue.shift();
     if (key !== undefined) {
       this.dirty.delete(key);
       this.processing.add(key);
-      this.opts.onDepth?.(this.queue.length);
+      this.opts.onDepth?.(this.len());
       return Promise.resolve(key);
     }
     return new Promise((resolve) => this.waiters.push(resolve));
@@ -104,7 +110,7 @@ export class WorkQueue {
 
   /** Number of keys waiting to be handed out (not counting keys in processing or delayed). */
   len(): number {
-    return this.queue.length;
+    return this.firstLane.length + this.queue.length;
   }
 
   /** Number of keys currently handed out and not yet done. */
@@ -127,6 +133,7 @@ export class WorkQueue {
     for (const { timer } of this.timers.values()) clearTimeout(timer);
     this.timers.clear();
     this.queue.length = 0;
+    this.firstLane.length = 0;
     this.dirty.clear();
     this.opts.onDepth?.(0);
     for (const waiter of this.waiters.splice(0)) waiter(undefined);

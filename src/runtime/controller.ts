@@ -63,17 +63,21 @@ export class Controller {
   watch<T extends InformerObject>(informer: Informer<T>, map?: RequestMapper<T>): this {
     const mapper = (map ?? ((obj: T) => [requestFor(obj)])) as RequestMapper<InformerObject>;
     this.sources.push({ informer: informer as unknown as Informer<InformerObject>, map: mapper });
+    // A request caused by an object's creation goes first: a new object's first pass is usually cheap (a new
+    // GpuPartition only hands its demand to the admission cycle), and in a burst it would otherwise wait behind
+    // the status writes of every older object before the cycle could even decide it.
     const handler: ChangeHandler<T> = (obj, previous, deleted) => {
-      for (const req of mapper(obj, previous, deleted)) this.enqueue(req);
+      const created = previous === undefined && !deleted;
+      for (const req of mapper(obj, previous, deleted)) this.enqueue(req, created);
     };
     informer.onChange(handler);
     return this;
   }
 
-  /** Queues a request (de-duplicated against queued and in-flight ones). */
-  enqueue(req: ReconcileRequest): void {
+  /** Queues a request (de-duplicated against queued and in-flight ones); `first` puts it before the others. */
+  enqueue(req: ReconcileRequest, first = false): void {
     if (!req.name) return;
-    this.queue.add(requestKey(req));
+    this.queue.add(requestKey(req), first);
   }
 
   /** Queues a request after a delay. */

@@ -16,6 +16,30 @@ describe('WorkQueue', () => {
     expect(q.len()).toBe(0);
   });
 
+  it('hands out first-lane keys before the others, FIFO within each lane, de-duplicated across lanes', async () => {
+    const depths: number[] = [];
+    const q = new WorkQueue({ onDepth: (d) => depths.push(d) });
+    q.add('old-1');
+    q.add('old-2');
+    q.add('new-1', true);
+    q.add('old-1', true); // already queued: stays where it is
+    q.add('new-2', true);
+    expect(q.len()).toBe(4);
+    const order: Array<string | undefined> = [];
+    for (let i = 0; i < 4; i++) order.push(await q.get());
+    expect(order).toEqual(['new-1', 'new-2', 'old-1', 'old-2']);
+    expect(depths).toEqual([1, 2, 3, 4, 3, 2, 1, 0]);
+    // Re-added while processing: handed out again after done, in the ordinary lane.
+    q.add('new-1', true);
+    q.add('x');
+    q.done('new-1');
+    expect(await q.get()).toBe('x');
+    expect(await q.get()).toBe('new-1');
+    q.add('a', true);
+    q.shutDown();
+    expect(q.len()).toBe(0);
+  });
+
   it('never hands a key in processing to a second worker, and reprocesses it after done if re-added', async () => {
     const q = new WorkQueue();
     q.add('a');

@@ -161,6 +161,28 @@ describe('Controller', () => {
     informer.stop();
   });
 
+  it('serves a created object before queued changes of older objects', async () => {
+    const { fake, informer, reconciler, controller } = await setup(1);
+    fake.put('old-1', 1, 'ns');
+    fake.put('old-2', 1, 'ns');
+    controller.start();
+    await waitFor(() => reconciler.calls.length === 2);
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    reconciler.behaviour = (req, n) => (req.name === 'old-1' && n === 2 ? gate : Promise.resolve());
+    fake.put('old-1', 2, 'ns');
+    await waitFor(() => reconciler.calls.length === 3);
+    // While the only worker is busy: old-2 changes (ordinary lane), then a new object appears (first lane).
+    fake.put('old-2', 2, 'ns');
+    fake.put('new', 1, 'ns');
+    await sleep(20);
+    release();
+    await waitFor(() => reconciler.calls.length === 5);
+    expect(reconciler.calls.slice(2)).toEqual(['ns/old-1', 'ns/new', 'ns/old-2']);
+    await controller.stop();
+    informer.stop();
+  });
+
   it('maps changes through a custom mapper', async () => {
     const fake = new FakeListWatch();
     const informer = new Informer<Obj>(fake, RESOURCES.pod);
