@@ -312,6 +312,7 @@ class ScaleRun {
       { LOG_LEVEL: o.logLevel, POD_NAMESPACE: o.namespace, POD_NAME: `haein-scale-operator-${process.pid}` },
       [
         ...(o.operatorHeapMiB > 0 ? [`--max-old-space-size=${o.operatorHeapMiB}`] : []),
+        ...(o.operatorSemiSpaceMiB > 0 ? [`--max-semi-space-size=${o.operatorSemiSpaceMiB}`] : []),
         ...(o.profileOperator ? ['--cpu-prof', '--cpu-prof-dir', path.join(this.work, 'profile')] : []),
       ],
     );
@@ -542,6 +543,7 @@ class ScaleRun {
         workers: o.workers,
         leaderElect: o.leaderElect,
         operatorHeapMiB: o.operatorHeapMiB,
+        operatorSemiSpaceMiB: o.operatorSemiSpaceMiB,
       },
       seconds,
       notReady,

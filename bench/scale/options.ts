@@ -43,6 +43,8 @@ export interface ScaleOptions {
   keepLogs: boolean;
   /** The operator's V8 old-generation limit in MiB (`--max-old-space-size`), as the chart sets it; 0: Node's default. */
   operatorHeapMiB: number;
+  /** The operator's --max-semi-space-size in MiB (0: Node's own default). */
+  operatorSemiSpaceMiB: number;
   /** Run the operator under `node --cpu-prof` and print where its CPU went. */
   profileOperator: boolean;
   /** Single partitions created one at a time on the quiet cluster before the burst (create → Ready each). */
@@ -79,6 +81,8 @@ export const USAGE = `operator-scale [flags]
   --profile-operator           run the operator under node --cpu-prof and print its hottest functions
   --operator-heap-mib N        the operator's --max-old-space-size, as the chart's operator.heapLimitMiB sets it
                                (default 320, the chart's default; 0: Node's own default)
+  --operator-semi-space-mib N  the operator's --max-semi-space-size, as the chart's operator.semiSpaceMiB sets it
+                               (default 16, the chart's default; 0: Node's own default)
   --haein-dist DIR             measure the operator and agent of another build (its dist/, e.g. a worktree of an
                                older commit) with this benchmark; default this checkout's dist/
   --quiet-samples N            single partitions applied one at a time on the quiet cluster first (default 10)
@@ -127,6 +131,7 @@ export function parseScaleArgs(argv: string[]): ScaleOptions {
       'haein-dist': { type: 'string' },
       'profile-operator': { type: 'boolean' },
       'operator-heap-mib': { type: 'string' },
+      'operator-semi-space-mib': { type: 'string' },
       'quiet-samples': { type: 'string' },
       'raw-creates': { type: 'string' },
       'settle-quiet-s': { type: 'string' },
@@ -165,6 +170,7 @@ export function parseScaleArgs(argv: string[]): ScaleOptions {
     keepLogs: v['keep-logs'] ?? false,
     profileOperator: v['profile-operator'] ?? false,
     operatorHeapMiB: int('operator-heap-mib', v['operator-heap-mib'], 320, 0),
+    operatorSemiSpaceMiB: int('operator-semi-space-mib', v['operator-semi-space-mib'], 16, 0),
     quietSamples: int('quiet-samples', v['quiet-samples'], 10, 0),
     rawCreates: int('raw-creates', v['raw-creates'], 1000, 0),
     settleQuietS: int('settle-quiet-s', v['settle-quiet-s'], 5, 1),

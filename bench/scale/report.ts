@@ -44,7 +44,7 @@ export interface ScaleSummary {
 /** Everything a run measured (also the final JSON line). */
 export interface ScaleResult {
   summary: ScaleSummary;
-  shape: { nodes: number; gpusPerNode: number; gpus: number; cliques: number; partitions: number; jobs: number; jobGpus: number; seed: number; workers: number; leaderElect: boolean; operatorHeapMiB: number };
+  shape: { nodes: number; gpusPerNode: number; gpus: number; cliques: number; partitions: number; jobs: number; jobGpus: number; seed: number; workers: number; leaderElect: boolean; operatorHeapMiB: number; operatorSemiSpaceMiB: number };
   seconds: { nodesAndAgent: number; operatorStart: number; apply: number; allReady: number | null; release: number | null };
   notReady: { partitions: number; jobs: number; reasons: Record<string, number> };
   /** Objects not gone and ledger claims left when the release wait ended. */

@@ -198,14 +198,16 @@ describe('operator Deployment', () => {
     expect(pod.hostNetwork).toBeUndefined();
     expect(c.env.map((e) => e.name)).not.toContain('KUBERNETES_SERVICE_HOST');
     // The heap limit sits under the memory limit, so V8 collects before the kubelet OOM-kills.
-    expect(c.env).toContainEqual({ name: 'NODE_OPTIONS', value: '--max-old-space-size=320' });
+    expect(c.env).toContainEqual({ name: 'NODE_OPTIONS', value: '--max-old-space-size=320 --max-semi-space-size=16' });
     expect(parseInt(String(c.resources.limits?.memory), 10)).toBeGreaterThan(320);
   });
 
-  it('operator.heapLimitMiB sets the heap limit, and empty leaves Node its default', async () => {
+  it('operator.heapLimitMiB and operator.semiSpaceMiB set the heap sizes, and empty leaves Node its defaults', async () => {
     const env = async (...set: string[]) => find<Workload>(await render(...set), 'Deployment').spec.template.spec.containers[0].env;
-    expect(await env('operator.heapLimitMiB=200')).toContainEqual({ name: 'NODE_OPTIONS', value: '--max-old-space-size=200' });
-    expect((await env('operator.heapLimitMiB=null')).map((e) => e.name)).not.toContain('NODE_OPTIONS');
+    expect(await env('operator.heapLimitMiB=200')).toContainEqual({ name: 'NODE_OPTIONS', value: '--max-old-space-size=200 --max-semi-space-size=16' });
+    expect(await env('operator.semiSpaceMiB=null')).toContainEqual({ name: 'NODE_OPTIONS', value: '--max-old-space-size=320' });
+    expect(await env('operator.heapLimitMiB=null', 'operator.semiSpaceMiB=8')).toContainEqual({ name: 'NODE_OPTIONS', value: '--max-semi-space-size=8' });
+    expect((await env('operator.heapLimitMiB=null', 'operator.semiSpaceMiB=null')).map((e) => e.name)).not.toContain('NODE_OPTIONS');
   });
 
   it('takes image, pull policy and the API server override from values', async () => {
