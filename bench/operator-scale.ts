@@ -505,7 +505,9 @@ class ScaleRun {
     this.sampleHeap(op2);
     const w = this.burstWindow;
     const readyLat = summarize(durationsS(this.applied, this.ready));
-    const waitingStatus = summarize(durationsS(new Map([...this.applied].filter(([k]) => !this.ready.has(k))), this.reasonAt));
+    // Every object that showed a waiting reason before it was ever Ready (reasonAt is only set then), including
+    // those placed later into room the release freed.
+    const waitingStatus = summarize(durationsS(this.applied, this.reasonAt));
     const gpuNodeWrites = [...writeRows(delta(api0, api2))].filter((r) => r.resource === `gpunodes.gpu.haein.dev` && r.writer === 'operator');
     const ledgerWrites = gpuNodeWrites.reduce((a, r) => a + r.count, 0);
     const ledgerRefused = gpuNodeWrites.reduce((a, r) => a + r.conflicts, 0);

@@ -33,7 +33,7 @@ export interface ScaleSummary {
   replansWithoutChange: number;
   /** p50 of single partitions created one at a time on the quiet cluster, create → Ready. */
   quietReadyP50Seconds: number | null;
-  /** Objects that never became Ready (over-subscribed runs) and the time from their create to a status with a reason. */
+  /** Objects that showed a waiting reason before any Ready (over-subscribed runs), and the time from their create to that status. */
   waitingObjects: number;
   waitingStatusP95Seconds: number | null;
   waitingStatusMaxSeconds: number | null;
