@@ -150,21 +150,36 @@ test('the demo tenants: the panel shows their figures, slices are coloured and f
   expect(await page.textContent(`tr[data-tenant="${research}"]`)).toContain(research);
 
   // Every slice held in this namespace names research; the marked ones are exactly the ledger's borrowed claims.
-  const ledger = (await client.list<GpuNode>(RESOURCES.gpuNode)).items.filter((g) => nodeNames.includes(g.metadata.name ?? ''));
-  const borrowed = ledger
-    .flatMap((g) => (g.spec?.gpus ?? []).flatMap((t) => (t.mode === 'whole' ? [{ start: 0, claim: t.claim }] : t.slices).filter((s) => s.claim?.borrowed).map((s) => `${g.metadata.name}/${t.index}/${s.start}`)))
-    .sort();
-  expect(borrowed.length).toBeGreaterThan(0);
+  // The ledger may move an idle slice (defragmentation) between two reads, so page and ledger are read together
+  // until they agree; the page follows the ledger within a moment.
   const suiteSlices = nodeNames.map((n) => `[data-node="${n}"] [data-holder]`).join(', ');
-  const onPage = (await page.locator(suiteSlices).evaluateAll((els) =>
-    els.map((e) => ({
-      at: `${e.closest('[data-node]')?.getAttribute('data-node')}/${e.closest('[data-gpu]')?.getAttribute('data-gpu')}/${e.getAttribute('data-start')}`,
-      tenant: e.getAttribute('data-tenant'),
-      borrowed: e.getAttribute('data-borrowed') === 'true' && e.classList.contains('borrowed'),
-    })),
-  )) as Array<{ at: string; tenant: string | null; borrowed: boolean }>;
-  expect(new Set(onPage.map((s) => s.tenant))).toEqual(new Set([research]));
-  expect(onPage.filter((s) => s.borrowed).map((s) => s.at).sort()).toEqual(borrowed);
+  const borrowedInLedger = async () => {
+    const ledger = (await client.list<GpuNode>(RESOURCES.gpuNode)).items.filter((g) => nodeNames.includes(g.metadata.name ?? ''));
+    return ledger
+      .flatMap((g) => (g.spec?.gpus ?? []).flatMap((t) => (t.mode === 'whole' ? [{ start: 0, claim: t.claim }] : t.slices).filter((s) => s.claim?.borrowed).map((s) => `${g.metadata.name}/${t.index}/${s.start}`)))
+      .sort();
+  };
+  const slicesOnPage = async () =>
+    (await page.locator(suiteSlices).evaluateAll((els) =>
+      els.map((e) => ({
+        at: `${e.closest('[data-node]')?.getAttribute('data-node')}/${e.closest('[data-gpu]')?.getAttribute('data-gpu')}/${e.getAttribute('data-start')}`,
+        tenant: e.getAttribute('data-tenant'),
+        borrowed: e.getAttribute('data-borrowed') === 'true' && e.classList.contains('borrowed'),
+      })),
+    )) as Array<{ at: string; tenant: string | null; borrowed: boolean }>;
+  let last: { borrowed: string[]; marked: string[] } = { borrowed: [], marked: [] };
+  const agreed = await eventually(
+    async () => {
+      const borrowed = await borrowedInLedger();
+      const onPage = await slicesOnPage();
+      last = { borrowed, marked: onPage.filter((x) => x.borrowed).map((x) => x.at).sort() };
+      return JSON.stringify(last.borrowed) === JSON.stringify(last.marked) ? { borrowed, onPage } : undefined;
+    },
+    { timeoutMs: 10_000, what: "the page marking the ledger's borrowed slices" },
+  ).catch(() => undefined);
+  expect(last.marked).toEqual(last.borrowed);
+  expect(agreed?.borrowed.length).toBeGreaterThan(0);
+  expect(new Set(agreed?.onPage.map((x) => x.tenant))).toEqual(new Set([research]));
 
   // Colour by tenant: the key names research; the tenant filter keeps this suite's three nodes.
   await page.selectOption('select[name="colour"]', 'tenant');
