@@ -238,9 +238,7 @@ class Planner {
     if (!cost) {
       const want = d.want as HoldWant;
       const kept = this.#entriesOf(d).filter((e) => e.claim.uid === d.uid && want.keeps(e));
-      const held = new Set(kept.map((e) => e.claim.slot));
-      const all = [...Array(want.slots).keys()];
-      const missing = want.gang && !want.complete(kept) ? all : all.filter((s) => !held.has(s));
+      const missing = missingSlots(want.gang && !want.complete(kept) ? [] : kept, want.slots);
       cost = missing.length === 0 ? { gpuEq: 0, byProfile: new Map() } : requestCost(want.request(missing), this.#products());
       this.#costs.set(d.key, cost);
     }
@@ -279,23 +277,23 @@ class Planner {
       gaveBack += this.#giveBack((c) => claimNames(c, d.who), d);
       kept = [];
     }
-    const held = new Set(kept.map((e) => e.claim.slot));
-    const missing = [...Array(want.slots).keys()].filter((s) => !held.has(s));
+    const missing = missingSlots(kept, want.slots);
     const result = (outcome: DemandOutcome): DemandResult => ({ demand: d, outcome, gaveBack, nodes: this.draft.editedSince(mark), seq: this.#seq });
     if (missing.length === 0) return result({ kind: 'satisfied' });
 
     const request = want.request(missing);
     const quota = this.#quota();
-    let admitted: { tenant: string | undefined; borrowed: boolean } | undefined;
+    let admitted: { tenant: string | undefined; borrowed: boolean; cost: QuotaCost } | undefined;
     if (quota) {
-      const verdict = quota.admit(d.who.namespace, requestCost(request, this.#products()));
+      const cost = requestCost(request, this.#products());
+      const verdict = quota.admit(d.who.namespace, cost);
       if (!verdict.ok) {
         // Quota first: a request over its tenant's quota costs no engine call and holds nothing.
         if (kept.length > 0 && !want.inUse) gaveBack += this.#giveBack((c) => claimNames(c, d.who), d);
         const note = { reserved: false, ...(verdict.tenant ? { tenant: verdict.tenant } : {}), reason: verdict.reason, message: verdict.message };
         return result({ kind: 'waiting', code: verdict.reason, message: verdict.message, permanent: false, quota: note });
       }
-      admitted = { tenant: verdict.tenant, borrowed: verdict.borrowed };
+      admitted = { tenant: verdict.tenant, borrowed: verdict.borrowed, cost };
     }
     // With quotas the same shape may fare differently per tenant (reclaim): the memo is per tenant then.
     const shape = `${shapeOf(request)}|${admitted?.tenant ?? ''}`;
@@ -323,8 +321,7 @@ class Planner {
             restricted = true;
           }
         }
-        const cost = requestCost(request, this.#products());
-        if (!res.ok && quota.withinNominal(tenant, cost)) {
+        if (!res.ok && quota.withinNominal(tenant, admitted.cost)) {
           const peers = new Set(quota.overNominalPeers(tenant));
           const now = Date.parse(this.#now);
           const reclaim = this.#placeRestricted(request, d, (c) =>
@@ -606,4 +603,10 @@ export function shapeOf(r: PlacementRequest): string {
 // Engine messages start with the request id; a reused message names the request it is reused for.
 function renamed(message: string, from: string, to: string): string {
   return message.startsWith(`${from}:`) ? `${to}:${message.slice(from.length + 1)}` : message;
+}
+
+/** The slots below `slots` that none of `kept` holds. */
+function missingSlots(kept: LedgerEntry[], slots: number): number[] {
+  const held = new Set(kept.map((e) => e.claim.slot));
+  return [...Array(slots).keys()].filter((s) => !held.has(s));
 }

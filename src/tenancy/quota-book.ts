@@ -69,7 +69,13 @@ export class QuotaBook {
     this.#dir = dir;
     this.#policy = policy;
     // Entry by entry, without a cost object each: a ledger holds thousands of entries and a book is built per cycle.
-    for (const e of entries) if (e.claim.tenant) this.#addSlices(this.#usageOf(e.claim.tenant), accountingProfile(e.profile), 1, gpuEquivalentsOf(e.profile), 1);
+    for (const e of entries) {
+      if (!e.claim.tenant) continue;
+      const u = this.#usageOf(e.claim.tenant);
+      const eq = gpuEquivalentsOf(e.profile);
+      u.used += eq;
+      this.#addSlices(u, accountingProfile(e.profile), 1, eq, 1);
+    }
   }
 
   /** Whether tenancy applies at all (some GpuTenant exists, or unassigned namespaces are refused). */
@@ -213,7 +219,7 @@ export class QuotaBook {
   #add(tenant: string, cost: QuotaCost, sign: 1 | -1): void {
     const u = this.#usageOf(tenant);
     u.used = Math.max(0, u.used + sign * cost.gpuEq);
-    for (const [p, n] of cost.byProfile) this.#addSlices(u, p, n, gpuEquivalentsOf(p === 'whole' ? undefined : p), sign, false);
+    for (const [p, n] of cost.byProfile) this.#addSlices(u, p, n, gpuEquivalentsOf(p === 'whole' ? undefined : p), sign);
   }
 
   #usageOf(tenant: string): TenantUsage {
@@ -222,9 +228,8 @@ export class QuotaBook {
     return u;
   }
 
-  /** Adds (or takes away) `n` slices of accounting profile `p`, each worth `eqEach`; `total`: to `used` too. */
-  #addSlices(u: TenantUsage, p: string, n: number, eqEach: number, sign: 1 | -1, total = true): void {
-    if (total) u.used = Math.max(0, u.used + sign * eqEach * n);
+  /** Adds (or takes away) `n` slices of accounting profile `p`, each worth `eqEach`, to the per-profile figures. */
+  #addSlices(u: TenantUsage, p: string, n: number, eqEach: number, sign: 1 | -1): void {
     u.byProfile.set(p, Math.max(0, (u.byProfile.get(p) ?? 0) + sign * n));
     u.eqByProfile.set(p, Math.max(0, (u.eqByProfile.get(p) ?? 0) + sign * eqEach * n));
   }

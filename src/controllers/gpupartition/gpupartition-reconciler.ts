@@ -97,10 +97,9 @@ export class GpuPartitionReconciler {
       }
     }
     const count = p.spec.count ?? 1;
-    if (this.#placedAt.get(key)?.uid !== uid || p.status?.phase === 'Ready' || p.metadata.deletionTimestamp) this.#placedAt.delete(key);
-    if (!this.#placedAt.has(key) && p.status?.phase !== 'Ready' && !p.metadata.deletionTimestamp && entries.filter((e) => e.claim.uid === uid).length >= count) {
-      this.#placedAt.set(key, { uid, at: now.getTime() });
-    }
+    const settled = p.status?.phase === 'Ready' || Boolean(p.metadata.deletionTimestamp);
+    if (settled || this.#placedAt.get(key)?.uid !== uid) this.#placedAt.delete(key);
+    if (!settled && !this.#placedAt.has(key) && entries.filter((e) => e.claim.uid === uid).length >= count) this.#placedAt.set(key, { uid, at: now.getTime() });
     const placedAt = this.#placedAt.get(key)?.at;
     const verdict = this.#d.admission.verdict('GpuPartition', req.namespace, req.name);
     const products = this.#d.ledger.list().map((n) => n.status?.inventory?.product).filter((x) => x !== undefined);
