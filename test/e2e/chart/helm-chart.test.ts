@@ -11,7 +11,7 @@ import { REPO_ROOT, type TestNamespace, createTestNamespace, eventually, kubectl
 import { withDiagnostics } from '../support/diagnostics.js';
 import type { NodeModeEnv } from '../support/env-file.js';
 import { helmInstall, helmUninstall } from '../support/helm.js';
-import { allocatable, ensureHaeinImage, ensureNodeMode, runScript } from '../support/node-mode.js';
+import { allocatable, ensureHaeinImage, ensureNodeMode, runScript, waitForSettledLayout } from '../support/node-mode.js';
 import { createPod, envFromLogs, getPod, podLogs, waitForPhase } from '../support/pods.js';
 
 const RELEASE = 'haein-e2e';
@@ -96,34 +96,14 @@ async function restoreLayout(): Promise<void> {
   }
   await patch(before.spec?.gpus ?? null);
   await waitQuiescent(`GpuNode ${env.nodeName} with its earlier spec`);
-  await waitAllocatableMatchesLayout();
-}
-
-/** Waits until the kubelet's allocatable offers exactly the devices of the agent's realised layout. */
-async function waitAllocatableMatchesLayout(): Promise<void> {
-  await eventually(
-    async () => {
-      const g = await readGpuNode();
-      const expected = new Map<string, number>([['nvidia.com/gpu', 0]]);
-      // The kubelet offers only healthy devices.
-      for (const gpu of (g?.status?.gpus ?? []).filter((x) => x.health !== 'Unhealthy')) {
-        if (gpu.mode === 'whole') expected.set('nvidia.com/gpu', (expected.get('nvidia.com/gpu') ?? 0) + 1);
-        for (const sl of gpu.mode === 'mig' ? gpu.slices : []) {
-          const key = `nvidia.com/mig-${sl.profile}`;
-          expected.set(key, (expected.get(key) ?? 0) + 1);
-        }
-      }
-      const alloc = JSON.parse(await kubectl(['get', 'node', env.nodeName, '-o', 'jsonpath={.status.allocatable}'])) as Record<string, string>;
-      const offered = Object.entries(alloc).filter(([k]) => k.startsWith('nvidia.com/'));
-      return offered.every(([k, v]) => Number(v) === (expected.get(k) ?? 0)) && [...expected].every(([k, n]) => Number(alloc[k] ?? 0) === n);
-    },
-    { timeoutMs: 60_000, what: `allocatable of ${env.nodeName} matching its realised GPU layout` },
-  );
+  await waitForSettledLayout(env.nodeName, 60_000);
 }
 
 beforeAll(async () => {
   env = await ensureNodeMode();
   await ensureHaeinImage(env);
+  // What this suite restores at the end is read once an earlier suite's last layout change is realised.
+  await waitForSettledLayout(env.nodeName);
   // The chart's DaemonSet serves this node's device plugins; a host agent would register the same resources.
   await runScript('hack/node/agent.sh', ['stop']);
   before = await readGpuNode();

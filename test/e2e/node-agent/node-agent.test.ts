@@ -11,7 +11,7 @@ import type { GpuNode, TargetGpu } from '../../../src/api/types.js';
 import { type TestNamespace, createTestNamespace, eventually, kubectl, stateDir } from '../../support/cluster.js';
 import { withDiagnostics } from '../support/diagnostics.js';
 import type { NodeModeEnv } from '../support/env-file.js';
-import { allocatable, ensureNodeMode } from '../support/node-mode.js';
+import { allocatable, ensureNodeMode, waitForSettledLayout } from '../support/node-mode.js';
 import { createPod, envFromLogs, podLogs, waitForPhase } from '../support/pods.js';
 
 const PROFILE = '1g.23gb';
@@ -60,6 +60,8 @@ beforeAll(async () => {
     return o.status?.inventory ? o : undefined;
   }, { timeoutMs: 60_000, what: `GpuNode ${env.nodeName} with inventory` });
   originalSpec = obj.spec;
+  // A suite before this one may have just rewritten the spec: the baseline allocatable is read once it is realised.
+  await waitForSettledLayout(env.nodeName);
   // The highest GPU is the one least likely to carry other tests' slices.
   gpuIndex = obj.status!.inventory!.gpuCount - 1;
   ns = await createTestNamespace('e2e-node-agent');
@@ -74,6 +76,7 @@ afterAll(async () => {
     await kubectl(['patch', 'gpunode', env.nodeName, '--type', 'merge', '-p', JSON.stringify({ spec: { gpus: originalSpec?.gpus ?? [] } })], {
       allowFailure: true,
     });
+    await waitForSettledLayout(env.nodeName);
   }
 }, 2 * 60_000);
 

@@ -12,7 +12,7 @@ import { eventually, kubectl, stateDir } from '../../support/cluster.js';
 import { OperatorHarness } from '../../support/operator-harness.js';
 import { withDiagnostics } from '../support/diagnostics.js';
 import type { NodeModeEnv } from '../support/env-file.js';
-import { allocatable, ensureNodeMode, killNodeAgent, nodeProcessPid, restartKubelet, startNodeAgent } from '../support/node-mode.js';
+import { allocatable, ensureNodeMode, killNodeAgent, nodeProcessPid, restartKubelet, startNodeAgent, waitForSettledLayout } from '../support/node-mode.js';
 import { createPod, envFromLogs, getPod, podLogs, waitForPhase } from '../support/pods.js';
 
 const PROFILE = '1g.23gb';
@@ -133,6 +133,8 @@ afterAll(async () => {
   await kubectl(['patch', 'gpunode', env.nodeName, '--type', 'merge', '-p', JSON.stringify({ spec: { gpus: originalSpec?.gpus ?? [] } })], {
     allowFailure: true,
   });
+  // The next suite reads its baseline from this node: hand it over only once the restored layout is realised.
+  await waitForSettledLayout(env.nodeName);
 }, 5 * 60_000);
 
 describe('node failures on a real kubelet', () => {

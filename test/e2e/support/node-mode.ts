@@ -6,6 +6,7 @@ import { execFile, spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import type { GpuNode, RealisedGpu } from '../../../src/api/types.js';
 import { REPO_ROOT, eventually, kubectl, stateDir } from '../../support/cluster.js';
 import { type NodeModeEnv, parseEnvFile, toNodeModeEnv } from './env-file.js';
 
@@ -160,4 +161,40 @@ export async function killNodeAgent(): Promise<void> {
 /** (Re)starts the host node agent through hack/node/agent.sh; `env` reaches the agent (e.g. HAEIN_RECONFIGURE_DELAY_MS). */
 export async function startNodeAgent(env: Record<string, string> = {}, action: 'start' | 'restart' = 'start'): Promise<void> {
   await runScript('hack/node/agent.sh', [action], 3 * 60_000, env);
+}
+
+/**
+ * What the node's allocatable should show for a realised GPU layout: `nvidia.com/gpu` per healthy whole GPU and
+ * `nvidia.com/mig-<profile>` per slice of a healthy MIG GPU.
+ */
+export function expectedAllocatable(gpus: readonly RealisedGpu[]): Record<string, number> {
+  const expected: Record<string, number> = { 'nvidia.com/gpu': 0 };
+  for (const gpu of gpus) {
+    if (gpu.health !== 'Healthy') continue;
+    if (gpu.mode === 'whole') expected['nvidia.com/gpu'] += 1;
+    else for (const slice of gpu.slices) expected[`nvidia.com/mig-${slice.profile}`] = (expected[`nvidia.com/mig-${slice.profile}`] ?? 0) + 1;
+  }
+  return expected;
+}
+
+/**
+ * Waits until the node agent has realised the GpuNode's current spec and the kubelet's allocatable shows it. A
+ * suite that rewrites the spec waits for this before it reads a baseline or hands the node to the next suite:
+ * the agent and the kubelet apply a layout seconds after the write, and a baseline read in between is stale.
+ */
+export async function waitForSettledLayout(node: string, timeoutMs = 90_000): Promise<void> {
+  await eventually(
+    async () => {
+      const obj = JSON.parse(await kubectl(['get', 'gpunode', node, '-o', 'json'])) as GpuNode;
+      const status = obj.status;
+      if ((status?.observedGeneration ?? -1) < (obj.metadata.generation ?? 0)) return false;
+      if (status?.conditions?.find((c) => c.type === 'LayoutRealised')?.status !== 'True') return false;
+      const out = await kubectl(['get', 'node', node, '-o', 'jsonpath={.status.allocatable}']);
+      const actual = JSON.parse(out || '{}') as Record<string, string>;
+      const expected = expectedAllocatable(status.gpus ?? []);
+      const resources = new Set([...Object.keys(expected), ...Object.keys(actual).filter((r) => r.startsWith('nvidia.com/'))]);
+      return [...resources].every((resource) => Number(actual[resource] ?? 0) === (expected[resource] ?? 0));
+    },
+    { timeoutMs, intervalMs: 250, what: `GpuNode ${node}'s spec realised and shown in the node's allocatable` },
+  );
 }

@@ -1,13 +1,13 @@
 /**
  * Tests of the e2e support helpers that need no cluster: node env file parsing, CRI log reading (including the
- * file fallback against a fake kubelet log tree) and pod manifests.
+ * file fallback against a fake kubelet log tree), pod manifests and the allocatable a realised layout implies.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { latestLogFile, parseCriLog } from './cri-log.js';
 import { parseEnvFile, toNodeModeEnv } from './env-file.js';
-import { readNodeModeEnv } from './node-mode.js';
+import { expectedAllocatable, readNodeModeEnv } from './node-mode.js';
 import { envFromLogs, podLogsFromFiles, podManifest } from './pods.js';
 
 function envText(overrides: Record<string, string> = {}): string {
@@ -137,5 +137,22 @@ describe('pod helpers', () => {
     it('fails with the directory when the container has no log', () => {
       expect(() => podLogsFromFiles('ns1', 'p', 'uid-1', 'sidecar')).toThrow(/sidecar/);
     });
+  });
+});
+
+describe('expected allocatable of a realised layout', () => {
+  const slice = (profile: string, start: number) => ({ profile, start, uuid: `MIG-${start}`, deviceId: `d${start}`, inUse: false });
+  it('counts healthy whole GPUs and the slices of healthy MIG GPUs per profile; unhealthy GPUs count nothing', () => {
+    expect(
+      expectedAllocatable([
+        { index: 0, uuid: 'GPU-0', mode: 'whole', health: 'Healthy', slices: [] },
+        { index: 1, uuid: 'GPU-1', mode: 'mig', health: 'Healthy', slices: [slice('1g.23gb', 0), slice('1g.23gb', 1), slice('3g.90gb', 4)] },
+        { index: 2, uuid: 'GPU-2', mode: 'mig', health: 'Unhealthy', slices: [slice('7g.180gb', 0)] },
+        { index: 3, uuid: 'GPU-3', mode: 'whole', health: 'Unhealthy', slices: [] },
+      ]),
+    ).toEqual({ 'nvidia.com/gpu': 1, 'nvidia.com/mig-1g.23gb': 2, 'nvidia.com/mig-3g.90gb': 1 });
+  });
+  it('says zero whole GPUs when every GPU is in MIG mode', () => {
+    expect(expectedAllocatable([{ index: 0, uuid: 'GPU-0', mode: 'mig', health: 'Healthy', slices: [] }])).toEqual({ 'nvidia.com/gpu': 0 });
   });
 });
