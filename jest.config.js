@@ -25,6 +25,7 @@ const only = process.env.HAEIN_TEST_PROJECT;
 /** @type {import('jest').Config} */
 export default {
   projects: only ? projects.filter((p) => p.displayName === only) : projects,
-  // The e2e suites share one real node, one after another: the same order everywhere (see the sequencer).
-  ...(only === 'e2e' ? { testSequencer: '<rootDir>/test/support/path-order-sequencer.js' } : {}),
+  // The integration and e2e suites share one control plane (e2e: one real node), one after another: the same
+  // order everywhere (see the sequencer).
+  ...(only === 'e2e' || only === 'integration' ? { testSequencer: '<rootDir>/test/support/path-order-sequencer.js' } : {}),
 };
