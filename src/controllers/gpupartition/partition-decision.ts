@@ -70,7 +70,9 @@ export function decidePartition(o: PartitionObservation): PartitionDecision {
     .filter((e) => e.claim.slot < count && e.profile !== undefined && (!p.spec.profile || e.profile === p.spec.profile))
     .filter((e, i, all) => all.findIndex((x) => x.claim.slot === e.claim.slot) === i);
   const tidy = kept.length === o.entries.length;
-  const complete = tidy && kept.length === count;
+  // Every wanted slot is held; slices beyond them (a lowered count, an older object's claims) are only released.
+  const holdsAll = kept.length === count;
+  const complete = tidy && holdsAll;
   const finalizer = current.length > 0 && !hasFinalizer ? ('add' as const) : undefined;
 
   if (o.invalid) {
@@ -81,7 +83,8 @@ export function decidePartition(o: PartitionObservation): PartitionDecision {
   const demand = complete ? ('withdraw' as const) : partitionDemand(held, { release: false, inUse: o.admitted.length > 0 });
   const verdict = o.verdict && o.verdict.uid === p.metadata.uid && o.verdict.generation === p.metadata.generation ? o.verdict : undefined;
   let allocated: DesiredCondition | undefined;
-  if (!complete) {
+  // A partition releasing a surplus keeps serving what it holds: it stays Allocated (and Ready) meanwhile.
+  if (!holdsAll) {
     const placedNote = kept.length > 0 ? `${kept.length} of ${count} slices placed; ` : '';
     if (verdict) {
       allocated = { type: PARTITION_CONDITIONS.allocated, status: 'False', reason: verdict.code, message: `${placedNote}${verdict.message}` };
@@ -139,12 +142,20 @@ function buildStatus(o: PartitionObservation, count: number, kept: LedgerEntry[]
     .map((a) => ({ a, pod: heldBy(o.gpuNode(a.node), a.gpuIndex, a.profile, a.start) }))
     .filter((x) => x.pod !== undefined && !mine.has(x.pod));
   const realised = complete && allocs.every((a) => a.realised) && foreign.length === 0;
-  const extra = count > specCount ? `; spec.count is ${specCount}: the other ${count - specCount} are released as the pods holding them end` : '';
+  const surplus = o.entries.length - kept.length;
+  const extra =
+    (count > specCount ? `; spec.count is ${specCount}: the other ${count - specCount} are released as the pods holding them end` : '') +
+    (surplus > 0 ? `; releasing ${surplus} slice(s) no longer wanted` : '');
   const alloc: DesiredCondition = allocated ?? {
     type: PARTITION_CONDITIONS.allocated,
     status: 'True',
     reason: ADMISSION_REASONS.placed,
-    message: count === 0 ? 'count is 0: no slice is held' : `${count} × ${profile} on ${describeAllocations(allocs)}${extra}`,
+    message:
+      count === 0
+        ? surplus > 0
+          ? `count is 0: releasing ${surplus} slice(s) no longer wanted`
+          : 'count is 0: no slice is held'
+        : `${count} × ${profile} on ${describeAllocations(allocs)}${extra}`,
   };
   let conditions = setCondition(p.status?.conditions, alloc, gen, o.now);
   let ready: DesiredCondition;

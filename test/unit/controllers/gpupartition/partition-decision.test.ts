@@ -82,6 +82,30 @@ describe('decidePartition', () => {
     expect(d.demand !== 'withdraw' && d.demand?.want.kind).toBe('hold');
   });
 
+  test('count lowered: the kept slices stay Ready and Allocated while the cycle releases the rest, with no new Ready Event', () => {
+    const before = partition({ count: 3, finalizer: true });
+    const entries = [entry(before, 0), entry(before, 1), entry(before, 2)];
+    const ready = decidePartition(observe(before, { entries, realised: true })).status!;
+    expect(ready.phase).toBe('Ready');
+    const p = partition({ count: 1, finalizer: true, phase: ready });
+    const d = decidePartition(observe(p, { entries, realised: true }));
+    expect(d.demand !== 'withdraw' && d.demand?.want.kind).toBe('hold');
+    expect(d.status?.phase).toBe('Ready');
+    expect(d.status?.replicas).toBe(1);
+    expect(cond(d.status, 'Allocated')).toMatchObject({ status: 'True', reason: 'Placed' });
+    expect(cond(d.status, 'Allocated')?.message).toMatch(/; releasing 2 slice\(s\) no longer wanted$/);
+    expect(d.events).toEqual([]);
+    // Released: the message no longer mentions it, and the partition has nothing more to ask.
+    const done = decidePartition(observe(partition({ count: 1, finalizer: true, phase: d.status }), { entries: [entries[0]!], realised: true }));
+    expect(done.demand).toBe('withdraw');
+    expect(cond(done.status, 'Allocated')?.message).not.toMatch(/releasing/);
+    expect(done.events).toEqual([]);
+    // Scaled to zero: Ready (ScaledToZero) at once, and the message says the slices are still going.
+    const zero = decidePartition(observe(partition({ count: 0, finalizer: true, phase: ready }), { entries, realised: true }));
+    expect(cond(zero.status, 'Ready')).toMatchObject({ status: 'True', reason: 'ScaledToZero' });
+    expect(cond(zero.status, 'Allocated')?.message).toBe('count is 0: releasing 3 slice(s) no longer wanted');
+  });
+
   test('an invalid spec fails without asking for slices; any held ones are released', () => {
     const p = partition();
     const invalid = { reason: 'UnknownProfile', message: 'no such profile' };
