@@ -89,7 +89,9 @@ export function decideJob(o: JobObservation): JobDecision {
     out.demand = release;
     out.deletePods = live(o.pods);
     shown = [];
-    set({ type: JOB_CONDITIONS.suspended, status: 'True', reason: JOB_REASONS.suspended, message: 'the job is suspended; its GPUs are released' });
+    // The message says whether the GPUs are free yet: the cycle releases them after this pass.
+    const releasing = o.entries.length > 0 ? `releasing ${o.entries.length} GPU allocation(s)` : 'its GPUs are released';
+    set({ type: JOB_CONDITIONS.suspended, status: 'True', reason: JOB_REASONS.suspended, message: `the job is suspended; ${releasing}` });
     set({ type: JOB_CONDITIONS.running, status: 'False', reason: JOB_REASONS.suspended, message: 'the job is suspended' });
     if (prev.phase !== 'Suspended') out.events.push({ type: 'Normal', reason: EVENT_REASONS.suspended, message: 'Suspended: deleting workers and releasing GPUs' });
   } else {

@@ -177,6 +177,10 @@ test('a failed worker restarts the whole gang; suspend releases the GPUs', async
   expect((await events('ft')).some((e) => e.reason === 'GangRestart')).toBe(true);
 
   await client.mergePatch(RESOURCES.trainingJob, 'ft', { spec: { suspend: true } }, ns.name);
-  await eventually(async () => (await client.get<TrainingJob>(RESOURCES.trainingJob, 'ft', ns.name))?.status?.phase === 'Suspended', { timeoutMs: 60_000, what: 'ft Suspended' });
+  // Suspended at once; the status says the GPUs are released only once the ledger no longer holds them.
+  await eventually(async () => {
+    const j = await client.get<TrainingJob>(RESOURCES.trainingJob, 'ft', ns.name);
+    return j?.status?.phase === 'Suspended' && /its GPUs are released$/.test(j.status.conditions?.find((c) => c.type === 'Suspended')?.message ?? '');
+  }, { timeoutMs: 60_000, what: 'ft Suspended with its GPUs released' });
   expect(await claimsOf('ft')).toHaveLength(0);
 });

@@ -134,7 +134,11 @@ describe('decideJob', () => {
     expect(kind(d)).toBe('release');
     expect(d.deletePods).toHaveLength(2);
     expect(d.events.map((x) => x.reason)).toEqual(['Suspended']);
-    expect(decideJob(observe({ ...j, status: d.status! }, {})).events).toEqual([]);
+    const suspended = (x: typeof d) => x.status?.conditions?.find((c) => c.type === 'Suspended')?.message;
+    expect(suspended(d)).toBe('the job is suspended; releasing 2 GPU allocation(s)');
+    const released = decideJob(observe({ ...j, status: d.status! }, {}));
+    expect(released.events).toEqual([]);
+    expect(suspended(released)).toBe('the job is suspended; its GPUs are released');
   });
 
   test.each([
