@@ -2,27 +2,13 @@
  * The quota book at its limits: exactly at nominal, at the borrowing and profile limits, a tenant's unlent part,
  * lending split between several lenders, refunds below zero. (The common cases: quota-book.test.ts.)
  */
-import type { GpuTenant } from '../../../src/api/types.js';
 import type { LedgerEntry } from '../../../src/ledger/claims.js';
-import { addCosts, entryCost, QuotaBook, type QuotaCost } from '../../../src/tenancy/quota-book.js';
-import { TenantDirectory } from '../../../src/tenancy/tenant-resolution.js';
+import { addCosts, entryCost, type QuotaCost } from '../../../src/tenancy/quota-book.js';
+import { book, gpus, tenant, whole } from './quota-book-fixtures.js';
 
-const tenant = (name: string, spec: Partial<GpuTenant['spec']>): GpuTenant => ({
-  apiVersion: 'gpu.haein.dev/v1alpha1',
-  kind: 'GpuTenant',
-  metadata: { name },
-  spec: { nominal: 0, namespaces: [name], ...spec },
-});
-
-/** `n` whole GPUs held by tenant `t` (namespace = tenant name). */
-const whole = (t: string, n: number): LedgerEntry[] =>
-  [...Array(n).keys()].map((i) => ({ node: 'n', gpuIndex: i, claim: { kind: 'TrainingJob', namespace: t, name: `${t}-${i}`, uid: 'u', slot: 0, priority: 0, preemptible: false, tenant: t } }));
 const slices = (t: string | undefined, profile: string, n: number): LedgerEntry[] =>
   [...Array(n).keys()].map((i) => ({ node: 'n', gpuIndex: 0, profile, start: i, claim: { kind: 'GpuPartition', namespace: t ?? 'x', name: `s-${i}`, uid: 'u', slot: 0, priority: 0, preemptible: false, ...(t ? { tenant: t } : {}) } }));
-const gpus = (n: number): QuotaCost => ({ gpuEq: n, byProfile: new Map([['whole', n]]) });
 const oneG = (n: number): QuotaCost => ({ gpuEq: n / 7, byProfile: new Map([['1g.23gb', n]]) });
-const book = (tenants: GpuTenant[], entries: LedgerEntry[] = [], policy: 'allow' | 'refuse' = 'allow') =>
-  new QuotaBook(new TenantDirectory(tenants, tenants.map((t) => ({ name: t.metadata.name as string }))), entries, policy);
 
 describe('QuotaBook limits', () => {
   test('a request that fills the nominal quota exactly, in sevenths, is admitted without borrowing', () => {

@@ -7,23 +7,7 @@
  * Found by mutation testing (docs/reliability.md, "Ledger part, narrowed runs").
  */
 import type { GpuTenant } from '../../../src/api/types.js';
-import type { LedgerEntry } from '../../../src/ledger/claims.js';
-import { QuotaBook, type QuotaCost } from '../../../src/tenancy/quota-book.js';
-import { TenantDirectory } from '../../../src/tenancy/tenant-resolution.js';
-
-const tenant = (name: string, spec: Partial<GpuTenant['spec']>): GpuTenant => ({
-  apiVersion: 'gpu.haein.dev/v1alpha1',
-  kind: 'GpuTenant',
-  metadata: { name },
-  spec: { nominal: 0, namespaces: [name], ...spec },
-});
-
-/** `n` whole GPUs held by tenant `t` (namespace = tenant name). */
-const whole = (t: string, n: number): LedgerEntry[] =>
-  [...Array(n).keys()].map((i) => ({ node: 'n', gpuIndex: i, claim: { kind: 'TrainingJob', namespace: t, name: `${t}-${i}`, uid: 'u', slot: 0, priority: 0, preemptible: false, tenant: t } }));
-const gpus = (n: number): QuotaCost => ({ gpuEq: n, byProfile: new Map([['whole', n]]) });
-const book = (tenants: GpuTenant[], entries: LedgerEntry[] = [], policy: 'allow' | 'refuse' = 'allow') =>
-  new QuotaBook(new TenantDirectory(tenants, tenants.map((t) => ({ name: t.metadata.name as string }))), entries, policy);
+import { book, gpus, tenant, whole } from './quota-book-fixtures.js';
 
 describe('QuotaBook: tenants without a cohort', () => {
   // Two tenants outside any cohort: `busy` holds 5 of its 2, `idle` holds nothing of its 3.
