@@ -501,8 +501,10 @@ export class AdmissionCycle {
           this.#queue.park(r.demand, r.seq, o.permanent);
           const prev = this.#verdicts.get(key);
           const now = this.#now();
-          if (o.quota?.reason === QUOTA_REASONS.exceeded) waitingByTenant ??= this.#waitingPriorities(plan);
-          const quota = o.quota && waitingByTenant && o.quota.reason === QUOTA_REASONS.exceeded ? { ...o.quota, message: `${o.quota.message}; ${aheadOf(waitingByTenant, r.demand, o.quota.tenant)}` } : o.quota;
+          const quota =
+            o.quota?.reason === QUOTA_REASONS.exceeded
+              ? { ...o.quota, message: `${o.quota.message}; ${aheadOf((waitingByTenant ??= this.#waitingPriorities(plan)), r.demand, o.quota.tenant)}` }
+              : o.quota;
           const message = quota && !quota.reserved ? quota.message : o.message;
           const changed =
             !prev ||

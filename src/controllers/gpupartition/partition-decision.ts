@@ -143,19 +143,15 @@ function buildStatus(o: PartitionObservation, count: number, kept: LedgerEntry[]
     .filter((x) => x.pod !== undefined && !mine.has(x.pod));
   const realised = complete && allocs.every((a) => a.realised) && foreign.length === 0;
   const surplus = o.entries.length - kept.length;
+  const releasing = surplus > 0 ? `releasing ${surplus} slice(s) no longer wanted` : undefined;
   const extra =
     (count > specCount ? `; spec.count is ${specCount}: the other ${count - specCount} are released as the pods holding them end` : '') +
-    (surplus > 0 ? `; releasing ${surplus} slice(s) no longer wanted` : '');
+    (releasing ? `; ${releasing}` : '');
   const alloc: DesiredCondition = allocated ?? {
     type: PARTITION_CONDITIONS.allocated,
     status: 'True',
     reason: ADMISSION_REASONS.placed,
-    message:
-      count === 0
-        ? surplus > 0
-          ? `count is 0: releasing ${surplus} slice(s) no longer wanted`
-          : 'count is 0: no slice is held'
-        : `${count} × ${profile} on ${describeAllocations(allocs)}${extra}`,
+    message: count === 0 ? `count is 0: ${releasing ?? 'no slice is held'}` : `${count} × ${profile} on ${describeAllocations(allocs)}${extra}`,
   };
   let conditions = setCondition(p.status?.conditions, alloc, gen, o.now);
   let ready: DesiredCondition;

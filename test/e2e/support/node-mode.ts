@@ -92,11 +92,15 @@ export async function ensureHaeinImage(env: NodeModeEnv): Promise<void> {
   }
 }
 
+/** The node's allocatable resources as the API server reports them. */
+async function allocatableOf(node: string): Promise<Record<string, string>> {
+  const out = await kubectl(['get', 'node', node, '-o', 'jsonpath={.status.allocatable}']);
+  return JSON.parse(out || '{}') as Record<string, string>;
+}
+
 /** Value of one allocatable resource of the node (0 when absent). */
 export async function allocatable(node: string, resource: string): Promise<number> {
-  const out = await kubectl(['get', 'node', node, '-o', 'jsonpath={.status.allocatable}']);
-  const parsed = JSON.parse(out || '{}') as Record<string, string>;
-  return Number(parsed[resource] ?? 0);
+  return Number((await allocatableOf(node))[resource] ?? 0);
 }
 
 /** Pid of a node-mode process from its pid file under the state dir (`kubelet`, `haein-node-agent`), if alive. */
@@ -189,8 +193,7 @@ export async function waitForSettledLayout(node: string, timeoutMs = 90_000): Pr
       const status = obj.status;
       if ((status?.observedGeneration ?? -1) < (obj.metadata.generation ?? 0)) return false;
       if (status?.conditions?.find((c) => c.type === 'LayoutRealised')?.status !== 'True') return false;
-      const out = await kubectl(['get', 'node', node, '-o', 'jsonpath={.status.allocatable}']);
-      const actual = JSON.parse(out || '{}') as Record<string, string>;
+      const actual = await allocatableOf(node);
       const expected = expectedAllocatable(status.gpus ?? []);
       const resources = new Set([...Object.keys(expected), ...Object.keys(actual).filter((r) => r.startsWith('nvidia.com/'))]);
       return [...resources].every((resource) => Number(actual[resource] ?? 0) === (expected[resource] ?? 0));

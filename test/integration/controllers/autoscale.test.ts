@@ -64,16 +64,10 @@ function scaleDownSteps(messages: string[]): { from: number; to: number } {
     return { from, to };
   });
   if (steps.length === 0) throw new Error('no ScaledDown Event');
-  const to = new Map(steps.map((s) => [s.from, s.to]));
-  const first = steps.find((s) => !steps.some((t) => t.to === s.from));
-  if (!first) throw new Error(`ScaledDown steps go round in a circle: ${messages.join(' | ')}`);
-  let at = first.from;
-  for (let i = 0; i < steps.length; i++) {
-    const next = to.get(at);
-    if (next === undefined) throw new Error(`ScaledDown steps do not chain: ${messages.join(' | ')}`);
-    at = next;
-  }
-  return { from: first.from, to: at };
+  // Counts only go down, so the steps in order of their starting count must each start where the last one ended.
+  steps.sort((a, b) => b.from - a.from);
+  if (steps.some((s, i) => i > 0 && steps[i - 1]!.to !== s.from)) throw new Error(`ScaledDown steps do not chain: ${messages.join(' | ')}`);
+  return { from: steps[0]!.from, to: steps[steps.length - 1]!.to };
 }
 
 function partition(name: string, spec: GpuPartition['spec']): GpuPartition {
