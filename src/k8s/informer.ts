@@ -200,7 +200,8 @@ export class Informer<T extends InformerObject> {
     this.lastActivityAt = Date.now();
     this.watchStartedAt = this.lastActivityAt;
     // The server ends the watch cleanly before the watchdog would fire; a hung one is caught by the watchdog.
-    const timeoutSeconds = Math.floor((this.watchdogMs / 1000) * (0.5 + 0.3 * Math.random()));
+    // Never omitted: without it the server keeps a quiet watch open for 30-60 minutes.
+    const timeoutSeconds = Math.max(1, Math.floor((this.watchdogMs / 1000) * (0.5 + 0.3 * Math.random())));
     void this.client
       .watch(
         this.ref,
@@ -208,7 +209,7 @@ export class Informer<T extends InformerObject> {
           namespace: this.opts.namespace,
           labelSelector: this.opts.labelSelector,
           resourceVersion: this.resourceVersion,
-          ...(timeoutSeconds >= 1 ? { timeoutSeconds } : {}),
+          timeoutSeconds,
         },
         (type, obj) => this.onWatchEvent(epoch, type, obj),
         (err) => this.onWatchDone(epoch, err),

@@ -92,10 +92,13 @@ export async function createTestNamespace(prefix: string): Promise<TestNamespace
   };
 }
 
-/** Polls `check` until it returns a value other than undefined/false, or fails with its last error. */
+/**
+ * Polls `check` until it returns a value other than undefined/false, or fails with its last error. `what` names
+ * the awaited state in the failure message; a function is called at the deadline, so it can report what was seen.
+ */
 export async function eventually<T>(
   check: () => Promise<T | undefined | false>,
-  opts: { timeoutMs?: number; intervalMs?: number; what?: string } = {},
+  opts: { timeoutMs?: number; intervalMs?: number; what?: string | (() => string) } = {},
 ): Promise<T> {
   const deadline = Date.now() + (opts.timeoutMs ?? 30_000);
   let lastError: unknown;
@@ -107,7 +110,8 @@ export async function eventually<T>(
       lastError = err;
     }
     if (Date.now() > deadline) {
-      throw new Error(`timed out waiting for ${opts.what ?? 'condition'}`, { cause: lastError });
+      const what = typeof opts.what === 'function' ? opts.what() : opts.what;
+      throw new Error(`timed out waiting for ${what ?? 'condition'}`, { cause: lastError });
     }
     await new Promise((r) => setTimeout(r, opts.intervalMs ?? 250));
   }

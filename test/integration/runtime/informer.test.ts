@@ -53,6 +53,31 @@ class BreakableClient implements ListWatchClient {
   }
 }
 
+/**
+ * Passes calls to the real client, but its first watch hangs: the connection stays open and nothing arrives,
+ * not even the server's clean end (a half-dead TCP connection behind a load balancer looks like this).
+ */
+class HangingFirstWatchClient implements ListWatchClient {
+  watchesOpened = 0;
+
+  constructor(private readonly real: KubeClient) {}
+
+  list<T>(ref: ResourceRef, opts?: { namespace?: string; labelSelector?: string }) {
+    return this.real.list<T>(ref, opts);
+  }
+
+  async watch(
+    ref: ResourceRef,
+    opts: WatchOptions,
+    onEvent: (type: WatchEventType, obj: unknown) => void,
+    onDone: (err?: unknown) => void,
+  ): Promise<{ abort(): void }> {
+    const hang = ++this.watchesOpened === 1;
+    if (hang) return { abort: () => undefined };
+    return this.real.watch(ref, opts, onEvent, onDone);
+  }
+}
+
 let client: KubeClient;
 let ns: TestNamespace;
 
@@ -129,8 +154,9 @@ describe('Informer (real API server)', () => {
   });
 
   it('restarts a silent watch through the watchdog and stays in sync', async () => {
+    const hanging = new HangingFirstWatchClient(client);
     const restarts: string[] = [];
-    const inf = new Informer<ConfigMap>(client, configMaps, {
+    const inf = new Informer<ConfigMap>(hanging, configMaps, {
       namespace: ns.name,
       watchdogMs: 1500,
       backoff: { baseMs: 100, maxMs: 500, jitter: 0 },
@@ -139,11 +165,16 @@ describe('Informer (real API server)', () => {
     try {
       await inf.start();
       await eventually(() => Promise.resolve(restarts.includes('watchdog')), {
-        what: 'a watchdog restart on a quiet namespace',
+        what: () => `a watchdog restart of the hung watch (restarts so far: ${restarts.join(', ') || 'none'})`,
         timeoutMs: 10_000,
       });
+      expect(restarts[0]).toBe('watchdog');
+      await eventually(() => Promise.resolve(hanging.watchesOpened >= 2), { what: 'a new watch after the watchdog restart' });
       await client.create(configMaps, cm('wd', '1'));
       await eventually(() => Promise.resolve(inf.get('wd', ns.name) !== undefined), { what: 'event after watchdog restart' });
+      // A healthy quiet watch is ended by the server before the watchdog fires, so no further watchdog restart.
+      await new Promise((r) => setTimeout(r, 3000));
+      expect(restarts.filter((r) => r === 'watchdog')).toHaveLength(1);
     } finally {
       inf.stop();
     }

@@ -196,6 +196,18 @@ describe('Informer', () => {
     inf.stop();
   });
 
+  it('always asks the server to end a quiet watch before the watchdog would fire', async () => {
+    for (const watchdogMs of [1000, 1500, 60_000]) {
+      const { fake, inf } = setup({ watchdogMs });
+      await inf.start();
+      await flush();
+      const timeout = fake.active()?.opts.timeoutSeconds;
+      expect(timeout).toBeGreaterThanOrEqual(1);
+      expect(timeout! * 1000).toBeLessThanOrEqual(Math.max(1000, watchdogMs));
+      inf.stop();
+    }
+  });
+
   it('relists periodically and re-delivers every object, even unchanged ones', async () => {
     const { fake, inf, changes, restarts } = setup({ relistIntervalMs: 2000 });
     fake.put('a', 1, 'ns', false);
