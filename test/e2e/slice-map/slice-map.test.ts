@@ -111,7 +111,7 @@ test('the demo partitions and job appear on the GPUs their status names, with ho
     const p = await ready(name);
     const allocations = p.status?.allocations ?? [];
     expect(allocations.length).toBeGreaterThan(0);
-    for (const a of allocations) await page.waitForSelector(slice(a.node, a.gpuIndex, `GpuPartition/${ns.name}/${name}`, a.start), { timeout: 10_000 });
+    for (const a of allocations) await page.waitForSelector(slice(a.node, a.gpuIndex, `GpuPartition/${ns.name}/${name}`, a.start), { timeout: 30_000 });
     expect(await page.locator(`[data-holder="GpuPartition/${ns.name}/${name}"]`).count()).toBe(allocations.length);
   }
   const job = await eventually(async () => {
@@ -120,7 +120,7 @@ test('the demo partitions and job appear on the GPUs their status names, with ho
   }, { timeoutMs: 90_000, what: 'llm-pretrain Running' });
   const gpus = (job.status?.workers ?? []).flatMap((w) => (w.gpuIndices ?? []).map((g) => [w.node as string, g] as const));
   expect(gpus).toHaveLength(16);
-  for (const [node, gpu] of gpus) await page.waitForSelector(slice(node, gpu, `TrainingJob/${ns.name}/llm-pretrain`), { timeout: 10_000 });
+  for (const [node, gpu] of gpus) await page.waitForSelector(slice(node, gpu, `TrainingJob/${ns.name}/llm-pretrain`), { timeout: 30_000 });
 
   // Clicking the notebook's slice shows its holder and the MIG UUID its status reports.
   const nb = (await ready('notebook')).status?.allocations?.[0];
@@ -146,7 +146,7 @@ test('the demo tenants: the panel shows their figures, slices are coloured and f
   await eventually(async () => {
     const got = { [research]: await figures(research), [vision]: await figures(vision) };
     return JSON.stringify(got) === JSON.stringify(want) ? got : undefined;
-  }, { timeoutMs: 10_000, what: `tenants panel showing ${JSON.stringify(want)}` });
+  }, { timeoutMs: 30_000, what: `tenants panel showing ${JSON.stringify(want)}` });
   expect(await page.textContent(`tr[data-tenant="${research}"]`)).toContain(research);
 
   // Every slice held in this namespace names research; the marked ones are exactly the ledger's borrowed claims.
@@ -175,7 +175,7 @@ test('the demo tenants: the panel shows their figures, slices are coloured and f
       last = { borrowed, marked: onPage.filter((x) => x.borrowed).map((x) => x.at).sort() };
       return JSON.stringify(last.borrowed) === JSON.stringify(last.marked) ? { borrowed, onPage } : undefined;
     },
-    { timeoutMs: 10_000, what: "the page marking the ledger's borrowed slices" },
+    { timeoutMs: 30_000, what: "the page marking the ledger's borrowed slices" },
   ).catch(() => undefined);
   expect(last.marked).toEqual(last.borrowed);
   expect(agreed?.borrowed.length).toBeGreaterThan(0);

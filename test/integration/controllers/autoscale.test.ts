@@ -199,7 +199,7 @@ test('an elastic partition follows a Deployment 1 → 6 (max 6), shrinks after t
   // scale-down may first aim higher and take the rest after another delay. Each step names the slices it let go,
   // idle for the delay. Events are written after the count, so the last one may trail it.
   const scaledDown = async () => scaleDownSteps((await events('serve')).filter((e) => e.reason === 'ScaledDown').map((e) => e.message));
-  await eventually(async () => (await scaledDown().catch(() => undefined))?.to === 2, { timeoutMs: 10_000, what: 'ScaledDown Events down to count 2' });
+  await eventually(async () => (await scaledDown().catch(() => undefined))?.to === 2, { timeoutMs: 30_000, what: 'ScaledDown Events down to count 2' });
   expect(await scaledDown()).toEqual({ from: 6, to: 2 });
   // The partition stays Ready while the cycle releases the surplus; then the ledger holds exactly what the pods hold.
   expect(p.status?.phase).toBe('Ready');

@@ -3,8 +3,9 @@
  * partitions and replaced by a fresh one: the GpuNode ledgers must end up holding exactly the requested slices —
  * no slice lost, none claimed twice, every layout legal, and each partition's status matching the ledger.
  */
-import type { GpuPartition } from '../../../src/api/types.js';
-import type { KubeClient } from '../../../src/k8s/client.js';
+import type { GpuNode, GpuPartition } from '../../../src/api/types.js';
+import type { KubeClient, WatchHandle } from '../../../src/k8s/client.js';
+import { ledgerEntries } from '../../../src/ledger/claims.js';
 import { RESOURCES } from '../../../src/k8s/resources.js';
 import { eventually, type TestNamespace } from '../../support/cluster.js';
 import { LedgerChecks } from '../../support/ledger-checks.js';
@@ -56,16 +57,23 @@ test('an operator stopped mid-allocation and replaced by a fresh one loses and d
     const [profile, count] = MIX[i % MIX.length]!;
     wanted.set(`burst-${i}`, { profile, count });
   }
+  // Stop operator #1 the moment its first ledger write reaches a watcher: its other node writes and every status
+  // write are then still to come or in flight. (Waiting for a Ready partition instead could, with the admission
+  // cycle placing the whole burst in one cycle, find all 30 Ready and prove nothing about a restart.)
+  const listed = await client.list<GpuNode>(RESOURCES.gpuNode);
+  let watch: WatchHandle | undefined;
+  const firstClaim = new Promise<void>((resolve) => {
+    void client
+      .watch(RESOURCES.gpuNode, { resourceVersion: listed.resourceVersion }, (_type, obj: GpuNode) => {
+        if (ledgerEntries([obj]).some((e) => e.claim.namespace === ns.name)) resolve();
+      }, () => undefined)
+      .then((w) => (watch = w));
+  });
   await Promise.all([...wanted].map(([name, { profile, count }]) => client.create(RESOURCES.gpuPartition, partition(name, profile, count))));
-
-  const readyAtStop = await eventually(
-    async () => {
-      const ready = (await partitions()).filter((p) => p.status?.phase === 'Ready').length;
-      return ready > 0 ? ready : undefined;
-    },
-    { timeoutMs: 30_000, intervalMs: 50, what: 'first partitions Ready' },
-  );
+  const noClaim = new Promise<never>((_r, reject) => setTimeout(() => reject(new Error('no ledger write by operator #1 within 30 s')), 30_000).unref());
+  await Promise.race([firstClaim, noClaim]).finally(() => watch?.abort());
   await first.stop();
+  const readyAtStop = (await partitions()).filter((p) => p.status?.phase === 'Ready').length;
   // The restart must happen mid-allocation, or this test would prove nothing about it.
   expect(readyAtStop).toBeLessThan(wanted.size);
   console.log(`restart-test: operator #1 stopped with ${readyAtStop}/${wanted.size} partitions Ready`);
