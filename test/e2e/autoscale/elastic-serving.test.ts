@@ -135,10 +135,13 @@ describe('elastic partition on a real kubelet', () => {
         const d = await devicesByPod();
         return (await replicas()).length === 1 && d.size === 1 ? d : undefined;
       }, { timeoutMs: 120_000, what: 'one replica left' });
+      // The status may first name the slot count 1 keeps, then the slice in use once the surplus is released and
+      // the kept slice renumbered: wait for the status that lists exactly one allocation, then compare.
       const shrunk = await eventually(async () => {
         const x = await partition();
-        return x?.spec.count === 1 && x.status?.replicas === 1 ? x : undefined;
-      }, { timeoutMs: 120_000, what: 'partition back to 1 slice' });
+        const released = !/releasing/.test(x?.status?.conditions?.find((c) => c.type === 'Allocated')?.message ?? '');
+        return x?.spec.count === 1 && x.status?.replicas === 1 && x.status.allocations?.length === 1 && released ? x : undefined;
+      }, { timeoutMs: 120_000, what: 'partition back to 1 slice, the surplus released' });
       expect(shrunk.status?.allocations?.[0]?.uuid).toBe([...left.values()][0]);
     });
   }, 8 * 60_000);

@@ -104,6 +104,9 @@ describe('node agent on a real kubelet', () => {
         { timeoutMs: 30_000, intervalMs: 100, what: 'allocatable to show the new MIG devices' },
       );
       console.log(`target layout written -> allocatable updated: ${Date.now() - written} ms`);
+      // The agent hands each carved device to the kubelet as it goes; the kubelet may report the 1g slices and the
+      // whole GPU's removal before the 3g device, and the status is written once the last step is done.
+      await waitForSettledLayout(env.nodeName);
       const status = (await gpuNode()).status!;
       expect(status.observedGeneration).toBeGreaterThanOrEqual(generation);
       expect(status.conditions?.find((c) => c.type === 'LayoutRealised')?.status).toBe('True');

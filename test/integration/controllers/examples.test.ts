@@ -86,12 +86,14 @@ test('tenants: research runs all of the above on 16 GPU-eq of its own and 1.429 
   const [research, vision] = ['research', 'vision'].map((t) => `${t}-${ns.name}`) as [string, string];
   expect(tenants.sort()).toEqual([research, vision].sort());
   // 2 × 8 whole GPUs + one 1g (1/7) + two 3g (6/7) + the serving partition's one 3g (3/7) = 17.429 GPU-eq.
-  const status = await eventually(async () => {
+  // Each tenant's status is written by its own reconcile: wait for both.
+  const [status, lenderStatus] = await eventually(async () => {
     const s = (await client.get<GpuTenant>(RESOURCES.gpuTenant, research))?.status;
-    return s?.used === 17.429 ? s : undefined;
-  }, { timeoutMs: 60_000, what: 'research uses 17.429 GPU-eq' });
+    const v = (await client.get<GpuTenant>(RESOURCES.gpuTenant, vision))?.status;
+    return s?.used === 17.429 && v?.lent === 1.429 ? ([s, v] as const) : undefined;
+  }, { timeoutMs: 60_000, what: 'research uses 17.429 GPU-eq, lent by vision' });
   expect(status).toMatchObject({ borrowed: 1.429, waiting: 0, namespaces: [ns.name] });
-  expect((await client.get<GpuTenant>(RESOURCES.gpuTenant, vision))?.status).toMatchObject({ used: 0, lent: 1.429 });
+  expect(lenderStatus).toMatchObject({ used: 0, lent: 1.429 });
 });
 
 test('llm-serving: the Deployment\'s replica runs on the elastic 3g.90gb partition, and a second replica grows it to 2 slices', async () => {

@@ -66,10 +66,10 @@ test('300 partitions and 10 gangs survive two SIGKILLed leaders: nothing claimed
   let killed = first;
   for (const atLeast of [60, 180]) {
     await eventually(async () => (await readyCount()) >= atLeast, { timeoutMs: 90_000, intervalMs: 100, what: `${atLeast} partitions Ready` });
-    const current = await replicas.leader();
-    expect(current).toBeDefined();
-    replicas.kill(current!, 'SIGKILL');
-    killed = current!;
+    // After the first kill the Lease names the dead replica until a standby takes it over: wait for a live leader.
+    const current = await eventually(() => replicas.leader(), { timeoutMs: 60_000, what: 'a live leader to kill' });
+    replicas.kill(current, 'SIGKILL');
+    killed = current;
     await replicas.start();
     console.log(`failover-burst: SIGKILLed leader ${killed} with ${await readyCount()} of 300 partitions Ready`);
   }

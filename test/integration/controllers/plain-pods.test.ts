@@ -110,8 +110,17 @@ test('an unchanged NVIDIA-style pod is gated at admission, bound to the Ready pa
   expect(admitted.metadata.labels?.[PARTITION_LABEL]).toBe('notebook');
   const partition = await h.client.get<GpuPartition>(RESOURCES.gpuPartition, 'notebook', h.ns.name);
   expect(podTargetNode(admitted)).toBe(partition?.status?.allocations?.[0]?.node);
-  const events = JSON.parse(await kubectl(['get', 'events', '-n', h.ns.name, '--field-selector', 'involvedObject.name=cuda', '-o', 'json'])) as { items: Array<{ reason: string }> };
-  expect(events.items.map((e) => e.reason)).toEqual(expect.arrayContaining(['Bound', 'Admitted']));
+  // Events are sent after the gate is lifted, not awaited by it.
+  const reasons = async () =>
+    (JSON.parse(await kubectl(['get', 'events', '-n', h.ns.name, '--field-selector', 'involvedObject.name=cuda', '-o', 'json'])) as { items: Array<{ reason: string }> }).items.map((e) => e.reason);
+  let seen: string[] = [];
+  await eventually(
+    async () => {
+      seen = await reasons();
+      return ['Bound', 'Admitted'].every((r) => seen.includes(r));
+    },
+    { timeoutMs: 30_000, what: () => `Bound and Admitted Events on cuda (seen: ${seen.join(', ') || 'none'})` },
+  );
 });
 
 test('a plain pod that matches no partition stays gated with a Warning naming what to create', async () => {

@@ -158,7 +158,7 @@ describe('Informer (real API server)', () => {
     const restarts: string[] = [];
     const inf = new Informer<ConfigMap>(hanging, configMaps, {
       namespace: ns.name,
-      watchdogMs: 1500,
+      watchdogMs: 4000,
       backoff: { baseMs: 100, maxMs: 500, jitter: 0 },
       metrics: { informerRestarts: { inc: (l) => restarts.push(l.reason) } },
     });
@@ -166,14 +166,15 @@ describe('Informer (real API server)', () => {
       await inf.start();
       await eventually(() => Promise.resolve(restarts.includes('watchdog')), {
         what: () => `a watchdog restart of the hung watch (restarts so far: ${restarts.join(', ') || 'none'})`,
-        timeoutMs: 10_000,
+        timeoutMs: 20_000,
       });
       expect(restarts[0]).toBe('watchdog');
       await eventually(() => Promise.resolve(hanging.watchesOpened >= 2), { what: 'a new watch after the watchdog restart' });
       await client.create(configMaps, cm('wd', '1'));
       await eventually(() => Promise.resolve(inf.get('wd', ns.name) !== undefined), { what: 'event after watchdog restart' });
-      // A healthy quiet watch is ended by the server before the watchdog fires, so no further watchdog restart.
-      await new Promise((r) => setTimeout(r, 3000));
+      // A healthy quiet watch is ended by the server (after 2-3 s here) before the 4 s watchdog fires, so no
+      // further watchdog restart while it stays quiet.
+      await new Promise((r) => setTimeout(r, 7000));
       expect(restarts.filter((r) => r === 'watchdog')).toHaveLength(1);
     } finally {
       inf.stop();
