@@ -15,13 +15,20 @@ interface ConfigMap {
   data?: Record<string, string>;
 }
 
-/** Passes calls to the real client but can break the current watch with a connection error. */
+/**
+ * Passes calls to the real client but can break the current watch with a connection error, or (`hangFirst`)
+ * let its first watch hang: open, and nothing arrives, not even the server's clean end (a half-dead TCP
+ * connection behind a load balancer looks like this).
+ */
 class BreakableClient implements ListWatchClient {
   private current: { abort(): void } | undefined;
   private failNext = false;
   watchesOpened = 0;
 
-  constructor(private readonly real: KubeClient) {}
+  constructor(
+    private readonly real: KubeClient,
+    private readonly opts: { hangFirst?: boolean } = {},
+  ) {}
 
   list<T>(ref: ResourceRef, opts?: { namespace?: string; labelSelector?: string }) {
     return this.real.list<T>(ref, opts);
@@ -33,6 +40,10 @@ class BreakableClient implements ListWatchClient {
     onEvent: (type: WatchEventType, obj: unknown) => void,
     onDone: (err?: unknown) => void,
   ): Promise<{ abort(): void }> {
+    if (this.opts.hangFirst && this.watchesOpened === 0) {
+      this.watchesOpened++;
+      return { abort: () => undefined };
+    }
     const handle = await this.real.watch(ref, opts, onEvent, (err) => {
       if (this.failNext) {
         this.failNext = false;
@@ -50,31 +61,6 @@ class BreakableClient implements ListWatchClient {
   breakWatch(): void {
     this.failNext = true;
     this.current?.abort();
-  }
-}
-
-/**
- * Passes calls to the real client, but its first watch hangs: the connection stays open and nothing arrives,
- * not even the server's clean end (a half-dead TCP connection behind a load balancer looks like this).
- */
-class HangingFirstWatchClient implements ListWatchClient {
-  watchesOpened = 0;
-
-  constructor(private readonly real: KubeClient) {}
-
-  list<T>(ref: ResourceRef, opts?: { namespace?: string; labelSelector?: string }) {
-    return this.real.list<T>(ref, opts);
-  }
-
-  async watch(
-    ref: ResourceRef,
-    opts: WatchOptions,
-    onEvent: (type: WatchEventType, obj: unknown) => void,
-    onDone: (err?: unknown) => void,
-  ): Promise<{ abort(): void }> {
-    const hang = ++this.watchesOpened === 1;
-    if (hang) return { abort: () => undefined };
-    return this.real.watch(ref, opts, onEvent, onDone);
   }
 }
 
@@ -154,7 +140,7 @@ describe('Informer (real API server)', () => {
   });
 
   it('restarts a silent watch through the watchdog and stays in sync', async () => {
-    const hanging = new HangingFirstWatchClient(client);
+    const hanging = new BreakableClient(client, { hangFirst: true });
     const restarts: string[] = [];
     const inf = new Informer<ConfigMap>(hanging, configMaps, {
       namespace: ns.name,
