@@ -75,12 +75,14 @@ beforeAll(async () => {
   for (const namespace of [h.ns.name, plainNs.name]) {
     await eventually(async () => {
       const out = await createAsTenant(namespace, plainPod('probe', 'nvidia.com/mig-7g.180gb'));
-      if (out.startsWith('{')) {
+      const created = out.startsWith('{') ? (JSON.parse(out) as PodObject) : undefined;
+      if (created) {
         await kubectl(['delete', 'pod', 'probe', '-n', namespace, '--wait=false']);
         await eventually(async () => !(await h.client.get(RESOURCES.pod, 'probe', namespace)), { what: 'probe gone' });
       }
-      // Gated where the mutating policy is bound, refused where only the validating one is.
-      return namespace === h.ns.name ? out.includes(PARTITION_GATE) : out.includes('denied');
+      // Gated where the mutating policy is bound (created with the gate: the validating policy's refusal names the
+      // gate too), refused where only the validating one is.
+      return namespace === h.ns.name ? created?.spec.schedulingGates?.some((g) => g.name === PARTITION_GATE) === true : out.includes('denied');
     }, { timeoutMs: 60_000, what: `the admission policies to take effect in ${namespace}` });
   }
   await h.client.create(RESOURCES.gpuPartition, {
