@@ -39,11 +39,19 @@ async function namespace(prefix: string, labels: Record<string, string> = {}): P
   return n.name;
 }
 
-/** A tenant named after the suite (tenants and cohorts are cluster-wide). */
-async function tenant(name: string, spec: GpuTenantSpec): Promise<string> {
+/**
+ * A tenant named after the suite (tenants and cohorts are cluster-wide). Returns once the operator has seen it:
+ * its status is written for its generation and names the namespaces it owns (`spec.namespaces`, or `owns` for
+ * a selector), so a request created next is admitted against it.
+ */
+async function tenant(name: string, spec: GpuTenantSpec, owns: string[] = spec.namespaces ?? []): Promise<string> {
   const full = `${h.ns.name}-${name}`;
-  await client.create<GpuTenant>(RESOURCES.gpuTenant, { apiVersion: 'gpu.haein.dev/v1alpha1', kind: 'GpuTenant', metadata: { name: full }, spec });
+  const created = await client.create<GpuTenant>(RESOURCES.gpuTenant, { apiVersion: 'gpu.haein.dev/v1alpha1', kind: 'GpuTenant', metadata: { name: full }, spec });
   tenants.push(full);
+  await eventually(async () => {
+    const st = await tenantStatus(full);
+    return (st?.observedGeneration ?? 0) >= (created.metadata.generation ?? 1) && owns.every((n) => st?.namespaces?.includes(n));
+  }, { what: `the operator to report tenant ${full} owning ${owns.join(', ') || 'no namespace'}` });
   return full;
 }
 
@@ -214,7 +222,7 @@ test('a per-profile cap refuses the slice beyond it and leaves other profiles al
 test('a namespace that moves to another tenant is charged there from then on; one that two tenants claim gets no quota and both are told', async () => {
   const key = `${h.ns.name}.test/team`;
   const ns = await namespace('ten-move', { [key]: 'p' });
-  const p = await tenant('p', { namespaceSelector: { matchLabels: { [key]: 'p' } }, nominal: 1 });
+  const p = await tenant('p', { namespaceSelector: { matchLabels: { [key]: 'p' } }, nominal: 1 }, [ns]);
   const q = await tenant('q', { namespaceSelector: { matchLabels: { [key]: 'q' } }, nominal: 4 });
   await partition(ns, 'm1', '7g.180gb');
   await ready(ns, 'm1');
@@ -231,10 +239,8 @@ test('a namespace that moves to another tenant is charged there from then on; on
   }, { what: 'p keeps m1, q holds m2 and owns the namespace' });
 
   // A third tenant names the namespace too: neither gets it.
+  // The tenants report it once the operator has seen r; a request created before that is admitted as before.
   const r = await tenant('r', { namespaces: [ns], nominal: 4 });
-  await partition(ns, 'm3', '7g.180gb');
-  const m3 = await quotaReason(ns, 'm3', 'TenantConflict');
-  expect(m3.message).toBe(`namespace ${ns} is claimed by tenants ${[q, r].sort().join(' and ')}; it gets no quota until only one claims it`);
   for (const t of [q, r]) {
     const s = await eventually(async () => {
       const st = await tenantStatus(t);
@@ -242,5 +248,8 @@ test('a namespace that moves to another tenant is charged there from then on; on
     }, { what: `${t} reports the conflict` });
     expect(s.conflicts).toEqual([{ namespace: ns, tenants: [q, r].sort() }]);
   }
+  await partition(ns, 'm3', '7g.180gb');
+  const m3 = await quotaReason(ns, 'm3', 'TenantConflict');
+  expect(m3.message).toBe(`namespace ${ns} is claimed by tenants ${[q, r].sort().join(' and ')}; it gets no quota until only one claims it`);
   await clear(ns);
 });
