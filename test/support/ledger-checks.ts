@@ -5,13 +5,36 @@
  */
 import { expect } from '@jest/globals';
 import type { GpuNode, GpuPartition, TrainingJob } from '../../src/api/types.js';
-import type { KubeClient } from '../../src/k8s/client.js';
+import type { KubeClient, WatchHandle } from '../../src/k8s/client.js';
 import { RESOURCES } from '../../src/k8s/resources.js';
 import { ledgerEntries } from '../../src/ledger/claims.js';
 import { modelForProduct, validateLayout } from '../../src/placement/catalog.js';
 import { backgroundPoll } from './background-poll.js';
 
 const B200 = modelForProduct('NVIDIA-B200')!;
+
+/**
+ * Watches the GpuNode ledgers from now on. Once the watch is set up, returns `seen`: the time (ms) at which the
+ * first GpuNode matching `match` reached this watcher; it rejects after `timeoutMs`, and the watch ends either way.
+ * For acting on a ledger write the moment it is visible, which a poll would see late.
+ */
+export async function watchLedgerFor(client: KubeClient, match: (node: GpuNode) => boolean, timeoutMs = 30_000): Promise<{ seen: Promise<number> }> {
+  const listed = await client.list<GpuNode>(RESOURCES.gpuNode);
+  let handle: WatchHandle | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  const seen = new Promise<number>((resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`no matching GpuNode write within ${timeoutMs / 1000} s`)), timeoutMs);
+    void client
+      .watch(RESOURCES.gpuNode, { resourceVersion: listed.resourceVersion }, (_type, obj: GpuNode) => match(obj) && resolve(Date.now()), () => undefined)
+      .then((h) => (handle = h));
+  }).finally(() => {
+    clearTimeout(timer);
+    handle?.abort();
+  });
+  // Awaited later, after the writes it waits for: a timeout meanwhile is not an unhandled rejection.
+  seen.catch(() => undefined);
+  return { seen };
+}
 
 /** Ledger checks over the suite's nodes and namespace. */
 export class LedgerChecks {

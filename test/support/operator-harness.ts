@@ -4,6 +4,7 @@
  * and the operator running in-process; `stop()` takes down whatever was started, in reverse order.
  */
 import winston from 'winston';
+import { forEachLimit } from '../../bench/scale/pool.js';
 import { registerControllers, type OperatorControllers, type OperatorSetupOptions } from '../../src/controllers/operator-setup.js';
 import { KubeClient } from '../../src/k8s/client.js';
 import { RESOURCES } from '../../src/k8s/resources.js';
@@ -121,9 +122,7 @@ export class OperatorHarness {
     for (const ref of [RESOURCES.gpuPartition, RESOURCES.trainingJob]) {
       const items = (await this.client.list<{ metadata: { name: string; finalizers?: string[] } }>(ref, { namespace: this.ns.name }).catch(() => ({ items: [] }))).items;
       const held = items.filter((o) => (o.metadata.finalizers ?? []).length > 0);
-      for (let i = 0; i < held.length; i += 16) {
-        await Promise.all(held.slice(i, i + 16).map((o) => this.client.mergePatch(ref, o.metadata.name, { metadata: { finalizers: null } }, this.ns!.name).catch(() => undefined)));
-      }
+      await forEachLimit(held, 16, (o) => this.client.mergePatch(ref, o.metadata.name, { metadata: { finalizers: null } }, this.ns!.name).then(() => undefined, () => undefined));
     }
   }
 }

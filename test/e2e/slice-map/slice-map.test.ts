@@ -16,12 +16,13 @@ import { promisify } from 'node:util';
 import type { Browser, Page } from 'playwright-core';
 import type { GpuNode, GpuPartition, GpuTenant, TrainingJob } from '../../../src/api/types.js';
 import { PANELS, exposedMetricNames, metricNamesIn } from '../../../src/dashboards/operator-dashboard.js';
-import { KubeClient, RESOURCES, type WatchHandle } from '../../../src/k8s/client.js';
+import { KubeClient, RESOURCES } from '../../../src/k8s/client.js';
 import { formatGpuEq } from '../../../src/slice-map/gpu-eq-text.js';
 import { freePort, startNodeProcess, stopProcess, type Child } from '../../../bench/scale/processes.js';
 import { forEachLimit } from '../../../bench/scale/pool.js';
 import { REPO_ROOT, createTestNamespace, eventually, getKubeConfig, installCrds, kubeconfigPath, toolDir, type TestNamespace } from '../../support/cluster.js';
 import { createExamples } from '../../support/examples.js';
+import { watchLedgerFor } from '../../support/ledger-checks.js';
 import { sliceMapFleet } from '../../../bench/slice-map-fleet.js';
 import { waitForCount } from '../../../bench/browser-waits.js';
 import { launchChromium } from '../support/browser.js';
@@ -207,16 +208,7 @@ test('the demo tenants: the panel shows their figures, slices are coloured and f
 
 test('a new partition appears on the open page, pushed by the operator (latency printed; measured by npm run bench:slice-map)', async () => {
   // When the ledger write (the GpuNode change naming the new partition) reaches a watcher, and when the page shows it.
-  const listed = await client.list<GpuNode>(RESOURCES.gpuNode);
-  let handle: WatchHandle | undefined;
-  const written = new Promise<number>((resolve) => {
-    void client
-      .watch(RESOURCES.gpuNode, { resourceVersion: listed.resourceVersion }, (_type, obj) => {
-        const gn = obj as GpuNode;
-        if ((gn.spec?.gpus ?? []).some((g) => g.slices.some((s) => s.claim?.name === 'fresh' && s.claim.namespace === ns.name))) resolve(Date.now());
-      }, () => undefined)
-      .then((h) => (handle = h));
-  });
+  const written = await watchLedgerFor(client, (gn) => (gn.spec?.gpus ?? []).some((g) => g.slices.some((s) => s.claim?.name === 'fresh' && s.claim.namespace === ns.name)));
   // In the page (a string: the test is compiled without the DOM library): resolves when the slice is drawn.
   const sel = `[data-holder="GpuPartition/${ns.name}/fresh"]`;
   const shown = page.evaluate(`new Promise((resolve) => {
@@ -226,8 +218,7 @@ test('a new partition appears on the open page, pushed by the operator (latency 
     obs.observe(document.body, { subtree: true, childList: true, attributes: true });
   })`) as Promise<number>;
   await client.create(RESOURCES.gpuPartition, { apiVersion: 'gpu.haein.dev/v1alpha1', kind: 'GpuPartition', metadata: { name: 'fresh', namespace: ns.name }, spec: { profile: '2g.45gb', nodeSelector: selector } });
-  const [tWrite, tShown] = await Promise.all([written, shown]);
-  handle?.abort();
+  const [tWrite, tShown] = await Promise.all([written.seen, shown]);
   const latency = tShown - tWrite;
   process.stderr.write(`slice map: new partition shown ${latency} ms after its ledger write reached a watcher\n`);
   // On the page as it was (no reload), on the GPU the ledger names. The 1 s target is the benchmark's.
